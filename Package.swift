@@ -1,0 +1,79 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Module map (each module has a README saying what it owns):
+//   SMTPProtocol  pure ESMTP core: parser, replies, session state machine, DATA decoder. No I/O.
+//   RelayConfig   config file + environment -> typed configuration; CIDR matching. No I/O beyond reading the file.
+//   RelayStore    SQLite (GRDB) store, spool files, accounts, SMTP credentials, send log.
+//   SMTPServer    SwiftNIO glue: sockets, TLS, timeouts, limits; drives SMTPProtocol, talks to a SubmissionBackend.
+//   GmailRelayApp composition and command implementations shared by the executable and the tests.
+//   gmail-relay   the executable: argument parsing only.
+let package = Package(
+    name: "gmail-relay",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "gmail-relay", targets: ["gmail-relay"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        .target(name: "SMTPProtocol", exclude: ["README.md"]),
+        .target(name: "RelayConfig", exclude: ["README.md"]),
+        .target(name: "MessageRewrite", exclude: ["README.md"]),
+        .target(
+            name: "RelayStore",
+            dependencies: [
+                "RelayConfig",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "SMTPServer",
+            dependencies: [
+                "SMTPProtocol",
+                "RelayConfig",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "GmailRelayApp",
+            dependencies: [
+                "SMTPProtocol", "RelayConfig", "RelayStore", "SMTPServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(name: "gmail-relay", dependencies: ["GmailRelayApp"]),
+        .testTarget(name: "SMTPProtocolTests", dependencies: ["SMTPProtocol"]),
+        .testTarget(name: "RelayConfigTests", dependencies: ["RelayConfig"]),
+        .testTarget(name: "MessageRewriteTests", dependencies: ["MessageRewrite"]),
+        .testTarget(name: "RelayStoreTests", dependencies: ["RelayStore"]),
+        .testTarget(
+            name: "SMTPServerTests",
+            dependencies: [
+                "SMTPServer", "SMTPProtocol", "RelayConfig",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
