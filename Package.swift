@@ -30,24 +30,25 @@ let package = Package(
         .target(
             name: "RelayStore",
             dependencies: [
-                "RelayConfig",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            exclude: ["README.md"]
         ),
         .target(
             name: "SMTPServer",
             dependencies: [
                 "SMTPProtocol",
-                "RelayConfig",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            exclude: ["README.md"]
         ),
         .target(
             name: "GmailRelayApp",
@@ -58,7 +59,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-            ]
+            ],
+            exclude: ["README.md"]
         ),
         .executableTarget(name: "gmail-relay", dependencies: ["GmailRelayApp"]),
         .testTarget(name: "SMTPProtocolTests", dependencies: ["SMTPProtocol"]),
@@ -68,7 +70,7 @@ let package = Package(
         .testTarget(
             name: "SMTPServerTests",
             dependencies: [
-                "SMTPServer", "SMTPProtocol", "RelayConfig",
+                "SMTPServer", "SMTPProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

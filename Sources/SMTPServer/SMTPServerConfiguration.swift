@@ -1,0 +1,57 @@
+import NIOSSL
+
+/// Settings of the SMTP listeners, independent of how the configuration file spells them.
+public struct SMTPServerConfiguration: Sendable {
+    public var hostname: String
+    public var maxMessageBytes: Int
+    public var maxRecipients: Int
+    public var maxLineLength: Int
+    public var maxErrors: Int
+    public var maxConnections: Int
+    /// Time allowed between two reads while the client has the turn.
+    public var commandTimeout: Duration
+    /// Upper bound for a whole connection.
+    public var sessionTimeout: Duration
+    /// Certificate and key, when configured: enables STARTTLS and the implicit-TLS listener.
+    public var tlsContext: NIOSSLContext?
+    /// May this peer AUTH without TLS? (smtp.plaintext_auth_networks)
+    public var plaintextAuthAllowed: @Sendable (String) -> Bool
+    /// May this peer submit without AUTH? (smtp.trusted_networks)
+    public var trusted: @Sendable (String) -> Bool
+    /// Base of the growing delay before a failed AUTH is answered (per peer address).
+    public var authFailureDelay: Duration
+    /// How long a graceful shutdown waits for sessions to finish their message.
+    public var shutdownGracePeriod: Duration
+
+    public init(
+        hostname: String, maxMessageBytes: Int = 36_700_160, maxRecipients: Int = 100, maxLineLength: Int = 4096,
+        maxErrors: Int = 3, maxConnections: Int = 200, commandTimeout: Duration = .seconds(300),
+        sessionTimeout: Duration = .seconds(1800), tlsContext: NIOSSLContext? = nil,
+        plaintextAuthAllowed: @escaping @Sendable (String) -> Bool = { _ in false },
+        trusted: @escaping @Sendable (String) -> Bool = { _ in false },
+        authFailureDelay: Duration = .milliseconds(500), shutdownGracePeriod: Duration = .seconds(30)
+    ) {
+        self.hostname = hostname
+        self.maxMessageBytes = maxMessageBytes
+        self.maxRecipients = maxRecipients
+        self.maxLineLength = maxLineLength
+        self.maxErrors = maxErrors
+        self.maxConnections = maxConnections
+        self.commandTimeout = commandTimeout
+        self.sessionTimeout = sessionTimeout
+        self.tlsContext = tlsContext
+        self.plaintextAuthAllowed = plaintextAuthAllowed
+        self.trusted = trusted
+        self.authFailureDelay = authFailureDelay
+        self.shutdownGracePeriod = shutdownGracePeriod
+    }
+
+    /// Loads a PEM certificate chain and key into a server TLS context.
+    public static func makeTLSContext(certificatePath: String, keyPath: String) throws -> NIOSSLContext {
+        let chain = try NIOSSLCertificate.fromPEMFile(certificatePath).map { NIOSSLCertificateSource.certificate($0) }
+        let key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+        tls.minimumTLSVersion = .tlsv12
+        return try NIOSSLContext(configuration: tls)
+    }
+}
