@@ -1,1 +1,3 @@
-print("gmail-relay")
+import GmailRelayApp
+
+await RelayCommand.main()

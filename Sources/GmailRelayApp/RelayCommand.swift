@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RelayConfig
+import RelayStore
+
+/// `gmail-relay`: the one executable. Each subcommand is a thin shell over the app's functions.
+public struct RelayCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "gmail-relay",
+        abstract: "An SMTP relay for CMS sites that sends through Gmail's API and explains why sending fails.",
+        subcommands: [
+            ServeCommand.self, AccountCommand.self, CredentialCommand.self, LogCommand.self,
+        ]
+    )
+
+    public init() {}
+}
+
+/// Options every subcommand takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "Configuration file (also GMAIL_RELAY_CONFIG).")
+    var config: String?
+
+    /// Loads the configuration: the file, then GMAIL_RELAY_* variables on top.
+    func loadConfiguration() throws -> RelayConfiguration {
+        let environment = ProcessInfo.processInfo.environment
+        let path = config ?? environment["GMAIL_RELAY_CONFIG"]
+        do {
+            return try RelayConfiguration.load(file: path, environment: environment)
+        } catch let error as ConfigurationError {
+            throw ValidationError("configuration: \(error)")
+        }
+    }
+
+    func openStore(_ configuration: RelayConfiguration) throws -> RelayStore {
+        try RelayStore.open(dataDirectory: configuration.dataDirectory)
+    }
+}
+
+/// Errors shown to the operator as one line, without a stack of Swift type names.
+struct OperatorError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

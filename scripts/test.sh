@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every test: Swift unit and live-socket tests, a short fuzz run, then the end-to-end tests
+# that drive the real binary with real SMTP clients (swaks, Python smtplib, PHPMailer via php-cli).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh --test
+
+echo "== swift build"
+swift build --build-tests 2>&1 | grep -v '^\[' || true
+test -x .build/debug/gmail-relay
+
+echo "== swift test"
+swift test --skip-build
+
+echo "== fuzz (short run)"
+scripts/fuzz.sh 100000
+
+echo "== end-to-end"
+GMAIL_RELAY_BINARY="$PWD/.build/debug/gmail-relay" python3 -m pytest tests/e2e -q -p no:cacheprovider
