@@ -1,0 +1,93 @@
+/// An addr-spec: `local@domain`.
+///
+/// Equality follows RFC 5321 §2.4: the domain compares case-insensitively, the local part exactly.
+/// Gmail itself ignores case in local parts, so recipient and account matching use `recipientKey`.
+public struct EmailAddress: Hashable, Sendable, CustomStringConvertible {
+    /// As written, quotes kept when needed (`"john doe"`); a quoted local part that does not need its
+    /// quotes is stored without them, so `"john"@x` and `john@x` are the same address.
+    public let localPart: String
+    public let domain: String
+
+    public init(localPart: String, domain: String) {
+        self.localPart = localPart
+        self.domain = domain
+    }
+
+    /// The first mailbox in `text` (`a@b`, `<a@b>`, `Name <a@b>`), or nil when there is none.
+    public init?(parsing text: String) {
+        guard let mailbox = AddressList.parse(text).first else { return nil }
+        self = mailbox.address
+    }
+
+    public var addrSpec: String { "\(localPart)@\(domain)" }
+    public var description: String { addrSpec }
+
+    /// The key under which Gmail sees two addresses as the same mailbox: all lower case.
+    public var recipientKey: String { addrSpec.lowercased() }
+
+    /// Whether Gmail treats both as the same mailbox (case-insensitive throughout).
+    public func matchesIgnoringCase(_ other: EmailAddress) -> Bool {
+        recipientKey == other.recipientKey
+    }
+
+    public static func == (lhs: EmailAddress, rhs: EmailAddress) -> Bool {
+        lhs.localPart == rhs.localPart && lhs.domain.lowercased() == rhs.domain.lowercased()
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(localPart)
+        hasher.combine(domain.lowercased())
+    }
+}
+
+/// A mailbox: an address with the display name it was given, if any.
+public struct Mailbox: Equatable, Sendable {
+    public var address: EmailAddress
+    /// The display name as written, bytes untouched (quotes, encoded-words and raw UTF-8 kept), so it
+    /// can be put back in a field exactly. Nil when the mailbox has no name.
+    public var rawDisplayName: [UInt8]?
+
+    public init(address: EmailAddress, rawDisplayName: [UInt8]? = nil) {
+        self.address = address
+        self.rawDisplayName = rawDisplayName
+    }
+
+    /// The display name for people: quotes removed, quoted-pairs unescaped, encoded-words decoded.
+    public var displayName: String? {
+        guard let raw = rawDisplayName else { return nil }
+        let words = AddressTokenizer.tokenize(raw).compactMap { token -> String? in
+            let bytes = raw[token.range]
+            switch token.kind {
+            case .quotedString: return String(decoding: unquoted(bytes), as: UTF8.self)
+            case .comment: return nil
+            default: return String(decoding: bytes, as: UTF8.self)
+            }
+        }
+        return EncodedWord.decode(words.joined(separator: " "))
+    }
+
+    /// `Name <local@domain>` with the name as written, or the bare address when there is no name.
+    public var rendered: [UInt8] {
+        guard let name = rawDisplayName, !name.isEmpty else { return Array(address.addrSpec.utf8) }
+        return name + Array(" <\(address.addrSpec)>".utf8)
+    }
+}
+
+/// The content of a quoted string or comment: delimiters dropped, quoted-pairs (`\x`) unescaped.
+func unquoted<C: Collection>(_ bytes: C) -> [UInt8] where C.Element == UInt8 {
+    var content = Array(bytes.dropFirst())
+    if let last = content.last, last == ASCII.quote || last == ASCII.closeParen || last == ASCII.closeBracket {
+        content.removeLast()
+    }
+    var result: [UInt8] = []
+    var escaped = false
+    for byte in content {
+        if !escaped && byte == ASCII.backslash {
+            escaped = true
+            continue
+        }
+        result.append(byte)
+        escaped = false
+    }
+    return result
+}
