@@ -1,0 +1,102 @@
+import Foundation
+
+/// What happened to one send attempt, with the whole exchange kept for the send log.
+public enum SendOutcome: Sendable {
+    case sent(gmailID: String, threadID: String?, response: HTTPResponse)
+    /// Google answered with an error (from the token endpoint or from Gmail), or did not answer.
+    case failed(FailedCall)
+}
+
+/// One call of users.messages.send (media upload) with token handling: a 401 from Gmail gets one
+/// token refresh and one retry, since a token can be revoked or expire early.
+public struct GmailSender: Sendable {
+    public let endpoints: GoogleEndpoints
+    let transport: HTTPTransport
+
+    public init(endpoints: GoogleEndpoints, transport: HTTPTransport) {
+        self.endpoints = endpoints
+        self.transport = transport
+    }
+
+    /// `messageFile` holds the complete message as Gmail should see it (rewritten header + original body).
+    public func send(messageFile: URL, tokens: TokenCache) async -> (SendOutcome, attempts: [HTTPExchange]) {
+        var exchanges: [HTTPExchange] = []
+        var token: AccessToken
+        do {
+            token = try await tokens.token()
+        } catch {
+            return (.failed(FailedCall(tokenError: error)), exchanges)
+        }
+        for attempt in 0..<2 {
+            let started = Date()
+            let response: HTTPResponse
+            do {
+                response = try await transport.upload(endpoints.sendURL, file: messageFile, contentType: "message/rfc822", bearer: token.value)
+            } catch {
+                let failure = FailedCall(endpoint: .gmailSend, url: endpoints.sendURL, response: nil, transportError: "\(error)")
+                exchanges.append(HTTPExchange(url: endpoints.sendURL, startedAt: started, finishedAt: Date(), response: nil, transportError: "\(error)"))
+                return (.failed(failure), exchanges)
+            }
+            exchanges.append(HTTPExchange(url: endpoints.sendURL, startedAt: started, finishedAt: Date(), response: response, transportError: nil))
+            if response.status == 200, let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any],
+               let id = object["id"] as? String {
+                return (.sent(gmailID: id, threadID: object["threadId"] as? String, response: response), exchanges)
+            }
+            if response.status == 401 && attempt == 0 {
+                do {
+                    token = try await tokens.tokenAfterRejection(of: token)
+                    continue
+                } catch {
+                    return (.failed(FailedCall(tokenError: error)), exchanges)
+                }
+            }
+            return (.failed(FailedCall(endpoint: .gmailSend, url: endpoints.sendURL, response: response, transportError: nil)), exchanges)
+        }
+        return (.failed(FailedCall(endpoint: .gmailSend, url: endpoints.sendURL, response: nil, transportError: "unreachable")), exchanges)
+    }
+}
+
+/// One HTTP request and its answer, as the send log records it.
+public struct HTTPExchange: Sendable {
+    public var url: URL
+    public var startedAt: Date
+    public var finishedAt: Date
+    public var response: HTTPResponse?
+    public var transportError: String?
+}
+
+/// A call to Google that did not succeed: which endpoint, and the whole answer (or why there was none).
+public struct FailedCall: Sendable, CustomStringConvertible {
+    public enum Endpoint: String, Sendable {
+        case token
+        case gmailSend = "gmail_send"
+        case tokeninfo
+        case revoke
+    }
+
+    public var endpoint: Endpoint
+    public var url: URL
+    public var response: HTTPResponse?
+    public var transportError: String?
+
+    public init(endpoint: Endpoint, url: URL, response: HTTPResponse?, transportError: String?) {
+        self.endpoint = endpoint
+        self.url = url
+        self.response = response
+        self.transportError = transportError
+    }
+
+    /// A failed token refresh, from the error the grant threw.
+    public init(tokenError error: any Error) {
+        if let error = error as? TokenEndpointError {
+            self.init(endpoint: .token, url: error.endpoint, response: error.response, transportError: error.transportError?.description)
+        } else {
+            self.init(endpoint: .token, url: URL(string: "about:token")!, response: nil, transportError: "\(error)")
+        }
+    }
+
+    public var description: String {
+        if let response { return "\(endpoint.rawValue) HTTP \(response.status): \(response.bodyText)" }
+        return "\(endpoint.rawValue) unreachable: \(transportError ?? "unknown")"
+    }
+}

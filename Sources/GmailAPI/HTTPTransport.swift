@@ -1,0 +1,102 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// An HTTP answer with everything kept: the send log stores the full body of every failure.
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var headers: [String: String]
+    public var body: Data
+
+    public init(status: Int, headers: [String: String], body: Data) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public func header(_ name: String) -> String? {
+        headers.first { $0.key.caseInsensitiveCompare(name) == .orderedSame }?.value
+    }
+
+    public var bodyText: String { String(decoding: body, as: UTF8.self) }
+}
+
+/// No HTTP answer at all: DNS, connection, TLS or time-out trouble.
+public struct TransportError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Every call to Google goes through here: FoundationNetworking's URLSession (libcurl on Linux).
+public final class HTTPTransport: Sendable {
+    private let session: URLSession
+    public let timeout: TimeInterval
+
+    public init(timeout: TimeInterval = 60) {
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.timeoutIntervalForRequest = timeout
+        configuration.timeoutIntervalForResource = max(timeout, 600)
+        configuration.httpShouldSetCookies = false
+        configuration.urlCache = nil
+        self.session = URLSession(configuration: configuration)
+        self.timeout = timeout
+    }
+
+    /// `application/x-www-form-urlencoded` POST (token, revoke endpoints).
+    public func postForm(_ url: URL, fields: [(String, String)]) async throws -> HTTPResponse {
+        var request = URLRequest(url: url)
+        request.httpMethod = "POST"
+        request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
+        request.httpBody = Data(FormEncoding.encode(fields).utf8)
+        return try await perform(request)
+    }
+
+    public func get(_ url: URL, bearer: String? = nil) async throws -> HTTPResponse {
+        var request = URLRequest(url: url)
+        if let bearer { request.setValue("Bearer \(bearer)", forHTTPHeaderField: "Authorization") }
+        return try await perform(request)
+    }
+
+    /// POSTs a file as the body, streamed from disk so a 30 MB message never sits in memory.
+    public func upload(_ url: URL, file: URL, contentType: String, bearer: String) async throws -> HTTPResponse {
+        var request = URLRequest(url: url)
+        request.httpMethod = "POST"
+        request.setValue(contentType, forHTTPHeaderField: "Content-Type")
+        request.setValue("Bearer \(bearer)", forHTTPHeaderField: "Authorization")
+        do {
+            let (data, response) = try await session.upload(for: request, fromFile: file)
+            return Self.wrap(data, response)
+        } catch {
+            throw TransportError("\(error.localizedDescription)")
+        }
+    }
+
+    private func perform(_ request: URLRequest) async throws -> HTTPResponse {
+        do {
+            let (data, response) = try await session.data(for: request)
+            return Self.wrap(data, response)
+        } catch {
+            throw TransportError("\(error.localizedDescription)")
+        }
+    }
+
+    private static func wrap(_ data: Data, _ response: URLResponse) -> HTTPResponse {
+        let http = response as? HTTPURLResponse
+        var headers: [String: String] = [:]
+        for (key, value) in http?.allHeaderFields ?? [:] {
+            headers["\(key)"] = "\(value)"
+        }
+        return HTTPResponse(status: http?.statusCode ?? 0, headers: headers, body: data)
+    }
+}
+
+enum FormEncoding {
+    /// RFC 3986 unreserved characters stay; everything else is percent-encoded (so '+' and '/' in tokens survive).
+    static func encode(_ fields: [(String, String)]) -> String {
+        let allowed = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+        return fields.map { key, value in
+            "\(key.addingPercentEncoding(withAllowedCharacters: allowed) ?? key)=\(value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value)"
+        }.joined(separator: "&")
+    }
+}
