@@ -38,7 +38,8 @@ public struct LineFramer: Sendable {
             }
             if discarding { continue }
             partial.append(byte)
-            if partial.count > maxLineLength {
+            // The limit is for the line without its ending, so one CR past it may still be the CR of CRLF.
+            if partial.count > maxLineLength && !(partial.count == maxLineLength + 1 && byte == UInt8(ascii: "\r")) {
                 discarding = true
                 partial.removeAll(keepingCapacity: true)
                 return (.tooLong, index - offset)

@@ -74,9 +74,11 @@ extension SMTPSession {
         for parameter in parameters {
             switch parameter.keyword {
             case "SIZE":
-                guard let value = parameter.value, !value.isEmpty, value.count <= 20, value.allSatisfy(\.isASCIIDigit), let size = Int(value) else {
+                guard let value = parameter.value, !value.isEmpty, value.count <= 20, value.allSatisfy(\.isASCIIDigit) else {
                     return fail(SMTPReply(501, "5.5.4", "Bad SIZE parameter"))
                 }
+                // RFC 1870 allows 20 digits, more than Int holds: such a size is simply too big.
+                let size = Int(value) ?? Int.max
                 // A client that announces too much gets the size refusal now, before it sends anything.
                 if size > configuration.maxMessageBytes { return [.reply(.messageTooBig)] }
             case "BODY":

@@ -148,7 +148,10 @@ public struct SMTPSession: Sendable {
                 inputOffset += consumed
                 guard let event else { continue }
                 switch event {
-                case .tooLong: actions += fail(.lineTooLong)
+                case .tooLong:
+                    // The 500 is a final reply: an AUTH exchange in progress is over, the next line is a command.
+                    phase = .command
+                    actions += fail(.lineTooLong)
                 case .line(let line): actions += handleLine(line)
                 }
             }
