@@ -8,23 +8,29 @@ final class ConnectionRegistry: Sendable {
         let handler: NIOLoopBound<SMTPSessionHandler>
     }
 
-    private let state = NIOLockedValueBox((nextID: 1, entries: [Int: Entry]()))
+    // `reserved` counts numbers handed out by reserve() but not yet add()ed: connections are set up on
+    // several event loops at once, and the limit must hold between the two calls too.
+    private let state = NIOLockedValueBox((nextID: 1, entries: [Int: Entry](), reserved: 0))
 
     var count: Int { state.withLockedValue { $0.entries.count } }
 
-    /// Reserves a connection number, or nil when the limit is reached.
+    /// Reserves a connection number, or nil when the limit is reached. Must be followed by `add`.
     func reserve(limit: Int) -> Int? {
         state.withLockedValue { state in
-            guard state.entries.count < limit else { return nil }
+            guard state.entries.count + state.reserved < limit else { return nil }
             let id = state.nextID
             state.nextID += 1
+            state.reserved += 1
             return id
         }
     }
 
     func add(_ id: Int, channel: any Channel, handler: SMTPSessionHandler) {
         let bound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
-        state.withLockedValue { $0.entries[id] = Entry(channel: channel, handler: bound) }
+        state.withLockedValue { state in
+            state.reserved -= 1
+            state.entries[id] = Entry(channel: channel, handler: bound)
+        }
     }
 
     func remove(_ id: Int) {

@@ -94,6 +94,9 @@ public final class SMTPService: Service, Sendable {
         registry.requestShutdown()
         let deadline = ContinuousClock.now + configuration.shutdownGracePeriod
         while registry.count > 0 && ContinuousClock.now < deadline {
+            // Cancellation means stop now (ServiceGroup cancels once its own shutdown deadline passes).
+            // It also makes Task.sleep return at once, so without this check the loop would spin.
+            if Task.isCancelled { break }
             try? await Task.sleep(for: .milliseconds(50))
         }
         if registry.count > 0 {

@@ -92,12 +92,19 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        // Back-pressure: no new reads while the session waits for slow work.
-        if session.isWaiting || closing {
+        // Back-pressure: no new reads while the session waits for slow work, nor while our replies
+        // cannot be sent (a client that pipelines commands but never reads would make us queue replies
+        // in memory without bound).
+        if session.isWaiting || closing || !context.channel.isWritable {
             readHeld = true
             return
         }
         context.read()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        resumeReadingIfPossible()
+        context.fireChannelWritabilityChanged()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -132,6 +139,9 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 flush(&output)
                 authenticate(username: username, password: password)
             case .beginMessage:
+                // beginMessage() answers (354 or 452) through a nested perform(): send the replies
+                // before it first, or a pipelined MAIL/RCPT/DATA group gets its 354 ahead of its 250s.
+                flush(&output)
                 beginMessage()
             case .messageData(let bytes):
                 writeToSpool(bytes)
@@ -253,7 +263,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func resumeReadingIfPossible() {
-        guard let context, readHeld, !session.isWaiting, !closing else { return }
+        guard let context, readHeld, !session.isWaiting, !closing, context.channel.isWritable else { return }
         readHeld = false
         context.read()
     }

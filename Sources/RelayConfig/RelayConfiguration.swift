@@ -1,0 +1,106 @@
+import Foundation
+
+/// The relay's whole configuration: typed, with defaults filled in and cross-key rules checked.
+///
+/// Build one with `load(file:environment:)` (or `parse(text:fileName:environment:)` in tests). A value
+/// that exists has passed validation; the fields are `var` so tests can adjust a loaded configuration.
+public struct RelayConfiguration: Sendable, Equatable {
+    /// `data.dir`: the SQLite database, the spool and the secret key live here.
+    public var dataDirectory: String
+    /// `GMAIL_RELAY_SECRET_KEY_FILE`: the key that encrypts secrets at rest, when not the one in `dataDirectory`.
+    public var secretKeyFile: String?
+    public var smtp: SMTP
+    public var web: Web
+    public var google: Google
+    public var delivery: Delivery
+    public var log: Log
+    public var health: Health
+    public var alerts: Alerts
+
+    public struct SMTP: Sendable, Equatable {
+        /// `smtp.listen`; nil when set to "off".
+        public var listen: SocketAddressSpec?
+        /// `smtp.tls_listen`: implicit TLS; nil when off (the default).
+        public var tlsListen: SocketAddressSpec?
+        /// `smtp.tls.cert` and `smtp.tls.key`; nil when neither is set.
+        public var tls: TLSFiles?
+        public var hostname: String
+        public var maxMessageBytes: Int
+        public var maxRecipients: Int
+        public var maxConnections: Int
+        public var maxLineLength: Int
+        public var commandTimeoutSeconds: Int
+        public var sessionTimeoutSeconds: Int
+        public var maxErrors: Int
+        public var plaintextAuthNetworks: [CIDR]
+        public var trustedNetworks: [CIDR]
+        public var trustedAccount: String?
+
+        public var commandTimeout: Duration { .seconds(commandTimeoutSeconds) }
+        public var sessionTimeout: Duration { .seconds(sessionTimeoutSeconds) }
+    }
+
+    public struct Web: Sendable, Equatable {
+        public var listen: SocketAddressSpec
+        /// Required (validation fails without it) when `listen` is not a loopback address.
+        public var adminToken: String?
+    }
+
+    public struct Google: Sendable, Equatable {
+        public var authURL: URL
+        public var tokenURL: URL
+        public var gmailURL: URL
+        public var tokeninfoURL: URL
+        public var revokeURL: URL
+    }
+
+    public struct Delivery: Sendable, Equatable {
+        public var mode: DeliveryMode
+        public var syncTimeoutSeconds: Int
+        public var maxAgeHours: Int
+        public var accountConcurrency: Int
+        public var sendsPerMinute: Int
+
+        public var syncTimeout: Duration { .seconds(syncTimeoutSeconds) }
+        public var maxAge: Duration { .seconds(maxAgeHours * 3600) }
+    }
+
+    public struct Log: Sendable, Equatable {
+        public var retentionDays: Int
+        public var level: LogLevel
+    }
+
+    public struct Health: Sendable, Equatable {
+        public var probeIntervalHours: Int
+        public var probeInterval: Duration { .seconds(probeIntervalHours * 3600) }
+    }
+
+    public struct Alerts: Sendable, Equatable {
+        public var webhookURL: URL?
+    }
+}
+
+/// The PEM files for STARTTLS and implicit TLS. Both exist and were readable when the configuration loaded.
+public struct TLSFiles: Sendable, Equatable {
+    public var certPath: String
+    public var keyPath: String
+
+    public init(certPath: String, keyPath: String) {
+        self.certPath = certPath
+        self.keyPath = keyPath
+    }
+}
+
+/// `delivery.mode`.
+public enum DeliveryMode: String, Sendable, Equatable, CaseIterable {
+    /// Try Gmail before answering DATA, up to the sync timeout, then queue.
+    case sync
+    /// Answer DATA right after the durable commit; the worker sends later.
+    case queue
+}
+
+/// `log.level`. The names and order are swift-log's `Logger.Level`, so the application can convert with
+/// `Logger.Level(rawValue: level.rawValue)` without this module depending on swift-log.
+public enum LogLevel: String, Sendable, Equatable, CaseIterable {
+    case trace, debug, info, notice, warning, error, critical
+}

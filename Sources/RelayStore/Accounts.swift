@@ -1,0 +1,221 @@
+import Foundation
+import GRDB
+
+extension RelayStore {
+    /// Adds an account. `secret` (a refresh token grant or a service-account key, as the caller encodes
+    /// it) is encrypted with the SecretBox before it reaches the database.
+    @discardableResult
+    public func addAccount(
+        name: String, kind: AccountKind, fromAddresses: [String] = [], secret: Data? = nil,
+        state: AccountState = .unconfigured
+    ) async throws -> Account {
+        guard Validation.isValidAccountName(name) else { throw StoreError.invalidAccountName(name) }
+        let addresses = try normalizedAddresses(fromAddresses)
+        let sealed = try secret.map { try secretBox().seal($0, context: secretContext(name)) }
+        let now = nowMillis
+        return try await pool.write { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM accounts WHERE name = ?", arguments: [name]) == true {
+                throw StoreError.duplicateAccount(name)
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO accounts (name, kind, from_addresses, state, secret, consented_at, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [name, kind.rawValue, JSONList.encode(addresses), state.rawValue, sealed,
+                            sealed == nil ? nil : now, now, now])
+            let id = db.lastInsertedRowID
+            let from = addresses.isEmpty ? "no from address yet" : "from " + addresses.joined(separator: ", ")
+            try insertEvent(db, at: now, kind: "account_added", detail: "\(kind.rawValue) account, \(from)",
+                            accountID: id, account: name)
+            return try fetchAccount(db, name: name)!
+        }
+    }
+
+    public func account(named name: String) async throws -> Account? {
+        try await pool.read { db in try fetchAccount(db, name: name) }
+    }
+
+    public func accounts() async throws -> [Account] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM accounts ORDER BY name").map(Account.init(row:))
+        }
+    }
+
+    /// Removes the account and its SMTP credentials. The send log keeps its messages (they carry the
+    /// account's name); queued and held ones can no longer be sent and become failed (`account_removed`).
+    @discardableResult
+    public func removeAccount(named name: String) async throws -> AccountRemoval {
+        let now = nowMillis
+        return try await pool.write { db in
+            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM accounts WHERE name = ?", arguments: [name]) else {
+                throw StoreError.unknownAccount(name)
+            }
+            let credentials = try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM credentials WHERE account_id = ?", arguments: [id]) ?? 0
+            let stranded = try Int64.fetchAll(
+                db, sql: "SELECT id FROM messages WHERE account_id = ? AND status IN ('queued', 'held')", arguments: [id])
+            for messageID in stranded {
+                try db.execute(
+                    sql: """
+                        UPDATE messages SET status = 'failed', problem_code = 'account_removed',
+                            next_attempt_at = NULL, updated_at = ? WHERE id = ?
+                        """,
+                    arguments: [now, messageID])
+                try insertEvent(db, at: now, kind: MessageStatus.failed.rawValue,
+                                detail: "account \(name) was removed", messageID: messageID, accountID: id, account: name)
+            }
+            // Credentials go by ON DELETE CASCADE; messages and events keep the name, lose the id.
+            try db.execute(sql: "DELETE FROM accounts WHERE id = ?", arguments: [id])
+            try insertEvent(db, at: now, kind: "account_removed",
+                            detail: "\(credentials) SMTP credential(s) removed, \(stranded.count) waiting message(s) failed",
+                            account: name)
+            return AccountRemoval(credentialsRemoved: credentials, messagesFailed: stranded.count)
+        }
+    }
+
+    /// Records what the delivery worker or `doctor` learned about the account. A call that changes
+    /// nothing writes nothing, so the worker may report the same state after every attempt.
+    public func setAccountState(
+        name: String, state: AccountState, problemCode: String? = nil, detail: String? = nil
+    ) async throws {
+        let now = nowMillis
+        try await pool.write { db in
+            guard let row = try Row.fetchOne(
+                db, sql: "SELECT id, state, problem_code, problem_detail FROM accounts WHERE name = ?", arguments: [name])
+            else { throw StoreError.unknownAccount(name) }
+            let id: Int64 = row["id"]
+            if row["state"] == state.rawValue, row["problem_code"] == problemCode, row["problem_detail"] == detail {
+                return
+            }
+            try db.execute(
+                sql: "UPDATE accounts SET state = ?, problem_code = ?, problem_detail = ?, updated_at = ? WHERE id = ?",
+                arguments: [state.rawValue, problemCode, detail, now, id])
+            var text = state.rawValue
+            if let problemCode { text += " (\(problemCode))" }
+            if let detail { text += ": \(detail)" }
+            try insertEvent(db, at: now, kind: "account_state", detail: text, accountID: id, account: name)
+        }
+    }
+
+    /// A send (or token refresh) worked: remember when, and clear any problem, since the account
+    /// evidently works again.
+    public func recordAccountSuccess(name: String, at date: Date? = nil) async throws {
+        let at = Millis.from(date ?? now)
+        try await pool.write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT id, state FROM accounts WHERE name = ?", arguments: [name])
+            else { throw StoreError.unknownAccount(name) }
+            let id: Int64 = row["id"]
+            let previous: String = row["state"]
+            if previous == AccountState.ok.rawValue {
+                try db.execute(sql: "UPDATE accounts SET last_success_at = ? WHERE id = ?", arguments: [at, id])
+            } else {
+                try db.execute(
+                    sql: """
+                        UPDATE accounts SET last_success_at = ?, state = 'ok', problem_code = NULL, problem_detail = NULL,
+                            updated_at = ? WHERE id = ?
+                        """,
+                    arguments: [at, at, id])
+                try insertEvent(db, at: at, kind: "account_state", detail: "ok (was \(previous)) after a success",
+                                accountID: id, account: name)
+            }
+        }
+    }
+
+    /// Stores (or with nil, clears) the account's secret, encrypted. `consentedAt` records a new grant (reauth).
+    public func setAccountSecret(name: String, secret: Data?, consentedAt: Date? = nil) async throws {
+        let sealed = try secret.map { try secretBox().seal($0, context: secretContext(name)) }
+        let now = nowMillis
+        let consented = consentedAt.map(Millis.from)
+        try await pool.write { db in
+            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM accounts WHERE name = ?", arguments: [name]) else {
+                throw StoreError.unknownAccount(name)
+            }
+            try db.execute(
+                sql: "UPDATE accounts SET secret = ?, consented_at = COALESCE(?, consented_at), updated_at = ? WHERE id = ?",
+                arguments: [sealed, consented, now, id])
+            try insertEvent(db, at: now, kind: "account_secret",
+                            detail: sealed == nil ? "secret cleared" : "secret stored", accountID: id, account: name)
+        }
+    }
+
+    /// The decrypted secret, or nil when none is stored.
+    public func accountSecret(named name: String) async throws -> Data? {
+        let sealed: Data?? = try await pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT secret FROM accounts WHERE name = ?", arguments: [name]) else {
+                return .none
+            }
+            return .some(row["secret"] as Data?)
+        }
+        guard let found = sealed else { throw StoreError.unknownAccount(name) }
+        guard let data = found else { return nil }
+        do {
+            return try secretBox().open(data, context: secretContext(name))
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError.secretUndecryptable("account \(name)")
+        }
+    }
+
+    public func setTokenExpiry(name: String, expiresAt: Date?) async throws {
+        let expires = expiresAt.map(Millis.from)
+        let now = nowMillis
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE accounts SET token_expires_at = ?, updated_at = ? WHERE name = ?",
+                           arguments: [expires, now, name])
+            if db.changesCount == 0 { throw StoreError.unknownAccount(name) }
+        }
+    }
+
+    /// Replaces the account's from addresses (the first is the primary one), e.g. after `doctor` read
+    /// the send-as list.
+    public func setFromAddresses(name: String, addresses: [String]) async throws {
+        let list = try normalizedAddresses(addresses)
+        let now = nowMillis
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE accounts SET from_addresses = ?, updated_at = ? WHERE name = ?",
+                           arguments: [JSONList.encode(list), now, name])
+            if db.changesCount == 0 { throw StoreError.unknownAccount(name) }
+        }
+    }
+
+    private func normalizedAddresses(_ addresses: [String]) throws -> [String] {
+        var seen = Set<String>()
+        var result: [String] = []
+        for raw in addresses {
+            let address = raw.trimmingCharacters(in: .whitespaces)
+            guard Validation.isValidAddress(address) else { throw StoreError.invalidAddress(raw) }
+            if seen.insert(address.lowercased()).inserted { result.append(address) }
+        }
+        return result
+    }
+}
+
+/// Binds a sealed secret to its account, so a secret copied onto another row does not open.
+func secretContext(_ accountName: String) -> Data {
+    Data("gmail-relay account secret:\(accountName)".utf8)
+}
+
+func fetchAccount(_ db: Database, name: String) throws -> Account? {
+    try Row.fetchOne(db, sql: "SELECT * FROM accounts WHERE name = ?", arguments: [name]).map(Account.init(row:))
+}
+
+extension Account {
+    init(row: Row) {
+        self.init(
+            id: row["id"],
+            name: row["name"],
+            kind: AccountKind(rawValue: row["kind"]) ?? .sandbox,
+            fromAddresses: JSONList.decode(row["from_addresses"]),
+            state: AccountState(rawValue: row["state"]) ?? .unconfigured,
+            problemCode: row["problem_code"],
+            problemDetail: row["problem_detail"],
+            hasSecret: (row["secret"] as Data?) != nil,
+            consentedAt: Millis.dateIfAny(row["consented_at"] as Int64?),
+            lastSuccessAt: Millis.dateIfAny(row["last_success_at"] as Int64?),
+            tokenExpiresAt: Millis.dateIfAny(row["token_expires_at"] as Int64?),
+            createdAt: Millis.date(row["created_at"] as Int64),
+            updatedAt: Millis.date(row["updated_at"] as Int64))
+    }
+}

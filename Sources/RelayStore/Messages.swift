@@ -1,0 +1,486 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import GRDB
+
+extension RelayStore {
+    /// Longest response body kept per attempt; Google's error bodies are far smaller, but a proxy's
+    /// HTML error page should not bloat the database.
+    public static let maximumResponseBodyBytes = 1 << 20
+
+    // MARK: - Accepting
+
+    /// Records one received message in one durable transaction and returns its id (the "log id").
+    /// With WAL and synchronous=FULL the row is on disk when this returns: only then may SMTP say 250.
+    public func acceptMessage(_ message: NewMessage) async throws -> Int64 {
+        try await acceptMessages([message])[0].get()
+    }
+
+    /// Records several messages in one transaction (one fsync for all of them). Each gets its own
+    /// result: a message for an unknown account fails alone. A database error fails the whole batch,
+    /// and then nothing was committed.
+    public func acceptMessages(_ messages: [NewMessage]) async throws -> [Result<Int64, StoreError>] {
+        guard !messages.isEmpty else { return [] }
+        let now = nowMillis
+        return try await pool.write { db in
+            var accountIDs: [String: Int64?] = [:]
+            return try messages.map { message -> Result<Int64, StoreError> in
+                if accountIDs[message.account] == nil {
+                    accountIDs[message.account] = .some(try Int64.fetchOne(
+                        db, sql: "SELECT id FROM accounts WHERE name = ?", arguments: [message.account]))
+                }
+                guard let accountID = accountIDs[message.account] ?? nil else {
+                    return .failure(.unknownAccount(message.account))
+                }
+                return .success(try insertMessage(db, message, accountID: accountID, now: now))
+            }
+        }
+    }
+
+    private func insertMessage(_ db: Database, _ m: NewMessage, accountID: Int64, now: Int64) throws -> Int64 {
+        try db.execute(
+            sql: """
+                INSERT INTO messages (status, account, account_id, credential_username, peer, tls, mail_from,
+                    recipients, subject, message_id, size, spool_path, sandbox, problem_code, next_attempt_at,
+                    rewritten_headers, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                m.status.rawValue, m.account, accountID, m.credentialUsername, m.peer, m.tls, m.mailFrom,
+                JSONList.encode(m.recipients), m.subject, m.messageID, m.size, m.spoolPath, m.sandbox,
+                m.problemCode, m.status == .queued ? now : nil, m.rewrittenHeaders, now, now,
+            ])
+        let id = db.lastInsertedRowID
+        var detail = "from <\(m.mailFrom)> for \(m.recipients.count) recipient(s), \(m.size) bytes, peer \(m.peer)"
+        detail += m.tls ? " over TLS" : " without TLS"
+        if let user = m.credentialUsername { detail += ", user \(user)" }
+        if m.sandbox { detail += ", sandbox" }
+        try insertEvent(db, at: now, kind: "accepted", detail: detail, messageID: id, accountID: accountID, account: m.account)
+        if m.status == .held {
+            try insertEvent(db, at: now, kind: MessageStatus.held.rawValue, detail: m.problemCode ?? "account cannot send",
+                            messageID: id, accountID: accountID, account: m.account)
+        }
+        return id
+    }
+
+    // MARK: - Send log
+
+    public func message(id: Int64) async throws -> MessageRecord? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM messages WHERE id = ?", arguments: [id]).map(MessageRecord.init(row:))
+        }
+    }
+
+    /// Newest first. `query` matches (case-insensitively, as a substring) the sender, recipients, subject,
+    /// Message-ID and Gmail id, or the log id exactly.
+    public func messages(
+        status: MessageStatus? = nil, account: String? = nil, query: String? = nil, limit: Int = 50, offset: Int = 0
+    ) async throws -> [MessageRecord] {
+        var clauses: [String] = []
+        var values: [(any DatabaseValueConvertible)?] = []
+        if let status {
+            clauses.append("status = ?")
+            values.append(status.rawValue)
+        }
+        if let account {
+            clauses.append("account = ?")
+            values.append(account)
+        }
+        if let query = query?.trimmingCharacters(in: .whitespaces), !query.isEmpty {
+            let pattern = likePattern(containing: query)
+            let columns = ["mail_from", "recipients", "subject", "message_id", "gmail_id"]
+            var alternatives = columns.map { "\($0) LIKE ? ESCAPE '\\'" }
+            values.append(contentsOf: columns.map { _ in pattern })
+            if let id = Int64(query) {
+                alternatives.append("id = ?")
+                values.append(id)
+            }
+            clauses.append("(" + alternatives.joined(separator: " OR ") + ")")
+        }
+        var sql = "SELECT * FROM messages"
+        if !clauses.isEmpty { sql += " WHERE " + clauses.joined(separator: " AND ") }
+        sql += " ORDER BY id DESC LIMIT ? OFFSET ?"
+        values.append(max(0, min(limit, 10_000)))
+        values.append(max(0, offset))
+        let arguments = StatementArguments(values)
+        return try await pool.read { [sql] db in
+            try Row.fetchAll(db, sql: sql, arguments: arguments).map(MessageRecord.init(row:))
+        }
+    }
+
+    /// Oldest first.
+    public func attempts(messageID: Int64) async throws -> [AttemptRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM attempts WHERE message_id = ? ORDER BY id", arguments: [messageID])
+                .map(AttemptRecord.init(row:))
+        }
+    }
+
+    /// Oldest first.
+    public func events(messageID: Int64) async throws -> [EventRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM events WHERE message_id = ? ORDER BY id", arguments: [messageID])
+                .map(EventRecord.init(row:))
+        }
+    }
+
+    /// The account's own history (added, state changes, secret stored, ...), newest first.
+    public func events(account: String, limit: Int = 50) async throws -> [EventRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM events WHERE account = ? AND message_id IS NULL ORDER BY id DESC LIMIT ?",
+                arguments: [account, limit]
+            ).map(EventRecord.init(row:))
+        }
+    }
+
+    public func queueCounts() async throws -> QueueCounts {
+        let since = Millis.from(now.addingTimeInterval(-24 * 3600))
+        return try await pool.read { db in
+            var counts = QueueCounts(queued: 0, sending: 0, held: 0, failed: 0, sent24h: 0)
+            let rows = try Row.fetchAll(
+                db,
+                sql: "SELECT status, COUNT(*) AS n FROM messages WHERE status IN ('queued', 'sending', 'held', 'failed') GROUP BY status")
+            for row in rows {
+                let n: Int = row["n"]
+                switch MessageStatus(rawValue: row["status"]) {
+                case .queued: counts.queued = n
+                case .sending: counts.sending = n
+                case .held: counts.held = n
+                case .failed: counts.failed = n
+                default: break
+                }
+            }
+            counts.sent24h = try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM messages WHERE status = 'sent' AND updated_at >= ?", arguments: [since]) ?? 0
+            return counts
+        }
+    }
+
+    // MARK: - Delivery
+
+    /// Records one call to Gmail and counts it on the message.
+    @discardableResult
+    public func recordAttempt(_ attempt: NewAttempt) async throws -> Int64 {
+        var body = attempt.responseBody
+        if let text = body, text.utf8.count > Self.maximumResponseBodyBytes {
+            let kept = String(decoding: text.utf8.prefix(Self.maximumResponseBodyBytes), as: UTF8.self)
+            body = kept + "\n[truncated: \(text.utf8.count) bytes in all]"
+        }
+        let now = nowMillis
+        return try await pool.write { [body] db in
+            try db.execute(sql: "UPDATE messages SET attempts = attempts + 1, updated_at = ? WHERE id = ?",
+                           arguments: [now, attempt.messageID])
+            if db.changesCount == 0 { throw StoreError.unknownMessage(attempt.messageID) }
+            try db.execute(
+                sql: """
+                    INSERT INTO attempts (message_id, started_at, finished_at, endpoint, http_status, response_body,
+                        problem_code, next_delay_seconds)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [attempt.messageID, Millis.from(attempt.startedAt), Millis.from(attempt.finishedAt),
+                            attempt.endpoint, attempt.httpStatus, body, attempt.problemCode, attempt.nextDelaySeconds])
+            return db.lastInsertedRowID
+        }
+    }
+
+    /// Gmail accepted the message (`gmailID` is nil only for sandbox accounts, which never call Google).
+    public func markSent(id: Int64, gmailID: String?) async throws {
+        let now = nowMillis
+        try await pool.write { db in
+            let row = try messageState(db, id)
+            try db.execute(
+                sql: """
+                    UPDATE messages SET status = 'sent', gmail_id = ?, problem_code = NULL, next_attempt_at = NULL,
+                        updated_at = ? WHERE id = ?
+                    """,
+                arguments: [gmailID, now, id])
+            try insertEvent(db, at: now, kind: MessageStatus.sent.rawValue,
+                            detail: gmailID.map { "Gmail id \($0)" } ?? "sandbox: not sent to Google",
+                            messageID: id, accountID: row.accountID, account: row.account)
+        }
+    }
+
+    /// Moves a message to `status` as the delivery path decides: `.queued` with `nextAttemptAt` for a retry
+    /// (now when nil), `.held` or `.failed` with a problem code, `.sending` when a sender claims it.
+    /// Every change but to `.sending` adds an event, with `detail` when given.
+    public func markStatus(
+        id: Int64, status: MessageStatus, problemCode: String? = nil, nextAttemptAt: Date? = nil, detail: String? = nil
+    ) async throws {
+        let now = nowMillis
+        let next: Int64? = status == .queued ? Millis.from(nextAttemptAt ?? Millis.date(now)) : nil
+        try await pool.write { db in
+            let row = try messageState(db, id)
+            try db.execute(
+                sql: "UPDATE messages SET status = ?, problem_code = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?",
+                arguments: [status.rawValue, problemCode, next, now, id])
+            guard status != .sending else { return }
+            var text = detail ?? problemCode ?? "was \(row.status.rawValue)"
+            if status == .queued, let next, next > now {
+                text += ", next attempt at \(ISO8601.string(Millis.date(next)))"
+            }
+            try insertEvent(db, at: now, kind: status.rawValue, detail: text,
+                            messageID: id, accountID: row.accountID, account: row.account)
+        }
+    }
+
+    public func setRewrittenHeaders(id: Int64, headers: String?) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE messages SET rewritten_headers = ? WHERE id = ?", arguments: [headers, id])
+            if db.changesCount == 0 { throw StoreError.unknownMessage(id) }
+        }
+    }
+
+    /// Claims up to `limit` queued messages that are due (oldest due first) by moving them to `.sending`,
+    /// in one transaction, so two workers never take the same message.
+    public func claimDue(limit: Int) async throws -> [MessageRecord] {
+        let now = nowMillis
+        return try await pool.write { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM messages WHERE status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
+                    ORDER BY next_attempt_at, id LIMIT ?
+                    """,
+                arguments: [now, limit])
+            var claimed: [MessageRecord] = []
+            for row in rows {
+                var record = MessageRecord(row: row)
+                try db.execute(sql: "UPDATE messages SET status = 'sending', updated_at = ? WHERE id = ?",
+                               arguments: [now, record.id])
+                record.status = .sending
+                record.updatedAt = Millis.date(now)
+                claimed.append(record)
+            }
+            return claimed
+        }
+    }
+
+    /// When the earliest queued message becomes due; nil when none is queued. The worker sleeps until then.
+    public func nextDueDate() async throws -> Date? {
+        try await pool.read { db in
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT COUNT(*) AS n, MIN(COALESCE(next_attempt_at, 0)) AS due FROM messages WHERE status = 'queued'
+                    """)
+            guard let row, (row["n"] as Int) > 0 else { return nil }
+            return Millis.date(row["due"] as Int64)
+        }
+    }
+
+    /// At server start: messages left `.sending` by a crash or kill go back to the queue. (Gmail has no
+    /// idempotency key, so one of them may be sent twice; losing it would be worse.) Only the server may
+    /// call this, never a CLI command while a server runs.
+    @discardableResult
+    public func requeueInterrupted() async throws -> Int {
+        let now = nowMillis
+        return try await pool.write { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT id, account_id, account FROM messages WHERE status = 'sending'")
+            for row in rows {
+                try db.execute(
+                    sql: "UPDATE messages SET status = 'queued', next_attempt_at = ?, updated_at = ? WHERE id = ?",
+                    arguments: [now, now, row["id"] as Int64])
+                try insertEvent(db, at: now, kind: MessageStatus.queued.rawValue, detail: "interrupted by a restart",
+                                messageID: row["id"], accountID: row["account_id"], account: row["account"])
+            }
+            return rows.count
+        }
+    }
+
+    /// After reauth (or when an account is unblocked): its held messages go back to the queue, due now.
+    @discardableResult
+    public func releaseHeld(account: String) async throws -> Int {
+        let now = nowMillis
+        return try await pool.write { db in
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT id, account_id FROM messages WHERE status = 'held' AND account = ?", arguments: [account])
+            for row in rows {
+                try requeue(db, id: row["id"], accountID: row["account_id"], account: account, now: now,
+                            kind: "released", detail: "account \(account) can send again")
+            }
+            return rows.count
+        }
+    }
+
+    /// `queue retry ID`: a held or failed (or waiting queued) message is due again now.
+    public func retry(id: Int64) async throws {
+        let now = nowMillis
+        try await pool.write { db in
+            let row = try messageState(db, id)
+            switch row.status {
+            case .held, .failed, .queued:
+                guard row.hasSpoolFile else { throw StoreError.spoolFileMissing(id: id) }
+                try requeue(db, id: id, accountID: row.accountID, account: row.account, now: now,
+                            kind: "retry", detail: "retry requested (was \(row.status.rawValue))")
+            case .sending, .sent, .discarded:
+                throw StoreError.invalidTransition(id: id, from: row.status, to: .queued)
+            }
+        }
+    }
+
+    /// `queue retry --all`: every held or failed message that still has its body.
+    @discardableResult
+    public func retryAll() async throws -> Int {
+        let now = nowMillis
+        return try await pool.write { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: "SELECT id, account_id, account, status FROM messages WHERE status IN ('held', 'failed') AND spool_path IS NOT NULL")
+            for row in rows {
+                let previous: String = row["status"]
+                try requeue(db, id: row["id"], accountID: row["account_id"], account: row["account"], now: now,
+                            kind: "retry", detail: "retry requested (was \(previous))")
+            }
+            return rows.count
+        }
+    }
+
+    /// `queue discard ID`: drop a message that is waiting (queued, held) or failed. One being sent cannot be.
+    public func discard(id: Int64, detail: String = "discarded by operator") async throws {
+        let now = nowMillis
+        try await pool.write { db in
+            let row = try messageState(db, id)
+            switch row.status {
+            case .queued, .held, .failed:
+                try db.execute(
+                    sql: "UPDATE messages SET status = 'discarded', next_attempt_at = NULL, updated_at = ? WHERE id = ?",
+                    arguments: [now, id])
+                try insertEvent(db, at: now, kind: MessageStatus.discarded.rawValue, detail: detail,
+                                messageID: id, accountID: row.accountID, account: row.account)
+            case .sending, .sent, .discarded:
+                throw StoreError.invalidTransition(id: id, from: row.status, to: .discarded)
+            }
+        }
+    }
+
+    // MARK: - Retention and recovery
+
+    /// Deletes sent, failed and discarded messages (with their attempts, events and spool files) last
+    /// changed before `date`, and account events older than it. Files are unlinked after the commit, so a
+    /// crash in between leaves orphans for `removeOrphanSpoolFiles`, never rows without bodies.
+    @discardableResult
+    public func purge(before date: Date) async throws -> PurgeResult {
+        let cutoff = Millis.from(date)
+        let paths: [String?] = try await pool.write { db in
+            let paths = try String?.fetchAll(
+                db,
+                sql: "SELECT spool_path FROM messages WHERE status IN ('sent', 'failed', 'discarded') AND updated_at < ?",
+                arguments: [cutoff])
+            try db.execute(
+                sql: "DELETE FROM messages WHERE status IN ('sent', 'failed', 'discarded') AND updated_at < ?",
+                arguments: [cutoff])
+            try db.execute(sql: "DELETE FROM events WHERE message_id IS NULL AND at < ?", arguments: [cutoff])
+            return paths
+        }
+        var removed = 0
+        for case let path? in paths where unlink(path) == 0 {
+            removed += 1
+        }
+        return PurgeResult(messagesRemoved: paths.count, spoolFilesRemoved: removed)
+    }
+
+    /// Removes files in `spool/messages/` that no message references: left by a crash between
+    /// `SpoolFile.finish()` and the accept commit. Files younger than `minimumAge` are kept, because a
+    /// running server may be about to commit them. The directory is listed before the database is read,
+    /// so a file committed in between is seen as referenced.
+    @discardableResult
+    public func removeOrphanSpoolFiles(minimumAge: TimeInterval = 60) throws -> Int {
+        let files = spool.messageFiles()
+        guard !files.isEmpty else { return 0 }
+        let referenced: Set<String> = try pool.read { db in
+            Set(try String.fetchAll(db, sql: "SELECT spool_path FROM messages WHERE spool_path IS NOT NULL")
+                .map { ($0 as NSString).lastPathComponent })
+        }
+        let cutoff = now.addingTimeInterval(-minimumAge)
+        var removed = 0
+        for file in files where !referenced.contains(file.name) && file.modified < cutoff {
+            if unlink(spool.messagesDirectory + "/" + file.name) == 0 {
+                removed += 1
+                logger.debug("removed orphan spool file", metadata: ["spool.file": "\(file.name)"])
+            }
+        }
+        return removed
+    }
+}
+
+private struct MessageState {
+    var status: MessageStatus
+    var accountID: Int64?
+    var account: String
+    var hasSpoolFile: Bool
+}
+
+private func messageState(_ db: Database, _ id: Int64) throws -> MessageState {
+    guard let row = try Row.fetchOne(
+        db, sql: "SELECT status, account_id, account, spool_path FROM messages WHERE id = ?", arguments: [id])
+    else { throw StoreError.unknownMessage(id) }
+    return MessageState(
+        status: MessageStatus(rawValue: row["status"]) ?? .failed,
+        accountID: row["account_id"], account: row["account"],
+        hasSpoolFile: (row["spool_path"] as String?) != nil)
+}
+
+private func requeue(
+    _ db: Database, id: Int64, accountID: Int64?, account: String, now: Int64, kind: String, detail: String
+) throws {
+    try db.execute(
+        sql: "UPDATE messages SET status = 'queued', problem_code = NULL, next_attempt_at = ?, updated_at = ? WHERE id = ?",
+        arguments: [now, now, id])
+    try insertEvent(db, at: now, kind: kind, detail: detail, messageID: id, accountID: accountID, account: account)
+}
+
+extension MessageRecord {
+    init(row: Row) {
+        self.init(
+            id: row["id"],
+            status: MessageStatus(rawValue: row["status"]) ?? .failed,
+            account: row["account"],
+            mailFrom: row["mail_from"],
+            recipients: JSONList.decode(row["recipients"]),
+            subject: row["subject"],
+            messageID: row["message_id"],
+            size: row["size"],
+            gmailID: row["gmail_id"],
+            problem: row["problem_code"],
+            attempts: row["attempts"],
+            createdAt: Millis.date(row["created_at"] as Int64),
+            updatedAt: Millis.date(row["updated_at"] as Int64),
+            sandbox: row["sandbox"],
+            peer: row["peer"],
+            tls: row["tls"],
+            accountID: row["account_id"],
+            credentialUsername: row["credential_username"],
+            spoolPath: row["spool_path"],
+            nextAttemptAt: Millis.dateIfAny(row["next_attempt_at"] as Int64?),
+            rewrittenHeaders: row["rewritten_headers"])
+    }
+}
+
+extension AttemptRecord {
+    init(row: Row) {
+        self.init(
+            id: row["id"],
+            messageID: row["message_id"],
+            startedAt: Millis.date(row["started_at"] as Int64),
+            finishedAt: Millis.date(row["finished_at"] as Int64),
+            endpoint: row["endpoint"],
+            httpStatus: row["http_status"],
+            responseBody: row["response_body"],
+            problem: row["problem_code"],
+            nextDelaySeconds: row["next_delay_seconds"])
+    }
+}
+
+extension EventRecord {
+    init(row: Row) {
+        self.init(
+            id: row["id"], messageID: row["message_id"], account: row["account"],
+            at: Millis.date(row["at"] as Int64), kind: row["kind"], detail: row["detail"])
+    }
+}

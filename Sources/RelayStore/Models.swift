@@ -1,0 +1,518 @@
+import Foundation
+
+/// How an account reaches Gmail.
+public enum AccountKind: String, Codable, Sendable, CaseIterable {
+    /// Everything but the call to Google; for wiring a CMS first.
+    case sandbox
+    /// An installed-app OAuth grant (refresh token) of one Gmail user.
+    case oauthUser = "oauth_user"
+    /// A service account with domain-wide delegation, impersonating one user.
+    case serviceAccount = "service_account"
+}
+
+/// Whether an account can send right now; the same four words appear on the status page and in the API.
+public enum AccountState: String, Codable, Sendable, CaseIterable {
+    case ok
+    case needsReauth = "needs_reauth"
+    case blocked
+    case unconfigured
+}
+
+/// Where a message is in its life; the same words appear in the CLI, the API and the status page.
+public enum MessageStatus: String, Codable, Sendable, CaseIterable {
+    /// Stored, waiting for the delivery worker (possibly until `next_attempt_at`).
+    case queued
+    /// Claimed by a sender (the worker or the synchronous path of DATA).
+    case sending
+    case sent
+    /// Accepted but not sent because the account cannot send; released by reauth or `queue retry`.
+    case held
+    /// Gave up for good: refused by Gmail, too old, or its account was removed.
+    case failed
+    /// Dropped by an operator (`queue discard`).
+    case discarded
+
+    /// States a message never leaves by itself.
+    public var isFinal: Bool {
+        switch self {
+        case .sent, .failed, .discarded: return true
+        case .queued, .sending, .held: return false
+        }
+    }
+}
+
+public struct Account: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var name: String
+    public var kind: AccountKind
+    /// The account's address first, then verified send-as aliases.
+    public var fromAddresses: [String]
+    public var state: AccountState
+    public var problemCode: String?
+    public var problemDetail: String?
+    /// Whether an encrypted secret (refresh token, service-account key) is stored; the secret itself
+    /// is only returned by `RelayStore.accountSecret(named:)`, so it cannot leak through this value.
+    public var hasSecret: Bool
+    public var consentedAt: Date?
+    public var lastSuccessAt: Date?
+    public var tokenExpiresAt: Date?
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    /// The address the account sends as by default.
+    public var primaryAddress: String? { fromAddresses.first }
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, kind, state
+        case fromAddresses = "from_addresses"
+        case problemCode = "problem_code"
+        case problemDetail = "problem_detail"
+        case hasSecret = "has_secret"
+        case consentedAt = "consented_at"
+        case lastSuccessAt = "last_success_at"
+        case tokenExpiresAt = "token_expires_at"
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(name, forKey: .name)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(fromAddresses, forKey: .fromAddresses)
+        try c.encode(state, forKey: .state)
+        try c.encode(problemCode, forKey: .problemCode)
+        try c.encode(problemDetail, forKey: .problemDetail)
+        try c.encode(hasSecret, forKey: .hasSecret)
+        try c.encode(consentedAt.map(ISO8601.string), forKey: .consentedAt)
+        try c.encode(lastSuccessAt.map(ISO8601.string), forKey: .lastSuccessAt)
+        try c.encode(tokenExpiresAt.map(ISO8601.string), forKey: .tokenExpiresAt)
+        try c.encode(ISO8601.string(createdAt), forKey: .createdAt)
+        try c.encode(ISO8601.string(updatedAt), forKey: .updatedAt)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(Int64.self, forKey: .id)
+        name = try c.decode(String.self, forKey: .name)
+        kind = try c.decode(AccountKind.self, forKey: .kind)
+        fromAddresses = try c.decode([String].self, forKey: .fromAddresses)
+        state = try c.decode(AccountState.self, forKey: .state)
+        problemCode = try c.decodeIfPresent(String.self, forKey: .problemCode)
+        problemDetail = try c.decodeIfPresent(String.self, forKey: .problemDetail)
+        hasSecret = try c.decode(Bool.self, forKey: .hasSecret)
+        consentedAt = try decodeDate(c, .consentedAt)
+        lastSuccessAt = try decodeDate(c, .lastSuccessAt)
+        tokenExpiresAt = try decodeDate(c, .tokenExpiresAt)
+        createdAt = try decodeRequiredDate(c, .createdAt)
+        updatedAt = try decodeRequiredDate(c, .updatedAt)
+    }
+
+    init(
+        id: Int64, name: String, kind: AccountKind, fromAddresses: [String], state: AccountState,
+        problemCode: String?, problemDetail: String?, hasSecret: Bool, consentedAt: Date?,
+        lastSuccessAt: Date?, tokenExpiresAt: Date?, createdAt: Date, updatedAt: Date
+    ) {
+        self.id = id
+        self.name = name
+        self.kind = kind
+        self.fromAddresses = fromAddresses
+        self.state = state
+        self.problemCode = problemCode
+        self.problemDetail = problemDetail
+        self.hasSecret = hasSecret
+        self.consentedAt = consentedAt
+        self.lastSuccessAt = lastSuccessAt
+        self.tokenExpiresAt = tokenExpiresAt
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+/// What `removeAccount` did.
+public struct AccountRemoval: Sendable, Equatable {
+    public var credentialsRemoved: Int
+    /// Queued and held messages of the account, now failed with problem `account_removed`.
+    public var messagesFailed: Int
+}
+
+/// One SMTP login (one CMS site). The password hash never leaves the store.
+public struct Credential: Codable, Sendable, Equatable {
+    public var username: String
+    public var account: String
+    public var createdAt: Date
+    public var lastUsedAt: Date?
+
+    enum CodingKeys: String, CodingKey {
+        case username, account
+        case createdAt = "created_at"
+        case lastUsedAt = "last_used_at"
+    }
+
+    public init(username: String, account: String, createdAt: Date, lastUsedAt: Date?) {
+        self.username = username
+        self.account = account
+        self.createdAt = createdAt
+        self.lastUsedAt = lastUsedAt
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(username, forKey: .username)
+        try c.encode(account, forKey: .account)
+        try c.encode(ISO8601.string(createdAt), forKey: .createdAt)
+        try c.encode(lastUsedAt.map(ISO8601.string), forKey: .lastUsedAt)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        username = try c.decode(String.self, forKey: .username)
+        account = try c.decode(String.self, forKey: .account)
+        createdAt = try decodeRequiredDate(c, .createdAt)
+        lastUsedAt = try decodeDate(c, .lastUsedAt)
+    }
+}
+
+/// The result of a successful SMTP AUTH.
+public struct VerifiedCredential: Sendable, Equatable {
+    public var username: String
+    public var accountID: Int64
+    public var account: String
+    public var kind: AccountKind
+    public var state: AccountState
+}
+
+/// A message as the SMTP listener hands it over, after its body is in the spool.
+public struct NewMessage: Sendable, Equatable {
+    public var account: String
+    public var credentialUsername: String?
+    /// The client's address, e.g. "192.0.2.7:53422".
+    public var peer: String
+    public var tls: Bool
+    public var mailFrom: String
+    public var recipients: [String]
+    public var subject: String?
+    public var messageID: String?
+    public var size: Int64
+    /// The path `SpoolFile.finish()` returned.
+    public var spoolPath: String
+    public var sandbox: Bool
+    /// `.queued` for the worker, `.sending` when the caller sends it right away (sync mode),
+    /// `.held` when the account is known to be blocked.
+    public var status: MessageStatus
+    public var problemCode: String?
+    public var rewrittenHeaders: String?
+
+    public init(
+        account: String, credentialUsername: String?, peer: String, tls: Bool, mailFrom: String,
+        recipients: [String], subject: String?, messageID: String?, size: Int64, spoolPath: String,
+        sandbox: Bool, status: MessageStatus = .queued, problemCode: String? = nil, rewrittenHeaders: String? = nil
+    ) {
+        self.account = account
+        self.credentialUsername = credentialUsername
+        self.peer = peer
+        self.tls = tls
+        self.mailFrom = mailFrom
+        self.recipients = recipients
+        self.subject = subject
+        self.messageID = messageID
+        self.size = size
+        self.spoolPath = spoolPath
+        self.sandbox = sandbox
+        self.status = status
+        self.problemCode = problemCode
+        self.rewrittenHeaders = rewrittenHeaders
+    }
+}
+
+/// One row of the send log. Its JSON form is part of the outside contract (`--json`, /api/messages):
+/// only the keys listed in `CodingKeys` are encoded; the delivery fields below them are for the worker.
+public struct MessageRecord: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var status: MessageStatus
+    public var account: String
+    public var mailFrom: String
+    public var recipients: [String]
+    public var subject: String?
+    public var messageID: String?
+    public var size: Int64
+    public var gmailID: String?
+    /// Problem code from the explanation catalogue, or nil.
+    public var problem: String?
+    public var attempts: Int
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var sandbox: Bool
+    public var peer: String
+    public var tls: Bool
+
+    // Not part of the JSON form.
+    public var accountID: Int64?
+    public var credentialUsername: String?
+    public var spoolPath: String?
+    public var nextAttemptAt: Date?
+    public var rewrittenHeaders: String?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case id, status, account, recipients, subject, size, problem, attempts, sandbox, peer, tls
+        case mailFrom = "mail_from"
+        case messageID = "message_id"
+        case gmailID = "gmail_id"
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+    }
+
+    /// The JSON keys, for tests and docs.
+    public static var jsonKeys: Set<String> { Set(CodingKeys.allCases.map(\.rawValue)) }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(status, forKey: .status)
+        try c.encode(account, forKey: .account)
+        try c.encode(mailFrom, forKey: .mailFrom)
+        try c.encode(recipients, forKey: .recipients)
+        try c.encode(subject, forKey: .subject)
+        try c.encode(messageID, forKey: .messageID)
+        try c.encode(size, forKey: .size)
+        try c.encode(gmailID, forKey: .gmailID)
+        try c.encode(problem, forKey: .problem)
+        try c.encode(attempts, forKey: .attempts)
+        try c.encode(ISO8601.string(createdAt), forKey: .createdAt)
+        try c.encode(ISO8601.string(updatedAt), forKey: .updatedAt)
+        try c.encode(sandbox, forKey: .sandbox)
+        try c.encode(peer, forKey: .peer)
+        try c.encode(tls, forKey: .tls)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(Int64.self, forKey: .id)
+        status = try c.decode(MessageStatus.self, forKey: .status)
+        account = try c.decode(String.self, forKey: .account)
+        mailFrom = try c.decode(String.self, forKey: .mailFrom)
+        recipients = try c.decode([String].self, forKey: .recipients)
+        subject = try c.decodeIfPresent(String.self, forKey: .subject)
+        messageID = try c.decodeIfPresent(String.self, forKey: .messageID)
+        size = try c.decode(Int64.self, forKey: .size)
+        gmailID = try c.decodeIfPresent(String.self, forKey: .gmailID)
+        problem = try c.decodeIfPresent(String.self, forKey: .problem)
+        attempts = try c.decode(Int.self, forKey: .attempts)
+        createdAt = try decodeRequiredDate(c, .createdAt)
+        updatedAt = try decodeRequiredDate(c, .updatedAt)
+        sandbox = try c.decode(Bool.self, forKey: .sandbox)
+        peer = try c.decode(String.self, forKey: .peer)
+        tls = try c.decode(Bool.self, forKey: .tls)
+    }
+
+    init(
+        id: Int64, status: MessageStatus, account: String, mailFrom: String, recipients: [String],
+        subject: String?, messageID: String?, size: Int64, gmailID: String?, problem: String?,
+        attempts: Int, createdAt: Date, updatedAt: Date, sandbox: Bool, peer: String, tls: Bool,
+        accountID: Int64?, credentialUsername: String?, spoolPath: String?, nextAttemptAt: Date?,
+        rewrittenHeaders: String?
+    ) {
+        self.id = id
+        self.status = status
+        self.account = account
+        self.mailFrom = mailFrom
+        self.recipients = recipients
+        self.subject = subject
+        self.messageID = messageID
+        self.size = size
+        self.gmailID = gmailID
+        self.problem = problem
+        self.attempts = attempts
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.sandbox = sandbox
+        self.peer = peer
+        self.tls = tls
+        self.accountID = accountID
+        self.credentialUsername = credentialUsername
+        self.spoolPath = spoolPath
+        self.nextAttemptAt = nextAttemptAt
+        self.rewrittenHeaders = rewrittenHeaders
+    }
+}
+
+/// One call to Gmail for a message, as the delivery worker reports it.
+public struct NewAttempt: Sendable, Equatable {
+    public var messageID: Int64
+    public var startedAt: Date
+    public var finishedAt: Date
+    /// The URL called (no query secrets), e.g. ".../upload/gmail/v1/users/me/messages/send?uploadType=media".
+    public var endpoint: String
+    /// nil when no HTTP response came (connection refused, timeout).
+    public var httpStatus: Int?
+    public var responseBody: String?
+    public var problemCode: String?
+    /// The delay chosen before the next attempt, if one is scheduled.
+    public var nextDelaySeconds: Double?
+
+    public init(
+        messageID: Int64, startedAt: Date, finishedAt: Date, endpoint: String, httpStatus: Int?,
+        responseBody: String?, problemCode: String?, nextDelaySeconds: Double?
+    ) {
+        self.messageID = messageID
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.endpoint = endpoint
+        self.httpStatus = httpStatus
+        self.responseBody = responseBody
+        self.problemCode = problemCode
+        self.nextDelaySeconds = nextDelaySeconds
+    }
+}
+
+public struct AttemptRecord: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var messageID: Int64
+    public var startedAt: Date
+    public var finishedAt: Date
+    public var endpoint: String
+    public var httpStatus: Int?
+    public var responseBody: String?
+    public var problem: String?
+    public var nextDelaySeconds: Double?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case endpoint, problem
+        case startedAt = "started_at"
+        case finishedAt = "finished_at"
+        case httpStatus = "http_status"
+        case responseBody = "response_body"
+        case nextDelaySeconds = "next_delay_seconds"
+    }
+
+    public static var jsonKeys: Set<String> { Set(CodingKeys.allCases.map(\.rawValue)) }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(ISO8601.string(startedAt), forKey: .startedAt)
+        try c.encode(ISO8601.string(finishedAt), forKey: .finishedAt)
+        try c.encode(httpStatus, forKey: .httpStatus)
+        try c.encode(responseBody, forKey: .responseBody)
+        try c.encode(problem, forKey: .problem)
+        try c.encode(endpoint, forKey: .endpoint)
+        try c.encode(nextDelaySeconds, forKey: .nextDelaySeconds)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = 0
+        messageID = 0
+        startedAt = try decodeRequiredDate(c, .startedAt)
+        finishedAt = try decodeRequiredDate(c, .finishedAt)
+        endpoint = try c.decode(String.self, forKey: .endpoint)
+        httpStatus = try c.decodeIfPresent(Int.self, forKey: .httpStatus)
+        responseBody = try c.decodeIfPresent(String.self, forKey: .responseBody)
+        problem = try c.decodeIfPresent(String.self, forKey: .problem)
+        nextDelaySeconds = try c.decodeIfPresent(Double.self, forKey: .nextDelaySeconds)
+    }
+
+    init(
+        id: Int64, messageID: Int64, startedAt: Date, finishedAt: Date, endpoint: String, httpStatus: Int?,
+        responseBody: String?, problem: String?, nextDelaySeconds: Double?
+    ) {
+        self.id = id
+        self.messageID = messageID
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.endpoint = endpoint
+        self.httpStatus = httpStatus
+        self.responseBody = responseBody
+        self.problem = problem
+        self.nextDelaySeconds = nextDelaySeconds
+    }
+}
+
+/// A line of history: a message's state changes and operator actions, an account's changes.
+public struct EventRecord: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var messageID: Int64?
+    public var account: String?
+    public var at: Date
+    /// "accepted", a status name ("sent", "held", ...), "released", "retry", "account_added", ...
+    public var kind: String
+    public var detail: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, account, at, kind, detail
+        case messageID = "message_id"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(messageID, forKey: .messageID)
+        try c.encode(account, forKey: .account)
+        try c.encode(ISO8601.string(at), forKey: .at)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(detail, forKey: .detail)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(Int64.self, forKey: .id)
+        messageID = try c.decodeIfPresent(Int64.self, forKey: .messageID)
+        account = try c.decodeIfPresent(String.self, forKey: .account)
+        at = try decodeRequiredDate(c, .at)
+        kind = try c.decode(String.self, forKey: .kind)
+        detail = try c.decode(String.self, forKey: .detail)
+    }
+
+    init(id: Int64, messageID: Int64?, account: String?, at: Date, kind: String, detail: String) {
+        self.id = id
+        self.messageID = messageID
+        self.account = account
+        self.at = at
+        self.kind = kind
+        self.detail = detail
+    }
+}
+
+/// The queue summary of the status page and /api/status.
+public struct QueueCounts: Codable, Sendable, Equatable {
+    public var queued: Int
+    /// In flight right now (worker or synchronous send); not included in `queued`.
+    public var sending: Int
+    public var held: Int
+    public var failed: Int
+    public var sent24h: Int
+
+    enum CodingKeys: String, CodingKey {
+        case queued, sending, held, failed
+        case sent24h = "sent_24h"
+    }
+
+    public init(queued: Int, sending: Int, held: Int, failed: Int, sent24h: Int) {
+        self.queued = queued
+        self.sending = sending
+        self.held = held
+        self.failed = failed
+        self.sent24h = sent24h
+    }
+}
+
+/// What `purge(before:)` removed.
+public struct PurgeResult: Sendable, Equatable {
+    public var messagesRemoved: Int
+    public var spoolFilesRemoved: Int
+}
+
+private func decodeDate<K: CodingKey>(_ c: KeyedDecodingContainer<K>, _ key: K) throws -> Date? {
+    guard let text = try c.decodeIfPresent(String.self, forKey: key) else { return nil }
+    guard let date = ISO8601.date(text) else {
+        throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "not an ISO-8601 date: \(text)")
+    }
+    return date
+}
+
+private func decodeRequiredDate<K: CodingKey>(_ c: KeyedDecodingContainer<K>, _ key: K) throws -> Date {
+    guard let date = try decodeDate(c, key) else {
+        throw DecodingError.valueNotFound(Date.self, .init(codingPath: c.codingPath + [key], debugDescription: "missing date"))
+    }
+    return date
+}

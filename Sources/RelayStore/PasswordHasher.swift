@@ -1,0 +1,159 @@
+import Crypto
+import _CryptoExtras
+import Foundation
+import Dispatch
+
+/// SMTP password hashing with scrypt, stored as a PHC-style string that carries its own parameters:
+/// `$scrypt$ln=15,r=8,p=1$<salt, base64 without padding>$<32-byte hash, base64 without padding>`,
+/// so the cost can be raised later without invalidating existing credentials.
+public struct PasswordHasher: Sendable {
+    public struct Parameters: Sendable, Equatable {
+        /// log2 of scrypt's N (CPU/memory cost).
+        public var logN: Int
+        public var r: Int
+        public var p: Int
+
+        public init(logN: Int, r: Int, p: Int) {
+            self.logN = logN
+            self.r = r
+            self.p = p
+        }
+
+        /// N=2^15, r=8, p=1: about 32 MiB and a few tens of milliseconds per verification.
+        public static let standard = Parameters(logN: 15, r: 8, p: 1)
+        /// Cheap, for tests only.
+        public static let testing = Parameters(logN: 8, r: 8, p: 1)
+
+        /// Bounds applied to parameters read from a stored hash, so a tampered row cannot make one
+        /// verification take gigabytes or minutes.
+        var isAcceptable: Bool {
+            (1...20).contains(logN) && (1...32).contains(r) && (1...16).contains(p)
+        }
+    }
+
+    public static let minimumPasswordLength = 8
+    static let saltLength = 16
+    static let hashLength = 32
+
+    public var parameters: Parameters
+
+    public init(parameters: Parameters = .standard) {
+        self.parameters = parameters
+    }
+
+    public func hash(_ password: String) throws -> String {
+        guard password.count >= Self.minimumPasswordLength else {
+            throw StoreError.weakPassword(minimumLength: Self.minimumPasswordLength)
+        }
+        var salt = [UInt8](repeating: 0, count: Self.saltLength)
+        var rng = SystemRandomNumberGenerator()
+        for i in salt.indices { salt[i] = rng.next() }
+        let derived = try Self.derive(password, salt: salt, parameters: parameters)
+        return "$scrypt$ln=\(parameters.logN),r=\(parameters.r),p=\(parameters.p)$"
+            + base64NoPad(salt) + "$" + base64NoPad(derived)
+    }
+
+    /// Constant-time comparison of the derived key; false for any malformed hash string.
+    public func verify(_ password: String, against phc: String) -> Bool {
+        guard let parsed = Self.parse(phc) else { return false }
+        guard !password.isEmpty else {
+            // Same work, certain refusal.
+            _ = try? Self.derive("\0", salt: parsed.salt, parameters: parsed.parameters)
+            return false
+        }
+        guard let derived = try? Self.derive(password, salt: parsed.salt, parameters: parsed.parameters) else {
+            return false
+        }
+        return constantTimeEqual(derived, parsed.hash)
+    }
+
+    /// Spends the same work as a verification, for unknown usernames.
+    public func dummyVerify(_ password: String) {
+        _ = try? Self.derive(password.isEmpty ? "\0" : password,
+                             salt: [UInt8](repeating: 0x5a, count: Self.saltLength), parameters: parameters)
+    }
+
+    static func derive(_ password: String, salt: [UInt8], parameters: Parameters) throws -> [UInt8] {
+        // swift-crypto's scrypt force-unwraps the password's base address: never pass it "".
+        precondition(!password.isEmpty, "scrypt input must not be empty")
+        let input = Array(password.utf8)
+        let key = try KDF.Scrypt.deriveKey(
+            from: input, salt: salt, outputByteCount: hashLength,
+            rounds: 1 << parameters.logN, blockSize: parameters.r, parallelism: parameters.p)
+        return key.withUnsafeBytes { Array($0) }
+    }
+
+    struct Parsed {
+        var parameters: Parameters
+        var salt: [UInt8]
+        var hash: [UInt8]
+    }
+
+    static func parse(_ phc: String) -> Parsed? {
+        let fields = phc.split(separator: "$", omittingEmptySubsequences: false)
+        guard fields.count == 5, fields[0].isEmpty, fields[1] == "scrypt" else { return nil }
+        var values: [Substring: Int] = [:]
+        for pair in fields[2].split(separator: ",") {
+            let kv = pair.split(separator: "=", maxSplits: 1)
+            guard kv.count == 2, let v = Int(kv[1]) else { return nil }
+            values[kv[0]] = v
+        }
+        guard let ln = values["ln"], let r = values["r"], let p = values["p"] else { return nil }
+        let parameters = Parameters(logN: ln, r: r, p: p)
+        guard parameters.isAcceptable,
+              let salt = decodeBase64NoPad(fields[3]), salt.count >= 8,
+              let hash = decodeBase64NoPad(fields[4]), hash.count == hashLength
+        else { return nil }
+        return Parsed(parameters: parameters, salt: salt, hash: hash)
+    }
+
+    /// 32 characters from the URL-safe base64 alphabet: 192 bits, safe to paste into any CMS form.
+    public static func generatePassword(length: Int = 32) -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        var rng = SystemRandomNumberGenerator()
+        return String((0..<max(length, 24)).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &rng)] })
+    }
+}
+
+@inline(never)
+func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    guard a.count == b.count else { return false }
+    var difference: UInt8 = 0
+    for i in a.indices { difference |= a[i] ^ b[i] }
+    return difference == 0
+}
+
+private func base64NoPad(_ bytes: [UInt8]) -> String {
+    var s = Data(bytes).base64EncodedString()
+    while s.hasSuffix("=") { s.removeLast() }
+    return s
+}
+
+private func decodeBase64NoPad(_ s: Substring) -> [UInt8]? {
+    var text = String(s)
+    while text.count % 4 != 0 { text += "=" }
+    return Data(base64Encoded: text).map { Array($0) }
+}
+
+/// Runs KDF work on its own threads: a verification takes tens of milliseconds of CPU, which must not
+/// stall Swift concurrency's cooperative pool or an event loop. At most one per core runs at a time,
+/// which also bounds scrypt's memory (32 MiB each) under a flood of AUTH attempts.
+final class KDFRunner: Sendable {
+    private let queue = DispatchQueue(label: "gmail-relay.store.kdf", attributes: .concurrent)
+    private let slots: DispatchSemaphore
+
+    init(width: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)) {
+        slots = DispatchSemaphore(value: width)
+    }
+
+    func run<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            queue.async { [slots] in
+                slots.wait()
+                let result = work()
+                slots.signal()
+                continuation.resume(returning: result)
+            }
+        }
+    }
+}

@@ -1,0 +1,163 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import GRDB
+import Logging
+
+/// The relay's durable state: `relay.sqlite` (accounts, SMTP credentials, messages, attempts, events),
+/// the spool of message bodies, and the secret key for secrets at rest, all under one data directory.
+///
+/// Several processes may open the same directory at once (the server and a CLI command): SQLite's WAL
+/// mode lets readers and one writer work concurrently, and a busy timeout makes writers wait for each other.
+public final class RelayStore: Sendable {
+    public struct Options: Sendable {
+        /// Defaults to `<data>/secret.key` (`GMAIL_RELAY_SECRET_KEY_FILE` overrides it upstream).
+        public var secretKeyFile: String?
+        /// How long a write waits for another process's write transaction before failing with SQLITE_BUSY.
+        public var busyTimeout: TimeInterval
+        /// Cost of new SMTP password hashes. Existing hashes keep the parameters they were made with.
+        public var passwordHashing: PasswordHasher.Parameters
+        public var spoolFaults: SpoolFaults
+        /// The store's source of "now" (tests pass a fixed clock).
+        public var clock: @Sendable () -> Date
+        public var logger: Logger
+
+        public init(
+            secretKeyFile: String? = nil,
+            busyTimeout: TimeInterval = 10,
+            passwordHashing: PasswordHasher.Parameters = .standard,
+            spoolFaults: SpoolFaults = SpoolFaults(),
+            clock: @escaping @Sendable () -> Date = { Date() },
+            logger: Logger = Logger(label: "gmail-relay.store")
+        ) {
+            self.secretKeyFile = secretKeyFile
+            self.busyTimeout = busyTimeout
+            self.passwordHashing = passwordHashing
+            self.spoolFaults = spoolFaults
+            self.clock = clock
+            self.logger = logger
+        }
+    }
+
+    public let dataDirectory: String
+    public let databasePath: String
+    public let secretKeyFile: String
+    public let spool: Spool
+    let pool: DatabasePool
+    let hasher: PasswordHasher
+    let kdf = KDFRunner()
+    let clock: @Sendable () -> Date
+    let logger: Logger
+    private let secretBoxCache = LockedValue<SecretBox?>(nil)
+
+    private init(
+        dataDirectory: String, databasePath: String, secretKeyFile: String, spool: Spool,
+        pool: DatabasePool, options: Options
+    ) {
+        self.dataDirectory = dataDirectory
+        self.databasePath = databasePath
+        self.secretKeyFile = secretKeyFile
+        self.spool = spool
+        self.pool = pool
+        self.hasher = PasswordHasher(parameters: options.passwordHashing)
+        self.clock = options.clock
+        self.logger = options.logger
+    }
+
+    /// Opens (creating when needed) the store in `dataDirectory` and brings its schema up to date.
+    public static func open(dataDirectory: String, options: Options = Options()) throws -> RelayStore {
+        let directory = dataDirectory.hasSuffix("/") && dataDirectory.count > 1
+            ? String(dataDirectory.dropLast()) : dataDirectory
+        try POSIX.makeDirectory(directory)
+        let spool = try Spool(directory: directory + "/spool", faults: options.spoolFaults)
+        let databasePath = directory + "/relay.sqlite"
+
+        var configuration = Configuration()
+        configuration.label = "gmail-relay"
+        configuration.busyMode = .timeout(options.busyTimeout)
+        configuration.prepareDatabase { db in
+            // WAL alone (GRDB's DatabasePool default) keeps committed data consistent after a crash, but
+            // with synchronous=NORMAL the last commits can vanish on power loss. FULL syncs the WAL on
+            // every commit, so "250 queued" is only said for mail that survives a power cut.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+
+        // Opening sets the journal mode and migrating runs several transactions; two processes starting at
+        // once (server and CLI) must not interleave those, so the whole step holds an exclusive file lock.
+        let pool = try withFileLock(directory + "/relay.lock") {
+            let pool = try DatabasePool(path: databasePath, configuration: configuration)
+            // GRDB's DatabasePool sets synchronous=NORMAL on the writer when it enables WAL, after
+            // prepareDatabase ran; the writer is the connection that commits, so set FULL again there.
+            try pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+            }
+            let migrator = Schema.migrator
+            try migrator.migrate(pool)
+            if try pool.read({ try migrator.hasBeenSuperseded($0) }) {
+                throw StoreError.databaseTooNew(path: databasePath)
+            }
+            return pool
+        }
+        options.logger.debug("store opened", metadata: ["store.path": "\(databasePath)"])
+        return RelayStore(
+            dataDirectory: directory, databasePath: databasePath,
+            secretKeyFile: options.secretKeyFile ?? directory + "/secret.key",
+            spool: spool, pool: pool, options: options)
+    }
+
+    /// Closes the database connections. Later calls fail.
+    public func close() throws {
+        try pool.close()
+    }
+
+    /// The SecretBox, created with a new key file on first use (so read-only commands like `log`
+    /// never create a key).
+    public func secretBox() throws -> SecretBox {
+        try secretBoxCache.withLock { cached in
+            if let cached { return cached }
+            let box = try SecretBox.loadOrCreate(keyFile: secretKeyFile)
+            cached = box
+            return box
+        }
+    }
+
+    public static func generatePassword() -> String {
+        PasswordHasher.generatePassword()
+    }
+
+    var now: Date { clock() }
+    var nowMillis: Int64 { Millis.from(clock()) }
+}
+
+/// A small lock-protected box (Synchronization.Mutex needs macOS 15).
+final class LockedValue<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+
+    init(_ value: Value) {
+        self.value = value
+    }
+
+    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}
+
+private func withFileLock<T>(_ path: String, _ body: () throws -> T) throws -> T {
+    let (fd, err) = POSIX.openFile(path, O_RDWR | O_CREAT, 0o600)
+    guard fd >= 0 else { throw StoreError.fileError(path: path, errno: err) }
+    defer { close(fd) }
+    while flock(fd, LOCK_EX) != 0 {
+        if errno == EINTR { continue }
+        throw StoreError.fileError(path: path, errno: errno)
+    }
+    defer { flock(fd, LOCK_UN) }
+    return try body()
+}

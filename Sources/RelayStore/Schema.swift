@@ -1,0 +1,97 @@
+import GRDB
+
+/// The schema, as migrations. Never edit a registered migration: add a new one.
+///
+/// Conventions: snake_case columns; timestamps are INTEGER milliseconds since the epoch (UTC);
+/// lists are JSON arrays in TEXT; booleans are 0/1. Messages keep the account's name next to the
+/// nullable `account_id`, so the send log still reads right after an account is removed.
+enum Schema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE accounts (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    name TEXT NOT NULL UNIQUE,
+                    kind TEXT NOT NULL CHECK (kind IN ('sandbox', 'oauth_user', 'service_account')),
+                    from_addresses TEXT NOT NULL DEFAULT '[]',
+                    state TEXT NOT NULL CHECK (state IN ('ok', 'needs_reauth', 'blocked', 'unconfigured')),
+                    problem_code TEXT,
+                    problem_detail TEXT,
+                    secret BLOB,
+                    consented_at INTEGER,
+                    last_success_at INTEGER,
+                    token_expires_at INTEGER,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL
+                );
+
+                CREATE TABLE credentials (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    username TEXT NOT NULL UNIQUE,
+                    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+                    password_hash TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    last_used_at INTEGER
+                );
+                CREATE INDEX credentials_account ON credentials(account_id);
+
+                CREATE TABLE messages (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    status TEXT NOT NULL
+                        CHECK (status IN ('queued', 'sending', 'sent', 'held', 'failed', 'discarded')),
+                    account TEXT NOT NULL,
+                    account_id INTEGER REFERENCES accounts(id) ON DELETE SET NULL,
+                    credential_username TEXT,
+                    peer TEXT NOT NULL,
+                    tls INTEGER NOT NULL,
+                    mail_from TEXT NOT NULL,
+                    recipients TEXT NOT NULL,
+                    subject TEXT,
+                    message_id TEXT,
+                    size INTEGER NOT NULL,
+                    spool_path TEXT,
+                    gmail_id TEXT,
+                    sandbox INTEGER NOT NULL,
+                    problem_code TEXT,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at INTEGER,
+                    rewritten_headers TEXT,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL
+                );
+                CREATE INDEX messages_status_due ON messages(status, next_attempt_at);
+                CREATE INDEX messages_status_updated ON messages(status, updated_at);
+                CREATE INDEX messages_account ON messages(account, id);
+                CREATE INDEX messages_account_id ON messages(account_id);
+
+                CREATE TABLE attempts (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+                    started_at INTEGER NOT NULL,
+                    finished_at INTEGER NOT NULL,
+                    endpoint TEXT NOT NULL,
+                    http_status INTEGER,
+                    response_body TEXT,
+                    problem_code TEXT,
+                    next_delay_seconds REAL
+                );
+                CREATE INDEX attempts_message ON attempts(message_id);
+
+                CREATE TABLE events (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    message_id INTEGER REFERENCES messages(id) ON DELETE CASCADE,
+                    account_id INTEGER REFERENCES accounts(id) ON DELETE SET NULL,
+                    account TEXT,
+                    at INTEGER NOT NULL,
+                    kind TEXT NOT NULL,
+                    detail TEXT NOT NULL
+                );
+                CREATE INDEX events_message ON events(message_id);
+                CREATE INDEX events_account ON events(account, id);
+                CREATE INDEX events_account_id ON events(account_id);
+                """)
+        }
+        return migrator
+    }
+}

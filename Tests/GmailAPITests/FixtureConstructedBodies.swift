@@ -1,0 +1,313 @@
+// Bodies google-api.md describes but does not print whole, built from the pieces it gives, and
+// two HTML pages of Google's front end. Each says what it rests on; [INF] marks assembled shapes.
+
+extension GoogleErrorFixture {
+    /// 2.8 (a) [INF] full body; the message text (two spaces after "exceeded.") is [OBS] GAMADV-XTD3 #149.
+    static let userRateLimit429 = #"""
+{
+  "error": {
+    "code": 429,
+    "message": "User-rate limit exceeded.  Retry after 2026-11-22T19:04:05.123Z",
+    "errors": [
+      {
+        "message": "User-rate limit exceeded.  Retry after 2026-11-22T19:04:05.123Z",
+        "domain": "usageLimits",
+        "reason": "rateLimitExceeded"
+      }
+    ],
+    "status": "RESOURCE_EXHAUSTED"
+  }
+}
+"""#
+
+    /// 2.8 (a) [FIX] the mail-sending variant with one space, as some codebases record it.
+    static let mailSendingOneSpace = #"""
+{"error":{"code":429,"message":"User-rate limit exceeded. Retry after 2026-07-16T00:34:55.867Z (Mail sending)","errors":[{"message":"User-rate limit exceeded. Retry after 2026-07-16T00:34:55.867Z (Mail sending)","domain":"usageLimits","reason":"rateLimitExceeded"}],"status":"RESOURCE_EXHAUSTED"}}
+"""#
+
+    /// 2.7 [OBS] message, domain and reason (gmail-cleaner #5); `status` [INF].
+    static let queriesPerMinute = #"""
+{
+  "error": {
+    "code": 403,
+    "message": "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute per user' of service 'gmail.googleapis.com' for consumer 'project_number:861228239640'.",
+    "errors": [
+      {
+        "message": "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute per user' of service 'gmail.googleapis.com' for consumer 'project_number:861228239640'.",
+        "domain": "usageLimits",
+        "reason": "rateLimitExceeded"
+      }
+    ],
+    "status": "PERMISSION_DENIED"
+  }
+}
+"""#
+
+    /// 2.1 [OBS] Go client printed "Error 400: Bad Request, failedPrecondition" (service account, gmail.com); body [INF].
+    static let failedPreconditionBadRequest = #"""
+{
+  "error": {
+    "code": 400,
+    "message": "Bad Request",
+    "errors": [
+      {
+        "message": "Bad Request",
+        "domain": "global",
+        "reason": "failedPrecondition"
+      }
+    ],
+    "status": "FAILED_PRECONDITION"
+  }
+}
+"""#
+
+    /// 2.1 [OBS] FlowCrypt #435 saw "Mail service not enabled" in the old envelope; shape [INF].
+    static let mailServiceNotEnabledOldEnvelope = #"""
+{
+ "error": {
+  "errors": [
+   {
+    "domain": "global",
+    "reason": "failedPrecondition",
+    "message": "Mail service not enabled"
+   }
+  ],
+  "code": 400,
+  "message": "Mail service not enabled"
+ }
+}
+"""#
+
+    /// 1.2 / 2.2 [OBS] message and reason (dotnet-client #856); `status` [INF].
+    static let rawRequired = #"""
+{
+  "error": {
+    "code": 400,
+    "message": "'raw' RFC822 payload message string or uploading message via /upload/* URL required",
+    "errors": [
+      {
+        "message": "'raw' RFC822 payload message string or uploading message via /upload/* URL required",
+        "domain": "global",
+        "reason": "badRequest"
+      }
+    ],
+    "status": "INVALID_ARGUMENT"
+  }
+}
+"""#
+
+    /// 1.3 [OBS] message and reason (dotnet-client #804/#856); envelope [INF].
+    static let payloadSizeExceeded = #"""
+{
+  "error": {
+    "code": 400,
+    "message": "Request payload size exceeds the limit: 1048576 bytes.",
+    "errors": [
+      {
+        "message": "Request payload size exceeds the limit: 1048576 bytes.",
+        "domain": "global",
+        "reason": "badRequest"
+      }
+    ],
+    "status": "INVALID_ARGUMENT"
+  }
+}
+"""#
+
+    /// 2.5 [OBS] 2018 wording with the "Access Not Configured. " prefix (python-samples #23); envelope [INF].
+    static let accessNotConfigured2018 = #"""
+{
+ "error": {
+  "errors": [
+   {
+    "domain": "usageLimits",
+    "reason": "accessNotConfigured",
+    "message": "Access Not Configured. Gmail API has not been used in project 1049213532491 before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=1049213532491 then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry.",
+    "extendedHelp": "https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=1049213532491"
+   }
+  ],
+  "code": 403,
+  "message": "Access Not Configured. Gmail API has not been used in project 1049213532491 before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=1049213532491 then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry."
+ }
+}
+"""#
+
+    /// 2.5 [OBS] message; [FIX] SERVICE_DISABLED ErrorInfo metadata keys; LocalizedMessage/Help entries as
+    /// other APIs send them. Shape [INF].
+    static let serviceDisabled = #"""
+{
+  "error": {
+    "code": 403,
+    "message": "Gmail API has not been used in project 861228239640 before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=861228239640 then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry.",
+    "errors": [
+      {
+        "message": "Gmail API has not been used in project 861228239640 before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=861228239640 then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry.",
+        "domain": "usageLimits",
+        "reason": "accessNotConfigured",
+        "extendedHelp": "https://console.developers.google.com"
+      }
+    ],
+    "status": "PERMISSION_DENIED",
+    "details": [
+      {
+        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        "reason": "SERVICE_DISABLED",
+        "domain": "googleapis.com",
+        "metadata": {
+          "service": "gmail.googleapis.com",
+          "consumer": "projects/861228239640",
+          "activationUrl": "https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=861228239640",
+          "serviceTitle": "Gmail API",
+          "containerInfo": "861228239640"
+        }
+      },
+      {
+        "@type": "type.googleapis.com/google.rpc.LocalizedMessage",
+        "locale": "en-US",
+        "message": "Gmail API has not been used in project 861228239640 before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=861228239640 then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry."
+      },
+      {
+        "@type": "type.googleapis.com/google.rpc.Help",
+        "links": [
+          {
+            "description": "Google developers console API activation",
+            "url": "https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=861228239640"
+          }
+        ]
+      }
+    ]
+  }
+}
+"""#
+
+    /// [INF] SERVICE_DISABLED whose message carries no link: only details[].metadata.activationUrl has it,
+    /// and the ErrorInfo comes after another entry.
+    static let serviceDisabledLinkOnlyInDetails = #"""
+{"error":{"code":403,"message":"Gmail API is disabled for project 42.","status":"PERMISSION_DENIED","details":[{"@type":"type.googleapis.com/google.rpc.LocalizedMessage","locale":"en-US","message":"Gmail API is disabled."},{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"SERVICE_DISABLED","domain":"googleapis.com","metadata":{"service":"gmail.googleapis.com","consumer":"projects/42","activationUrl":"https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=42"}}]}}
+"""#
+
+    /// 2.6 [OBS] home-assistant #87920 message and errors; `status` [INF].
+    static let delegationDenied = #"""
+{
+  "error": {
+    "code": 403,
+    "message": "Delegation denied for example@gmail.com",
+    "errors": [
+      {
+        "message": "Delegation denied for example@gmail.com",
+        "domain": "global",
+        "reason": "forbidden"
+      }
+    ],
+    "status": "PERMISSION_DENIED"
+  }
+}
+"""#
+
+    /// 4.2 [OBS outside google-api.md] cline/cline #4080: GCP session control wants a new sign-in.
+    static let invalidGrantRapt = #"""
+{"error":"invalid_grant","error_description":"reauth related error (invalid_rapt)","error_uri":"https://support.google.com/a/answer/9368756","error_subtype":"invalid_rapt"}
+"""#
+
+    /// 4.2 [INF] the fake Google's answer when the JWT `aud` is not the token URL.
+    static let invalidGrantAudience = #"""
+{
+  "error": "invalid_grant",
+  "error_description": "Invalid JWT: Failed audience check. The right audience is https://oauth2.googleapis.com/token"
+}
+"""#
+
+    /// 4.2 [OBS] the older clock-skew wording (fastlane #14972), prefix as in the current wording.
+    static let invalidGrantClockSkewOlder = #"""
+{
+  "error": "invalid_grant",
+  "error_description": "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values and use a clock with skew to account for clock differences between systems."
+}
+"""#
+
+    /// 4.2 [DOC] deleted_client; the description is [UNCONFIRMED].
+    static let deletedClient = #"""
+{
+  "error": "deleted_client",
+  "error_description": "The OAuth client was deleted."
+}
+"""#
+
+    /// 4.2 [DOC] access_denied and admin_policy_enforced: "(any)" description, so none here.
+    static let accessDenied = #"""
+{
+  "error": "access_denied"
+}
+"""#
+    static let adminPolicyEnforced = #"""
+{
+  "error": "admin_policy_enforced",
+  "error_description": "Admin policy enforced"
+}
+"""#
+
+    /// [INF] the fake Google's answer for an unknown service account.
+    static let invalidGrantAccountNotFound = #"""
+{
+  "error": "invalid_grant",
+  "error_description": "Invalid grant: account not found"
+}
+"""#
+
+    /// [INF] a request without client_secret.
+    static let invalidRequest = #"""
+{
+  "error": "invalid_request",
+  "error_description": "client_secret is missing."
+}
+"""#
+
+    /// An OAuth `error` the relay does not know.
+    static let unknownOAuthError = #"""
+{
+  "error": "temporarily_unavailable_in_region",
+  "error_description": "Something new."
+}
+"""#
+
+    /// [INF] an error list instead of an object, as some Google front ends answer.
+    static let arrayEnvelope = #"""
+[{"error":{"code":400,"message":"Invalid Cc header","errors":[{"message":"Invalid Cc header","domain":"global","reason":"invalidArgument"}],"status":"INVALID_ARGUMENT"}}]
+"""#
+
+    /// Error fields of the wrong types: a tolerant parser keeps what it can.
+    static let mistypedFields = #"""
+{"error":{"code":"400","message":"Invalid Bcc header","errors":[7,{"reason":"invalidArgument"}],"status":null,"details":"none"}}
+"""#
+
+    /// Google front end's 502 page (the copy in FakeGoogle's GoogleBodies, from a public capture).
+    static let badGatewayHTML = #"""
+<!DOCTYPE html>
+<html lang=en>
+  <meta charset=utf-8>
+  <meta name=viewport content="initial-scale=1, minimum-scale=1, width=device-width">
+  <title>Error 502 (Server Error)!!1</title>
+  <style>
+    *{margin:0;padding:0}html,code{font:15px/22px arial,sans-serif}html{background:#fff;color:#222;padding:15px}body{margin:7% auto 0;max-width:390px;min-height:180px;padding:30px 0 15px}* > body{background:url(//www.google.com/images/errors/robot.png) 100% 5px no-repeat;padding-right:205px}p{margin:11px 0 22px;overflow:hidden}ins{color:#777;text-decoration:none}a img{border:0}@media screen and (max-width:772px){body{background:none;margin-top:0;max-width:none;padding-right:0}}#logo{background:url(//www.google.com/images/errors/logo_sm_2.png) no-repeat}@media only screen and (min-resolution:192dpi){#logo{background:url(//www.google.com/images/errors/logo_sm_2_hr.png) no-repeat 0% 0%/100% 100%;-moz-border-image:url(//www.google.com/images/errors/logo_sm_2_hr.png) 0}}@media only screen and (-webkit-min-device-pixel-ratio:2){#logo{background:url(//www.google.com/images/errors/logo_sm_2_hr.png) no-repeat;-webkit-background-size:100% 100%}}#logo{display:inline-block;height:55px;width:150px}
+  </style>
+  <a href=//www.google.com/><span id=logo aria-label=Google></span></a>
+  <p><b>502.</b> <ins>That’s an error.</ins>
+  <p>The server encountered a temporary error and could not complete your request.<p>Please try again in 30 seconds.  <ins>That’s all we know.</ins>
+
+"""#
+
+    /// Google front end's 413 page (the copy in FakeGoogle's GoogleBodies).
+    static let payloadTooLargeHTML = #"""
+<html><head>
+<meta http-equiv="content-type" content="text/html;charset=utf-8">
+<title>413 Request Entity Too Large</title>
+</head>
+<body text=#000000 bgcolor=#ffffff>
+<h1>Error: Request Entity Too Large</h1>
+<h2>Your client issued a request that was too large.
+</h2>
+<h2></h2>
+</body></html>
+
+"""#
+}

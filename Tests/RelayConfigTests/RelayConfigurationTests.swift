@@ -1,0 +1,370 @@
+import Foundation
+import XCTest
+
+@testable import RelayConfig
+
+final class RelayConfigurationTests: XCTestCase {
+    // MARK: Defaults
+
+    func testDefaultsWithEmptyText() throws {
+        let c = try load("")
+        XCTAssertEqual(c.dataDirectory, "./gmail-relay-data")
+        XCTAssertNil(c.secretKeyFile)
+        XCTAssertEqual(c.smtp.listen, SocketAddressSpec(host: "127.0.0.1", port: 2525))
+        XCTAssertNil(c.smtp.tlsListen)
+        XCTAssertNil(c.smtp.tls)
+        XCTAssertEqual(c.smtp.hostname, "relay.test")
+        XCTAssertEqual(c.smtp.maxMessageBytes, 36_700_160)
+        XCTAssertEqual(c.smtp.maxRecipients, 100)
+        XCTAssertEqual(c.smtp.maxConnections, 200)
+        XCTAssertEqual(c.smtp.maxLineLength, 4096)
+        XCTAssertEqual(c.smtp.commandTimeoutSeconds, 300)
+        XCTAssertEqual(c.smtp.commandTimeout, .seconds(300))
+        XCTAssertEqual(c.smtp.sessionTimeoutSeconds, 1800)
+        XCTAssertEqual(c.smtp.sessionTimeout, .seconds(1800))
+        XCTAssertEqual(c.smtp.maxErrors, 3)
+        XCTAssertEqual(c.smtp.plaintextAuthNetworks, [CIDR(string: "127.0.0.0/8")!, CIDR(string: "::1/128")!])
+        XCTAssertEqual(c.smtp.trustedNetworks, [])
+        XCTAssertNil(c.smtp.trustedAccount)
+        XCTAssertEqual(c.web.listen, SocketAddressSpec(host: "127.0.0.1", port: 8025))
+        XCTAssertNil(c.web.adminToken)
+        XCTAssertEqual(c.google.authURL.absoluteString, "https://accounts.google.com/o/oauth2/v2/auth")
+        XCTAssertEqual(c.google.tokenURL.absoluteString, "https://oauth2.googleapis.com/token")
+        XCTAssertEqual(c.google.gmailURL.absoluteString, "https://gmail.googleapis.com")
+        XCTAssertEqual(c.google.tokeninfoURL.absoluteString, "https://oauth2.googleapis.com/tokeninfo")
+        XCTAssertEqual(c.google.revokeURL.absoluteString, "https://oauth2.googleapis.com/revoke")
+        XCTAssertEqual(c.delivery.mode, .sync)
+        XCTAssertEqual(c.delivery.syncTimeoutSeconds, 10)
+        XCTAssertEqual(c.delivery.syncTimeout, .seconds(10))
+        XCTAssertEqual(c.delivery.maxAgeHours, 72)
+        XCTAssertEqual(c.delivery.maxAge, .seconds(72 * 3600))
+        XCTAssertEqual(c.delivery.accountConcurrency, 4)
+        XCTAssertEqual(c.delivery.sendsPerMinute, 60)
+        XCTAssertEqual(c.log.retentionDays, 30)
+        XCTAssertEqual(c.log.level, .info)
+        XCTAssertEqual(c.health.probeIntervalHours, 6)
+        XCTAssertEqual(c.health.probeInterval, .seconds(6 * 3600))
+        XCTAssertNil(c.alerts.webhookURL)
+    }
+
+    func testPublicEntryPointsUseTheMachineHostName() throws {
+        let c = try RelayConfiguration.parse(text: "", fileName: "config.toml", environment: [:])
+        XCTAssertEqual(c.smtp.hostname, RelayConfiguration.machineHostName())
+        XCTAssertFalse(c.smtp.hostname.isEmpty)
+        XCTAssertEqual(RelayConfiguration.defaults, c)
+        XCTAssertEqual(try RelayConfiguration.load(file: nil, environment: [:]), c)
+    }
+
+    // MARK: File values
+
+    func testEveryKeyFromTheFile() throws {
+        let dir = try TemporaryDirectory()
+        let cert = try dir.write("cert.pem")
+        let key = try dir.write("key.pem")
+        let text = """
+            # every key set to something other than its default
+            data.dir = "/var/lib/gmail-relay"
+
+            [smtp]
+            listen = "0.0.0.0:587"
+            tls_listen = "[::]:465"
+            hostname = "relay.example.com"
+            max_message_bytes = 10_485_760
+            max_recipients = 50
+            max_connections = 20
+            max_line_length = 2000
+            command_timeout_seconds = 60
+            session_timeout_seconds = 600
+            max_errors = 5
+            plaintext_auth_networks = ["10.0.0.0/8", "fd00::/8"]
+            trusted_networks = "192.168.1.0/24, 192.168.2.7"
+            trusted_account = "site"
+
+            [smtp.tls]
+            cert = "\(cert)"
+            key = '\(key)'
+
+            [web]
+            listen = "[::1]:9000"
+            admin_token = "s3cret"
+
+            [google]
+            auth_url = "http://127.0.0.1:9999/auth"
+            token_url = "http://127.0.0.1:9999/token"
+            gmail_url = "http://127.0.0.1:9999"
+            tokeninfo_url = "http://127.0.0.1:9999/tokeninfo"
+            revoke_url = "http://127.0.0.1:9999/revoke"
+
+            [delivery]
+            mode = "queue"
+            sync_timeout_seconds = 20
+            max_age_hours = 24
+            account_concurrency = 2
+            sends_per_minute = 30
+
+            [log]
+            retention_days = 7
+            level = "debug"
+
+            [health]
+            probe_interval_hours = 12
+
+            [alerts]
+            webhook_url = "https://hooks.example.com/relay"
+            """
+        let c = try load(text)
+        XCTAssertEqual(c.dataDirectory, "/var/lib/gmail-relay")
+        XCTAssertEqual(c.smtp.listen, SocketAddressSpec(host: "0.0.0.0", port: 587))
+        XCTAssertEqual(c.smtp.tlsListen, SocketAddressSpec(host: "::", port: 465))
+        XCTAssertEqual(c.smtp.tls, TLSFiles(certPath: cert, keyPath: key))
+        XCTAssertEqual(c.smtp.hostname, "relay.example.com")
+        XCTAssertEqual(c.smtp.maxMessageBytes, 10_485_760)
+        XCTAssertEqual(c.smtp.maxRecipients, 50)
+        XCTAssertEqual(c.smtp.maxConnections, 20)
+        XCTAssertEqual(c.smtp.maxLineLength, 2000)
+        XCTAssertEqual(c.smtp.commandTimeoutSeconds, 60)
+        XCTAssertEqual(c.smtp.sessionTimeoutSeconds, 600)
+        XCTAssertEqual(c.smtp.maxErrors, 5)
+        XCTAssertEqual(c.smtp.plaintextAuthNetworks.map(\.description), ["10.0.0.0/8", "fd00::/8"])
+        XCTAssertEqual(c.smtp.trustedNetworks.map(\.description), ["192.168.1.0/24", "192.168.2.7/32"])
+        XCTAssertEqual(c.smtp.trustedAccount, "site")
+        XCTAssertEqual(c.web.listen, SocketAddressSpec(host: "::1", port: 9000))
+        XCTAssertEqual(c.web.adminToken, "s3cret")
+        XCTAssertEqual(c.google.authURL, URL(string: "http://127.0.0.1:9999/auth"))
+        XCTAssertEqual(c.google.tokenURL, URL(string: "http://127.0.0.1:9999/token"))
+        XCTAssertEqual(c.google.gmailURL, URL(string: "http://127.0.0.1:9999"))
+        XCTAssertEqual(c.google.tokeninfoURL, URL(string: "http://127.0.0.1:9999/tokeninfo"))
+        XCTAssertEqual(c.google.revokeURL, URL(string: "http://127.0.0.1:9999/revoke"))
+        XCTAssertEqual(c.delivery.mode, .queue)
+        XCTAssertEqual(c.delivery.syncTimeoutSeconds, 20)
+        XCTAssertEqual(c.delivery.maxAgeHours, 24)
+        XCTAssertEqual(c.delivery.accountConcurrency, 2)
+        XCTAssertEqual(c.delivery.sendsPerMinute, 30)
+        XCTAssertEqual(c.log.retentionDays, 7)
+        XCTAssertEqual(c.log.level, .debug)
+        XCTAssertEqual(c.health.probeIntervalHours, 12)
+        XCTAssertEqual(c.alerts.webhookURL, URL(string: "https://hooks.example.com/relay"))
+    }
+
+    func testDottedKeysAtTopLevelAndLenientForms() throws {
+        let c = try load("""
+            smtp.listen = "localhost:2526"
+            smtp.max_recipients = "250"      # a quoted number, as the environment would give it
+            smtp.tls_listen = false          # false means off
+            log.level = "WARNING"
+            delivery.mode = " queue "
+            smtp.plaintext_auth_networks = []
+            """)
+        XCTAssertEqual(c.smtp.listen, SocketAddressSpec(host: "localhost", port: 2526))
+        XCTAssertEqual(c.smtp.maxRecipients, 250)
+        XCTAssertNil(c.smtp.tlsListen)
+        XCTAssertEqual(c.log.level, .warning)
+        XCTAssertEqual(c.delivery.mode, .queue)
+        XCTAssertEqual(c.smtp.plaintextAuthNetworks, [])
+    }
+
+    func testListenOff() throws {
+        for value in ["off", "OFF", ""] {
+            XCTAssertNil(try load("smtp.listen = \"\(value)\"").smtp.listen, value)
+            XCTAssertNil(try load("", env: ["GMAIL_RELAY_SMTP_LISTEN": value]).smtp.listen, value)
+        }
+    }
+
+    // MARK: Environment
+
+    func testEnvironmentOverridesFile() throws {
+        let file = """
+            [smtp]
+            listen = "127.0.0.1:2525"
+            max_recipients = 10
+            plaintext_auth_networks = ["10.0.0.0/8"]
+            [web]
+            admin_token = "from-file"
+            [log]
+            level = "error"
+            """
+        let c = try load(file, env: [
+            "GMAIL_RELAY_SMTP_LISTEN": "[::1]:2600",
+            "GMAIL_RELAY_SMTP_MAX_RECIPIENTS": " 20 ",
+            "GMAIL_RELAY_SMTP_PLAINTEXT_AUTH_NETWORKS": "127.0.0.1, ::1",
+            "GMAIL_RELAY_WEB_ADMIN_TOKEN": "from-env",
+            "GMAIL_RELAY_DATA_DIR": "/srv/relay",
+            "GMAIL_RELAY_SECRET_KEY_FILE": "/run/secrets/relay-key",
+            "GMAIL_RELAY_UNRELATED_THING": "ignored",
+            "OTHER_SMTP_LISTEN": "ignored",
+        ])
+        XCTAssertEqual(c.smtp.listen, SocketAddressSpec(host: "::1", port: 2600))
+        XCTAssertEqual(c.smtp.maxRecipients, 20)
+        XCTAssertEqual(c.smtp.plaintextAuthNetworks.map(\.description), ["127.0.0.1/32", "::1/128"])
+        XCTAssertEqual(c.web.adminToken, "from-env")
+        XCTAssertEqual(c.dataDirectory, "/srv/relay")
+        XCTAssertEqual(c.secretKeyFile, "/run/secrets/relay-key")
+        XCTAssertEqual(c.log.level, .error, "keys not in the environment keep the file's value")
+    }
+
+    func testEmptyEnvironmentValueClearsOptionalKeys() throws {
+        let c = try load("web.admin_token = \"x\"\nsmtp.trusted_account = \"site\"", env: [
+            "GMAIL_RELAY_WEB_ADMIN_TOKEN": "",
+            "GMAIL_RELAY_SMTP_TRUSTED_ACCOUNT": "",
+            "GMAIL_RELAY_SECRET_KEY_FILE": "",
+        ])
+        XCTAssertNil(c.web.adminToken)
+        XCTAssertNil(c.smtp.trustedAccount)
+        XCTAssertNil(c.secretKeyFile)
+    }
+
+    func testEnvironmentVariableNames() {
+        XCTAssertEqual(RelayConfiguration.knownKey(named: "smtp.tls.cert")?.environmentVariable, "GMAIL_RELAY_SMTP_TLS_CERT")
+        XCTAssertEqual(RelayConfiguration.knownKey(named: "smtp.tls_listen")?.environmentVariable, "GMAIL_RELAY_SMTP_TLS_LISTEN")
+        XCTAssertEqual(RelayConfiguration.knownKey(named: "data.dir")?.environmentVariable, "GMAIL_RELAY_DATA_DIR")
+        let variables = RelayConfiguration.knownKeys.map(\.environmentVariable)
+            + RelayConfiguration.otherEnvironmentVariables.map(\.name)
+        XCTAssertEqual(Set(variables).count, variables.count, "two keys must not share a variable")
+    }
+
+    func testUnrecognizedEnvironmentVariables() {
+        let messages = RelayConfiguration.unrecognizedEnvironmentVariables(in: [
+            "GMAIL_RELAY_SMTP_LISEN": "x",
+            "GMAIL_RELAY_CONFIG": "/etc/relay.toml",
+            "GMAIL_RELAY_SECRET_KEY_FILE": "/k",
+            "GMAIL_RELAY_SMTP_LISTEN": "x",
+            "GMAIL_RELAY_ZZZ": "x",
+            "PATH": "/bin",
+        ])
+        XCTAssertEqual(messages, [
+            "GMAIL_RELAY_SMTP_LISEN is not a configuration variable (did you mean GMAIL_RELAY_SMTP_LISTEN?)",
+            "GMAIL_RELAY_ZZZ is not a configuration variable",
+        ])
+    }
+
+    // MARK: Key table
+
+    func testKnownKeysTable() {
+        let names = RelayConfiguration.knownKeys.map(\.name)
+        XCTAssertEqual(Set(names).count, names.count)
+        // The keys of DESIGN.md's table plus the extras: a key cannot silently go missing.
+        for name in [
+            "data.dir", "smtp.listen", "smtp.tls_listen", "smtp.tls.cert", "smtp.tls.key", "smtp.hostname",
+            "smtp.max_message_bytes", "smtp.max_recipients", "smtp.max_connections", "smtp.max_line_length",
+            "smtp.command_timeout_seconds", "smtp.session_timeout_seconds", "smtp.max_errors",
+            "smtp.plaintext_auth_networks", "smtp.trusted_networks", "smtp.trusted_account", "web.listen",
+            "web.admin_token", "google.auth_url", "google.token_url", "google.gmail_url", "google.tokeninfo_url",
+            "google.revoke_url", "delivery.mode", "delivery.sync_timeout_seconds", "delivery.max_age_hours",
+            "delivery.account_concurrency", "delivery.sends_per_minute", "log.retention_days", "log.level",
+            "health.probe_interval_hours", "alerts.webhook_url",
+        ] {
+            XCTAssertNotNil(RelayConfiguration.knownKey(named: name), name)
+        }
+        XCTAssertEqual(names.count, 32)
+        for key in RelayConfiguration.knownKeys {
+            XCTAssertFalse(key.meaning.isEmpty, key.name)
+            XCTAssertFalse(key.defaultDescription.isEmpty, key.name)
+        }
+        XCTAssertEqual(RelayConfiguration.knownKey(named: "smtp.max_message_bytes")?.defaultValue, "36700160")
+        XCTAssertEqual(RelayConfiguration.knownKey(named: "smtp.tls_listen")?.defaultDescription, "(off)")
+        XCTAssertEqual(RelayConfiguration.knownKey(named: "web.admin_token")?.defaultDescription, "(none)")
+    }
+
+    /// docs/configuration.md lists every key with the table's default, so the two cannot drift apart.
+    func testOperatorDocumentListsEveryKey() throws {
+        // The test folder may be reached through a symlink (a scratch package); the docs sit in the real tree.
+        let root = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let text = try String(contentsOf: root.appendingPathComponent("docs/configuration.md"), encoding: .utf8)
+        for key in RelayConfiguration.knownKeys {
+            let shown = key.defaultDescription.hasPrefix("(") ? key.defaultDescription : "`\(key.defaultDescription)`"
+            XCTAssertTrue(text.contains("| `\(key.name)` | \(shown) |"), "docs/configuration.md lacks the row for \(key.name)")
+        }
+        for variable in RelayConfiguration.otherEnvironmentVariables {
+            XCTAssertTrue(text.contains("`\(variable.name)`"), variable.name)
+        }
+    }
+
+    /// Every key in the table is decoded, and nothing is decoded that is not in the table.
+    func testDecoderReadsEveryKnownKey() throws {
+        var reader = SettingsReader(file: [:], environment: [:])
+        _ = try RelayConfiguration.decode(&reader, environment: [:], hostName: "h")
+        XCTAssertEqual(reader.readKeys, Set(RelayConfiguration.knownKeys.map(\.name)))
+    }
+
+    /// Each key can be set through its variable, proving the name mapping for all of them.
+    func testEveryKeyIsSettableFromTheEnvironment() throws {
+        let dir = try TemporaryDirectory()
+        let samples: [String: String] = [
+            "data.dir": "/d", "smtp.listen": "127.0.0.1:1", "smtp.tls_listen": "127.0.0.1:2",
+            "smtp.tls.cert": try dir.write("c.pem"), "smtp.tls.key": try dir.write("k.pem"), "smtp.hostname": "h.example",
+            "smtp.max_message_bytes": "1000", "smtp.max_recipients": "2", "smtp.max_connections": "3",
+            "smtp.max_line_length": "1001", "smtp.command_timeout_seconds": "5", "smtp.session_timeout_seconds": "6",
+            "smtp.max_errors": "7", "smtp.plaintext_auth_networks": "10.0.0.0/8", "smtp.trusted_networks": "10.1.0.0/16",
+            "smtp.trusted_account": "acct", "web.listen": "127.0.0.1:3", "web.admin_token": "t",
+            "google.auth_url": "http://a.test/1", "google.token_url": "http://a.test/2", "google.gmail_url": "http://a.test/3",
+            "google.tokeninfo_url": "http://a.test/4", "google.revoke_url": "http://a.test/5", "delivery.mode": "queue",
+            "delivery.sync_timeout_seconds": "8", "delivery.max_age_hours": "9", "delivery.account_concurrency": "10",
+            "delivery.sends_per_minute": "11", "log.retention_days": "12", "log.level": "trace",
+            "health.probe_interval_hours": "13", "alerts.webhook_url": "http://a.test/6",
+        ]
+        XCTAssertEqual(Set(samples.keys), Set(RelayConfiguration.knownKeys.map(\.name)))
+        var env: [String: String] = [:]
+        for key in RelayConfiguration.knownKeys { env[key.environmentVariable] = samples[key.name] }
+        let c = try load("", env: env)
+        XCTAssertEqual(c.dataDirectory, "/d")
+        XCTAssertEqual(c.smtp.listen?.port, 1)
+        XCTAssertEqual(c.smtp.tlsListen?.port, 2)
+        XCTAssertEqual(c.smtp.tls?.keyPath, samples["smtp.tls.key"])
+        XCTAssertEqual(c.smtp.hostname, "h.example")
+        XCTAssertEqual(
+            [c.smtp.maxMessageBytes, c.smtp.maxRecipients, c.smtp.maxConnections, c.smtp.maxLineLength,
+             c.smtp.commandTimeoutSeconds, c.smtp.sessionTimeoutSeconds, c.smtp.maxErrors],
+            [1000, 2, 3, 1001, 5, 6, 7])
+        XCTAssertEqual(c.smtp.plaintextAuthNetworks.map(\.description), ["10.0.0.0/8"])
+        XCTAssertEqual(c.smtp.trustedNetworks.map(\.description), ["10.1.0.0/16"])
+        XCTAssertEqual(c.smtp.trustedAccount, "acct")
+        XCTAssertEqual(c.web.listen.port, 3)
+        XCTAssertEqual(c.web.adminToken, "t")
+        XCTAssertEqual(
+            [c.google.authURL, c.google.tokenURL, c.google.gmailURL, c.google.tokeninfoURL, c.google.revokeURL].map(\.path),
+            ["/1", "/2", "/3", "/4", "/5"])
+        XCTAssertEqual(c.delivery.mode, .queue)
+        XCTAssertEqual(
+            [c.delivery.syncTimeoutSeconds, c.delivery.maxAgeHours, c.delivery.accountConcurrency, c.delivery.sendsPerMinute,
+             c.log.retentionDays, c.health.probeIntervalHours],
+            [8, 9, 10, 11, 12, 13])
+        XCTAssertEqual(c.log.level, .trace)
+        XCTAssertEqual(c.alerts.webhookURL?.path, "/6")
+    }
+
+    // MARK: Loading files
+
+    func testLoadReadsTheNamedFile() throws {
+        let dir = try TemporaryDirectory()
+        let path = try dir.write("relay.toml", "[smtp]\nmax_recipients = 7\n")
+        XCTAssertEqual(try RelayConfiguration.load(file: path, environment: [:]).smtp.maxRecipients, 7)
+        // GMAIL_RELAY_CONFIG names the file when no path is given; an explicit path wins over it.
+        XCTAssertEqual(try RelayConfiguration.load(file: nil, environment: ["GMAIL_RELAY_CONFIG": path]).smtp.maxRecipients, 7)
+        let other = try dir.write("other.toml", "smtp.max_recipients = 8")
+        XCTAssertEqual(
+            try RelayConfiguration.load(file: other, environment: ["GMAIL_RELAY_CONFIG": path]).smtp.maxRecipients, 8)
+    }
+
+    func testLoadErrorsNameTheFile() throws {
+        let dir = try TemporaryDirectory()
+        let bad = try dir.write("bad.toml", "\n\nsmtp.max_recipients = \"abc\"\n")
+        let missing = dir.path + "/missing.toml"
+        let cases: [(path: String?, env: [String: String], expected: String)] = [
+            (missing, [:], "configuration file not found: \(missing)"),
+            (nil, ["GMAIL_RELAY_CONFIG": missing], "configuration file not found: \(missing)"),
+            (dir.path, [:], "configuration file \(dir.path) is a directory"),
+            (bad, [:], "\(bad):3: smtp.max_recipients: expected a whole number, got \"abc\""),
+        ]
+        for (path, env, expected) in cases {
+            XCTAssertThrowsError(try RelayConfiguration.load(file: path, environment: env), expected) { error in
+                XCTAssertEqual((error as? ConfigurationError)?.description, expected)
+            }
+        }
+        let latin1 = dir.path + "/latin1.toml"
+        try Data([0x61, 0x20, 0x3D, 0x20, 0x22, 0xE9, 0x22]).write(to: URL(fileURLWithPath: latin1))
+        XCTAssertThrowsError(try RelayConfiguration.load(file: latin1, environment: [:])) { error in
+            XCTAssertEqual((error as? ConfigurationError)?.description, "configuration file \(latin1) is not UTF-8 text")
+        }
+    }
+}
