@@ -32,7 +32,7 @@ struct AccountCommand: AsyncParsableCommand {
         func run() async throws {
             let configuration = try global.loadConfiguration()
             let store = try global.openStore(configuration)
-            try store.addAccount(name: name, kind: .sandbox, fromAddresses: fromAddresses, secret: nil, state: .ok)
+            try await store.addAccount(name: name, kind: .sandbox, fromAddresses: fromAddresses, secret: nil, state: .ok)
             print("account \(name) added (sandbox)")
         }
     }
@@ -45,7 +45,7 @@ struct AccountCommand: AsyncParsableCommand {
         func run() async throws {
             let configuration = try global.loadConfiguration()
             let store = try global.openStore(configuration)
-            let accounts = try store.accounts()
+            let accounts = try await store.accounts()
             if json {
                 let rows = accounts.map { AccountSummary(name: $0.name, kind: $0.kind.rawValue, addresses: $0.fromAddresses, state: $0.state.rawValue) }
                 print(try JSONOutput.encode(rows))
@@ -68,7 +68,7 @@ struct AccountCommand: AsyncParsableCommand {
         func run() async throws {
             let configuration = try global.loadConfiguration()
             let store = try global.openStore(configuration)
-            try store.removeAccount(named: name)
+            try await store.removeAccount(named: name)
             print("account \(name) removed")
         }
     }

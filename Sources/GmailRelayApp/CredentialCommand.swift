@@ -49,15 +49,14 @@ struct CredentialCommand: AsyncParsableCommand {
         func run() async throws {
             let configuration = try global.loadConfiguration()
             let store = try global.openStore(configuration)
-            let credentials = try store.credentials()
+            let credentials = try await store.credentials()
             if json {
-                let rows = credentials.map {
-                    CredentialSummary(username: $0.username, account: $0.account, createdAt: $0.createdAt, lastUsedAt: $0.lastUsedAt)
-                }
-                print(try JSONOutput.encode(rows))
+                print(try JSONOutput.encode(credentials))
                 return
             }
-            let table = credentials.map { [$0.username, $0.account, $0.createdAt, $0.lastUsedAt ?? "never"] }
+            let table: [[String]] = credentials.map {
+                [$0.username, $0.account, ISO8601.string($0.createdAt), $0.lastUsedAt.map(ISO8601.string) ?? "never"]
+            }
             print(TextTable.render(header: ["USERNAME", "ACCOUNT", "CREATED", "LAST USED"], rows: table), terminator: "")
         }
     }
@@ -70,21 +69,9 @@ struct CredentialCommand: AsyncParsableCommand {
         func run() async throws {
             let configuration = try global.loadConfiguration()
             let store = try global.openStore(configuration)
-            try store.removeCredential(username: username)
+            try await store.removeCredential(username: username)
             print("login \(username) removed")
         }
     }
 }
 
-struct CredentialSummary: Codable {
-    let username: String
-    let account: String
-    let createdAt: String
-    let lastUsedAt: String?
-
-    enum CodingKeys: String, CodingKey {
-        case username, account
-        case createdAt = "created_at"
-        case lastUsedAt = "last_used_at"
-    }
-}

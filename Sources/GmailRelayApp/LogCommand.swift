@@ -29,16 +29,18 @@ struct LogCommand: AsyncParsableCommand {
         func run() async throws {
             let configuration = try global.loadConfiguration()
             let store = try global.openStore(configuration)
-            let messages = try store.messages(status: status, account: account, query: nil, limit: limit, offset: 0)
+            let messages = try await store.messages(
+                status: status.flatMap(MessageStatus.init(rawValue:)), account: account, query: nil, limit: limit, offset: 0
+            )
             if json {
                 print(try JSONOutput.encode(messages))
                 return
             }
-            let rows = messages.map { message in
-                [
-                    "\(message.id)", message.createdAt, message.status, message.account ?? "-",
-                    message.recipients.joined(separator: ","), message.subject ?? "", message.problem ?? "",
-                ]
+            let rows: [[String]] = messages.map { message in
+                let id = "\(message.id)"
+                let created = ISO8601.string(message.createdAt)
+                let recipients = message.recipients.joined(separator: ",")
+                return [id, created, message.status.rawValue, message.account, recipients, message.subject ?? "", message.problem ?? ""]
             }
             print(TextTable.render(header: ["ID", "CREATED", "STATUS", "ACCOUNT", "TO", "SUBJECT", "PROBLEM"], rows: rows), terminator: "")
         }
@@ -53,11 +55,11 @@ struct LogCommand: AsyncParsableCommand {
         func run() async throws {
             let configuration = try global.loadConfiguration()
             let store = try global.openStore(configuration)
-            guard let message = try store.message(id: id) else {
+            guard let message = try await store.message(id: id) else {
                 throw OperatorError("no message with log id \(id)")
             }
             let detail = MessageDetail(
-                message: message, attempts: try store.attempts(messageID: id), events: try store.events(messageID: id)
+                message: message, attempts: try await store.attempts(messageID: id), events: try await store.events(messageID: id)
             )
             if json {
                 print(try JSONOutput.encode(detail))
@@ -75,28 +77,35 @@ struct MessageDetail: Encodable {
     let events: [EventRecord]
 
     func encode(to encoder: any Encoder) throws {
-        // Flat: the message's own keys, plus attempts and events.
+        // The message's own keys, then what only `show` has. `attempts` stays the count (as in `log`);
+        // the attempts themselves are `attempt_list`.
         try message.encode(to: encoder)
         var container = encoder.container(keyedBy: ExtraKeys.self)
-        try container.encode(attempts, forKey: .attempts)
+        try container.encode(attempts, forKey: .attemptList)
         try container.encode(events, forKey: .events)
+        try container.encode(message.spoolPath, forKey: .spoolPath)
+        try container.encode(message.rewrittenHeaders, forKey: .rewrittenHeaders)
+        try container.encode(message.credentialUsername, forKey: .credential)
     }
 
     enum ExtraKeys: String, CodingKey {
-        case attempts = "attempt_list"
+        case attemptList = "attempt_list"
         case events
+        case spoolPath = "spool_path"
+        case rewrittenHeaders = "rewritten_headers"
+        case credential
     }
 
     func humanReadable() -> String {
         var lines = [
-            "message \(message.id): \(message.status)\(message.sandbox ? " (sandbox)" : "")",
-            "  account:    \(message.account ?? "-")",
+            "message \(message.id): \(message.status.rawValue)\(message.sandbox ? " (sandbox)" : "")",
+            "  account:    \(message.account)",
             "  from:       \(message.mailFrom.isEmpty ? "<>" : message.mailFrom)",
             "  to:         \(message.recipients.joined(separator: ", "))",
             "  subject:    \(message.subject ?? "")",
             "  message-id: \(message.messageID ?? "")",
             "  size:       \(message.size) bytes",
-            "  received:   \(message.createdAt) from \(message.peer ?? "?")\(message.tls ? " over TLS" : "")",
+            "  received:   \(ISO8601.string(message.createdAt)) from \(message.peer)\(message.tls ? " over TLS" : "")",
         ]
         if let gmailID = message.gmailID { lines.append("  gmail id:   \(gmailID)") }
         if let problem = message.problem { lines.append("  problem:    \(problem)") }
@@ -106,14 +115,15 @@ struct MessageDetail: Encodable {
         }
         lines.append("  attempts: \(attempts.count)")
         for (index, attempt) in attempts.enumerated() {
-            lines.append("  #\(index + 1) \(attempt.startedAt) -> \(attempt.finishedAt ?? "?") \(attempt.endpoint ?? "") HTTP \(attempt.httpStatus.map(String.init) ?? "-") \(attempt.problem ?? "")")
+            let status = attempt.httpStatus.map { "HTTP \($0)" } ?? "no HTTP answer"
+            lines.append("  #\(index + 1) \(ISO8601.string(attempt.startedAt)) -> \(ISO8601.string(attempt.finishedAt)) \(attempt.endpoint) \(status) \(attempt.problem ?? "")")
             if let body = attempt.responseBody, !body.isEmpty {
                 lines += body.split(separator: "\n", omittingEmptySubsequences: false).map { "     | " + $0 }
             }
         }
         if !events.isEmpty {
             lines.append("  history:")
-            for event in events { lines.append("    \(event.at) \(event.kind)\(event.detail.map { ": " + $0 } ?? "")") }
+            for event in events { lines.append("    \(ISO8601.string(event.at)) \(event.kind)\(event.detail.isEmpty ? "" : ": " + event.detail)") }
         }
         return lines.joined(separator: "\n")
     }

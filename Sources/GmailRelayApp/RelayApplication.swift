@@ -6,6 +6,7 @@ import RelayConfig
 import RelayStore
 import SMTPServer
 import ServiceLifecycle
+import UnixSignals
 
 /// Builds the running relay from a configuration: shared by `serve` and the tests.
 public struct RelayApplication: Sendable {
@@ -40,7 +41,7 @@ public struct RelayApplication: Sendable {
         if let listen = smtpConfig.tlsListen {
             listeners.append(.init(host: listen.host, port: listen.port, implicitTLS: true))
         }
-        let delivery = SandboxDelivery(store: store, logger: logger)
+        let delivery = SandboxDelivery(store: store, hostname: smtpConfig.hostname, logger: logger)
         let backend = StoreSubmissionBackend(store: store, configuration: configuration, delivery: delivery, logger: logger)
         self.smtp = SMTPService(configuration: serverConfiguration, listeners: listeners, backend: backend, logger: logger)
     }

@@ -15,12 +15,15 @@ struct ServeCommand: AsyncParsableCommand {
         let configuration = try global.loadConfiguration()
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = configuration.log.level
+            handler.logLevel = Logger.Level(rawValue: configuration.log.level.rawValue) ?? .info
             return handler
         }
         let logger = Logger(label: "gmail-relay")
         let store = try global.openStore(configuration)
-        store.recoverAfterRestart()
+        // Leftovers of a crash: half-received files, and "sending" rows whose attempt was cut off.
+        _ = store.spool.cleanIncoming()
+        _ = try await store.requeueInterrupted()
+        _ = try? store.removeOrphanSpoolFiles()
         let application = try RelayApplication(configuration: configuration, store: store, logger: logger)
         logger.info("gmail-relay starting", metadata: ["data.dir": "\(configuration.dataDirectory)"])
         try await application.serviceGroup().run()

@@ -23,7 +23,12 @@ final class StoreSubmissionBackend: SubmissionBackend {
     }
 
     func authenticate(username: String, password: String, peer: PeerInfo) async -> Bool {
-        await store.verifyCredential(username: username, password: password) != nil
+        do {
+            return try await store.verifyCredential(username: username, password: password) != nil
+        } catch {
+            logger.error("credential check failed", metadata: ["error": "\(error)"])
+            return false
+        }
     }
 
     func openSpool() throws -> any SpoolSink {
@@ -35,7 +40,7 @@ final class StoreSubmissionBackend: SubmissionBackend {
         // Which account sends this: the login's own account, or the trusted networks' account.
         let accountName: String
         if let user = envelope.authenticatedUser {
-            guard let credential = await store.credential(username: user) else {
+            guard let credential = try? await store.credentials().first(where: { $0.username == user }) else {
                 sink.abandon()
                 logger.error("smtp login vanished before commit", metadata: ["smtp.user": "\(user)"])
                 return SMTPReply(451, "4.7.1", "Login no longer valid, try again")
@@ -47,7 +52,7 @@ final class StoreSubmissionBackend: SubmissionBackend {
             sink.abandon()
             return .authRequired
         }
-        guard let account = try? store.account(named: accountName) else {
+        guard let account = try? await store.account(named: accountName) else {
             sink.abandon()
             return SMTPReply(451, "4.3.0", "Account \(accountName) is not configured")
         }
@@ -63,14 +68,14 @@ final class StoreSubmissionBackend: SubmissionBackend {
             return .insufficientStorage
         }
 
-        let header = HeaderSummary.read(path: finalPath)
+        let header = SpooledMessage.summary(path: finalPath)
         let id: Int64
         do {
             id = try await store.acceptMessage(
                 NewMessage(
                     account: account.name, credentialUsername: envelope.authenticatedUser, peer: peer.description,
                     tls: envelope.tls, mailFrom: envelope.mailFrom, recipients: envelope.recipients,
-                    subject: header.subject, messageID: header.messageID, size: size, spoolPath: finalPath,
+                    subject: header.subject, messageID: header.messageID, size: Int64(size), spoolPath: finalPath,
                     sandbox: account.kind == .sandbox
                 )
             )
