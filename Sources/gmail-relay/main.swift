@@ -1,3 +1,0 @@
-import GmailRelayApp
-
-await RelayCommand.main()
