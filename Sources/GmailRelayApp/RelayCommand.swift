@@ -34,7 +34,9 @@ struct GlobalOptions: ParsableArguments {
     }
 
     func openStore(_ configuration: RelayConfiguration) throws -> RelayStore {
-        try RelayStore.open(dataDirectory: configuration.dataDirectory)
+        var options = RelayStore.Options()
+        options.secretKeyFile = configuration.secretKeyFile
+        return try RelayStore.open(dataDirectory: configuration.dataDirectory, options: options)
     }
 }
 
