@@ -21,38 +21,36 @@ public struct GmailSender: Sendable {
     /// `messageFile` holds the complete message as Gmail should see it (rewritten header + original body).
     public func send(messageFile: URL, tokens: TokenCache) async -> (SendOutcome, attempts: [HTTPExchange]) {
         var exchanges: [HTTPExchange] = []
-        var token: AccessToken
         do {
-            token = try await tokens.token()
-        } catch {
-            return (.failed(FailedCall(tokenError: error)), exchanges)
-        }
-        for attempt in 0..<2 {
-            let started = Date()
-            let response: HTTPResponse
-            do {
-                response = try await transport.upload(endpoints.sendURL, file: messageFile, contentType: "message/rfc822", bearer: token.value)
-            } catch {
-                let failure = FailedCall(endpoint: .gmailSend, url: endpoints.sendURL, response: nil, transportError: "\(error)")
-                exchanges.append(HTTPExchange(url: endpoints.sendURL, startedAt: started, finishedAt: Date(), response: nil, transportError: "\(error)"))
-                return (.failed(failure), exchanges)
+            var token = try await tokens.token()
+            var response = try await post(messageFile, token: token, recordingInto: &exchanges)
+            if response.status == 401 {
+                token = try await tokens.tokenAfterRejection(of: token)
+                response = try await post(messageFile, token: token, recordingInto: &exchanges)
             }
-            exchanges.append(HTTPExchange(url: endpoints.sendURL, startedAt: started, finishedAt: Date(), response: response, transportError: nil))
             if response.status == 200, let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any],
                let id = object["id"] as? String {
                 return (.sent(gmailID: id, threadID: object["threadId"] as? String, response: response), exchanges)
             }
-            if response.status == 401 && attempt == 0 {
-                do {
-                    token = try await tokens.tokenAfterRejection(of: token)
-                    continue
-                } catch {
-                    return (.failed(FailedCall(tokenError: error)), exchanges)
-                }
-            }
             return (.failed(FailedCall(endpoint: .gmailSend, url: endpoints.sendURL, response: response, transportError: nil)), exchanges)
+        } catch let error as TransportError {
+            return (.failed(FailedCall(endpoint: .gmailSend, url: endpoints.sendURL, response: nil, transportError: "\(error)")), exchanges)
+        } catch {
+            return (.failed(FailedCall(tokenError: error)), exchanges)
         }
-        return (.failed(FailedCall(endpoint: .gmailSend, url: endpoints.sendURL, response: nil, transportError: "unreachable")), exchanges)
+    }
+
+    /// One upload, recorded whether or not an answer came.
+    private func post(_ file: URL, token: AccessToken, recordingInto exchanges: inout [HTTPExchange]) async throws -> HTTPResponse {
+        let started = Date()
+        do {
+            let response = try await transport.upload(endpoints.sendURL, file: file, contentType: "message/rfc822", bearer: token.value)
+            exchanges.append(HTTPExchange(url: endpoints.sendURL, startedAt: started, finishedAt: Date(), response: response, transportError: nil))
+            return response
+        } catch {
+            exchanges.append(HTTPExchange(url: endpoints.sendURL, startedAt: started, finishedAt: Date(), response: nil, transportError: "\(error)"))
+            throw error
+        }
     }
 }
 

@@ -32,15 +32,15 @@ final class StoreSubmissionBackend: SubmissionBackend {
     }
 
     func openSpool() throws -> any SpoolSink {
-        SpoolSinkAdapter(try store.spool.create())
+        try store.spool.create()
     }
 
     func commit(envelope: Envelope, spool: any SpoolSink, peer: PeerInfo) async -> SMTPReply {
-        guard let sink = spool as? SpoolSinkAdapter else { return .localError }
+        guard let sink = spool as? SpoolFile else { return .localError }
         // Which account sends this: the login's own account, or the trusted networks' account.
         let accountName: String
         if let user = envelope.authenticatedUser {
-            guard let credential = try? await store.credentials().first(where: { $0.username == user }) else {
+            guard let credential = try? await store.credential(username: user) else {
                 sink.abandon()
                 logger.error("smtp login vanished before commit", metadata: ["smtp.user": "\(user)"])
                 return SMTPReply(451, "4.7.1", "Login no longer valid, try again")
@@ -60,8 +60,8 @@ final class StoreSubmissionBackend: SubmissionBackend {
         let finalPath: String
         let size: Int
         do {
-            size = sink.file.bytesWritten
-            finalPath = try await NIOThreadPool.singleton.runIfActive { try sink.file.finish() }
+            size = sink.bytesWritten
+            finalPath = try await NIOThreadPool.singleton.runIfActive { try sink.finish() }
         } catch {
             sink.abandon()
             logger.error("spool commit failed", metadata: ["error": "\(error)"])
@@ -95,10 +95,5 @@ final class StoreSubmissionBackend: SubmissionBackend {
     }
 }
 
-/// Lets the store's spool file be the SMTP glue's sink.
-final class SpoolSinkAdapter: SpoolSink, @unchecked Sendable {
-    let file: SpoolFile
-    init(_ file: SpoolFile) { self.file = file }
-    func write(_ bytes: [UInt8]) throws { try file.write(bytes) }
-    func abandon() { file.abandon() }
-}
+/// The store's spool file is the SMTP glue's sink as it is (same write and abandon).
+extension SpoolFile: SpoolSink {}

@@ -76,14 +76,25 @@ extension RelayStore {
     }
 
     public func credentials() async throws -> [Credential] {
+        try await credentialRows(whereUsername: nil)
+    }
+
+    /// One login by username (the account a message of that login goes through), or nil.
+    public func credential(username: String) async throws -> Credential? {
+        try await credentialRows(whereUsername: username).first
+    }
+
+    private func credentialRows(whereUsername username: String?) async throws -> [Credential] {
         try await pool.read { db in
             try Row.fetchAll(
                 db,
                 sql: """
                     SELECT c.username, a.name, c.created_at, c.last_used_at
                     FROM credentials c JOIN accounts a ON a.id = c.account_id
+                    \(username == nil ? "" : "WHERE c.username = ?")
                     ORDER BY c.username
-                    """
+                    """,
+                arguments: StatementArguments(username.map { [$0] } ?? [])
             ).map { row in
                 Credential(
                     username: row["username"], account: row["name"],
