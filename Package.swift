@@ -6,6 +6,7 @@ import PackageDescription
 //   RelayConfig   config file + environment -> typed configuration; CIDR matching. No I/O beyond reading the file.
 //   RelayStore    SQLite (GRDB) store, spool files, accounts, SMTP credentials, send log.
 //   SMTPServer    SwiftNIO glue: sockets, TLS, timeouts, limits; drives SMTPProtocol, talks to a SubmissionBackend.
+//   Delivery      the delivery worker: per-account lanes, retry policy, Gmail attempts, send log rows, metrics.
 //   GmailRelayApp composition and command implementations shared by the executable and the tests.
 //   gmail-relay   the executable: argument parsing only.
 let package = Package(
@@ -23,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         .target(name: "SMTPProtocol", exclude: ["README.md"]),
@@ -51,10 +53,22 @@ let package = Package(
             ],
             exclude: ["README.md"]
         ),
+        // The delivery engine: worker, per-account lanes, retry policy, send log rows, metrics.
+        .target(
+            name: "Delivery",
+            dependencies: [
+                "RelayStore", "GmailAPI", "MessageRewrite",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            exclude: ["README.md"]
+        ),
         .target(
             name: "GmailRelayApp",
             dependencies: [
-                "SMTPProtocol", "RelayConfig", "RelayStore", "SMTPServer", "MessageRewrite", "GmailAPI",
+                "SMTPProtocol", "RelayConfig", "RelayStore", "SMTPServer", "MessageRewrite", "GmailAPI", "Delivery",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -90,6 +104,7 @@ let package = Package(
         .testTarget(name: "MessageRewriteTests", dependencies: ["MessageRewrite"]),
         .testTarget(name: "RelayStoreTests", dependencies: ["RelayStore"]),
         .testTarget(name: "GmailAPITests", dependencies: ["GmailAPI", "FakeGoogle"]),
+        .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "GmailAPI", "RelayStore", "FakeGoogle"]),
         .testTarget(
             name: "SMTPServerTests",
             dependencies: [

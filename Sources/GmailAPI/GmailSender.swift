@@ -61,10 +61,18 @@ public struct HTTPExchange: Sendable {
     public var finishedAt: Date
     public var response: HTTPResponse?
     public var transportError: String?
+
+    public init(url: URL, startedAt: Date, finishedAt: Date, response: HTTPResponse?, transportError: String?) {
+        self.url = url
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.response = response
+        self.transportError = transportError
+    }
 }
 
 /// A call to Google that did not succeed: which endpoint, and the whole answer (or why there was none).
-public struct FailedCall: Sendable, CustomStringConvertible {
+public struct FailedCall: Error, Sendable, CustomStringConvertible {
     public enum Endpoint: String, Sendable {
         case token
         case gmailSend = "gmail_send"

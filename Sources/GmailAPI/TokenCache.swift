@@ -31,6 +31,14 @@ public actor TokenCache {
         return try await refresh()
     }
 
+    /// A token fresh from Google, whatever is cached: the health probe and `doctor` use it to prove the
+    /// grant still works, which a cached token cannot.
+    public func freshToken() async throws -> AccessToken {
+        if let inFlight { return try await inFlight.value }
+        current = nil
+        return try await refresh()
+    }
+
     public var cachedToken: AccessToken? { current }
 
     private func refresh() async throws -> AccessToken {

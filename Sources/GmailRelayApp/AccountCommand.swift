@@ -1,4 +1,5 @@
 import ArgumentParser
+import Delivery
 import Foundation
 import GmailAPI
 import RelayStore
@@ -64,7 +65,12 @@ struct AccountCommand: AsyncParsableCommand {
                 grant = .serviceAccount(keyJSON: String(decoding: data, as: UTF8.self), subject: subject)
                 if let subject, !addresses.contains(where: { $0.lowercased() == subject.lowercased() }) { addresses.insert(subject, at: 0) }
             } else if let path = clientSecretFile {
-                let (id, secret) = try StoredGrant.fromClientSecretFile(try Data(contentsOf: URL(fileURLWithPath: path)))
+                let (id, secret): (String, String)
+                do {
+                    (id, secret) = try StoredGrant.fromClientSecretFile(try Data(contentsOf: URL(fileURLWithPath: path)))
+                } catch let error as StoredGrant.ClientFileError {
+                    throw OperatorError(error.description)
+                }
                 kind = .oauthUser
                 grant = .oauthClient(clientID: id, clientSecret: secret, refreshToken: nil)
                 state = .needsReauth

@@ -77,11 +77,12 @@ struct MessageDetail: Encodable {
     let events: [EventRecord]
 
     func encode(to encoder: any Encoder) throws {
-        // The message's own keys, then what only `show` has. `attempts` stays the count (as in `log`);
-        // the attempts themselves are `attempt_list`.
+        // The message's own keys, then what only `show` has. Here `attempts` is the list of attempts
+        // (in `log` it is their count, which `show` keeps as `attempt_count`).
         try message.encode(to: encoder)
         var container = encoder.container(keyedBy: ExtraKeys.self)
-        try container.encode(attempts, forKey: .attemptList)
+        try container.encode(attempts, forKey: .attempts)
+        try container.encode(message.attempts, forKey: .attemptCount)
         try container.encode(events, forKey: .events)
         try container.encode(message.spoolPath, forKey: .spoolPath)
         try container.encode(message.rewrittenHeaders, forKey: .rewrittenHeaders)
@@ -89,7 +90,8 @@ struct MessageDetail: Encodable {
     }
 
     enum ExtraKeys: String, CodingKey {
-        case attemptList = "attempt_list"
+        case attempts
+        case attemptCount = "attempt_count"
         case events
         case spoolPath = "spool_path"
         case rewrittenHeaders = "rewritten_headers"

@@ -1,4 +1,6 @@
+import Delivery
 import Foundation
+import GmailAPI
 import Logging
 import NIOCore
 import NIOPosix
@@ -13,6 +15,11 @@ public struct RelayApplication: Sendable {
     public let configuration: RelayConfiguration
     public let store: RelayStore
     public let smtp: SMTPService
+    public let metrics: RelayMetrics
+    public let worker: DeliveryWorker
+    public let tokens: AccountTokens
+    public let retention: RetentionService
+    public let probe: TokenHealthProbe
     let logger: Logger
 
     public init(configuration: RelayConfiguration, store: RelayStore, logger: Logger) throws {
@@ -41,8 +48,23 @@ public struct RelayApplication: Sendable {
         if let listen = smtpConfig.tlsListen {
             listeners.append(.init(host: listen.host, port: listen.port, implicitTLS: true))
         }
-        let delivery = SandboxDelivery(store: store, hostname: smtpConfig.hostname, logger: logger)
-        let backend = StoreSubmissionBackend(store: store, configuration: configuration, delivery: delivery, logger: logger)
+        let metrics = RelayMetrics()
+        let endpoints = configuration.google.endpoints
+        let transport = HTTPTransport()
+        let tokens = AccountTokens(store: store, endpoints: endpoints, transport: transport, metrics: metrics)
+        let delivery = configuration.delivery
+        let deliverer = MessageDeliverer(
+            store: store, tokens: tokens, sender: GmailSender(endpoints: endpoints, transport: transport),
+            policy: RetryPolicy(maxAge: TimeInterval(delivery.maxAgeHours) * 3600), hostname: smtpConfig.hostname,
+            metrics: metrics, logger: logger)
+        let lanes = DeliveryLanes(concurrency: delivery.accountConcurrency, sendsPerMinute: delivery.sendsPerMinute)
+        let worker = DeliveryWorker(store: store, deliverer: deliverer, lanes: lanes, logger: logger)
+        self.metrics = metrics
+        self.tokens = tokens
+        self.worker = worker
+        self.retention = RetentionService(store: store, retentionDays: configuration.log.retentionDays, logger: logger)
+        self.probe = TokenHealthProbe(store: store, tokens: tokens, interval: configuration.health.probeInterval, logger: logger)
+        let backend = StoreSubmissionBackend(store: store, configuration: configuration, worker: worker, metrics: metrics, logger: logger)
         self.smtp = SMTPService(configuration: serverConfiguration, listeners: listeners, backend: backend, logger: logger)
     }
 
@@ -50,10 +72,18 @@ public struct RelayApplication: Sendable {
     public func serviceGroup(signals: [UnixSignal] = [.sigterm, .sigint]) -> ServiceGroup {
         ServiceGroup(
             configuration: .init(
-                services: [.init(service: smtp)],
+                // Stopped in reverse: SMTP first (sessions finish, sync sends included), the worker last.
+                services: [.init(service: worker), .init(service: retention), .init(service: probe), .init(service: smtp)],
                 gracefulShutdownSignals: signals,
                 logger: logger
             )
         )
+    }
+}
+
+extension RelayConfiguration.Google {
+    /// Where Google is, as the GmailAPI module takes it.
+    var endpoints: GoogleEndpoints {
+        GoogleEndpoints(authURL: authURL, tokenURL: tokenURL, gmailURL: gmailURL, tokeninfoURL: tokeninfoURL, revokeURL: revokeURL)
     }
 }

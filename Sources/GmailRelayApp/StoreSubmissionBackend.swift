@@ -1,6 +1,6 @@
+import Delivery
 import Foundation
 import Logging
-import MessageRewrite
 import NIOPosix
 import RelayConfig
 import RelayStore
@@ -8,17 +8,20 @@ import SMTPProtocol
 import SMTPServer
 
 /// The SMTP listener's view of the relay: logins are checked against the store, message bytes go to
-/// the spool, and a finished message is committed to SQLite before the client hears 250.
+/// the spool, and a finished message is committed to SQLite before the client hears 250. In sync mode
+/// the reply then waits for the first delivery attempt, up to `delivery.sync_timeout_seconds`.
 final class StoreSubmissionBackend: SubmissionBackend {
     private let store: RelayStore
     private let configuration: RelayConfiguration
-    private let delivery: SandboxDelivery
+    private let worker: DeliveryWorker
+    private let metrics: RelayMetrics
     private let logger: Logger
 
-    init(store: RelayStore, configuration: RelayConfiguration, delivery: SandboxDelivery, logger: Logger) {
+    init(store: RelayStore, configuration: RelayConfiguration, worker: DeliveryWorker, metrics: RelayMetrics, logger: Logger) {
         self.store = store
         self.configuration = configuration
-        self.delivery = delivery
+        self.worker = worker
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -68,6 +71,13 @@ final class StoreSubmissionBackend: SubmissionBackend {
             return .insufficientStorage
         }
 
+        // An account that cannot send holds its mail from the start: no doomed call to Google per message.
+        let heldProblem: String? = switch account.state {
+        case .ok: nil
+        case .needsReauth, .blocked, .unconfigured: account.problemCode ?? RelayProblem.grantMissing.rawValue
+        }
+        let sync = configuration.delivery.mode == .sync
+        let status: MessageStatus = heldProblem != nil ? .held : (sync ? .sending : .queued)
         let header = SpooledMessage.summary(path: finalPath)
         let id: Int64
         do {
@@ -76,7 +86,7 @@ final class StoreSubmissionBackend: SubmissionBackend {
                     account: account.name, credentialUsername: envelope.authenticatedUser, peer: peer.description,
                     tls: envelope.tls, mailFrom: envelope.mailFrom, recipients: envelope.recipients,
                     subject: header.subject, messageID: header.messageID, size: Int64(size), spoolPath: finalPath,
-                    sandbox: account.kind == .sandbox
+                    sandbox: account.kind == .sandbox, status: status, problemCode: heldProblem
                 )
             )
         } catch {
@@ -84,14 +94,41 @@ final class StoreSubmissionBackend: SubmissionBackend {
             try? FileManager.default.removeItem(atPath: finalPath)
             return .insufficientStorage
         }
-        logger.info("message accepted", metadata: ["message.id": "\(id)", "account": "\(account.name)", "message.size": "\(size)"])
+        metrics.messageAccepted(account: account.name)
+        logger.info("message accepted", metadata: [
+            "message.id": "\(id)", "account": "\(account.name)", "message.size": "\(size)", "status": "\(status.rawValue)",
+        ])
 
-        if configuration.delivery.mode == .sync && account.kind == .sandbox {
-            if let gmailID = await delivery.deliver(messageID: id) {
-                return SMTPReply(250, "2.0.0", "Ok: sent as \(gmailID) (log \(id))")
-            }
+        if let heldProblem { return SMTPReply(250, "2.0.0", "Ok: queued as \(id), held: \(heldProblem)") }
+        guard sync else {
+            worker.wake()
+            return SMTPReply(250, "2.0.0", "Ok: queued as \(id)")
         }
-        return SMTPReply(250, "2.0.0", "Ok: queued as \(id)")
+        guard let record = try? await store.message(id: id), let task = await worker.sendNow(record) else {
+            return SMTPReply(250, "2.0.0", "Ok: queued as \(id)")
+        }
+        let timeout = configuration.delivery.syncTimeout
+        let result: AttemptResult? = await withTaskGroup(of: AttemptResult?.self) { group in
+            group.addTask { await task.value }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        return Self.reply(id: id, result)
+    }
+
+    /// The DATA reply for the first attempt's result (nil: still running when the sync time-out came).
+    static func reply(id: Int64, _ result: AttemptResult?) -> SMTPReply {
+        switch result {
+        case .sent(let gmailID): return SMTPReply(250, "2.0.0", "Ok: sent as \(gmailID) (log \(id))")
+        case .held(let problem): return SMTPReply(250, "2.0.0", "Ok: queued as \(id), held: \(problem)")
+        case .failed(_, let text): return SMTPReply(554, "5.6.0", "\(text) (log \(id))")
+        case .queued, nil: return SMTPReply(250, "2.0.0", "Ok: queued as \(id)")
+        }
     }
 }
 

@@ -158,6 +158,15 @@ extension RelayStore {
         }
     }
 
+    /// The health probe (or `doctor`) asked Google for a token for the account at `date`.
+    public func recordAccountCheck(name: String, at date: Date) async throws {
+        let at = Millis.from(date)
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE accounts SET checked_at = ? WHERE name = ?", arguments: [at, name])
+            if db.changesCount == 0 { throw StoreError.unknownAccount(name) }
+        }
+    }
+
     public func setTokenExpiry(name: String, expiresAt: Date?) async throws {
         let expires = expiresAt.map(Millis.from)
         let now = nowMillis
@@ -215,6 +224,7 @@ extension Account {
             consentedAt: Millis.dateIfAny(row["consented_at"] as Int64?),
             lastSuccessAt: Millis.dateIfAny(row["last_success_at"] as Int64?),
             tokenExpiresAt: Millis.dateIfAny(row["token_expires_at"] as Int64?),
+            checkedAt: Millis.dateIfAny(row["checked_at"] as Int64?),
             createdAt: Millis.date(row["created_at"] as Int64),
             updatedAt: Millis.date(row["updated_at"] as Int64))
     }

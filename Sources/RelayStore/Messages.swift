@@ -261,6 +261,66 @@ extension RelayStore {
         }
     }
 
+    /// Like `claimDue(limit:)`, but at most `capacities[account]` messages of each account (accounts not
+    /// in the map get `defaultCapacity`), so the worker never claims more than an account may send now.
+    public func claimDue(limit: Int, capacities: [String: Int], defaultCapacity: Int) async throws -> [MessageRecord] {
+        let now = nowMillis
+        let blocked = capacities.filter { $0.value <= 0 }.map(\.key)
+        return try await pool.write { db in
+            var sql = "SELECT * FROM messages WHERE status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+            var values: [(any DatabaseValueConvertible)?] = [now]
+            if !blocked.isEmpty {
+                sql += " AND account NOT IN (" + blocked.map { _ in "?" }.joined(separator: ", ") + ")"
+                values.append(contentsOf: blocked)
+            }
+            sql += " ORDER BY next_attempt_at, id LIMIT ?"
+            values.append(max(limit * 4, 64))
+            var taken: [String: Int] = [:]
+            var claimed: [MessageRecord] = []
+            for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(values)) {
+                guard claimed.count < limit else { break }
+                var record = MessageRecord(row: row)
+                let used = taken[record.account, default: 0]
+                guard used < capacities[record.account, default: defaultCapacity] else { continue }
+                taken[record.account] = used + 1
+                try db.execute(sql: "UPDATE messages SET status = 'sending', updated_at = ? WHERE id = ?",
+                               arguments: [now, record.id])
+                record.status = .sending
+                record.updatedAt = Millis.date(now)
+                claimed.append(record)
+            }
+            return claimed
+        }
+    }
+
+    /// The account cannot send: its other queued messages are held too (not those being sent right now),
+    /// so a burst does not make one doomed call each. Returns how many.
+    @discardableResult
+    public func holdQueued(account: String, problemCode: String) async throws -> Int {
+        let now = nowMillis
+        return try await pool.write { db in
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT id, account_id FROM messages WHERE status = 'queued' AND account = ?", arguments: [account])
+            for row in rows {
+                try db.execute(
+                    sql: "UPDATE messages SET status = 'held', problem_code = ?, next_attempt_at = NULL, updated_at = ? WHERE id = ?",
+                    arguments: [problemCode, now, row["id"] as Int64])
+                try insertEvent(db, at: now, kind: MessageStatus.held.rawValue, detail: "\(problemCode) (account \(account) cannot send)",
+                                messageID: row["id"], accountID: row["account_id"], account: account)
+            }
+            return rows.count
+        }
+    }
+
+    /// A line in a message's history that is not a state change (e.g. what the header rewrite changed).
+    public func recordEvent(messageID id: Int64, kind: String, detail: String) async throws {
+        let now = nowMillis
+        try await pool.write { db in
+            let row = try messageState(db, id)
+            try insertEvent(db, at: now, kind: kind, detail: detail, messageID: id, accountID: row.accountID, account: row.account)
+        }
+    }
+
     /// When the earliest queued message becomes due; nil when none is queued. The worker sleeps until then.
     public func nextDueDate() async throws -> Date? {
         try await pool.read { db in

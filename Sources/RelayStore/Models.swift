@@ -56,6 +56,8 @@ public struct Account: Codable, Sendable, Equatable {
     public var consentedAt: Date?
     public var lastSuccessAt: Date?
     public var tokenExpiresAt: Date?
+    /// When the health probe or `doctor` last checked the grant with a token refresh.
+    public var checkedAt: Date?
     public var createdAt: Date
     public var updatedAt: Date
 
@@ -71,6 +73,7 @@ public struct Account: Codable, Sendable, Equatable {
         case consentedAt = "consented_at"
         case lastSuccessAt = "last_success_at"
         case tokenExpiresAt = "token_expires_at"
+        case checkedAt = "checked_at"
         case createdAt = "created_at"
         case updatedAt = "updated_at"
     }
@@ -88,6 +91,7 @@ public struct Account: Codable, Sendable, Equatable {
         try c.encode(consentedAt.map(ISO8601.string), forKey: .consentedAt)
         try c.encode(lastSuccessAt.map(ISO8601.string), forKey: .lastSuccessAt)
         try c.encode(tokenExpiresAt.map(ISO8601.string), forKey: .tokenExpiresAt)
+        try c.encode(checkedAt.map(ISO8601.string), forKey: .checkedAt)
         try c.encode(ISO8601.string(createdAt), forKey: .createdAt)
         try c.encode(ISO8601.string(updatedAt), forKey: .updatedAt)
     }
@@ -105,6 +109,7 @@ public struct Account: Codable, Sendable, Equatable {
         consentedAt = try decodeDate(c, .consentedAt)
         lastSuccessAt = try decodeDate(c, .lastSuccessAt)
         tokenExpiresAt = try decodeDate(c, .tokenExpiresAt)
+        checkedAt = try decodeDate(c, .checkedAt)
         createdAt = try decodeRequiredDate(c, .createdAt)
         updatedAt = try decodeRequiredDate(c, .updatedAt)
     }
@@ -112,7 +117,7 @@ public struct Account: Codable, Sendable, Equatable {
     init(
         id: Int64, name: String, kind: AccountKind, fromAddresses: [String], state: AccountState,
         problemCode: String?, problemDetail: String?, hasSecret: Bool, consentedAt: Date?,
-        lastSuccessAt: Date?, tokenExpiresAt: Date?, createdAt: Date, updatedAt: Date
+        lastSuccessAt: Date?, tokenExpiresAt: Date?, checkedAt: Date? = nil, createdAt: Date, updatedAt: Date
     ) {
         self.id = id
         self.name = name
@@ -125,6 +130,7 @@ public struct Account: Codable, Sendable, Equatable {
         self.consentedAt = consentedAt
         self.lastSuccessAt = lastSuccessAt
         self.tokenExpiresAt = tokenExpiresAt
+        self.checkedAt = checkedAt
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }

@@ -92,6 +92,10 @@ enum Schema {
                 CREATE INDEX events_account_id ON events(account_id);
                 """)
         }
+        migrator.registerMigration("v2") { db in
+            // When the health probe (or doctor) last asked Google for a token for the account.
+            try db.execute(sql: "ALTER TABLE accounts ADD COLUMN checked_at INTEGER")
+        }
         return migrator
     }
 }

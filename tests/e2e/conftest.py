@@ -260,3 +260,12 @@ def tls_cert(tmp_path_factory) -> tuple[Path, Path]:
         check=True, capture_output=True, timeout=60,
     )
     return cert, key
+
+
+@pytest.fixture
+def fake_google(tmp_path):
+    """A running fake-google process for this test."""
+    from fakegoogle import FakeGoogle
+    google = FakeGoogle(tmp_path / "fake-google")
+    yield google
+    google.stop()

@@ -2,12 +2,12 @@ import Foundation
 import MessageRewrite
 
 /// Reading a spooled message's header without loading the message.
-enum SpooledMessage {
+public enum SpooledMessage {
     /// Headers longer than this are not something a CMS sends; the rest is treated as body.
-    static let headerReadLimit = 256 * 1024
+    public static let headerReadLimit = 256 * 1024
 
     /// The first bytes of the file, enough to hold the header block.
-    static func prefix(path: String, limit: Int = headerReadLimit) throws -> (bytes: [UInt8], isWholeFile: Bool) {
+    public static func prefix(path: String, limit: Int = headerReadLimit) throws -> (bytes: [UInt8], isWholeFile: Bool) {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw CocoaError(.fileReadNoSuchFile) }
         defer { try? handle.close() }
         let data = try handle.read(upToCount: limit + 1) ?? Data()
@@ -16,7 +16,7 @@ enum SpooledMessage {
     }
 
     /// Subject (decoded for display) and Message-ID, for the send log.
-    static func summary(path: String) -> (subject: String?, messageID: String?) {
+    public static func summary(path: String) -> (subject: String?, messageID: String?) {
         guard let (bytes, whole) = try? prefix(path: path) else { return (nil, nil) }
         let block = HeaderBlock(messagePrefix: bytes, isWholeMessage: whole)
         return (block.subject.map(EncodedWord.decode), block.messageID)
@@ -24,16 +24,18 @@ enum SpooledMessage {
 
     /// Writes the message as Gmail should get it: the rewritten header, a blank line, then the original
     /// body copied in chunks (never the whole message in memory). Returns the file and the rewrite.
-    static func writeOutgoing(
+    /// `newMessageID` is used only when the message has none; pass the same one on every attempt, so a
+    /// retry (or a resend after a crash) carries the same Message-ID and duplicates can be recognised.
+    public static func writeOutgoing(
         spoolPath: String, to outgoingPath: String, envelopeRecipients: [String], accountAddresses: [String],
-        now: Date, messageIDDomain: String
+        now: Date, newMessageID: String
     ) throws -> RewriteResult {
         let (bytes, whole) = try prefix(path: spoolPath)
         let boundary = splitHeader(bytes, isWholeMessage: whole) ?? HeaderBoundary(headerEnd: bytes.count, bodyStart: bytes.count)
         let result = rewriteHeader(
             Array(bytes[..<boundary.headerEnd]), envelopeRecipients: envelopeRecipients,
             accountAddresses: accountAddresses, now: now,
-            newMessageID: "\(UUID().uuidString.lowercased())@\(messageIDDomain)"
+            newMessageID: newMessageID
         )
         FileManager.default.createFile(atPath: outgoingPath, contents: nil, attributes: [.posixPermissions: 0o600])
         guard let output = FileHandle(forWritingAtPath: outgoingPath), let input = FileHandle(forReadingAtPath: spoolPath) else {

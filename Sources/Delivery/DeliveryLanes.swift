@@ -1,0 +1,79 @@
+import Foundation
+
+/// Per-account limits of the delivery path: sends in flight (Gmail caps concurrent requests per user)
+/// and sends started per minute, plus the pause of an account that hit its daily limit. Shared by the
+/// worker and the synchronous DATA path. Time comes in as `now`, so tests drive it.
+public actor DeliveryLanes {
+    struct Lane {
+        var inFlight = 0
+        var pacer: SendPacer
+    }
+
+    public let concurrency: Int
+    public let sendsPerMinute: Int
+    private var lanes: [String: Lane] = [:]
+
+    public init(concurrency: Int, sendsPerMinute: Int) {
+        self.concurrency = max(1, concurrency)
+        self.sendsPerMinute = max(1, sendsPerMinute)
+    }
+
+    /// How many more messages each known account may start now; unknown accounts may start `defaultCapacity`.
+    public func capacities(now: Date) -> (perAccount: [String: Int], defaultCapacity: Int) {
+        var result: [String: Int] = [:]
+        for name in lanes.keys {
+            result[name] = capacity(name, now: now)
+        }
+        return (result, min(concurrency, sendsPerMinute))
+    }
+
+    /// Takes a slot for one send starting now, if the account has one. Balanced by `finish`.
+    public func reserve(_ account: String, now: Date) -> Bool {
+        guard capacity(account, now: now) > 0 else { return false }
+        lanes[account, default: newLane()].inFlight += 1
+        lanes[account]!.pacer.record(now: now)
+        return true
+    }
+
+    public func finish(_ account: String) {
+        lanes[account]?.inFlight -= 1
+    }
+
+    public func pause(_ account: String, until: Date) {
+        lanes[account, default: newLane()].pacer.pause(until: until)
+    }
+
+    public func resume(_ account: String) {
+        lanes[account]?.pacer.resume()
+    }
+
+    public var inFlight: Int { lanes.values.reduce(0) { $0 + $1.inFlight } }
+
+    public func inFlight(_ account: String) -> Int { lanes[account]?.inFlight ?? 0 }
+
+    /// The earliest time a currently blocked account could start again (pacing or pause); nil when none waits on time.
+    public func nextOpening(now: Date) -> Date? {
+        var earliest: Date?
+        for name in lanes.keys {
+            guard var pacer = lanes[name]?.pacer, lanes[name]!.inFlight < concurrency else { continue }
+            let next = pacer.nextStart(now: now)
+            lanes[name]!.pacer = pacer
+            if next > now { earliest = min(earliest ?? next, next) }
+        }
+        return earliest
+    }
+
+    public func pausedUntil(_ account: String, now: Date) -> Date? {
+        guard let until = lanes[account]?.pacer.pausedUntil, until > now else { return nil }
+        return until
+    }
+
+    private func capacity(_ account: String, now: Date) -> Int {
+        var lane = lanes[account] ?? newLane()
+        let paced = lane.pacer.available(now: now)
+        if lanes[account] != nil { lanes[account] = lane }
+        return max(0, min(concurrency - lane.inFlight, paced))
+    }
+
+    private func newLane() -> Lane { Lane(pacer: SendPacer(limit: sendsPerMinute)) }
+}

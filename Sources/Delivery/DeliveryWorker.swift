@@ -1,0 +1,225 @@
+import Foundation
+import Logging
+import RelayStore
+import ServiceLifecycle
+
+/// The delivery worker: takes due messages from SQLite and sends each through its account's lane
+/// (concurrency and pacing), and answers the synchronous DATA path. Other processes (`queue retry`,
+/// `reauth`) change the database directly, so the worker also looks every `pollInterval`.
+public final class DeliveryWorker: Service, Sendable {
+    public struct Options: Sendable {
+        /// Sends in flight at once over all accounts.
+        public var globalConcurrency = 32
+        public var pollInterval: Duration = .seconds(1)
+        /// How long a graceful shutdown waits for sends in flight before leaving them to the next start.
+        public var shutdownGrace: Duration = .seconds(20)
+        public init() {}
+    }
+
+    let store: RelayStore
+    let deliverer: MessageDeliverer
+    public let lanes: DeliveryLanes
+    let options: Options
+    let logger: Logger
+    let clock: @Sendable () -> Date
+    private let doorbell = Doorbell()
+
+    public init(store: RelayStore, deliverer: MessageDeliverer, lanes: DeliveryLanes, options: Options = Options(),
+                logger: Logger, clock: @escaping @Sendable () -> Date = Date.init) {
+        self.store = store
+        self.deliverer = deliverer
+        self.lanes = lanes
+        self.options = options
+        self.logger = logger
+        self.clock = clock
+    }
+
+    /// Something may be due now (a message was queued, a send finished): look without waiting for the poll.
+    public func wake() {
+        Task { await doorbell.ring() }
+    }
+
+    public func run() async throws {
+        let stopping = StopFlag()
+        await restorePauses()
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                var lastGauge = ContinuousClock.now - .seconds(60)
+                while !stopping.isSet && !Task.isCancelled {
+                    if ContinuousClock.now - lastGauge > .seconds(5) {
+                        await updateQueueGauge()
+                        lastGauge = ContinuousClock.now
+                    }
+                    let claimed = await claim()
+                    for message in claimed {
+                        group.addTask { [self] in
+                            let result = await deliverer.deliver(message)
+                            await settle(message.account, result)
+                            await doorbell.ring()
+                        }
+                    }
+                    if !claimed.isEmpty { continue }
+                    await doorbell.wait(upTo: await sleepDuration())
+                }
+                await drain()
+            }
+        } onGracefulShutdown: { [doorbell] in
+            stopping.set()
+            Task { await doorbell.ring() }
+        }
+        logger.debug("delivery worker stopped")
+    }
+
+    /// The synchronous DATA path: the message was accepted as `sending`. Sends it now when its account has a
+    /// free slot, else queues it. The send goes on even if the caller stops waiting (sync time-out).
+    public func sendNow(_ message: MessageRecord) async -> Task<AttemptResult, Never>? {
+        guard await lanes.reserve(message.account, now: clock()) else {
+            try? await store.markStatus(id: message.id, status: .queued, detail: "queued: account busy or paused")
+            wake()
+            return nil
+        }
+        return Task { [self] in
+            let result = await deliverer.deliver(message)
+            await settle(message.account, result)
+            await doorbell.ring()
+            return result
+        }
+    }
+
+    private func claim() async -> [MessageRecord] {
+        let now = clock()
+        let free = options.globalConcurrency - (await lanes.inFlight)
+        guard free > 0 else { return [] }
+        let (capacities, defaultCapacity) = await lanes.capacities(now: now)
+        let claimed: [MessageRecord]
+        do {
+            claimed = try await store.claimDue(limit: free, capacities: capacities, defaultCapacity: defaultCapacity)
+        } catch {
+            logger.error("could not claim due messages", metadata: ["error": "\(error)"])
+            return []
+        }
+        var started: [MessageRecord] = []
+        for message in claimed {
+            if await lanes.reserve(message.account, now: now) {
+                started.append(message)
+            } else {
+                try? await store.markStatus(id: message.id, status: .queued, detail: "queued: account busy")
+            }
+        }
+        return started
+    }
+
+    private func settle(_ account: String, _ result: AttemptResult) async {
+        await lanes.finish(account)
+        switch result {
+        case .queued(_, let next, true):
+            await lanes.pause(account, until: next)
+        case .sent:
+            await lanes.resume(account)
+        default:
+            break
+        }
+    }
+
+    /// Until the next message is due or an account's pacing opens, at most the poll interval.
+    private func sleepDuration() async -> Duration {
+        let now = clock()
+        var seconds = Double(options.pollInterval.components.seconds) + Double(options.pollInterval.components.attoseconds) / 1e18
+        if let due = try? await store.nextDueDate() {
+            let wait = due.timeIntervalSince(now)
+            if wait > 0 { seconds = min(seconds, wait) }
+        }
+        if let opening = await lanes.nextOpening(now: now) {
+            seconds = min(seconds, max(0.01, opening.timeIntervalSince(now)))
+        }
+        return .milliseconds(Int64(max(0.01, seconds) * 1000))
+    }
+
+    /// Graceful shutdown: let sends in flight finish, within the grace period. Whatever is still running
+    /// then stays `sending` in the database and is sent again after the next start (at-least-once).
+    private func drain() async {
+        let deadline = ContinuousClock.now + options.shutdownGrace
+        while await lanes.inFlight > 0 && ContinuousClock.now < deadline {
+            await doorbell.wait(upTo: .milliseconds(100))
+        }
+        let left = await lanes.inFlight
+        if left > 0 {
+            logger.warning("shutdown with sends in flight; they are sent again after the next start", metadata: ["count": "\(left)"])
+        }
+    }
+
+    /// A daily-limit pause survives a restart: it is stored on the account with Gmail's retry time.
+    private func restorePauses() async {
+        guard let accounts = try? await store.accounts() else { return }
+        for account in accounts where account.problemCode == "daily_limit" {
+            if let until = ProblemDetailText.retryAfter(account.problemDetail), until > clock() {
+                await lanes.pause(account.name, until: until)
+            }
+        }
+    }
+
+    private func updateQueueGauge() async {
+        guard let counts = try? await store.queueCounts() else { return }
+        deliverer.metrics.setQueueDepth(queued: counts.queued, sending: counts.sending, held: counts.held, failed: counts.failed)
+    }
+}
+
+/// Reads fields back out of the JSON of a stored ProblemDetail.
+enum ProblemDetailText {
+    static func retryAfter(_ json: String?) -> Date? {
+        guard let json, let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
+              let text = object["retry_after"] as? String else { return nil }
+        return ISO8601DateFormatter().date(from: text)
+    }
+}
+
+/// A wake-up call with a time-out: `ring` wakes the waiter (or the next one, if none waits).
+actor Doorbell {
+    private var rung = false
+    private var waiter: CheckedContinuation<Void, Never>?
+    private var generation = 0
+
+    func ring() {
+        if let waiter {
+            self.waiter = nil
+            waiter.resume()
+        } else {
+            rung = true
+        }
+    }
+
+    func wait(upTo duration: Duration) async {
+        if rung {
+            rung = false
+            return
+        }
+        generation += 1
+        let mine = generation
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: duration)
+            await self?.timeOut(mine)
+        }
+        await withCheckedContinuation { waiter = $0 }
+        timer.cancel()
+    }
+
+    private func timeOut(_ generation: Int) {
+        guard generation == self.generation, let waiter else { return }
+        self.waiter = nil
+        waiter.resume()
+    }
+}
+
+/// Set once from the shutdown handler, read by the loop.
+final class StopFlag: Sendable {
+    private let value = LockedBool()
+    var isSet: Bool { value.get() }
+    func set() { value.set(true) }
+}
+
+final class LockedBool: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func get() -> Bool { lock.withLock { value } }
+    func set(_ new: Bool) { lock.withLock { value = new } }
+}

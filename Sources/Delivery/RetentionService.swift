@@ -1,0 +1,41 @@
+import Foundation
+import Logging
+import RelayStore
+import ServiceLifecycle
+
+/// Deletes finished messages (rows, attempts, events, body files) older than `log.retention_days`, and
+/// spool files no row refers to. Runs at start and then every `interval`.
+public struct RetentionService: Service {
+    let store: RelayStore
+    let retention: TimeInterval
+    let interval: Duration
+    let logger: Logger
+
+    public init(store: RelayStore, retentionDays: Int, interval: Duration = .seconds(3600), logger: Logger) {
+        self.store = store
+        self.retention = TimeInterval(retentionDays) * 86_400
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            await pruneOnce()
+            _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+
+    public func pruneOnce() async {
+        do {
+            let result = try await store.purge(before: Date().addingTimeInterval(-retention))
+            let orphans = try store.removeOrphanSpoolFiles()
+            if result.messagesRemoved > 0 || orphans > 0 {
+                logger.info("send log pruned", metadata: [
+                    "messages": "\(result.messagesRemoved)", "spool.files": "\(result.spoolFilesRemoved + orphans)",
+                ])
+            }
+        } catch {
+            logger.error("send log pruning failed", metadata: ["error": "\(error)"])
+        }
+    }
+}
