@@ -341,3 +341,18 @@ def test_doctor_and_send_test(make_relay, fake_google):
     assert accounts(relay)["shop"]["state"] == "needs_reauth", "doctor records what Google said"
     failed = relay.cli("send-test", "--account", "shop", "--to", "bob@example.com")
     assert failed.returncode == 1 and "not sent: grant_revoked" in failed.stdout, failed
+
+
+def test_sigterm_lets_the_send_in_flight_finish(make_relay, fake_google):
+    relay = gmail_relay(make_relay, fake_google, config={"delivery.mode": "queue"})
+    fake_google.inject(hang_seconds=3, count=1)
+    log_id = int(QUEUED_RE.search(send(relay, message("in flight"), ["alice@example.com"])).group(1))
+    deadline = time.monotonic() + 10
+    while relay.show(log_id)["status"] != "sending" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert relay.show(log_id)["status"] == "sending"
+    started = time.monotonic()
+    relay.stop(timeout=30)  # asserts exit code 0
+    assert time.monotonic() - started >= 1.5, "shutdown must wait for the send in flight"
+    assert relay.show(log_id)["status"] == "sent"
+    assert len(fake_google.outbox()) == 1
