@@ -12,6 +12,7 @@ import SMTPServer
 /// the reply then waits for the first delivery attempt, up to `delivery.sync_timeout_seconds`.
 final class StoreSubmissionBackend: SubmissionBackend {
     private let store: RelayStore
+    private let committer: GroupCommitter
     private let configuration: RelayConfiguration
     private let worker: DeliveryWorker
     private let metrics: RelayMetrics
@@ -19,6 +20,7 @@ final class StoreSubmissionBackend: SubmissionBackend {
 
     init(store: RelayStore, configuration: RelayConfiguration, worker: DeliveryWorker, metrics: RelayMetrics, logger: Logger) {
         self.store = store
+        self.committer = GroupCommitter(store: store)
         self.configuration = configuration
         self.worker = worker
         self.metrics = metrics
@@ -81,7 +83,7 @@ final class StoreSubmissionBackend: SubmissionBackend {
         let header = SpooledMessage.summary(path: finalPath)
         let id: Int64
         do {
-            id = try await store.acceptMessage(
+            id = try await committer.accept(
                 NewMessage(
                     account: account.name, credentialUsername: envelope.authenticatedUser, peer: peer.description,
                     tls: envelope.tls, mailFrom: envelope.mailFrom, recipients: envelope.recipients,

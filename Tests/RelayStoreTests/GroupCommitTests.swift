@@ -1,0 +1,43 @@
+import Foundation
+import XCTest
+@testable import RelayStore
+
+final class GroupCommitTests: XCTestCase {
+    func testConcurrentMessagesShareTransactionsAndEachGetsItsOwnID() async throws {
+        let store = try openStore(makeTemporaryDirectory(self))
+        try await store.addAccount(name: "main", kind: .sandbox, state: .ok)
+        let committer = GroupCommitter(store: store)
+        var messages: [NewMessage] = []
+        for _ in 0..<64 { messages.append(try spoolMessage(store)) }
+        let ids = try await withThrowingTaskGroup(of: Int64.self) { group in
+            for message in messages { group.addTask { try await committer.accept(message) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        XCTAssertEqual(Set(ids).count, 64)
+        let stored = try await store.messages(limit: 100)
+        XCTAssertEqual(Set(stored.map(\.id)), Set(ids), "every message is in the database when its accept returns")
+        let transactions = await committer.transactions
+        XCTAssertLessThan(transactions, 32, "64 concurrent commits should share transactions")
+        let committed = await committer.messages
+        XCTAssertEqual(committed, 64)
+    }
+
+    func testAMessageForAnUnknownAccountFailsAlone() async throws {
+        let store = try openStore(makeTemporaryDirectory(self))
+        try await store.addAccount(name: "main", kind: .sandbox, state: .ok)
+        let committer = GroupCommitter(store: store)
+        let good = try spoolMessage(store)
+        let bad = try spoolMessage(store, account: "gone")
+        async let first = committer.accept(good)
+        async let second = committer.accept(bad)
+        let id = try await first
+        do {
+            _ = try await second
+            XCTFail("an unknown account must fail")
+        } catch let error as StoreError {
+            XCTAssertEqual(error, .unknownAccount("gone"))
+        }
+        let message = try await store.message(id: id)
+        XCTAssertNotNil(message)
+    }
+}

@@ -1,0 +1,158 @@
+"""Fault tests: a full data disk, abandoned connections, trusted networks. Loopback only, bounded."""
+
+from __future__ import annotations
+
+import os
+import resource
+import smtplib
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from harness import HOST, QUEUED_RE, SENT_RE, log_id_from_reply
+
+
+def open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 24 MiB tmpfs mounted for this test: the relay's data.dir lives on it (the test runs as root)."""
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount_point)],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, f"cannot mount a tmpfs for the disk-full test (needs root): {result.stderr}"
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], capture_output=True, timeout=30)
+
+
+def fill(directory: Path, leave_bytes: int) -> Path:
+    """Writes a filler file until only about `leave_bytes` are free."""
+    stat = os.statvfs(directory)
+    free = stat.f_bavail * stat.f_frsize
+    filler = directory / "filler"
+    with open(filler, "wb") as f:
+        remaining = max(0, free - leave_bytes)
+        chunk = b"\0" * (1 << 20)
+        while remaining > 0:
+            n = min(len(chunk), remaining)
+            f.write(chunk[:n])
+            remaining -= n
+    return filler
+
+
+def big_message(n: int, size: int = 400_000) -> bytes:
+    head = f"From: site@example.com\r\nTo: full@example.com\r\nSubject: disk {n}\r\n\r\n".encode()
+    line = f"message {n} ".encode() * 7 + b"\r\n"
+    return head + line * (size // len(line))
+
+
+def test_full_disk_answers_452_keeps_what_it_acknowledged_and_recovers(make_relay, small_disk):
+    relay = make_relay(config={"data.dir": str(small_disk / "data"), "delivery.mode": "queue"})
+    acknowledged: dict[int, bytes] = {}
+    with smtplib.SMTP(HOST, relay.port, timeout=60) as s:
+        s.login(relay.username, relay.password)
+        message = big_message(0)
+        code, text = s.sendmail("site@example.com", ["full@example.com"], message) or (250, b"")
+    first = relay.log_json()
+    assert len(first) == 1
+    acknowledged[first[0]["id"]] = message
+
+    filler = fill(small_disk, leave_bytes=1_200_000)
+    refused = 0
+    for n in range(1, 30):
+        conn = relay.authed()
+        try:
+            reply = conn.send_message("site@example.com", ["full@example.com"], big_message(n))
+        finally:
+            conn.close()
+        if reply.code == 250:
+            acknowledged[log_id_from_reply(reply.text)] = big_message(n)
+        else:
+            assert reply.code == 452, f"a full disk must be a temporary 452, not {reply!r}"
+            assert "4.3.1" in reply.text
+            refused += 1
+            if refused >= 2:
+                break
+    assert refused >= 1, "the disk never filled up"
+
+    # Everything acknowledged is intact, byte for byte; nothing half-written is left in incoming/.
+    rows = {row["id"]: row for row in relay.log_json("--limit", "100")}
+    for log_id, message in acknowledged.items():
+        assert log_id in rows, f"acknowledged message {log_id} lost"
+        assert relay.stored_bytes(log_id) == message
+    incoming = small_disk / "data" / "spool" / "incoming"
+    assert not incoming.exists() or os.listdir(incoming) == [], os.listdir(incoming)
+
+    # Space comes back: the relay accepts again without a restart.
+    filler.unlink()
+    conn = relay.authed()
+    try:
+        reply = conn.send_message("site@example.com", ["full@example.com"], big_message(99))
+    finally:
+        conn.close()
+    assert reply.code == 250, reply
+    relay.stop()
+
+
+def test_500_connections_abandoned_mid_data_leak_nothing(make_relay):
+    relay = make_relay(config={"smtp.trusted_networks": "127.0.0.0/8", "smtp.trusted_account": "sandbox",
+                               "smtp.max_connections": 1000, "delivery.mode": "queue"})
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+    baseline = open_fds(relay.proc.pid)
+    sockets = []
+    try:
+        for batch in range(5):
+            for _ in range(100):
+                s = socket.create_connection((HOST, relay.port), timeout=10)
+                s.sendall(b"EHLO faults.example\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
+                sockets.append(s)
+            for s in sockets[batch * 100:]:
+                data = b""
+                deadline = time.monotonic() + 10
+                while b"354" not in data and time.monotonic() < deadline:
+                    data += s.recv(4096)
+                assert b"354" in data, data
+                s.sendall(b"Subject: abandoned\r\n\r\n" + b"x" * 20000 + b"\r\n")
+        time.sleep(0.5)
+        incoming = relay.data_dir / "spool" / "incoming"
+        assert len(os.listdir(incoming)) >= 400, "the relay should hold a spool file per open DATA"
+    finally:
+        for s in sockets:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # RST
+            s.close()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if open_fds(relay.proc.pid) <= baseline + 2 and os.listdir(relay.data_dir / "spool" / "incoming") == []:
+            break
+        time.sleep(0.2)
+    assert open_fds(relay.proc.pid) <= baseline + 2, f"file descriptors leaked: {open_fds(relay.proc.pid)} vs {baseline}"
+    assert os.listdir(relay.data_dir / "spool" / "incoming") == [], "half-received spool files left behind"
+    assert relay.log_json() == [], "no abandoned message may be recorded"
+    # And the relay still works.
+    with smtplib.SMTP(HOST, relay.port, timeout=30) as s:
+        s.sendmail("a@example.com", ["b@example.com"], b"Subject: after\r\n\r\nstill here\r\n")
+    assert len(relay.log_json()) == 1
+
+
+def test_trusted_network_submits_without_auth_through_its_account(make_relay):
+    relay = make_relay(config={"smtp.trusted_networks": "127.0.0.0/8", "smtp.trusted_account": "sandbox"})
+    result = subprocess.run(["swaks", "--server", HOST, "--port", str(relay.port), "--from", "app@example.com",
+                             "--to", "ops@example.com", "--header", "Subject: from a container"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert SENT_RE.search(result.stdout), result.stdout
+    [row] = relay.log_json()
+    assert row["account"] == "sandbox" and row["status"] == "sent"
+    assert relay.show(row["id"])["credential"] is None
+
+    untrusted = make_relay(config={"smtp.trusted_networks": "10.99.0.0/16", "smtp.trusted_account": "sandbox"})
+    result = subprocess.run(["swaks", "--server", HOST, "--port", str(untrusted.port), "--from", "app@example.com",
+                             "--to", "ops@example.com"], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "530 5.7.0" in result.stdout, result.stdout
