@@ -62,6 +62,9 @@ public final class DeliveryWorker: Service, Sendable {
                     await doorbell.wait(upTo: await sleepDuration())
                 }
                 await drain()
+                // Sends still running after the grace period are cut off; their messages stay `sending` or
+                // go back to the queue, and are sent again after the next start.
+                group.cancelAll()
             }
         } onGracefulShutdown: { [doorbell] in
             stopping.set()
