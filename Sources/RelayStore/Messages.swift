@@ -239,26 +239,7 @@ extension RelayStore {
     /// Claims up to `limit` queued messages that are due (oldest due first) by moving them to `.sending`,
     /// in one transaction, so two workers never take the same message.
     public func claimDue(limit: Int) async throws -> [MessageRecord] {
-        let now = nowMillis
-        return try await pool.write { db in
-            let rows = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT * FROM messages WHERE status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
-                    ORDER BY next_attempt_at, id LIMIT ?
-                    """,
-                arguments: [now, limit])
-            var claimed: [MessageRecord] = []
-            for row in rows {
-                var record = MessageRecord(row: row)
-                try db.execute(sql: "UPDATE messages SET status = 'sending', updated_at = ? WHERE id = ?",
-                               arguments: [now, record.id])
-                record.status = .sending
-                record.updatedAt = Millis.date(now)
-                claimed.append(record)
-            }
-            return claimed
-        }
+        try await claimDue(limit: limit, capacities: [:], defaultCapacity: limit)
     }
 
     /// Like `claimDue(limit:)`, but at most `capacities[account]` messages of each account (accounts not

@@ -265,7 +265,7 @@ final class DelivererTests: XCTestCase {
         let running = Task { try await worker.run() }
         defer { running.cancel() }
         for _ in 0..<400 {
-            if google.outbox.count == 10 { break }
+            if try await store.messages(status: .sent).count == 10 { break }
             try await Task.sleep(for: .milliseconds(25))
         }
         XCTAssertEqual(google.outbox.count, 10)

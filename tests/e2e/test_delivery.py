@@ -58,6 +58,15 @@ def message(subject: str, to: str = "alice@example.com", sender: str = ADDRESS, 
             f"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nbody of {subject}\r\n").encode()
 
 
+def in_threads(count: int, target, timeout: float = 180):
+    """Runs target(n) for n in range(count) in parallel threads and waits (bounded) for all."""
+    threads = [threading.Thread(target=target, args=(n,)) for n in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+
+
 def wait_status(relay, log_id: int, status: str, timeout: float = 30) -> dict:
     deadline = time.monotonic() + timeout
     detail = None
@@ -135,11 +144,7 @@ def test_concurrent_messages_share_one_token_refresh(make_relay, fake_google):
             with lock:
                 replies.append(text)
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(5)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    in_threads(5, worker, timeout=120)
     assert len(replies) == 20, replies
     # 5 clients and 4 sends in flight per account: a message that finds the lane full is queued, not refused.
     assert all(SENT_GMAIL_RE.search(r) or QUEUED_RE.search(r) for r in replies), replies
@@ -290,11 +295,7 @@ def test_kill_9_during_delivery_loses_nothing(make_relay, fake_google):
                 with lock:
                     sent_ids.append(mid)
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(5)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=180)
+    in_threads(5, client)
     assert len(sent_ids) == 200
     time.sleep(0.5)
     relay.kill9()
