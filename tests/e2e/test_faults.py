@@ -156,3 +156,25 @@ def test_trusted_network_submits_without_auth_through_its_account(make_relay):
     result = subprocess.run(["swaks", "--server", HOST, "--port", str(untrusted.port), "--from", "app@example.com",
                              "--to", "ops@example.com"], capture_output=True, text=True, timeout=60)
     assert result.returncode != 0 and "530 5.7.0" in result.stdout, result.stdout
+
+
+def test_gmail_500s_and_hangs_queue_grows_then_drains_without_duplicates(make_relay, fake_google):
+    from test_delivery import gmail_relay, message
+    relay = gmail_relay(make_relay, fake_google, config={"delivery.mode": "queue"})
+    fake_google.inject("backendError500", count=25)
+    fake_google.inject(hang_seconds=2, count=4)
+    with smtplib.SMTP(HOST, relay.port, timeout=60) as s:
+        s.login(relay.username, relay.password)
+        for i in range(30):
+            s.sendmail("wordpress@shop.example", ["alice@example.com"],
+                       message(f"storm {i}", extra=f"Message-ID: <storm-{i}@e2e.example>\r\n"))
+    waiting = [r for r in relay.log_json("--limit", "100") if r["status"] in ("queued", "sending")]
+    assert waiting, "with Gmail failing, the queue must hold the messages"
+    fake_google.wait_outbox(30, timeout=90)
+    time.sleep(1)
+    outbox = fake_google.outbox()
+    ids = [m["raw"].split("Message-ID: ", 1)[1].split("\r\n", 1)[0] for m in outbox]
+    assert len(ids) == 30 and len(set(ids)) == 30, f"{len(ids)} sends for {len(set(ids))} messages: duplicates without a crash"
+    rows = relay.log_json("--limit", "100")
+    assert {r["status"] for r in rows} == {"sent"}
+    assert sum(r["attempts"] for r in rows) >= 30 + 25, "every 500 is an attempt in the log"
