@@ -61,10 +61,12 @@ public struct MessageDeliverer: Sendable {
     private func attempt(_ message: MessageRecord) async throws -> AttemptResult {
         let id = message.id
         guard let account = try await store.account(named: message.account) else {
-            return try await fail(message, problem: RelayProblem.accountRemoved.rawValue, text: "account \(message.account) no longer exists")
+            return try await failWithoutAttempt(id, account: message.account, problem: .accountRemoved,
+                                                detail: "account \(message.account) no longer exists")
         }
         guard let spoolPath = message.spoolPath, FileManager.default.fileExists(atPath: spoolPath) else {
-            return try await fail(message, problem: RelayProblem.spoolMissing.rawValue, text: "the message file is missing from the spool")
+            return try await failWithoutAttempt(id, account: account.name, problem: .spoolMissing,
+                                                detail: "the message file is missing from the spool")
         }
 
         let outgoing = spoolPath + ".outgoing"
@@ -75,20 +77,19 @@ public struct MessageDeliverer: Sendable {
             spoolPath: spoolPath, to: outgoing, envelopeRecipients: message.recipients,
             accountAddresses: account.fromAddresses, now: message.createdAt,
             newMessageID: "relay-\(id).\(Int64(message.createdAt.timeIntervalSince1970 * 1000))@\(hostname)")
+        // Everything this attempt learns goes into one report, written in one transaction at the end.
+        var report = AttemptReport(messageID: id, account: account.name, outcome: .held(problemCode: ""))
         if message.rewrittenHeaders == nil {
-            try await store.setRewrittenHeaders(id: id, headers: String(decoding: rewrite.header, as: UTF8.self))
-            if !rewrite.changes.isEmpty {
-                try await store.recordEvent(messageID: id, kind: "rewritten",
-                                            detail: rewrite.changes.map(\.description).joined(separator: "; "))
-            }
+            report.rewrittenHeaders = String(decoding: rewrite.header, as: UTF8.self)
+            if !rewrite.changes.isEmpty { report.rewriteNote = rewrite.changes.map(\.description).joined(separator: "; ") }
         }
 
         if account.kind == .sandbox {
             let now = clock()
-            try await store.recordAttempt(NewAttempt(
+            report.attempts = [NewAttempt(
                 messageID: id, startedAt: now, finishedAt: now, endpoint: "sandbox", httpStatus: nil,
-                responseBody: "sandbox: not sent to Google", problemCode: nil, nextDelaySeconds: nil))
-            return try await sent(message, account: account, gmailID: "sandbox-\(id)")
+                responseBody: "sandbox: not sent to Google", problemCode: nil, nextDelaySeconds: nil)]
+            return try await sent(report, gmailID: "sandbox-\(id)")
         }
 
         let entry: AccountTokens.Entry
@@ -96,30 +97,30 @@ public struct MessageDeliverer: Sendable {
             entry = try await tokens.entry(for: account)
         } catch let unavailable as AccountTokens.Unavailable {
             let now = clock()
-            try await store.recordAttempt(NewAttempt(
+            let problem = unavailable.problem.rawValue
+            report.attempts = [NewAttempt(
                 messageID: id, startedAt: now, finishedAt: now, endpoint: "token", httpStatus: nil,
-                responseBody: "not sent: \(unavailable.problem.rawValue)", problemCode: unavailable.problem.rawValue,
-                nextDelaySeconds: nil))
-            return try await hold(message, account: account, problem: unavailable.problem.rawValue,
-                                  state: unavailable.accountState, detail: nil)
+                responseBody: "not sent: \(problem)", problemCode: problem, nextDelaySeconds: nil)]
+            return try await hold(report, problem: problem, state: unavailable.accountState, detail: nil)
         }
 
         let (outcome, exchanges) = await sender.send(messageFile: URL(fileURLWithPath: outgoing), tokens: entry.cache)
         if let token = await entry.cache.cachedToken, token.expiresAt != account.tokenExpiresAt {
-            try? await store.setTokenExpiry(name: account.name, expiresAt: token.expiresAt)
+            report.tokenExpiresAt = token.expiresAt
         }
         switch outcome {
         case .sent(let gmailID, _, _):
-            try await record(exchanges, of: id, problem: nil, nextDelay: nil)
-            return try await sent(message, account: account, gmailID: gmailID)
+            report.attempts = rows(exchanges, of: id, problem: nil, nextDelay: nil)
+            return try await sent(report, gmailID: gmailID)
         case .failed(let call):
-            return try await failed(message, account: account, grant: entry.grant, call: call, exchanges: exchanges)
+            return try await failed(report, message: message, account: account, grant: entry.grant, call: call, exchanges: exchanges)
         }
     }
 
     private func failed(
-        _ message: MessageRecord, account: Account, grant: StoredGrant, call: FailedCall, exchanges: [HTTPExchange]
+        _ report: AttemptReport, message: MessageRecord, account: Account, grant: StoredGrant, call: FailedCall, exchanges: [HTTPExchange]
     ) async throws -> AttemptResult {
+        var report = report
         let now = clock()
         let previous = try await store.attempts(messageID: message.id)
         let preconditions = previous.filter { $0.problem == ProblemCode.preconditionTransient.rawValue }.count
@@ -131,16 +132,16 @@ public struct MessageDeliverer: Sendable {
         let decision = policy.decide(classification, failures: failures, acceptedAt: message.createdAt, now: now, random: random())
         let problem = classification.problem.rawValue
 
-        var rows = exchanges
+        var exchanges = exchanges
         if call.endpoint == .token {
             // A failed token request is an attempt too, with Google's whole answer.
-            rows.append(HTTPExchange(url: call.url, startedAt: now, finishedAt: now, response: call.response,
-                                     transportError: call.transportError))
+            exchanges.append(HTTPExchange(url: call.url, startedAt: now, finishedAt: now, response: call.response,
+                                          transportError: call.transportError))
         }
         var nextDelay: Double?
         if case .retry(let at) = decision { nextDelay = at.timeIntervalSince(now) }
         if case .pauseAccount(let until) = decision { nextDelay = until.timeIntervalSince(now) }
-        try await record(rows, of: message.id, problem: problem, nextDelay: nextDelay)
+        report.attempts = rows(exchanges, of: message.id, problem: problem, nextDelay: nextDelay)
         logger.info("delivery attempt failed", metadata: [
             "message.id": "\(message.id)", "account": "\(account.name)", "problem": "\(problem)",
             "class": "\(classification.failureClass.name)", "http.status": "\(call.response?.status ?? 0)",
@@ -148,73 +149,74 @@ public struct MessageDeliverer: Sendable {
 
         switch decision {
         case .retry(let at):
-            try await store.markStatus(id: message.id, status: .queued, problemCode: problem, nextAttemptAt: at,
-                                       detail: "\(problem): \(classification.problem.summary)")
+            report.outcome = .queued(problemCode: problem, nextAttemptAt: at, detail: "\(problem): \(classification.problem.summary)")
+            try await store.finishAttempt(report)
             metrics.messageOutcome("retry", account: account.name)
             return .queued(problem: problem, nextAttempt: at, pauseAccount: false)
         case .pauseAccount(let until):
-            try await store.markStatus(id: message.id, status: .queued, problemCode: problem, nextAttemptAt: until,
-                                       detail: "\(problem): account paused until \(ISO8601DateFormatter().string(from: until))")
+            report.outcome = .queued(problemCode: problem, nextAttemptAt: until,
+                                     detail: "\(problem): account paused until \(ISO8601DateFormatter().string(from: until))")
             // Shown on the status page; the account still works, it only waits.
-            try await store.setAccountState(name: account.name, state: .ok, problemCode: problem,
-                                            detail: Self.encode(classification.detail))
+            report.accountChange = .state(.ok, problemCode: problem, detail: Self.encode(classification.detail), holdQueued: false)
+            try await store.finishAttempt(report)
             metrics.messageOutcome("retry", account: account.name)
             return .queued(problem: problem, nextAttempt: until, pauseAccount: true)
         case .hold(let state):
-            return try await hold(message, account: account, problem: problem, state: state,
-                                  detail: Self.encode(classification.detail))
+            return try await hold(report, problem: problem, state: state, detail: Self.encode(classification.detail))
         case .fail(let reason):
             let text = reason == problem ? classification.smtpText : "gave up after \(failures) attempts: \(classification.problem.summary)"
-            return try await fail(message, problem: reason, text: text, smtpText: text)
+            report.outcome = .failed(problemCode: reason, detail: "\(reason): \(text)")
+            try await store.finishAttempt(report)
+            metrics.messageOutcome("failed", account: account.name)
+            return .failed(problem: reason, smtpText: text)
         }
     }
 
-    private func sent(_ message: MessageRecord, account: Account, gmailID: String) async throws -> AttemptResult {
-        try await store.markSent(id: message.id, gmailID: gmailID)
-        let wasStopped = account.state != .ok || account.problemCode != nil
-        try await store.recordAccountSuccess(name: account.name, at: clock())
-        metrics.messageOutcome("sent", account: account.name)
-        if wasStopped {
-            // A send went through, so whatever stopped the account is over: its held mail may go too.
-            if account.problemCode != nil && account.state == .ok {
-                try await store.setAccountState(name: account.name, state: .ok, problemCode: nil, detail: nil)
-            }
-            let released = try await store.releaseHeld(account: account.name)
-            if released > 0 {
-                logger.info("held mail released", metadata: ["account": "\(account.name)", "count": "\(released)"])
-            }
+    private func sent(_ report: AttemptReport, gmailID: String) async throws -> AttemptResult {
+        var report = report
+        report.outcome = .sent(gmailID: gmailID)
+        report.accountChange = .succeeded(at: clock())
+        let effects = try await store.finishAttempt(report)
+        metrics.messageOutcome("sent", account: report.account)
+        if effects.released > 0 {
+            // A send went through, so whatever stopped the account is over: its held mail goes too.
+            logger.info("held mail released", metadata: ["account": "\(report.account)", "count": "\(effects.released)"])
         }
-        logger.info("message sent", metadata: ["message.id": "\(message.id)", "account": "\(account.name)", "gmail.message_id": "\(gmailID)"])
+        logger.info("message sent", metadata: [
+            "message.id": "\(report.messageID)", "account": "\(report.account)", "gmail.message_id": "\(gmailID)",
+        ])
         return .sent(gmailID: gmailID)
     }
 
-    private func hold(_ message: MessageRecord, account: Account, problem: String, state: AccountState, detail: String?) async throws -> AttemptResult {
-        try await store.markStatus(id: message.id, status: .held, problemCode: problem)
-        try await store.setAccountState(name: account.name, state: state, problemCode: problem, detail: detail)
-        let alsoHeld = try await store.holdQueued(account: account.name, problemCode: problem)
-        metrics.messageOutcome("held", account: account.name)
+    private func hold(_ report: AttemptReport, problem: String, state: AccountState, detail: String?) async throws -> AttemptResult {
+        var report = report
+        report.outcome = .held(problemCode: problem)
+        report.accountChange = .state(state, problemCode: problem, detail: detail, holdQueued: true)
+        let effects = try await store.finishAttempt(report)
+        metrics.messageOutcome("held", account: report.account)
         logger.warning("account cannot send; its mail is held", metadata: [
-            "account": "\(account.name)", "problem": "\(problem)", "state": "\(state.rawValue)", "held.others": "\(alsoHeld)",
+            "account": "\(report.account)", "problem": "\(problem)", "state": "\(state.rawValue)", "held.others": "\(effects.alsoHeld)",
         ])
         return .held(problem: problem)
     }
 
-    private func fail(_ message: MessageRecord, problem: String, text: String, smtpText: String? = nil) async throws -> AttemptResult {
-        try await store.markStatus(id: message.id, status: .failed, problemCode: problem, detail: "\(problem): \(text)")
-        metrics.messageOutcome("failed", account: message.account)
-        return .failed(problem: problem, smtpText: smtpText ?? text)
+    /// Nothing can be sent at all (no account, no body): failed for good, without calling Google.
+    private func failWithoutAttempt(_ id: Int64, account: String, problem: RelayProblem, detail: String) async throws -> AttemptResult {
+        try await store.finishAttempt(AttemptReport(messageID: id, account: account,
+                                                    outcome: .failed(problemCode: problem.rawValue, detail: detail)))
+        metrics.messageOutcome("failed", account: account)
+        return .failed(problem: problem.rawValue, smtpText: detail)
     }
 
     /// One send-log row per HTTP exchange; the problem and the chosen delay go on the last one.
-    private func record(_ exchanges: [HTTPExchange], of id: Int64, problem: String?, nextDelay: Double?) async throws {
-        for (index, exchange) in exchanges.enumerated() {
+    private func rows(_ exchanges: [HTTPExchange], of id: Int64, problem: String?, nextDelay: Double?) -> [NewAttempt] {
+        exchanges.enumerated().map { index, exchange in
             let last = index == exchanges.count - 1
             let body = exchange.response.map { Redaction.redact($0.bodyText) } ?? exchange.transportError.map { "no answer: \($0)" }
-            try await store.recordAttempt(NewAttempt(
+            return NewAttempt(
                 messageID: id, startedAt: exchange.startedAt, finishedAt: exchange.finishedAt,
                 endpoint: exchange.url.absoluteString, httpStatus: exchange.response?.status, responseBody: body,
-                problemCode: last ? problem : nil,
-                nextDelaySeconds: last ? nextDelay : nil))
+                problemCode: last ? problem : nil, nextDelaySeconds: last ? nextDelay : nil)
         }
     }
 

@@ -81,20 +81,7 @@ extension RelayStore {
     ) async throws {
         let now = nowMillis
         try await pool.write { db in
-            guard let row = try Row.fetchOne(
-                db, sql: "SELECT id, state, problem_code, problem_detail FROM accounts WHERE name = ?", arguments: [name])
-            else { throw StoreError.unknownAccount(name) }
-            let id: Int64 = row["id"]
-            if row["state"] == state.rawValue, row["problem_code"] == problemCode, row["problem_detail"] == detail {
-                return
-            }
-            try db.execute(
-                sql: "UPDATE accounts SET state = ?, problem_code = ?, problem_detail = ?, updated_at = ? WHERE id = ?",
-                arguments: [state.rawValue, problemCode, detail, now, id])
-            var text = state.rawValue
-            if let problemCode { text += " (\(problemCode))" }
-            if let detail { text += ": \(detail)" }
-            try insertEvent(db, at: now, kind: "account_state", detail: text, accountID: id, account: name)
+            try applyAccountState(db, name: name, state: state, problemCode: problemCode, detail: detail, now: now)
         }
     }
 
@@ -102,24 +89,7 @@ extension RelayStore {
     /// evidently works again.
     public func recordAccountSuccess(name: String, at date: Date? = nil) async throws {
         let at = Millis.from(date ?? now)
-        try await pool.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT id, state FROM accounts WHERE name = ?", arguments: [name])
-            else { throw StoreError.unknownAccount(name) }
-            let id: Int64 = row["id"]
-            let previous: String = row["state"]
-            if previous == AccountState.ok.rawValue {
-                try db.execute(sql: "UPDATE accounts SET last_success_at = ? WHERE id = ?", arguments: [at, id])
-            } else {
-                try db.execute(
-                    sql: """
-                        UPDATE accounts SET last_success_at = ?, state = 'ok', problem_code = NULL, problem_detail = NULL,
-                            updated_at = ? WHERE id = ?
-                        """,
-                    arguments: [at, at, id])
-                try insertEvent(db, at: at, kind: "account_state", detail: "ok (was \(previous)) after a success",
-                                accountID: id, account: name)
-            }
-        }
+        try await pool.write { db in _ = try applyAccountSuccess(db, name: name, at: at) }
     }
 
     /// Stores (or with nil, clears) the account's secret, encrypted. `consentedAt` records a new grant (reauth).
@@ -228,4 +198,45 @@ extension Account {
             createdAt: Millis.date(row["created_at"] as Int64),
             updatedAt: Millis.date(row["updated_at"] as Int64))
     }
+}
+
+func applyAccountState(_ db: Database, name: String, state: AccountState, problemCode: String?, detail: String?, now: Int64) throws {
+    guard let row = try Row.fetchOne(
+        db, sql: "SELECT id, state, problem_code, problem_detail FROM accounts WHERE name = ?", arguments: [name])
+    else { throw StoreError.unknownAccount(name) }
+    let id: Int64 = row["id"]
+    // Reporting the same state again writes nothing, so the worker may report after every attempt.
+    if row["state"] == state.rawValue, row["problem_code"] == problemCode, row["problem_detail"] == detail {
+        return
+    }
+    try db.execute(
+        sql: "UPDATE accounts SET state = ?, problem_code = ?, problem_detail = ?, updated_at = ? WHERE id = ?",
+        arguments: [state.rawValue, problemCode, detail, now, id])
+    var text = state.rawValue
+    if let problemCode { text += " (\(problemCode))" }
+    if let detail { text += ": \(detail)" }
+    try insertEvent(db, at: now, kind: "account_state", detail: text, accountID: id, account: name)
+}
+
+/// Records a success; returns whether the account had been stopped (a state other than ok, or a problem
+/// such as a daily-limit pause), which the success now clears.
+func applyAccountSuccess(_ db: Database, name: String, at: Int64) throws -> Bool {
+    guard let row = try Row.fetchOne(db, sql: "SELECT id, state, problem_code FROM accounts WHERE name = ?", arguments: [name])
+    else { throw StoreError.unknownAccount(name) }
+    let id: Int64 = row["id"]
+    let previous: String = row["state"]
+    let problem: String? = row["problem_code"]
+    if previous == AccountState.ok.rawValue && problem == nil {
+        try db.execute(sql: "UPDATE accounts SET last_success_at = ? WHERE id = ?", arguments: [at, id])
+        return false
+    }
+    try db.execute(
+        sql: """
+            UPDATE accounts SET last_success_at = ?, state = 'ok', problem_code = NULL, problem_detail = NULL,
+                updated_at = ? WHERE id = ?
+            """,
+        arguments: [at, at, id])
+    let was = problem.map { "\(previous), \($0)" } ?? previous
+    try insertEvent(db, at: at, kind: "account_state", detail: "ok (was \(was)) after a success", accountID: id, account: name)
+    return true
 }

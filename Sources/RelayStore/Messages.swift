@@ -167,43 +167,14 @@ extension RelayStore {
     /// Records one call to Gmail and counts it on the message.
     @discardableResult
     public func recordAttempt(_ attempt: NewAttempt) async throws -> Int64 {
-        var body = attempt.responseBody
-        if let text = body, text.utf8.count > Self.maximumResponseBodyBytes {
-            let kept = String(decoding: text.utf8.prefix(Self.maximumResponseBodyBytes), as: UTF8.self)
-            body = kept + "\n[truncated: \(text.utf8.count) bytes in all]"
-        }
         let now = nowMillis
-        return try await pool.write { [body] db in
-            try db.execute(sql: "UPDATE messages SET attempts = attempts + 1, updated_at = ? WHERE id = ?",
-                           arguments: [now, attempt.messageID])
-            if db.changesCount == 0 { throw StoreError.unknownMessage(attempt.messageID) }
-            try db.execute(
-                sql: """
-                    INSERT INTO attempts (message_id, started_at, finished_at, endpoint, http_status, response_body,
-                        problem_code, next_delay_seconds)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [attempt.messageID, Millis.from(attempt.startedAt), Millis.from(attempt.finishedAt),
-                            attempt.endpoint, attempt.httpStatus, body, attempt.problemCode, attempt.nextDelaySeconds])
-            return db.lastInsertedRowID
-        }
+        return try await pool.write { db in try insertAttempt(db, attempt, now: now) }
     }
 
     /// Gmail accepted the message (`gmailID` is nil only for sandbox accounts, which never call Google).
     public func markSent(id: Int64, gmailID: String?) async throws {
         let now = nowMillis
-        try await pool.write { db in
-            let row = try messageState(db, id)
-            try db.execute(
-                sql: """
-                    UPDATE messages SET status = 'sent', gmail_id = ?, problem_code = NULL, next_attempt_at = NULL,
-                        updated_at = ? WHERE id = ?
-                    """,
-                arguments: [gmailID, now, id])
-            try insertEvent(db, at: now, kind: MessageStatus.sent.rawValue,
-                            detail: gmailID.map { "Gmail id \($0)" } ?? "sandbox: not sent to Google",
-                            messageID: id, accountID: row.accountID, account: row.account)
-        }
+        try await pool.write { db in try applySent(db, id: id, gmailID: gmailID, now: now) }
     }
 
     /// Moves a message to `status` as the delivery path decides: `.queued` with `nextAttemptAt` for a retry
@@ -213,19 +184,8 @@ extension RelayStore {
         id: Int64, status: MessageStatus, problemCode: String? = nil, nextAttemptAt: Date? = nil, detail: String? = nil
     ) async throws {
         let now = nowMillis
-        let next: Int64? = status == .queued ? Millis.from(nextAttemptAt ?? Millis.date(now)) : nil
         try await pool.write { db in
-            let row = try messageState(db, id)
-            try db.execute(
-                sql: "UPDATE messages SET status = ?, problem_code = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?",
-                arguments: [status.rawValue, problemCode, next, now, id])
-            guard status != .sending else { return }
-            var text = detail ?? problemCode ?? "was \(row.status.rawValue)"
-            if status == .queued, let next, next > now {
-                text += ", next attempt at \(ISO8601.string(Millis.date(next)))"
-            }
-            try insertEvent(db, at: now, kind: status.rawValue, detail: text,
-                            messageID: id, accountID: row.accountID, account: row.account)
+            try applyStatus(db, id: id, status: status, problemCode: problemCode, nextAttemptAt: nextAttemptAt, detail: detail, now: now)
         }
     }
 
@@ -279,18 +239,7 @@ extension RelayStore {
     @discardableResult
     public func holdQueued(account: String, problemCode: String) async throws -> Int {
         let now = nowMillis
-        return try await pool.write { db in
-            let rows = try Row.fetchAll(
-                db, sql: "SELECT id, account_id FROM messages WHERE status = 'queued' AND account = ?", arguments: [account])
-            for row in rows {
-                try db.execute(
-                    sql: "UPDATE messages SET status = 'held', problem_code = ?, next_attempt_at = NULL, updated_at = ? WHERE id = ?",
-                    arguments: [problemCode, now, row["id"] as Int64])
-                try insertEvent(db, at: now, kind: MessageStatus.held.rawValue, detail: "\(problemCode) (account \(account) cannot send)",
-                                messageID: row["id"], accountID: row["account_id"], account: account)
-            }
-            return rows.count
-        }
+        return try await pool.write { db in try applyHoldQueued(db, account: account, problemCode: problemCode, now: now) }
     }
 
     /// A line in a message's history that is not a state change (e.g. what the header rewrite changed).
@@ -338,15 +287,7 @@ extension RelayStore {
     @discardableResult
     public func releaseHeld(account: String) async throws -> Int {
         let now = nowMillis
-        return try await pool.write { db in
-            let rows = try Row.fetchAll(
-                db, sql: "SELECT id, account_id FROM messages WHERE status = 'held' AND account = ?", arguments: [account])
-            for row in rows {
-                try requeue(db, id: row["id"], accountID: row["account_id"], account: account, now: now,
-                            kind: "released", detail: "account \(account) can send again")
-            }
-            return rows.count
-        }
+        return try await pool.write { db in try applyReleaseHeld(db, account: account, now: now) }
     }
 
     /// `queue retry ID`: a held or failed (or waiting queued) message is due again now.
@@ -448,6 +389,82 @@ extension RelayStore {
         }
         return removed
     }
+}
+
+
+// MARK: - Steps of a transaction, shared by the single-purpose methods and `finishAttempt`
+
+func insertAttempt(_ db: Database, _ attempt: NewAttempt, now: Int64) throws -> Int64 {
+    var body = attempt.responseBody
+    if let text = body, text.utf8.count > RelayStore.maximumResponseBodyBytes {
+        let kept = String(decoding: text.utf8.prefix(RelayStore.maximumResponseBodyBytes), as: UTF8.self)
+        body = kept + "\n[truncated: \(text.utf8.count) bytes in all]"
+    }
+    try db.execute(sql: "UPDATE messages SET attempts = attempts + 1, updated_at = ? WHERE id = ?",
+                   arguments: [now, attempt.messageID])
+    if db.changesCount == 0 { throw StoreError.unknownMessage(attempt.messageID) }
+    try db.execute(
+        sql: """
+            INSERT INTO attempts (message_id, started_at, finished_at, endpoint, http_status, response_body,
+                problem_code, next_delay_seconds)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+        arguments: [attempt.messageID, Millis.from(attempt.startedAt), Millis.from(attempt.finishedAt),
+                    attempt.endpoint, attempt.httpStatus, body, attempt.problemCode, attempt.nextDelaySeconds])
+    return db.lastInsertedRowID
+}
+
+func applySent(_ db: Database, id: Int64, gmailID: String?, now: Int64) throws {
+    let row = try messageState(db, id)
+    try db.execute(
+        sql: """
+            UPDATE messages SET status = 'sent', gmail_id = ?, problem_code = NULL, next_attempt_at = NULL,
+                updated_at = ? WHERE id = ?
+            """,
+        arguments: [gmailID, now, id])
+    try insertEvent(db, at: now, kind: MessageStatus.sent.rawValue,
+                    detail: gmailID.map { "Gmail id \($0)" } ?? "sandbox: not sent to Google",
+                    messageID: id, accountID: row.accountID, account: row.account)
+}
+
+func applyStatus(
+    _ db: Database, id: Int64, status: MessageStatus, problemCode: String?, nextAttemptAt: Date?, detail: String?, now: Int64
+) throws {
+    let next: Int64? = status == .queued ? Millis.from(nextAttemptAt ?? Millis.date(now)) : nil
+    let row = try messageState(db, id)
+    try db.execute(
+        sql: "UPDATE messages SET status = ?, problem_code = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?",
+        arguments: [status.rawValue, problemCode, next, now, id])
+    guard status != .sending else { return }
+    var text = detail ?? problemCode ?? "was \(row.status.rawValue)"
+    if status == .queued, let next, next > now {
+        text += ", next attempt at \(ISO8601.string(Millis.date(next)))"
+    }
+    try insertEvent(db, at: now, kind: status.rawValue, detail: text,
+                    messageID: id, accountID: row.accountID, account: row.account)
+}
+
+func applyHoldQueued(_ db: Database, account: String, problemCode: String, now: Int64) throws -> Int {
+    let rows = try Row.fetchAll(
+        db, sql: "SELECT id, account_id FROM messages WHERE status = 'queued' AND account = ?", arguments: [account])
+    for row in rows {
+        try db.execute(
+            sql: "UPDATE messages SET status = 'held', problem_code = ?, next_attempt_at = NULL, updated_at = ? WHERE id = ?",
+            arguments: [problemCode, now, row["id"] as Int64])
+        try insertEvent(db, at: now, kind: MessageStatus.held.rawValue, detail: "\(problemCode) (account \(account) cannot send)",
+                        messageID: row["id"], accountID: row["account_id"], account: account)
+    }
+    return rows.count
+}
+
+func applyReleaseHeld(_ db: Database, account: String, now: Int64) throws -> Int {
+    let rows = try Row.fetchAll(
+        db, sql: "SELECT id, account_id FROM messages WHERE status = 'held' AND account = ?", arguments: [account])
+    for row in rows {
+        try requeue(db, id: row["id"], accountID: row["account_id"], account: account, now: now,
+                    kind: "released", detail: "account \(account) can send again")
+    }
+    return rows.count
 }
 
 private struct MessageState {
