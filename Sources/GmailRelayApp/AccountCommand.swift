@@ -114,15 +114,56 @@ struct AccountCommand: AsyncParsableCommand {
     }
 
     struct Remove: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove an account and its SMTP logins (its send log stays).")
+        static let configuration = CommandConfiguration(
+            abstract: "Remove an account and its SMTP logins (its send log stays).",
+            discussion: """
+                --revoke first revokes the stored grant at Google (google.revoke_url), so the refresh token stops \
+                working everywhere. Google answering that it is already expired or revoked counts as done. If the \
+                revocation fails (no answer, another error) the account is kept, so it can be tried again: removing \
+                it would throw away the only copy of the token the relay could revoke.
+                """
+        )
         @OptionGroup var global: GlobalOptions
         @Argument var name: String
+        @Flag(help: "Revoke the account's Google grant before removing it.") var revoke = false
 
         func run() async throws {
             let configuration = try global.loadConfiguration()
             let store = try global.openStore(configuration)
-            try await store.removeAccount(named: name)
-            print("account \(name) removed")
+            guard let account = try await store.account(named: name) else {
+                throw OperatorError("no account \(name) (see gmail-relay account list)")
+            }
+            if revoke {
+                try await revokeGrant(of: account, store: store, endpoint: configuration.google.revokeURL)
+            }
+            let removal = try await store.removeAccount(named: name)
+            print("account \(name) removed (\(removal.credentialsRemoved) SMTP login(s); \(removal.messagesFailed) waiting message(s) failed)")
+        }
+
+        private func revokeGrant(of account: Account, store: RelayStore, endpoint: URL) async throws {
+            let grant = try await store.accountSecret(named: account.name).flatMap { try? StoredGrant.decode($0) }
+            guard case .some(.oauthClient(_, _, let refreshToken?)) = grant else {
+                switch account.kind {
+                case .serviceAccount:
+                    print("nothing to revoke: a service account has no consent; delete its key in the Google Cloud console if it should stop working")
+                case .sandbox:
+                    print("nothing to revoke: a sandbox account has no Google grant")
+                case .oauthUser:
+                    print("nothing to revoke: no refresh token is stored for \(account.name)")
+                }
+                return
+            }
+            switch await TokenRevocation.revoke(token: refreshToken, endpoint: endpoint, transport: HTTPTransport(timeout: 30)) {
+            case .revoked:
+                print("revoked the Google grant of \(account.name)")
+            case .alreadyInvalid:
+                print("the Google grant of \(account.name) was already expired or revoked (invalid_token)")
+            case .failed(let call):
+                throw OperatorError(
+                    "could not revoke the Google grant of \(account.name): \(GoogleExplanation.describe(call)). "
+                    + "The account was not removed; run the command again, or remove it without --revoke and remove the app's "
+                    + "access at https://myaccount.google.com/permissions")
+            }
         }
     }
 }

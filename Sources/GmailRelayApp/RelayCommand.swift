@@ -10,8 +10,8 @@ public struct RelayCommand: AsyncParsableCommand {
         commandName: "gmail-relay",
         abstract: "An SMTP relay for CMS sites that sends through Gmail's API and explains why sending fails.",
         subcommands: [
-            ServeCommand.self, AccountCommand.self, CredentialCommand.self, LogCommand.self, QueueCommand.self,
-            DoctorCommand.self, SendTestCommand.self,
+            ServeCommand.self, AccountCommand.self, ReauthCommand.self, CredentialCommand.self, LogCommand.self,
+            QueueCommand.self, DoctorCommand.self, SendTestCommand.self,
         ]
     )
 
