@@ -7,6 +7,10 @@ import PackageDescription
 //   RelayStore    SQLite (GRDB) store, spool files, accounts, SMTP credentials, send log.
 //   SMTPServer    SwiftNIO glue: sockets, TLS, timeouts, limits; drives SMTPProtocol, talks to a SubmissionBackend.
 //   Delivery      the delivery worker: per-account lanes, retry policy, Gmail attempts, send log rows, metrics.
+//   ProblemCatalogue every problem code explained: title, meaning, causes, steps, disposition. Pure.
+//   RelayStatus   the status report and message documents (store + catalogue), shared by the page, the API and the CLI.
+//   StatusWeb     the status page, JSON API, /metrics, /healthz (Hummingbird + Mustache templates).
+//   AccountAlerts the alert webhook: watches account states and POSTs changes.
 //   GmailRelayApp composition and command implementations shared by the executable and the tests.
 //   gmail-relay   the executable: argument parsing only.
 let package = Package(
@@ -25,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         .target(name: "SMTPProtocol", exclude: ["README.md"]),
@@ -69,6 +74,7 @@ let package = Package(
             name: "GmailRelayApp",
             dependencies: [
                 "SMTPProtocol", "RelayConfig", "RelayStore", "SMTPServer", "MessageRewrite", "GmailAPI", "Delivery",
+                "ProblemCatalogue", "RelayStatus", "StatusWeb", "AccountAlerts",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -98,6 +104,29 @@ let package = Package(
             ],
             exclude: ["README.md"]
         ),
+        .target(name: "ProblemCatalogue", dependencies: ["GmailAPI"], exclude: ["README.md"]),
+        .target(name: "RelayStatus", dependencies: ["ProblemCatalogue", "GmailAPI", "RelayStore"], exclude: ["README.md"]),
+        .target(
+            name: "AccountAlerts",
+            dependencies: [
+                "RelayStatus", "ProblemCatalogue", "RelayStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            exclude: ["README.md"]
+        ),
+        .target(
+            name: "StatusWeb",
+            dependencies: [
+                "RelayStatus", "ProblemCatalogue", "GmailAPI", "RelayStore", "RelayConfig",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            exclude: ["README.md"]
+        ),
         .executableTarget(name: "fake-google", dependencies: ["FakeGoogle"]),
         .executableTarget(name: "gmail-relay", dependencies: ["GmailRelayApp"]),
         .testTarget(name: "SMTPProtocolTests", dependencies: ["SMTPProtocol"]),
@@ -106,6 +135,19 @@ let package = Package(
         .testTarget(name: "RelayStoreTests", dependencies: ["RelayStore"]),
         .testTarget(name: "GmailAPITests", dependencies: ["GmailAPI", "FakeGoogle"]),
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "GmailAPI", "RelayStore", "FakeGoogle"]),
+        .testTarget(name: "ProblemCatalogueTests", dependencies: ["ProblemCatalogue", "GmailAPI", "Delivery"]),
+        .testTarget(
+            name: "StatusWebTests",
+            dependencies: [
+                "StatusWeb", "RelayStatus", "AccountAlerts", "ProblemCatalogue", "GmailAPI", "RelayStore",
+                "GmailRelayApp", "RelayConfig", "Delivery",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(
             name: "SMTPServerTests",
             dependencies: [

@@ -1,3 +1,4 @@
+import AccountAlerts
 import Delivery
 import Foundation
 import GmailAPI
@@ -5,9 +6,11 @@ import Logging
 import NIOCore
 import NIOPosix
 import RelayConfig
+import RelayStatus
 import RelayStore
 import SMTPServer
 import ServiceLifecycle
+import StatusWeb
 import UnixSignals
 
 /// Builds the running relay from a configuration: shared by `serve` and the tests.
@@ -20,6 +23,12 @@ public struct RelayApplication: Sendable {
     public let tokens: AccountTokens
     public let retention: RetentionService
     public let probe: TokenHealthProbe
+    /// The status page, JSON API, /metrics and /healthz on web.listen.
+    public let web: StatusWebServer
+    /// Explains accounts and messages for the page, `status` and the alerts.
+    public let reporter: StatusReporter
+    let webService: any Service
+    let alerts: AccountStateWatcher?
     let logger: Logger
 
     public init(configuration: RelayConfiguration, store: RelayStore, logger: Logger) throws {
@@ -66,14 +75,40 @@ public struct RelayApplication: Sendable {
         self.probe = TokenHealthProbe(store: store, tokens: tokens, interval: configuration.health.probeInterval, logger: logger)
         let backend = StoreSubmissionBackend(store: store, configuration: configuration, worker: worker, metrics: metrics, logger: logger)
         self.smtp = SMTPService(configuration: serverConfiguration, listeners: listeners, backend: backend, logger: logger)
+
+        let reporter = StatusReporter(store: store, subject: Self.serviceAccountSubject(store))
+        self.reporter = reporter
+        // Refuses a non-loopback web.listen without web.admin_token (the configuration checks it too).
+        let security = try WebSecurity(listen: configuration.web.listen, adminToken: configuration.web.adminToken)
+        self.web = try StatusWebServer(
+            reporter: reporter, security: security,
+            metrics: { metrics.prometheusText() + (await StoreGauges.prometheusText(store)) },
+            logger: logger)
+        self.webService = web.application(listen: configuration.web.listen)
+        self.alerts = configuration.alerts.webhookURL.map {
+            AccountStateWatcher(reporter: reporter, webhook: $0, logger: logger)
+        }
+    }
+
+    /// The user a service account impersonates is kept in its sealed grant; the page names it in steps.
+    static func serviceAccountSubject(_ store: RelayStore) -> StatusReporter.SubjectLookup {
+        { account in
+            guard account.kind == .serviceAccount,
+                  let data = try? await store.accountSecret(named: account.name),
+                  case .serviceAccount(_, let subject)? = try? StoredGrant.decode(data)
+            else { return nil }
+            return subject
+        }
     }
 
     /// Every long-running part, in start order; the group stops them in reverse on SIGTERM/SIGINT.
     public func serviceGroup(signals: [UnixSignal] = [.sigterm, .sigint]) -> ServiceGroup {
         ServiceGroup(
             configuration: .init(
-                // Stopped in reverse: SMTP first (sessions finish, sync sends included), the worker last.
-                services: [.init(service: worker), .init(service: retention), .init(service: probe), .init(service: smtp)],
+                // Stopped in reverse: SMTP first (sessions finish, sync sends included), the web page and
+                // alerts next, the worker last.
+                services: [.init(service: worker), .init(service: retention), .init(service: probe)]
+                    + (alerts.map { [.init(service: $0)] } ?? []) + [.init(service: webService), .init(service: smtp)],
                 gracefulShutdownSignals: signals,
                 logger: logger
             )

@@ -1,0 +1,76 @@
+import Foundation
+import ProblemCatalogue
+import RelayStore
+
+/// The JSON POSTed to alerts.webhook_url when an account changes state:
+/// `{"account", "email", "kind", "from_state", "to_state", "problem": {code, title, explanation, causes,
+/// steps, disposition} | null, "at"}`.
+public struct AccountStateAlert: Codable, Sendable, Equatable {
+    public var account: String
+    public var email: String?
+    public var kind: String
+    public var fromState: String
+    public var toState: String
+    /// The account's problem after the change; null when it is ok again.
+    public var problem: Explanation?
+    public var at: Date
+
+    enum CodingKeys: String, CodingKey {
+        case account, email, kind, problem, at
+        case fromState = "from_state"
+        case toState = "to_state"
+    }
+
+    public init(account: String, email: String?, kind: String, fromState: String, toState: String, problem: Explanation?, at: Date) {
+        self.account = account
+        self.email = email
+        self.kind = kind
+        self.fromState = fromState
+        self.toState = toState
+        self.problem = problem
+        self.at = at
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(account, forKey: .account)
+        try c.encode(email, forKey: .email)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(fromState, forKey: .fromState)
+        try c.encode(toState, forKey: .toState)
+        try c.encode(problem, forKey: .problem)
+        try c.encode(ISO8601.string(at), forKey: .at)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        account = try c.decode(String.self, forKey: .account)
+        email = try c.decodeIfPresent(String.self, forKey: .email)
+        kind = try c.decode(String.self, forKey: .kind)
+        fromState = try c.decode(String.self, forKey: .fromState)
+        toState = try c.decode(String.self, forKey: .toState)
+        problem = try c.decodeIfPresent(Explanation.self, forKey: .problem)
+        guard let date = ISO8601.date(try c.decode(String.self, forKey: .at)) else {
+            throw DecodingError.dataCorruptedError(forKey: .at, in: c, debugDescription: "not ISO-8601")
+        }
+        at = date
+    }
+}
+
+/// Which state changes are worth a message: every change of `state` (ok, needs_reauth, blocked,
+/// unconfigured), judged between two readings of the accounts table. Pure.
+public enum StateChanges {
+    public struct Change: Sendable, Equatable {
+        public var account: Account
+        public var from: AccountState
+    }
+
+    /// Accounts that appear or disappear between readings are not changes: a new account starts where
+    /// `account add` put it, and a removed one has nobody left to warn about.
+    public static func between(_ before: [String: AccountState], _ after: [Account]) -> [Change] {
+        after.compactMap { account in
+            guard let previous = before[account.name], previous != account.state else { return nil }
+            return Change(account: account, from: previous)
+        }
+    }
+}

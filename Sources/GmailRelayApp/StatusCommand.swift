@@ -1,0 +1,61 @@
+import ArgumentParser
+import Foundation
+import ProblemCatalogue
+import RelayStatus
+import RelayStore
+
+/// `gmail-relay status [--json]`: what the status page shows; the JSON is what /api/status serves.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Accounts, their problems with the steps to fix them, and the queue (what the status page shows)."
+    )
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "JSON output (the same as GET /api/status).") var json = false
+
+    func run() async throws {
+        let configuration = try global.loadConfiguration()
+        let store = try global.openStore(configuration)
+        let report = try await StatusReporter(store: store, subject: RelayApplication.serviceAccountSubject(store)).report()
+        print(json ? try StatusJSON.encode(report) : Self.text(report))
+    }
+
+    static func text(_ report: StatusReport) -> String {
+        var lines: [String] = []
+        let q = report.queue
+        lines.append("queue: \(q.queued) queued, \(q.sending) sending, \(q.held) held, \(q.failed) failed, \(q.sent24h) sent in 24 h")
+        if report.accounts.isEmpty {
+            lines.append("no accounts; add one with: gmail-relay account add NAME --sandbox")
+        }
+        for account in report.accounts {
+            lines.append("")
+            lines.append("\(account.name): \(account.state) (\(account.kind), \(account.email ?? "no address"))")
+            lines.append("  token expires: \(account.tokenExpiresAt.map(ISO8601.string) ?? "-")   last success: \(account.lastSuccessAt.map(ISO8601.string) ?? "never")")
+            let m = account.messages
+            lines.append("  messages: \(m.queued) queued, \(m.held) held, \(m.failed) failed")
+            if let warning = account.warning { lines.append("  \(warning.level): \(warning.text)") }
+            if let problem = account.problem {
+                lines.append("  problem: \(problem.code): \(problem.title) (mail \(problem.disposition.rawValue))")
+                lines.append("    \(problem.explanation)")
+                lines.append("  what to do:")
+                for (index, step) in problem.steps.enumerated() { lines.append("    \(index + 1). \(step)") }
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Prints docs/troubleshooting.md from the explanation catalogue (hidden: for maintainers).
+struct TroubleshootingDocCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "troubleshooting-doc",
+        abstract: "Print docs/troubleshooting.md, generated from the explanation catalogue.",
+        shouldDisplay: false
+    )
+    // Every subcommand takes --config; this one reads nothing from it.
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        print(ProblemCatalogue.troubleshootingMarkdown(), terminator: "")
+    }
+}

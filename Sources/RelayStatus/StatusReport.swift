@@ -1,0 +1,150 @@
+import Foundation
+import GmailAPI
+import ProblemCatalogue
+import RelayStore
+
+/// What the status page, `gmail-relay status` and /api/status show: every account with its state and
+/// its current problem explained, and the queue. Its JSON form is the /api/status contract
+/// (shared/DESIGN.md "HTTP"); extra keys are only ever added.
+public struct StatusReport: Codable, Sendable, Equatable {
+    public var accounts: [AccountStatus]
+    public var queue: QueueSummary
+
+    public init(accounts: [AccountStatus], queue: QueueSummary) {
+        self.accounts = accounts
+        self.queue = queue
+    }
+}
+
+public struct AccountStatus: Codable, Sendable, Equatable {
+    public var name: String
+    /// The account's address (its first from address).
+    public var email: String?
+    /// sandbox, oauth_user, service_account.
+    public var kind: String
+    /// ok, needs_reauth, blocked, unconfigured.
+    public var state: String
+    public var tokenExpiresAt: Date?
+    public var lastSuccessAt: Date?
+    public var consentedAt: Date?
+    /// When the token health probe last checked the grant with a token refresh.
+    public var checkedAt: Date?
+    public var problem: Explanation?
+    public var messages: AccountMessageCounts
+    /// A grant known or likely to stop soon (Testing-mode apps end grants 7 days after consent).
+    public var warning: GrantWarning?
+
+    enum CodingKeys: String, CodingKey {
+        case name, email, kind, state, problem, messages, warning
+        case tokenExpiresAt = "token_expires_at"
+        case lastSuccessAt = "last_success_at"
+        case consentedAt = "consented_at"
+        case checkedAt = "checked_at"
+    }
+
+    public init(
+        name: String, email: String?, kind: String, state: String, tokenExpiresAt: Date?, lastSuccessAt: Date?,
+        consentedAt: Date?, checkedAt: Date? = nil, problem: Explanation?, messages: AccountMessageCounts, warning: GrantWarning?
+    ) {
+        self.name = name
+        self.email = email
+        self.kind = kind
+        self.state = state
+        self.tokenExpiresAt = tokenExpiresAt
+        self.lastSuccessAt = lastSuccessAt
+        self.consentedAt = consentedAt
+        self.checkedAt = checkedAt
+        self.problem = problem
+        self.messages = messages
+        self.warning = warning
+    }
+
+    // Explicit nulls: every key is always present, as the contract lists them.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(email, forKey: .email)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(state, forKey: .state)
+        try c.encode(tokenExpiresAt.map(ISO8601.string), forKey: .tokenExpiresAt)
+        try c.encode(lastSuccessAt.map(ISO8601.string), forKey: .lastSuccessAt)
+        try c.encode(consentedAt.map(ISO8601.string), forKey: .consentedAt)
+        try c.encode(checkedAt.map(ISO8601.string), forKey: .checkedAt)
+        try c.encode(problem, forKey: .problem)
+        try c.encode(messages, forKey: .messages)
+        try c.encode(warning, forKey: .warning)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        email = try c.decodeIfPresent(String.self, forKey: .email)
+        kind = try c.decode(String.self, forKey: .kind)
+        state = try c.decode(String.self, forKey: .state)
+        tokenExpiresAt = try c.decodeIfPresent(String.self, forKey: .tokenExpiresAt).flatMap(ISO8601.date)
+        lastSuccessAt = try c.decodeIfPresent(String.self, forKey: .lastSuccessAt).flatMap(ISO8601.date)
+        consentedAt = try c.decodeIfPresent(String.self, forKey: .consentedAt).flatMap(ISO8601.date)
+        checkedAt = try c.decodeIfPresent(String.self, forKey: .checkedAt).flatMap(ISO8601.date)
+        problem = try c.decodeIfPresent(Explanation.self, forKey: .problem)
+        messages = try c.decode(AccountMessageCounts.self, forKey: .messages)
+        warning = try c.decodeIfPresent(GrantWarning.self, forKey: .warning)
+    }
+}
+
+public struct GrantWarning: Codable, Sendable, Equatable {
+    /// "warning" when the end is near or known, "note" otherwise.
+    public var level: String
+    public var expiresAt: Date
+    public var text: String
+
+    enum CodingKeys: String, CodingKey {
+        case level, text
+        case expiresAt = "expires_at"
+    }
+
+    public init(level: String, expiresAt: Date, text: String) {
+        self.level = level
+        self.expiresAt = expiresAt
+        self.text = text
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(level, forKey: .level)
+        try c.encode(ISO8601.string(expiresAt), forKey: .expiresAt)
+        try c.encode(text, forKey: .text)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        level = try c.decode(String.self, forKey: .level)
+        text = try c.decode(String.self, forKey: .text)
+        let date = try c.decode(String.self, forKey: .expiresAt)
+        guard let parsed = ISO8601.date(date) else {
+            throw DecodingError.dataCorruptedError(forKey: .expiresAt, in: c, debugDescription: "not ISO-8601")
+        }
+        expiresAt = parsed
+    }
+}
+
+/// The queue part of /api/status.
+public struct QueueSummary: Codable, Sendable, Equatable {
+    public var queued: Int
+    public var sending: Int
+    public var held: Int
+    public var failed: Int
+    public var sent24h: Int
+
+    enum CodingKeys: String, CodingKey {
+        case queued, sending, held, failed
+        case sent24h = "sent_24h"
+    }
+
+    public init(_ counts: QueueCounts) {
+        queued = counts.queued
+        sending = counts.sending
+        held = counts.held
+        failed = counts.failed
+        sent24h = counts.sent24h
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import GmailAPI
+import ProblemCatalogue
+import RelayStore
+
+/// Builds `StatusReport`s and message documents from the store, explaining every problem code with the
+/// catalogue. Shared by the web server, `gmail-relay status` and the alert watcher.
+public struct StatusReporter: Sendable {
+    public typealias SubjectLookup = @Sendable (Account) async -> String?
+
+    public let store: RelayStore
+    let subject: SubjectLookup
+    let clock: @Sendable () -> Date
+
+    /// - Parameter subject: the user a service account impersonates (kept in its sealed grant, which
+    ///   only the app layer opens); nil when it has none.
+    public init(store: RelayStore, subject: @escaping SubjectLookup = { _ in nil }, clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.store = store
+        self.subject = subject
+        self.clock = clock
+    }
+
+    public func report() async throws -> StatusReport {
+        let accounts = try await store.accounts()
+        let counts = try await store.messageCountsByAccount()
+        let now = clock()
+        var statuses: [AccountStatus] = []
+        for account in accounts {
+            let context = await context(for: account, now: now)
+            statuses.append(AccountStatus(
+                name: account.name, email: account.primaryAddress, kind: account.kind.rawValue,
+                state: account.state.rawValue, tokenExpiresAt: account.tokenExpiresAt,
+                lastSuccessAt: account.lastSuccessAt, consentedAt: account.consentedAt, checkedAt: account.checkedAt,
+                problem: Self.problem(of: account, context: context),
+                messages: counts[account.name] ?? AccountMessageCounts(),
+                warning: try await grantWarning(for: account, now: now)))
+        }
+        return StatusReport(accounts: statuses, queue: QueueSummary(try await store.queueCounts()))
+    }
+
+    /// The account's facts for the catalogue's templates.
+    public func context(for account: Account, now: Date? = nil, messageID: Int64? = nil) async -> ProblemContext {
+        ProblemContext(
+            accountName: account.name, accountKind: ProblemContext.AccountKind(rawValue: account.kind.rawValue),
+            address: account.primaryAddress,
+            subject: account.kind == .serviceAccount ? await subject(account) : nil,
+            consentedAt: account.consentedAt, detail: Self.decodeDetail(account.problemDetail),
+            messageID: messageID, now: now ?? clock())
+    }
+
+    /// The explained problem of an account, or nil when it can send.
+    public static func problem(of account: Account, context: ProblemContext) -> Explanation? {
+        // An ok account may carry a code too: it works but waits (a rate or daily limit).
+        if let code = account.problemCode, !code.isEmpty {
+            return ProblemCatalogue.explain(code: code, context: context)
+        }
+        switch account.state {
+        case .ok, .blocked: return nil
+        case .needsReauth, .unconfigured:
+            return ProblemCatalogue.explain(code: "grant_missing", context: context)
+        }
+    }
+
+    /// `problem_detail` is the JSON of GmailAPI.ProblemDetail; anything else is ignored, not fatal.
+    public static func decodeDetail(_ json: String?) -> ProblemDetail? {
+        guard let json, !json.isEmpty else { return nil }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            if let seconds = try? container.decode(Double.self) { return Date(timeIntervalSinceReferenceDate: seconds) }
+            let text = try container.decode(String.self)
+            guard let date = ISO8601.date(text) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "not a date: \(text)")
+            }
+            return date
+        }
+        return try? decoder.decode(ProblemDetail.self, from: Data(json.utf8))
+    }
+
+    /// Grants of OAuth apps in Testing mode end 7 days after consent (google-api.md 4.3 item 5). The relay
+    /// cannot ask Google for the app's publishing status, so: a definite warning when this account's grant
+    /// already ended that way once, a note otherwise that turns into a warning in the last two days.
+    func grantWarning(for account: Account, now: Date) async throws -> GrantWarning? {
+        guard account.kind == .oauthUser, account.state == .ok, let consented = account.consentedAt else { return nil }
+        let end = consented.addingTimeInterval(7 * 86_400)
+        guard end > now else { return nil }
+        let history = try await store.events(account: account.name, limit: 200)
+        let knownTesting = history.contains { $0.kind == "account_state" && $0.detail.contains(ProblemCode.testingModeExpiry.rawValue) }
+        let when = "\(ISO8601.string(end)) (in \(Self.span(end.timeIntervalSince(now))))"
+        if knownTesting {
+            return GrantWarning(
+                level: "warning", expiresAt: end,
+                text: "This account's last grant ended after 7 days because its OAuth app was in Testing mode. If the app is still in Testing, this grant ends on \(when): publish the consent screen now (Google Auth Platform → Audience → Publish app), then run `gmail-relay reauth \(account.name)`.")
+        }
+        let level = end.timeIntervalSince(now) <= 2 * 86_400 ? "warning" : "note"
+        return GrantWarning(
+            level: level, expiresAt: end,
+            text: "If this account's OAuth app is in Testing mode, Google ends this grant on \(when), 7 days after consent. Publishing the consent screen (Google Auth Platform → Audience → Publish app) and then running `gmail-relay reauth \(account.name)` avoids it.")
+    }
+
+    static func span(_ seconds: TimeInterval) -> String {
+        let hours = Int(seconds / 3600)
+        if hours < 48 { return "\(max(hours, 0)) h" }
+        return "\(hours / 24) days"
+    }
+}

@@ -1,0 +1,42 @@
+import Foundation
+import GRDB
+
+/// How many of an account's messages wait or failed; a row of the status page.
+public struct AccountMessageCounts: Codable, Sendable, Equatable {
+    public var queued: Int
+    public var held: Int
+    public var failed: Int
+
+    public init(queued: Int = 0, held: Int = 0, failed: Int = 0) {
+        self.queued = queued
+        self.held = held
+        self.failed = failed
+    }
+}
+
+extension RelayStore {
+    /// Queued (including sending), held and failed messages per account name, in one query.
+    /// Accounts without such messages are absent.
+    public func messageCountsByAccount() async throws -> [String: AccountMessageCounts] {
+        try await pool.read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT account, status, COUNT(*) AS n FROM messages
+                    WHERE status IN ('queued', 'sending', 'held', 'failed') GROUP BY account, status
+                    """)
+            var counts: [String: AccountMessageCounts] = [:]
+            for row in rows {
+                let account: String = row["account"]
+                let n: Int = row["n"]
+                switch MessageStatus(rawValue: row["status"]) {
+                case .queued, .sending: counts[account, default: .init()].queued += n
+                case .held: counts[account, default: .init()].held += n
+                case .failed: counts[account, default: .init()].failed += n
+                default: break
+                }
+            }
+            return counts
+        }
+    }
+}

@@ -1,0 +1,29 @@
+import Foundation
+import RelayStore
+
+/// Gauges read from the database at scrape time, in Prometheus text format: the queue by status and the
+/// accounts by state. They hold across restarts and include what CLI processes changed, which in-process
+/// counters cannot. The delivery engine's counters and durations (`RelayMetrics`) are appended by the app.
+public enum StoreGauges {
+    public static func prometheusText(_ store: RelayStore) async -> String {
+        guard let counts = try? await store.queueCounts(), let accounts = try? await store.accounts() else {
+            return "# the relay database could not be read\n"
+        }
+        var out = """
+            # HELP relay_messages Messages in the send log by status (sent: in the last 24 hours).
+            # TYPE relay_messages gauge
+            relay_messages{status="queued"} \(counts.queued)
+            relay_messages{status="sending"} \(counts.sending)
+            relay_messages{status="held"} \(counts.held)
+            relay_messages{status="failed"} \(counts.failed)
+            relay_messages{status="sent_24h"} \(counts.sent24h)
+            # HELP relay_accounts Accounts by state.
+            # TYPE relay_accounts gauge
+
+            """
+        for state in AccountState.allCases {
+            out += "relay_accounts{state=\"\(state.rawValue)\"} \(accounts.filter { $0.state == state }.count)\n"
+        }
+        return out
+    }
+}

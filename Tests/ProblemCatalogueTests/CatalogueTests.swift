@@ -1,0 +1,197 @@
+import Foundation
+import Delivery
+import GmailAPI
+import Testing
+@testable import ProblemCatalogue
+
+private let now = Date(timeIntervalSince1970: 1_796_000_000)  // 2026-11-29
+
+private func context(
+    _ kind: ProblemContext.AccountKind = .oauthUser, detail: ProblemDetail? = nil, consentedAt: Date? = nil,
+    subject: String? = nil, scopes: [String]? = nil
+) -> ProblemContext {
+    ProblemContext(
+        accountName: "shop", accountKind: kind, address: "owner@shop.example", subject: subject,
+        consentedAt: consentedAt, detail: detail, grantedScopes: scopes, messageID: 42, now: now)
+}
+
+/// Classifies a body byte for byte as the delivery engine would, then explains it.
+private func explainAnswer(
+    _ endpoint: GoogleFailure.Endpoint, status: Int, body: String, kind: GoogleFailure.AccountKind = .userGrant,
+    consentedAt: Date? = nil, previousPreconditionFailures: Int = 0
+) -> Explanation {
+    let verdict = FailureClassifier.classify(GoogleFailure(
+        endpoint: endpoint, status: status, body: Data(body.utf8), accountKind: kind, consentedAt: consentedAt,
+        now: now, previousPreconditionFailures: previousPreconditionFailures))
+    var ctx = context(detail: verdict.detail, consentedAt: consentedAt)
+    if case .serviceAccount(let subject) = kind {
+        ctx.accountKind = .serviceAccount
+        ctx.subject = subject
+    }
+    return ProblemCatalogue.explain(code: verdict.problem.rawValue, context: ctx)
+}
+
+@Suite struct CatalogueCompleteness {
+    @Test(arguments: ProblemCode.allCases)
+    func everyProblemCodeHasAnEntryWithSteps(code: ProblemCode) throws {
+        let entry = try #require(ProblemCatalogue.entry(for: code), "no catalogue entry for \(code.rawValue)")
+        let explained = entry.explain(context(code.rawValue.hasPrefix("sa_") ? .serviceAccount : .oauthUser, subject: "info@shop.example"))
+        #expect(explained.code == code.rawValue)
+        #expect(!explained.title.isEmpty)
+        #expect(explained.explanation.count > 40)
+        #expect(!explained.causes.isEmpty)
+        #expect(!explained.steps.isEmpty)
+        // The real name is filled in; no placeholder leaks into a rendered step.
+        for step in explained.steps {
+            #expect(step.range(of: #"\bNAME\b"#, options: .regularExpression) == nil, "\(code.rawValue): \(step)")
+            #expect(!step.contains("log show ID"), "\(code.rawValue): \(step)")
+        }
+        if code.isFixedByReauth {
+            #expect(explained.steps.contains { $0.contains("gmail-relay reauth shop") }, "\(code.rawValue) is fixed by reauth")
+        }
+    }
+
+    @Test(arguments: RelayProblem.allCases)
+    func everyRelayCodeHasAnEntry(code: RelayProblem) throws {
+        let entry = try #require(ProblemCatalogue.entry(for: code.rawValue), "no catalogue entry for \(code.rawValue)")
+        #expect(!entry.explain(context()).steps.isEmpty)
+    }
+
+    @Test func catalogueKnowsExactlyTheDeliveryEnginesOwnCodes() {
+        #expect(Set(RelayProblemCodes.all) == Set(RelayProblem.allCases.map(\.rawValue)))
+    }
+
+    @Test func codesTitlesAndMeaningsAreDistinct() {
+        let entries = ProblemCatalogue.entries
+        #expect(entries.count == ProblemCode.allCases.count + RelayProblem.allCases.count)
+        #expect(Set(entries.map(\.code)).count == entries.count)
+        #expect(Set(entries.map(\.title)).count == entries.count, "two codes share a title")
+        #expect(Set(entries.map(\.meaning)).count == entries.count, "two codes share their explanation")
+    }
+
+    @Test func dispositionFollowsTheClassifier() {
+        // held = accountBlocked, retried = rateLimited/transient, failed = messageRejected.
+        #expect(ProblemCatalogue.entry(for: .grantRevoked)?.disposition == .held)
+        #expect(ProblemCatalogue.entry(for: .preconditionTransient)?.disposition == .retried)
+        #expect(ProblemCatalogue.entry(for: .preconditionFailed)?.disposition == .held)
+        #expect(ProblemCatalogue.entry(for: .dailyLimit)?.disposition == .retried)
+        #expect(ProblemCatalogue.entry(for: .messageRejected)?.disposition == .failed)
+        #expect(ProblemCatalogue.entry(for: .networkError)?.disposition == .retried)
+        #expect(ProblemCatalogue.entry(for: .unexpectedResponse)?.disposition == .held)
+    }
+
+    @Test func unknownCodeIsStillShownByName() {
+        let explained = ProblemCatalogue.explain(code: "from_the_future", context: context())
+        #expect(explained.title.contains("from_the_future"))
+        #expect(explained.steps.contains { $0.contains("gmail-relay log show 42") })
+    }
+}
+
+/// Google's real bodies (shared/google-api.md), through the real classifier, into the catalogue.
+@Suite struct ExplanationsOfRealAnswers {
+    @Test func testingModeExpiryTellsToPublishThenReauth() {
+        let consent = now.addingTimeInterval(-7 * 86_400 + 3600)
+        let explained = explainAnswer(.token, status: 400, body: #"{"error": "invalid_grant", "error_description": "Token has been expired or revoked."}"#, consentedAt: consent)
+        #expect(explained.code == "testing_mode_expiry")
+        #expect(explained.steps[0].contains("Publish app"))
+        #expect(explained.steps[1].contains("gmail-relay reauth shop"))
+        #expect(explained.explanation.contains("7 days later"))
+        #expect(explained.explanation.contains("Token has been expired or revoked."))
+    }
+
+    @Test func revokedLongAfterConsentIsNotTestingMode() {
+        let explained = explainAnswer(.token, status: 400, body: #"{"error": "invalid_grant", "error_description": "Token has been expired or revoked."}"#, consentedAt: now.addingTimeInterval(-40 * 86_400))
+        #expect(explained.code == "grant_revoked")
+        #expect(explained.causes.contains { $0.contains("password") })
+        #expect(explained.causes.contains { $0.contains("six months") })
+        #expect(explained.steps.contains { $0.contains("gmail-relay reauth shop") })
+    }
+
+    @Test func serviceAccountVariantsAreToldApart() {
+        let sa = GoogleFailure.AccountKind.serviceAccount(subject: "info@shop.example")
+        let signature = explainAnswer(.token, status: 400, body: #"{"error": "invalid_grant", "error_description": "Invalid JWT Signature."}"#, kind: sa)
+        let clock = explainAnswer(.token, status: 400, body: #"{"error": "invalid_grant", "error_description": "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim."}"#, kind: sa)
+        let subject = explainAnswer(.token, status: 400, body: #"{"error": "invalid_grant", "error_description": "Invalid email or User ID"}"#, kind: sa)
+        let dwd = explainAnswer(.token, status: 401, body: #"{"error": "unauthorized_client", "error_description": "Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested."}"#, kind: sa)
+        #expect([signature.code, clock.code, subject.code, dwd.code] == ["sa_invalid_signature", "sa_clock_skew", "sa_unknown_subject", "sa_not_authorized"])
+        #expect(signature.steps.contains { $0.contains("Create new key") })
+        #expect(clock.steps.contains { $0.contains("timedatectl") })
+        #expect(subject.explanation.contains("info@shop.example"))
+        #expect(dwd.steps.contains { $0.contains("Manage Domain Wide Delegation") && $0.contains("numeric Client ID") })
+    }
+
+    @Test func failedPreconditionVariantsAreToldApart() {
+        let precondition = #"{"error": {"code": 400, "message": "Precondition check failed.", "errors": [{"message": "Precondition check failed.", "domain": "global", "reason": "failedPrecondition"}], "status": "FAILED_PRECONDITION"}}"#
+        let noMail = #"{"error": {"code": 400, "message": "Mail service not enabled", "errors": [{"message": "Mail service not enabled", "domain": "global", "reason": "failedPrecondition"}], "status": "FAILED_PRECONDITION"}}"#
+        let noSubject = explainAnswer(.gmailSend, status: 400, body: precondition, kind: .serviceAccount(subject: nil))
+        let consumer = explainAnswer(.gmailSend, status: 400, body: precondition, kind: .serviceAccount(subject: "someone@gmail.com"))
+        let disabled = explainAnswer(.gmailSend, status: 400, body: noMail)
+        let transient = explainAnswer(.gmailSend, status: 400, body: precondition)
+        let again = explainAnswer(.gmailSend, status: 400, body: precondition, previousPreconditionFailures: 1)
+        #expect([noSubject.code, consumer.code, disabled.code, transient.code, again.code]
+            == ["sa_no_subject", "sa_consumer_account", "mail_service_disabled", "precondition_transient", "precondition_failed"])
+        #expect(noSubject.explanation.contains("domain-wide delegation"))
+        #expect(noSubject.steps.contains { $0.contains("--subject") })
+        #expect(consumer.explanation.contains("gmail.com"))
+        #expect(consumer.steps.contains { $0.contains("--client-secret-file") })
+        #expect(disabled.steps.contains { $0.contains("Service status") })
+        #expect(transient.disposition == .retried && again.disposition == .held)
+        let explanations = [noSubject, consumer, disabled, transient, again].map(\.explanation)
+        #expect(Set(explanations).count == 5)
+    }
+
+    @Test func apiDisabledCarriesTheActivationURLFromTheBody() {
+        let text = "Gmail API has not been used in project 861228239640 before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=861228239640 then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry."
+        let body = #"{"error": {"code": 403, "message": "\#(text)", "errors": [{"message": "\#(text)", "domain": "usageLimits", "reason": "accessNotConfigured", "extendedHelp": "https://console.developers.google.com"}], "status": "PERMISSION_DENIED"}}"#
+        let explained = explainAnswer(.gmailSend, status: 403, body: body)
+        #expect(explained.code == "api_disabled")
+        #expect(explained.steps[0] == "Open https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=861228239640 (signed in as a project owner) and click Enable.")
+    }
+
+    @Test func rateLimitCarriesTheRetryTime() {
+        let body = #"{"error": {"code": 429, "message": "User-rate limit exceeded.  Retry after 2026-11-29T09:30:00.000Z (Mail sending)", "errors": [{"message": "User-rate limit exceeded.  Retry after 2026-11-29T09:30:00.000Z (Mail sending)", "domain": "usageLimits", "reason": "rateLimitExceeded"}], "status": "RESOURCE_EXHAUSTED"}}"#
+        let explained = explainAnswer(.gmailSend, status: 429, body: body)
+        #expect(explained.code == "daily_limit")
+        #expect(explained.explanation.contains("2026-11-29 09:30 UTC"))
+        #expect(explained.steps[0].contains("2026-11-29 09:30 UTC"))
+        #expect(explained.causes[0].contains("2,000 messages a day"))
+    }
+
+    @Test func messageRejectedQuotesGmailOnce() {
+        let body = #"{"error": {"code": 400, "message": "Invalid To header", "errors": [{"message": "Invalid To header", "domain": "global", "reason": "invalidArgument"}], "status": "INVALID_ARGUMENT"}}"#
+        let explained = explainAnswer(.gmailSend, status: 400, body: body)
+        #expect(explained.code == "message_rejected")
+        #expect(explained.explanation.contains("Gmail's own words: “Invalid To header”"))
+        #expect(explained.explanation.components(separatedBy: "Invalid To header").count == 2)
+        #expect(explained.steps[0].contains("gmail-relay log show 42"))
+    }
+
+    @Test func scopeInsufficientShowsGrantedAndNeeded() throws {
+        let entry = try #require(ProblemCatalogue.entry(for: .scopeInsufficient))
+        let explained = entry.explain(context(scopes: ["openid", "https://www.googleapis.com/auth/gmail.readonly"]))
+        #expect(explained.explanation.contains("Sending needs one of: https://www.googleapis.com/auth/gmail.send"))
+        #expect(explained.explanation.contains("The grant has: openid, https://www.googleapis.com/auth/gmail.readonly."))
+        let unknown = entry.explain(context())
+        #expect(unknown.explanation.contains("not known to the relay"))
+    }
+}
+
+@Suite struct TroubleshootingDocument {
+    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test func committedFileEqualsTheCatalogue() throws {
+        let path = Self.repositoryRoot.appendingPathComponent("docs/troubleshooting.md")
+        let committed = try String(contentsOf: path, encoding: .utf8)
+        let generated = ProblemCatalogue.troubleshootingMarkdown()
+        #expect(committed == generated, "docs/troubleshooting.md is stale: run `.build/debug/gmail-relay troubleshooting-doc > docs/troubleshooting.md`")
+    }
+
+    @Test func documentHasEveryCodeWithPlaceholders() {
+        let text = ProblemCatalogue.troubleshootingMarkdown()
+        for entry in ProblemCatalogue.entries {
+            #expect(text.contains("\n## \(entry.code)\n"), "\(entry.code) missing")
+        }
+        #expect(text.contains("gmail-relay reauth NAME"))
+        #expect(!text.contains("1970"), "the placeholder clock leaked into the docs")
+    }
+}

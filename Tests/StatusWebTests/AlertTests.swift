@@ -1,0 +1,135 @@
+import AccountAlerts
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import RelayStatus
+import RelayStore
+import ServiceLifecycle
+import Testing
+
+/// A real HTTP receiver on a loopback port that records every POST and answers with scripted statuses.
+final class WebhookReceiver: @unchecked Sendable {
+    private let lock = NSLock()
+    private var bodies: [Data] = []
+    private var statuses: [HTTPResponse.Status]
+    private var task: Task<Void, any Error>?
+    private(set) var url: URL!
+
+    init(failFirst: Int = 0) {
+        statuses = Array(repeating: .internalServerError, count: failFirst)
+    }
+
+    var received: [Data] { lock.withLock { bodies } }
+
+    func start() async throws {
+        let router = Router()
+        router.post("/hook") { request, _ -> Response in
+            var request = request
+            let body = try await request.collectBody(upTo: 1 << 20)
+            let status: HTTPResponse.Status = self.lock.withLock {
+                self.bodies.append(Data(buffer: body))
+                return self.statuses.isEmpty ? .noContent : self.statuses.removeFirst()
+            }
+            return Response(status: status)
+        }
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        var logger = Logger(label: "receiver")
+        logger.logLevel = .critical
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                              onServerRunning: { continuation.yield($0.localAddress!.port!) }, logger: logger)
+        task = Task { try await app.runService() }
+        var iterator = ports.makeAsyncIterator()
+        let port = try #require(await iterator.next())
+        url = URL(string: "http://127.0.0.1:\(port)/hook")!
+    }
+
+    func stop() { task?.cancel() }
+
+    /// Waits (bounded) until `count` bodies arrived.
+    func wait(for count: Int, seconds: Double = 15) async throws -> [Data] {
+        let deadline = Date().addingTimeInterval(seconds)
+        while received.count < count && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        return received
+    }
+}
+
+@Suite struct AlertWebhook {
+    func watcher(_ f: Fixture, _ receiver: WebhookReceiver) -> AccountStateWatcher {
+        var logger = Logger(label: "alerts-test")
+        logger.logLevel = .critical
+        return AccountStateWatcher(
+            reporter: StatusReporter(store: f.store), webhook: receiver.url, interval: .milliseconds(50),
+            retry: AlertRetryPolicy(attempts: 4, firstDelay: .milliseconds(20), maximumDelay: .milliseconds(100)), logger: logger)
+    }
+
+    @Test func postsStateChangesWithTheProblemAndRetries() async throws {
+        let f = try Fixture()
+        try await f.addAccount("shop", address: "owner@shop.example")
+        let receiver = WebhookReceiver(failFirst: 2)
+        try await receiver.start()
+        defer { receiver.stop() }
+        let watcher = watcher(f, receiver)
+        let running = Task { try await watcher.run() }
+        defer { running.cancel() }
+        try await Task.sleep(for: .milliseconds(200))  // the baseline reading
+        #expect(receiver.received.isEmpty, "no alert for the state at start")
+
+        try await f.block("shop", state: .needsReauth, code: "grant_revoked")
+        // Two 500s, then the third try is accepted: three identical bodies.
+        let bodies = try await receiver.wait(for: 3)
+        #expect(bodies.count == 3)
+        #expect(Set(bodies).count == 1)
+        let alert = try #require(try JSONSerialization.jsonObject(with: bodies[0]) as? [String: Any])
+        #expect(alert["account"] as? String == "shop")
+        #expect(alert["email"] as? String == "owner@shop.example")
+        #expect(alert["from_state"] as? String == "ok")
+        #expect(alert["to_state"] as? String == "needs_reauth")
+        #expect(ISO8601.date(alert["at"] as? String ?? "") != nil)
+        let problem = try #require(alert["problem"] as? [String: Any])
+        #expect(problem["code"] as? String == "grant_revoked")
+        #expect(problem["title"] as? String == "Authorization expired or revoked")
+        #expect((problem["steps"] as? [String])?.contains { $0.contains("gmail-relay reauth shop") } == true)
+
+        // And back.
+        try await f.store.recordAccountSuccess(name: "shop")
+        let all = try await receiver.wait(for: 4)
+        let back = try #require(try JSONSerialization.jsonObject(with: all[3]) as? [String: Any])
+        #expect(back["from_state"] as? String == "needs_reauth")
+        #expect(back["to_state"] as? String == "ok")
+        #expect(back["problem"] is NSNull)
+    }
+
+    @Test func givesUpAfterTheLastTry() async throws {
+        let f = try Fixture()
+        try await f.addAccount("shop")
+        let receiver = WebhookReceiver(failFirst: 100)
+        try await receiver.start()
+        defer { receiver.stop() }
+        let running = Task { try await watcher(f, receiver).run() }
+        defer { running.cancel() }
+        try await Task.sleep(for: .milliseconds(200))
+        try await f.block("shop", code: "api_disabled")
+        _ = try await receiver.wait(for: 4)
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(receiver.received.count == 4, "bounded: exactly `attempts` tries")
+    }
+
+    @Test func stateChangesArePure() async throws {
+        let f = try Fixture()
+        let a = try await f.addAccount("a")
+        let b = try await f.addAccount("b")
+        var changedB = b
+        changedB.state = .blocked
+        let changes = StateChanges.between(["a": .ok, "b": .ok, "gone": .ok], [a, changedB])
+        #expect(changes.map(\.account.name) == ["b"])
+        #expect(changes.first?.from == .ok)
+        #expect(StateChanges.between([:], [a]).isEmpty, "a new account is not a change")
+    }
+
+    @Test func backoffIsBounded() {
+        let policy = AlertRetryPolicy(attempts: 6, firstDelay: .seconds(1), maximumDelay: .seconds(30))
+        #expect((1...7).map { policy.delay(after: $0) } == [.seconds(1), .seconds(2), .seconds(4), .seconds(8), .seconds(16), .seconds(30), .seconds(30)])
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import GmailAPI
+import RelayStatus
+import RelayStore
+import Testing
+
+/// The status report from a real SQLite store.
+@Suite struct Reporter {
+    @Test func detailStoredByTheDeliveryEngineIsReadBack() async throws {
+        let f = try Fixture()
+        try await f.addAccount("shop")
+        let retry = Date(timeIntervalSince1970: 1_900_000_000)
+        try await f.block("shop", code: "daily_limit", detail: ProblemDetail(
+            googleMessage: "User-rate limit exceeded.  Retry after 2030-03-17T17:46:40.000Z (Mail sending)",
+            reason: "rateLimitExceeded", retryAfter: retry, httpStatus: 429, bodyFormat: .googleError, rawBody: "{}"))
+        let report = try await StatusReporter(store: f.store).report()
+        let problem = try #require(report.accounts.first?.problem)
+        #expect(problem.code == "daily_limit")
+        #expect(problem.explanation.contains("2030-03-17 17:46 UTC"))
+        #expect(problem.disposition == .retried)
+    }
+
+    @Test func countsArePerAccount() async throws {
+        let f = try Fixture()
+        try await f.addAccount("shop")
+        try await f.addAccount("blog")
+        _ = try await f.addMessage(account: "shop", status: .held, problem: "grant_revoked")
+        _ = try await f.addMessage(account: "shop")
+        let failed = try await f.addMessage(account: "blog")
+        try await f.store.markStatus(id: failed, status: .failed, problemCode: "message_rejected")
+        let counts = try await f.store.messageCountsByAccount()
+        #expect(counts["shop"] == AccountMessageCounts(queued: 1, held: 1, failed: 0))
+        #expect(counts["blog"] == AccountMessageCounts(queued: 0, held: 0, failed: 1))
+        let report = try await StatusReporter(store: f.store).report()
+        #expect(report.queue.held == 1 && report.queue.queued == 1 && report.queue.failed == 1)
+    }
+
+    @Test func anAccountWithoutAGrantIsExplained() async throws {
+        let f = try Fixture()
+        try await f.addAccount("new", state: .needsReauth)
+        let report = try await StatusReporter(store: f.store).report()
+        #expect(report.accounts.first?.problem?.code == "grant_missing")
+        #expect(report.accounts.first?.problem?.steps.first?.contains("gmail-relay reauth new") == true)
+    }
+
+    @Test func testingModeWarningIsDefiniteAfterAnEarlierExpiry() async throws {
+        let f = try Fixture()
+        try await f.addAccount("shop")
+        try await f.block("shop", state: .needsReauth, code: "testing_mode_expiry")
+        try await f.store.setAccountSecret(name: "shop", secret: Data("new grant".utf8), consentedAt: Date().addingTimeInterval(-86_400))
+        try await f.store.recordAccountSuccess(name: "shop")
+        let warning = try #require(try await StatusReporter(store: f.store).report().accounts.first?.warning)
+        #expect(warning.level == "warning")
+        #expect(warning.text.contains("last grant ended after 7 days"))
+        #expect(abs(warning.expiresAt.timeIntervalSinceNow - 6 * 86_400) < 120)
+    }
+
+    @Test func jsonKeepsEveryContractKeyEvenWhenNull() async throws {
+        let f = try Fixture()
+        try await f.addAccount("box", kind: .sandbox)
+        let text = try StatusJSON.encode(try await StatusReporter(store: f.store).report())
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        let account = try #require((json["accounts"] as? [[String: Any]])?.first)
+        #expect(Set(account.keys).isSuperset(of: ["name", "email", "kind", "state", "token_expires_at", "last_success_at", "problem"]))
+        #expect(account["problem"] is NSNull)
+        let queueKeys = (json["queue"] as? [String: Any]).map { Set($0.keys) } ?? []
+        #expect(queueKeys.isSuperset(of: ["queued", "held", "failed", "sent_24h"]))
+    }
+}

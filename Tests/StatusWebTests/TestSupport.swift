@@ -1,0 +1,113 @@
+import Foundation
+import GmailAPI
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import RelayConfig
+import RelayStatus
+import Testing
+import RelayStore
+@testable import StatusWeb
+
+/// A real store in a fresh temp directory (removed when the fixture goes), and a web server over it.
+final class Fixture: @unchecked Sendable {
+    let directory: String
+    let store: RelayStore
+
+    init() throws {
+        directory = NSTemporaryDirectory() + "statusweb-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        store = try RelayStore.open(dataDirectory: directory + "/data", options: .init(passwordHashing: .testing))
+    }
+
+    deinit {
+        try? store.close()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    func server(token: String? = nil, listen: SocketAddressSpec = SocketAddressSpec(host: "127.0.0.1", port: 0)) throws -> StatusWebServer {
+        var logger = Logger(label: "statusweb-test")
+        logger.logLevel = .critical
+        let security = try WebSecurity(listen: listen, adminToken: token)
+        let store = self.store
+        return try StatusWebServer(
+            reporter: StatusReporter(store: store), security: security,
+            metrics: { await StoreGauges.prometheusText(store) }, logger: logger)
+    }
+
+    func app(token: String? = nil) throws -> some ApplicationProtocol {
+        try server(token: token).application(listen: SocketAddressSpec(host: "127.0.0.1", port: 0))
+    }
+
+    @discardableResult
+    func addAccount(_ name: String, kind: AccountKind = .oauthUser, address: String? = nil, state: AccountState = .ok) async throws -> Account {
+        try await store.addAccount(name: name, kind: kind, fromAddresses: [address ?? "\(name)@example.com"],
+                                   secret: kind == .sandbox ? nil : Data("grant".utf8), state: state)
+    }
+
+    /// A message stored the way the SMTP listener stores one.
+    func addMessage(
+        account: String, subject: String = "Hello", to: [String] = ["alice@example.com"], from: String = "wordpress@example.org",
+        status: MessageStatus = .queued, problem: String? = nil
+    ) async throws -> Int64 {
+        let body = "Subject: \(subject)\r\n\r\nbody\r\n"
+        let file = try store.spool.create()
+        try file.write(Array(body.utf8))
+        let path = try file.finish()
+        return try await store.acceptMessage(NewMessage(
+            account: account, credentialUsername: "site1", peer: "127.0.0.1:50000", tls: false, mailFrom: from,
+            recipients: to, subject: subject, messageID: "<\(UUID().uuidString)@example.org>",
+            size: Int64(body.utf8.count), spoolPath: path, sandbox: false, status: status, problemCode: problem))
+    }
+
+    func addAttempt(_ id: Int64, status: Int?, body: String?, problem: String?) async throws {
+        let now = Date()
+        try await store.recordAttempt(NewAttempt(
+            messageID: id, startedAt: now.addingTimeInterval(-0.4), finishedAt: now,
+            endpoint: "https://gmail.googleapis.com/upload/gmail/v1/users/me/messages/send?uploadType=media",
+            httpStatus: status, responseBody: body, problemCode: problem, nextDelaySeconds: nil))
+    }
+
+    /// The account blocked the way the delivery engine records it: the code and the JSON of ProblemDetail.
+    func block(_ name: String, state: AccountState = .blocked, code: String, detail: ProblemDetail? = nil) async throws {
+        let json = try detail.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        try await store.setAccountState(name: name, state: state, problemCode: code, detail: json)
+    }
+}
+
+enum Setup: String, CaseIterable, CustomTestStringConvertible {
+    case router, live
+    var testing: TestingSetup { self == .router ? .router : .live }
+    var testDescription: String { rawValue }
+}
+
+extension TestResponse {
+    var text: String { String(buffer: body) }
+    func json() throws -> Any { try JSONSerialization.jsonObject(with: Data(text.utf8)) }
+    var setCookie: String? { headers[.setCookie] }
+}
+
+func form(_ fields: [String: String]) -> ByteBuffer {
+    let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
+    return ByteBuffer(string: fields.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: allowed)!)" }.joined(separator: "&"))
+}
+
+var formHeaders: HTTPFields {
+    var headers = HTTPFields()
+    headers[.contentType] = "application/x-www-form-urlencoded"
+    return headers
+}
+
+func headers(_ pairs: [(String, String)]) -> HTTPFields {
+    var fields = HTTPFields()
+    for (name, value) in pairs { fields[HTTPField.Name(name)!] = value }
+    return fields
+}
+
+/// The value of `<input type="hidden" name="csrf" value="...">` in a page.
+func csrfToken(in html: String) -> String? {
+    guard let range = html.range(of: "name=\"csrf\" value=\"") else { return nil }
+    return String(html[range.upperBound...].prefix { $0 != "\"" })
+}
