@@ -107,6 +107,7 @@ public struct MessageDeliverer: Sendable {
         let (outcome, exchanges) = await sender.send(messageFile: URL(fileURLWithPath: outgoing), tokens: entry.cache)
         if let token = await entry.cache.cachedToken, token.expiresAt != account.tokenExpiresAt {
             report.tokenExpiresAt = token.expiresAt
+            report.tokenScopes = token.scope.map { _ in token.scopes.sorted() }
         }
         switch outcome {
         case .sent(let gmailID, _, _):

@@ -51,7 +51,8 @@ public struct TokenHealthProbe: Service {
         do {
             let token = try await entry.cache.freshToken()
             try? await store.recordAccountCheck(name: account.name, at: now)
-            try? await store.setTokenExpiry(name: account.name, expiresAt: token.expiresAt)
+            try? await store.setTokenExpiry(name: account.name, expiresAt: token.expiresAt,
+                                            scopes: token.scope.map { _ in token.scopes.sorted() })
         } catch {
             try? await store.recordAccountCheck(name: account.name, at: now)
             let failure = GoogleFailure(FailedCall(tokenError: error), accountKind: entry.grant.classifierKind,

@@ -116,11 +116,14 @@ struct DoctorCommand: AsyncParsableCommand {
 
         switch await TokenInfo.fetch(accessToken: token.value, endpoints: access.endpoints, transport: access.transport) {
         case .success(let info):
+            try? await access.store.setTokenExpiry(name: account.name, expiresAt: token.expiresAt, scopes: info.scopes.sorted())
             let granted = info.scopes.sorted().joined(separator: " ")
             if info.canSend {
                 checks.append(Check(verdict: .ok, name: "scopes", text: "can send (granted: \(granted))"))
             } else {
                 checks.append(Check(verdict: .fail, name: "scopes", text: "no scope that allows sending (granted: \(granted.isEmpty ? "none" : granted)); needed: \(GmailScope.send). Run `gmail-relay reauth \(account.name)` and leave the Gmail box ticked"))
+                try? await access.store.setAccountState(name: account.name, state: .needsReauth,
+                                                        problemCode: ProblemCode.scopeInsufficient.rawValue)
             }
             if let email = info.email {
                 let known = account.fromAddresses.contains { $0.lowercased() == email.lowercased() }

@@ -45,7 +45,7 @@ public struct StatusReporter: Sendable {
             address: account.primaryAddress,
             subject: account.kind == .serviceAccount ? await subject(account) : nil,
             consentedAt: account.consentedAt, detail: Self.decodeDetail(account.problemDetail),
-            messageID: messageID, now: now ?? clock())
+            grantedScopes: account.grantedScopes, messageID: messageID, now: now ?? clock())
     }
 
     /// The explained problem of an account, or nil when it can send.

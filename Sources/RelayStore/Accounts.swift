@@ -137,12 +137,12 @@ extension RelayStore {
         }
     }
 
-    public func setTokenExpiry(name: String, expiresAt: Date?) async throws {
-        let expires = expiresAt.map(Millis.from)
+    /// What Google said about the account's newest access token: when it expires and, when the token
+    /// endpoint or tokeninfo said, which scopes it carries (nil leaves the known scopes alone).
+    public func setTokenExpiry(name: String, expiresAt: Date?, scopes: [String]? = nil) async throws {
         let now = nowMillis
         try await pool.write { db in
-            try db.execute(sql: "UPDATE accounts SET token_expires_at = ?, updated_at = ? WHERE name = ?",
-                           arguments: [expires, now, name])
+            try recordToken(db, name: name, expiresAt: expiresAt, scopes: scopes, now: now)
             if db.changesCount == 0 { throw StoreError.unknownAccount(name) }
         }
     }
@@ -195,6 +195,7 @@ extension Account {
             lastSuccessAt: Millis.dateIfAny(row["last_success_at"] as Int64?),
             tokenExpiresAt: Millis.dateIfAny(row["token_expires_at"] as Int64?),
             checkedAt: Millis.dateIfAny(row["checked_at"] as Int64?),
+            grantedScopes: (row["granted_scopes"] as String?).map { $0.split(separator: " ").map(String.init) },
             createdAt: Millis.date(row["created_at"] as Int64),
             updatedAt: Millis.date(row["updated_at"] as Int64))
     }
@@ -239,4 +240,13 @@ func applyAccountSuccess(_ db: Database, name: String, at: Int64) throws -> Bool
     let was = problem.map { "\(previous), \($0)" } ?? previous
     try insertEvent(db, at: at, kind: "account_state", detail: "ok (was \(was)) after a success", accountID: id, account: name)
     return true
+}
+
+func recordToken(_ db: Database, name: String, expiresAt: Date?, scopes: [String]?, now: Int64) throws {
+    try db.execute(
+        sql: """
+            UPDATE accounts SET token_expires_at = ?, granted_scopes = COALESCE(?, granted_scopes), updated_at = ?
+            WHERE name = ?
+            """,
+        arguments: [expiresAt.map(Millis.from), scopes?.sorted().joined(separator: " "), now, name])
 }

@@ -28,6 +28,8 @@ public struct AttemptReport: Sendable, Equatable {
     public var outcome: Outcome
     public var accountChange: AccountChange?
     public var tokenExpiresAt: Date?
+    /// The scopes of that token, when the token endpoint said.
+    public var tokenScopes: [String]?
 
     public init(
         messageID: Int64, account: String, rewrittenHeaders: String? = nil, rewriteNote: String? = nil,
@@ -94,8 +96,7 @@ extension RelayStore {
                 break
             }
             if let expires = report.tokenExpiresAt {
-                try db.execute(sql: "UPDATE accounts SET token_expires_at = ? WHERE name = ?",
-                               arguments: [Millis.from(expires), report.account])
+                try recordToken(db, name: report.account, expiresAt: expires, scopes: report.tokenScopes, now: now)
             }
             return effects
         }

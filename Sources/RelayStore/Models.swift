@@ -58,6 +58,8 @@ public struct Account: Codable, Sendable, Equatable {
     public var tokenExpiresAt: Date?
     /// When the health probe or `doctor` last checked the grant with a token refresh.
     public var checkedAt: Date?
+    /// The scopes Google last reported for the account's access token; nil when never reported.
+    public var grantedScopes: [String]?
     public var createdAt: Date
     public var updatedAt: Date
 
@@ -74,6 +76,7 @@ public struct Account: Codable, Sendable, Equatable {
         case lastSuccessAt = "last_success_at"
         case tokenExpiresAt = "token_expires_at"
         case checkedAt = "checked_at"
+        case grantedScopes = "granted_scopes"
         case createdAt = "created_at"
         case updatedAt = "updated_at"
     }
@@ -92,6 +95,7 @@ public struct Account: Codable, Sendable, Equatable {
         try c.encode(lastSuccessAt.map(ISO8601.string), forKey: .lastSuccessAt)
         try c.encode(tokenExpiresAt.map(ISO8601.string), forKey: .tokenExpiresAt)
         try c.encode(checkedAt.map(ISO8601.string), forKey: .checkedAt)
+        try c.encode(grantedScopes, forKey: .grantedScopes)
         try c.encode(ISO8601.string(createdAt), forKey: .createdAt)
         try c.encode(ISO8601.string(updatedAt), forKey: .updatedAt)
     }
@@ -110,6 +114,7 @@ public struct Account: Codable, Sendable, Equatable {
         lastSuccessAt = try decodeDate(c, .lastSuccessAt)
         tokenExpiresAt = try decodeDate(c, .tokenExpiresAt)
         checkedAt = try decodeDate(c, .checkedAt)
+        grantedScopes = try c.decodeIfPresent([String].self, forKey: .grantedScopes)
         createdAt = try decodeRequiredDate(c, .createdAt)
         updatedAt = try decodeRequiredDate(c, .updatedAt)
     }
@@ -117,7 +122,8 @@ public struct Account: Codable, Sendable, Equatable {
     init(
         id: Int64, name: String, kind: AccountKind, fromAddresses: [String], state: AccountState,
         problemCode: String?, problemDetail: String?, hasSecret: Bool, consentedAt: Date?,
-        lastSuccessAt: Date?, tokenExpiresAt: Date?, checkedAt: Date? = nil, createdAt: Date, updatedAt: Date
+        lastSuccessAt: Date?, tokenExpiresAt: Date?, checkedAt: Date? = nil, grantedScopes: [String]? = nil,
+        createdAt: Date, updatedAt: Date
     ) {
         self.id = id
         self.name = name
@@ -131,6 +137,7 @@ public struct Account: Codable, Sendable, Equatable {
         self.lastSuccessAt = lastSuccessAt
         self.tokenExpiresAt = tokenExpiresAt
         self.checkedAt = checkedAt
+        self.grantedScopes = grantedScopes
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }

@@ -96,6 +96,11 @@ enum Schema {
             // When the health probe (or doctor) last asked Google for a token for the account.
             try db.execute(sql: "ALTER TABLE accounts ADD COLUMN checked_at INTEGER")
         }
+        migrator.registerMigration("v3") { db in
+            // The scopes Google last said the account's access token carries (space-separated), so the
+            // status page can say what was granted when a send scope is missing.
+            try db.execute(sql: "ALTER TABLE accounts ADD COLUMN granted_scopes TEXT")
+        }
         return migrator
     }
 }

@@ -336,6 +336,10 @@ def test_doctor_and_send_test(make_relay, fake_google):
     result = relay.cli("doctor", "narrow")
     assert result.returncode == 1, result
     assert "FAIL  scopes: no scope that allows sending" in result.stdout and "gmail.send" in result.stdout, result.stdout
+    narrow_status = next(a for a in relay.cli_json("status")["accounts"] if a["name"] == "narrow")
+    assert narrow_status["state"] == "needs_reauth" and narrow_status["problem"]["code"] == "scope_insufficient"
+    explained = json.dumps(narrow_status["problem"])
+    assert "The grant has: email, openid." in explained, explained
 
     fake_google.revoke(relay.refresh)
     result = relay.cli("doctor", "shop")
