@@ -264,6 +264,12 @@ def test_queue_mode_answers_after_commit_and_worker_delivers(make_relay, fake_go
     detail = wait_status(relay, log_id, "sent")
     assert [e["kind"] for e in detail["events"]][:1] == ["accepted"]
     assert len(fake_google.outbox()) == 1
+    import urllib.request
+    metrics = urllib.request.urlopen(f"http://{HOST}:{relay.web_port}/metrics", timeout=10).read().decode()
+    assert 'relay_messages_accepted_total{account="shop"} 1' in metrics, metrics
+    assert 'relay_messages_total{account="shop",outcome="sent"} 1' in metrics, metrics
+    assert 'relay_token_refreshes_total{account="shop",result="ok"}' in metrics, metrics
+    assert "relay_send_duration_seconds_bucket" in metrics, metrics
 
 
 def test_discard_and_retry_refuse_what_they_cannot_do(make_relay, fake_google):
