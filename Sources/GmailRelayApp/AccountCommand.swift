@@ -7,8 +7,8 @@ import RelayStore
 struct AccountCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "account",
-        abstract: "Add, list and remove the Gmail accounts mail is sent through.",
-        subcommands: [Add.self, List.self, Remove.self]
+        abstract: "Add, change, list and remove the Gmail accounts mail is sent through.",
+        subcommands: [Add.self, Update.self, List.self, Remove.self]
     )
 
     struct Add: AsyncParsableCommand {

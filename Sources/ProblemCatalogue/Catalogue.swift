@@ -227,11 +227,11 @@ enum Steps {
     }
 
     static func readdServiceAccount(_ c: ProblemContext, key: String = "KEY.json") -> String {
-        "Replace the account's settings: `gmail-relay account remove \(c.name)`, then `gmail-relay account add \(c.name) --service-account \(key) --subject \(c.subject ?? "USER@DOMAIN")`. Removing the account fails its held messages (account_removed); `gmail-relay queue retry --all` sends them again."
+        "Store the new key: `gmail-relay account update \(c.name) --service-account \(key) --subject \(c.subject ?? "USER@DOMAIN")`. The account's held mail is then tried again."
     }
 
     static func readdClient(_ c: ProblemContext) -> String {
-        "Store the new client: `gmail-relay account remove \(c.name)`, `gmail-relay account add \(c.name) --client-secret-file client_secret.json --from \(c.user)`, then `gmail-relay reauth \(c.name)`. Removing the account fails its held messages (account_removed); `gmail-relay queue retry --all` sends them again."
+        "Store the new client: `gmail-relay account update \(c.name) --client-secret-file client_secret.json`, then `gmail-relay reauth \(c.name)`. The account's held mail goes out after the consent."
     }
 
     static func delegation(_ c: ProblemContext) -> String {

@@ -101,7 +101,7 @@ extension ProblemCatalogue {
             steps: { c in [
                 "Pick the Workspace user the mail should come from (e.g. info@yourdomain).",
                 Steps.delegation(c),
-                "Replace the account's settings with that subject: `gmail-relay account remove \(c.name)`, then `gmail-relay account add \(c.name) --service-account KEY.json --subject USER@DOMAIN`. Removing the account fails its held messages (account_removed); `gmail-relay queue retry --all` sends them again.",
+                "Give the account that subject: `gmail-relay account update \(c.name) --subject USER@DOMAIN`. Its held mail is then tried again.",
             ] }
         ),
         CatalogueEntry(

@@ -105,7 +105,8 @@ def test_user_grant_envelope_bcc_from_policy_and_body(make_relay, fake_google):
     assert "Bcc: hidden@example.com" in detail["rewritten_headers"]
 
 
-def test_service_account_with_subject(make_relay, fake_google, tmp_path):
+def service_account_key(fake_google, tmp_path) -> Path:
+    """A fresh RSA key registered with the fake as a service account with delegation for gmail.send."""
     key = tmp_path / "sa.pem"
     subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", str(key)],
                    check=True, capture_output=True, timeout=60)
@@ -120,6 +121,11 @@ def test_service_account_with_subject(make_relay, fake_google, tmp_path):
     key_file.write_text(json.dumps({"type": "service_account", "project_id": "proj", "private_key_id": "k1",
                                     "private_key": key.read_text(), "client_email": email, "client_id": "1098765",
                                     "token_uri": f"{fake_google.url}/token"}))
+    return key_file
+
+
+def test_service_account_with_subject(make_relay, fake_google, tmp_path):
+    key_file = service_account_key(fake_google, tmp_path)
     relay = make_relay(config={**fake_google.relay_config(), **FAST}, setup=False, start=False)
     relay.cli_ok("account", "add", "corp", "--service-account", str(key_file), "--subject", "ceo@corp.example")
     relay.cli_ok("credential", "add", USERNAME, "--account", "corp", "--password-stdin", input=PASSWORD + "\n")
@@ -369,3 +375,23 @@ def test_sigterm_lets_the_send_in_flight_finish(make_relay, fake_google):
     assert time.monotonic() - started >= 1.5, "shutdown must wait for the send in flight"
     assert relay.show(log_id)["status"] == "sent"
     assert len(fake_google.outbox()) == 1
+
+
+def test_account_update_gives_held_mail_another_try(make_relay, fake_google, tmp_path):
+    key_file = service_account_key(fake_google, tmp_path)
+    relay = make_relay(config={**fake_google.relay_config(), **FAST}, setup=False, start=False)
+    relay.cli_ok("account", "add", "corp", "--service-account", str(key_file), "--from", "ceo@corp.example")
+    relay.cli_ok("credential", "add", USERNAME, "--account", "corp", "--password-stdin", input=PASSWORD + "\n")
+    relay.start()
+    reply = send(relay, message("no subject yet", sender="ceo@corp.example"), ["bob@example.com"])
+    held = HELD_RE.search(reply)
+    assert held and held.group(2) == "sa_no_subject", reply
+    status = next(a for a in relay.cli_json("status")["accounts"] if a["name"] == "corp")
+    assert any("account update corp --subject" in step for step in status["problem"]["steps"]), status
+    out = relay.cli_ok("account", "update", "corp", "--subject", "ceo@corp.example").stdout
+    assert "1 held message(s) queued for another attempt" in out, out
+    detail = wait_status(relay, int(held.group(1)), "sent")
+    assert fake_google.outbox()[0]["user"] == "ceo@corp.example"
+    assert accounts(relay)["corp"]["state"] == "ok"
+    wrong = relay.cli("account", "update", "corp", "--client-secret-file", str(key_file))
+    assert wrong.returncode != 0 and "service account" in (wrong.stderr + wrong.stdout), wrong
