@@ -144,6 +144,9 @@ class Relay:
                             pass
                         if self.tls_port:
                             socket.create_connection((HOST, self.tls_port), timeout=2).close()
+                        # The web server is a service of its own: it may listen a moment after SMTP.
+                        if str(self.settings.get("web.listen", "")).startswith(f"{HOST}:"):
+                            socket.create_connection((HOST, self.web_port), timeout=2).close()
                         return
                     last_error = f"greeting {data!r}"
             except OSError as error:
