@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: Swift unit and live-socket tests, a short fuzz run, then the end-to-end tests
-# that drive the real binary with real SMTP clients (swaks, Python smtplib, PHPMailer via php-cli).
+# that drive the real binary with real SMTP clients (swaks, Python smtplib, PHPMailer via php-cli)
+# and the WordPress plugin in a real WordPress (php-bridge/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,9 @@ swift test --skip-build
 
 echo "== fuzz (short run)"
 scripts/fuzz.sh 100000
+
+echo "== php-bridge (php -l, PHPUnit)"
+php-bridge/tests/run.sh
 
 echo "== end-to-end"
 GMAIL_RELAY_BINARY="$PWD/.build/debug/gmail-relay" python3 -m pytest tests/e2e -q -p no:cacheprovider

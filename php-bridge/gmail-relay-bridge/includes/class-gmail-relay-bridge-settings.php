@@ -1,0 +1,295 @@
+<?php
+/**
+ * The bridge's settings: where each value comes from (a wp-config.php constant, the settings
+ * page, or the default), whether it is valid, and what the settings page may store.
+ *
+ * Pure: the constant lookup, the stored option and the secret box come in as arguments, so the
+ * rules are unit-tested without WordPress.
+ *
+ * @package GmailRelayBridge
+ */
+
+if ( ! defined( 'ABSPATH' ) && ! defined( 'GMAIL_RELAY_BRIDGE_TESTING' ) ) {
+	exit;
+}
+
+/**
+ * Resolved, validated settings.
+ */
+final class Gmail_Relay_Bridge_Settings {
+
+	/** The wp_options row the settings page writes. */
+	const OPTION = 'gmail_relay_bridge_settings';
+
+	/** Field => wp-config.php constant. */
+	const CONSTANTS = array(
+		'host'        => 'GMAIL_RELAY_HOST',
+		'port'        => 'GMAIL_RELAY_PORT',
+		'user'        => 'GMAIL_RELAY_USER',
+		'pass'        => 'GMAIL_RELAY_PASS',
+		'security'    => 'GMAIL_RELAY_SECURITY',
+		'from'        => 'GMAIL_RELAY_FROM',
+		'status_url'  => 'GMAIL_RELAY_STATUS_URL',
+		'admin_token' => 'GMAIL_RELAY_ADMIN_TOKEN',
+		'tls_ca_file' => 'GMAIL_RELAY_TLS_CA_FILE',
+	);
+
+	/** Fields stored encrypted and never echoed back into a page. */
+	const SECRETS = array( 'pass', 'admin_token' );
+
+	/** none: plain SMTP (loopback); starttls: upgrade on the submission port; tls: implicit TLS (smtp.tls_listen). */
+	const SECURITY_VALUES = array( 'none', 'starttls', 'tls' );
+
+	/** The relay's own defaults (smtp.listen, web.listen). */
+	const DEFAULTS = array(
+		'host'        => '127.0.0.1',
+		'port'        => 2525,
+		'user'        => '',
+		'pass'        => '',
+		'security'    => 'none',
+		'from'        => '',
+		'status_url'  => 'http://127.0.0.1:8025',
+		'admin_token' => '',
+		'tls_ca_file' => '',
+	);
+
+	/** Needed before the bridge routes mail. */
+	const REQUIRED = array( 'host', 'port', 'user', 'pass' );
+
+	/** @var array<string,mixed> */
+	private $values;
+
+	/** @var array<string,string> field => constant|option|default */
+	private $sources;
+
+	/** @var array<string,string> field => why the value is unusable */
+	private $errors;
+
+	/**
+	 * @param array<string,mixed>  $values  Field values.
+	 * @param array<string,string> $sources Where each came from.
+	 * @param array<string,string> $errors  Invalid fields.
+	 */
+	private function __construct( array $values, array $sources, array $errors ) {
+		$this->values  = $values;
+		$this->sources = $sources;
+		$this->errors  = $errors;
+	}
+
+	/**
+	 * A constant wins over the settings page, the settings page over the default.
+	 *
+	 * @param callable                      $constant Name => value, or null when the constant is not defined.
+	 * @param mixed                         $stored   The option (array; anything else counts as empty).
+	 * @param Gmail_Relay_Bridge_Secret_Box $box      Opens the stored secrets.
+	 * @return self
+	 */
+	public static function resolve( callable $constant, $stored, Gmail_Relay_Bridge_Secret_Box $box ) {
+		$stored  = is_array( $stored ) ? $stored : array();
+		$values  = array();
+		$sources = array();
+		$errors  = array();
+		foreach ( self::CONSTANTS as $field => $name ) {
+			$from_constant = $constant( $name );
+			if ( null !== $from_constant ) {
+				$raw              = $from_constant;
+				$sources[ $field ] = 'constant';
+			} elseif ( isset( $stored[ $field ] ) && '' !== $stored[ $field ] ) {
+				$raw              = $stored[ $field ];
+				$sources[ $field ] = 'option';
+				if ( in_array( $field, self::SECRETS, true ) ) {
+					$raw = $box->open( $raw );
+					if ( null === $raw ) {
+						$raw              = '';
+						$errors[ $field ] = __( 'The stored value cannot be decrypted (were the secret keys in wp-config.php changed?). Enter it again.', 'gmail-relay-bridge' );
+					}
+				}
+			} else {
+				$raw              = self::DEFAULTS[ $field ];
+				$sources[ $field ] = 'default';
+			}
+			$checked = self::check( $field, $raw );
+			if ( is_string( $checked['error'] ) && ! isset( $errors[ $field ] ) ) {
+				$errors[ $field ] = $checked['error'];
+			}
+			$values[ $field ] = $checked['value'];
+		}
+		return new self( $values, $sources, $errors );
+	}
+
+	/**
+	 * Normalises one value and says what is wrong with it.
+	 *
+	 * @param string $field Field name.
+	 * @param mixed  $raw   Value from a constant, the option or the form.
+	 * @return array{value:mixed,error:string|null}
+	 */
+	public static function check( $field, $raw ) {
+		if ( ! is_scalar( $raw ) ) {
+			/* translators: %s: setting name such as "host". */
+			return array( 'value' => self::DEFAULTS[ $field ], 'error' => sprintf( __( '%s must be text.', 'gmail-relay-bridge' ), $field ) );
+		}
+		switch ( $field ) {
+			case 'host':
+				$host = trim( (string) $raw );
+				if ( '' === $host || ! preg_match( '/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.\-]*|[0-9A-Fa-f:]+)$/', $host ) ) {
+					return array( 'value' => $host, 'error' => __( 'The relay host must be a host name or an IP address, such as 127.0.0.1.', 'gmail-relay-bridge' ) );
+				}
+				return array( 'value' => $host, 'error' => null );
+			case 'port':
+				$port = trim( (string) $raw );
+				if ( ! preg_match( '/^[0-9]{1,5}$/', $port ) || (int) $port < 1 || (int) $port > 65535 ) {
+					return array( 'value' => 0, 'error' => __( 'The relay port must be a number from 1 to 65535 (the relay listens on 2525 by default).', 'gmail-relay-bridge' ) );
+				}
+				return array( 'value' => (int) $port, 'error' => null );
+			case 'user':
+			case 'admin_token':
+				$text = trim( (string) $raw );
+				if ( preg_match( '/[\x00-\x1F\x7F]/', $text ) ) {
+					return array( 'value' => '', 'error' => __( 'Control characters are not allowed here.', 'gmail-relay-bridge' ) );
+				}
+				return array( 'value' => $text, 'error' => null );
+			case 'pass':
+				// Kept as typed: a password may end in a space.
+				$text = (string) $raw;
+				if ( preg_match( '/[\x00\r\n]/', $text ) ) {
+					return array( 'value' => '', 'error' => __( 'The SMTP password cannot contain line breaks.', 'gmail-relay-bridge' ) );
+				}
+				return array( 'value' => $text, 'error' => null );
+			case 'security':
+				$security = strtolower( trim( (string) $raw ) );
+				if ( ! in_array( $security, self::SECURITY_VALUES, true ) ) {
+					return array(
+						'value' => 'none',
+						/* translators: %s: the value that was given. */
+						'error' => sprintf( __( 'Security "%s" is not one of none, starttls, tls.', 'gmail-relay-bridge' ), (string) $raw ),
+					);
+				}
+				return array( 'value' => $security, 'error' => null );
+			case 'from':
+				$from = trim( (string) $raw );
+				if ( '' !== $from && false === filter_var( $from, FILTER_VALIDATE_EMAIL ) ) {
+					/* translators: %s: the value that was given. */
+					return array( 'value' => '', 'error' => sprintf( __( 'The From address "%s" is not an email address.', 'gmail-relay-bridge' ), $from ) );
+				}
+				return array( 'value' => $from, 'error' => null );
+			case 'status_url':
+				$url = rtrim( trim( (string) $raw ), '/' );
+				if ( '' !== $url && ! preg_match( '#^https?://[^\s/?\#]+(/[^\s?\#]*)?$#i', $url ) ) {
+					return array( 'value' => '', 'error' => __( 'The status URL must be the relay\'s web address, such as http://127.0.0.1:8025.', 'gmail-relay-bridge' ) );
+				}
+				return array( 'value' => $url, 'error' => null );
+			case 'tls_ca_file':
+				$path = trim( (string) $raw );
+				if ( '' !== $path && ! is_readable( $path ) ) {
+					/* translators: %s: file path. */
+					return array( 'value' => '', 'error' => sprintf( __( 'The certificate file %s cannot be read.', 'gmail-relay-bridge' ), $path ) );
+				}
+				return array( 'value' => $path, 'error' => null );
+		}
+		return array( 'value' => $raw, 'error' => null );
+	}
+
+	/**
+	 * What the settings page stores: submitted fields checked and secrets sealed. A field set by a
+	 * constant, an empty secret field, and an invalid value keep what was stored before, so a
+	 * mistake never wipes a working setting.
+	 *
+	 * @param mixed                         $input    $_POST's option array.
+	 * @param mixed                         $previous The option before saving.
+	 * @param callable                      $constant Name => value or null.
+	 * @param Gmail_Relay_Bridge_Secret_Box $box      Seals secrets.
+	 * @return array{stored:array<string,string>,errors:array<string,string>}
+	 */
+	public static function sanitize_input( $input, $previous, callable $constant, Gmail_Relay_Bridge_Secret_Box $box ) {
+		$input    = is_array( $input ) ? $input : array();
+		$previous = is_array( $previous ) ? $previous : array();
+		$stored   = array();
+		$errors   = array();
+		foreach ( self::CONSTANTS as $field => $name ) {
+			$before = isset( $previous[ $field ] ) && is_scalar( $previous[ $field ] ) ? (string) $previous[ $field ] : '';
+			if ( null !== $constant( $name ) || ! array_key_exists( $field, $input ) ) {
+				$stored[ $field ] = $before;
+				continue;
+			}
+			$raw = is_scalar( $input[ $field ] ) ? (string) $input[ $field ] : null;
+			if ( in_array( $field, self::SECRETS, true ) ) {
+				if ( ! empty( $input[ 'clear_' . $field ] ) ) {
+					$stored[ $field ] = '';
+					continue;
+				}
+				if ( null === $raw || '' === $raw ) {
+					$stored[ $field ] = $before;
+					continue;
+				}
+				// Already sealed: WordPress sanitises a new option twice (update_option, then add_option).
+				if ( null !== $box->open( $raw ) ) {
+					$stored[ $field ] = $raw;
+					continue;
+				}
+			}
+			$checked = self::check( $field, $raw );
+			if ( is_string( $checked['error'] ) ) {
+				$errors[ $field ]  = $checked['error'];
+				$stored[ $field ] = $before;
+				continue;
+			}
+			$value            = (string) $checked['value'];
+			$stored[ $field ] = in_array( $field, self::SECRETS, true ) ? $box->seal( $value ) : $value;
+		}
+		return array( 'stored' => $stored, 'errors' => $errors );
+	}
+
+	/**
+	 * @param string $field Field name.
+	 * @return mixed
+	 */
+	public function get( $field ) {
+		return $this->values[ $field ];
+	}
+
+	/**
+	 * @param string $field Field name.
+	 * @return string constant, option or default.
+	 */
+	public function source( $field ) {
+		return $this->sources[ $field ];
+	}
+
+	/**
+	 * @return array<string,string> Field => error.
+	 */
+	public function errors() {
+		return $this->errors;
+	}
+
+	/**
+	 * @return string[] Required fields that are empty.
+	 */
+	public function missing() {
+		$missing = array();
+		foreach ( self::REQUIRED as $field ) {
+			if ( '' === (string) $this->values[ $field ] || 0 === $this->values[ $field ] ) {
+				$missing[] = $field;
+			}
+		}
+		return $missing;
+	}
+
+	/**
+	 * Ready to route mail: every required field present and no SMTP field invalid.
+	 *
+	 * @return bool
+	 */
+	public function can_send() {
+		if ( array() !== $this->missing() ) {
+			return false;
+		}
+		foreach ( array( 'host', 'port', 'user', 'pass', 'security', 'from', 'tls_ca_file' ) as $field ) {
+			if ( isset( $this->errors[ $field ] ) ) {
+				return false;
+			}
+		}
+		return true;
+	}
+}
