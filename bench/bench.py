@@ -1,0 +1,1009 @@
+#!/usr/bin/env python3
+"""The gmail-relay benchmark (issue 8): ingest against Postfix, end to end through the fake Google,
+added latency, memory, token refreshes. Run it through bench/run.sh, which builds the release binaries
+and installs Postfix first; docs/performance.md explains every figure and how it is measured.
+
+Standard library only. Everything listens on 127.0.0.1; every wait and loop is bounded in count and
+time; every process the bench starts is stopped, and its temp directory removed, when it ends.
+
+Exit status: 0 every goal passed, 1 a goal failed, 2 the bench itself could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HOST = "127.0.0.1"
+SENDER = "bench@example.com"
+RECIPIENT = "sink@example.com"
+BODY_BYTES = 10 * 1024
+BIG_MESSAGE_BYTES = 30 * 1024 * 1024
+BENCH_DIR = Path(__file__).resolve().parent
+POSTFIX_MAIN_CF = Path("/etc/postfix/main.cf")
+MAIN_CF_BEGIN = "# gmail-relay bench: begin (removed when the bench ends)"
+MAIN_CF_END = "# gmail-relay bench: end"
+
+# Pacing must not be what is measured: high enough that the account's lane never waits.
+FAST_DELIVERY = {"delivery.sends_per_minute": 1_000_000, "delivery.account_concurrency": 64}
+
+# Goals of issue 8.
+GOAL_INGEST_RATIO = 2.0
+GOAL_PEAK_RSS_MB = 250
+GOAL_ADDED_P99_MS = 5.0
+
+
+class BenchError(Exception):
+    """The bench could not measure something (not a failed goal)."""
+
+
+@dataclass
+class Plan:
+    """Counts per measurement; --quick divides them so a smoke run takes a couple of minutes."""
+    quick: bool
+    ingest_counts: dict = field(default_factory=dict)
+    repeats: int = 3
+    e2e_messages: int = 2000
+    latency_per_connection: int = 250
+    big_messages: int = 32
+    idle_connections: int = 1000
+    deadline_seconds: int = 1800
+
+    @staticmethod
+    def make(quick: bool) -> "Plan":
+        if quick:
+            return Plan(quick=True, ingest_counts={1: 200, 8: 600, 64: 640}, repeats=1, e2e_messages=400,
+                        latency_per_connection=40, big_messages=32, idle_connections=1000, deadline_seconds=420)
+        return Plan(quick=False, ingest_counts={1: 1500, 8: 4000, 64: 4000})
+
+
+# -- small helpers -------------------------------------------------------------------------------
+
+def log(text: str):
+    print(text, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return json.dumps(str(value))
+
+
+def wait_for(what: str, check, timeout: float, interval: float = 0.05):
+    """Polls `check()` until it returns something truthy; BenchError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise BenchError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def wait_greeting(port: int, proc: subprocess.Popen | None, name: str, timeout: float = 30):
+    def greeted():
+        if proc is not None and proc.poll() is not None:
+            raise BenchError(f"{name} exited with status {proc.returncode} while starting")
+        try:
+            with socket.create_connection((HOST, port), timeout=2) as s:
+                s.settimeout(5)
+                if s.recv(512).startswith(b"220"):
+                    s.sendall(b"QUIT\r\n")
+                    return True
+        except OSError:
+            return False
+        return False
+    wait_for(f"{name} to greet on {HOST}:{port}", greeted, timeout, interval=0.1)
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100) of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), int(-(-p * len(ordered) // 100))))
+    return ordered[rank - 1]
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    """VmRSS, VmHWM (peak RSS) ... of a process, in KiB."""
+    fields = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            name, _, rest = line.partition(":")
+            if name.startswith("Vm"):
+                fields[name] = int(rest.split()[0])
+    return fields
+
+
+def load_average() -> str:
+    return "%.2f %.2f %.2f" % os.getloadavg()
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 30):
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+class Cleanup:
+    """What the bench started or changed, undone in reverse order however the bench ends."""
+
+    def __init__(self):
+        self.actions: list[tuple[str, callable]] = []
+
+    def push(self, what: str, action):
+        self.actions.append((what, action))
+
+    def run(self):
+        while self.actions:
+            what, action = self.actions.pop()
+            try:
+                action()
+            except Exception as error:  # keep undoing the rest
+                log(f"cleanup: {what}: {error}")
+
+
+class LogCounter:
+    """Counts lines containing each marker in a growing log file, reading only what was added.
+    Progress is read from the logs rather than the databases: a reader polling SQLite while the
+    relay writes holds back its WAL checkpoints and would change what is measured."""
+
+    def __init__(self, path: Path, markers: dict[str, bytes]):
+        self.path = path
+        self.markers = markers
+        self.counts = {name: 0 for name in markers}
+        self.offset = 0
+        self.partial = b""
+
+    def read(self) -> dict[str, int]:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return self.counts
+        self.offset += len(data)
+        lines = (self.partial + data).split(b"\n")
+        self.partial = lines.pop()
+        for line in lines:
+            for name, marker in self.markers.items():
+                if marker in line:
+                    self.counts[name] += 1
+        return self.counts
+
+
+# -- the relay -----------------------------------------------------------------------------------
+
+class Relay:
+    """One `gmail-relay serve` with its own data directory and config file."""
+
+    def __init__(self, binary: str, base: Path, name: str, settings: dict, cleanup: Cleanup):
+        self.binary = binary
+        self.name = name
+        self.dir = base / name
+        self.dir.mkdir(parents=True)
+        self.port = free_port()
+        self.config_path = self.dir / "config.toml"
+        self.settings = {
+            "data.dir": str(self.dir / "data"),
+            "smtp.listen": f"{HOST}:{self.port}",
+            "web.listen": f"{HOST}:{free_port()}",
+            **settings,
+        }
+        self.config_path.write_text("# written by bench/bench.py\n" + "".join(
+            f"{key} = {toml_value(value)}\n" for key, value in self.settings.items()))
+        self.proc: subprocess.Popen | None = None
+        self.cleanup = cleanup
+
+    def cli(self, *args: str, input: str | None = None) -> str:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GMAIL_RELAY_")}
+        result = subprocess.run([self.binary, *args, "--config", str(self.config_path)], input=input,
+                                stdin=None if input is not None else subprocess.DEVNULL, capture_output=True,
+                                text=True, env=env, timeout=120)
+        if result.returncode != 0:
+            raise BenchError(f"gmail-relay {args[0]} {args[1] if len(args) > 1 else ''} exited {result.returncode}: "
+                             f"{result.stderr.strip()[-2000:]}")
+        return result.stdout
+
+    def start(self) -> "Relay":
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GMAIL_RELAY_")}
+        self.log_file = open(self.dir / "relay.log", "ab")
+        self.progress = LogCounter(self.dir / "relay.log", {"accepted": b"] message accepted", "sent": b"] message sent"})
+        self.proc = subprocess.Popen([self.binary, "serve", "--config", str(self.config_path)],
+                                     stdin=subprocess.DEVNULL, stdout=self.log_file, stderr=self.log_file, env=env)
+        self.cleanup.push(f"stop relay {self.name}", self.stop)
+        wait_greeting(self.port, self.proc, f"relay {self.name}")
+        return self
+
+    def stop(self):
+        if self.proc is not None:
+            stop_process(self.proc)
+            self.log_file.close()
+
+    def memory(self) -> dict[str, int]:
+        return proc_status(self.proc.pid)
+
+    def accepted(self) -> int:
+        return self.progress.read()["accepted"]
+
+    def in_flight(self) -> int:
+        """Messages accepted and not yet sent, from the relay's own log lines."""
+        counts = self.progress.read()
+        return counts["accepted"] - counts["sent"]
+
+    def wait_drained(self, timeout: float):
+        wait_for(f"relay {self.name} to deliver its queue", lambda: self.in_flight() == 0, timeout, interval=0.1)
+
+    def check_all_sent(self, timeout: float = 120) -> int:
+        """After the load: the send log itself must agree that every message was sent. Returns the count."""
+        self.wait_drained(timeout)
+        counts = self.progress.read()
+        waiting = [status for status in ("queued", "sending", "held", "failed")
+                   if json.loads(self.cli("log", "--json", "--status", status, "--limit", "1"))]
+        rows = json.loads(self.cli("log", "--json", "--limit", "1"))
+        last = rows[0]["id"] if rows else 0
+        if waiting or last != counts["accepted"] or counts["sent"] != last:
+            raise BenchError(f"relay {self.name}: {last} messages in the send log, {counts['accepted']} accepted and "
+                             f"{counts['sent']} sent in its log; some {' and '.join(waiting) or 'unaccounted'}")
+        return last
+
+
+# -- the fake Google -----------------------------------------------------------------------------
+
+class FakeGoogle:
+    def __init__(self, binary: str, base: Path, cleanup: Cleanup):
+        self.dir = base / "fake-google"
+        self.dir.mkdir(parents=True)
+        port_file = self.dir / "port"
+        self.log_file = open(self.dir / "fake-google.log", "ab")
+        self.proc = subprocess.Popen([binary, "--host", HOST, "--port", "0", "--port-file", str(port_file)],
+                                     stdin=subprocess.DEVNULL, stdout=self.log_file, stderr=self.log_file)
+        cleanup.push("stop fake-google", self.stop)
+        wait_for("fake-google to start", lambda: self._started(port_file), 30)
+        self.url = f"http://{HOST}:{int(port_file.read_text())}"
+        self.call("/_fake/clients", {"client_id": "bench-client", "client_secret": "bench-secret"})
+
+    def _started(self, port_file: Path) -> bool:
+        if self.proc.poll() is not None:
+            raise BenchError(f"fake-google exited with status {self.proc.returncode}")
+        return port_file.exists() and port_file.read_text().strip() != ""
+
+    def call(self, path: str, body: dict | None = None):
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method="POST" if body is not None else "GET",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read() or b"null")
+
+    def stats(self) -> dict:
+        return self.call("/_fake/stats")
+
+    def refresh_token(self, email: str) -> str:
+        return self.call("/_fake/refresh-tokens", {"client_id": "bench-client", "email": email})["refresh_token"]
+
+    def relay_settings(self, base_url: str | None = None) -> dict:
+        url = base_url or self.url
+        return {"google.auth_url": f"{url}/o/oauth2/v2/auth", "google.token_url": f"{url}/token",
+                "google.gmail_url": url, "google.tokeninfo_url": f"{url}/tokeninfo", "google.revoke_url": f"{url}/revoke"}
+
+    def stop(self):
+        stop_process(self.proc)
+        self.log_file.close()
+
+
+class TimingProxy:
+    """bench/timing_proxy.py in front of the fake Google (see its docstring)."""
+
+    def __init__(self, upstream: str, base: Path, cleanup: Cleanup):
+        port_file = base / "timing-proxy.port"
+        self.proc = subprocess.Popen([sys.executable, str(BENCH_DIR / "timing_proxy.py"), "--upstream", upstream,
+                                      "--port-file", str(port_file)], stdin=subprocess.DEVNULL)
+        cleanup.push("stop timing proxy", lambda: stop_process(self.proc))
+        wait_for("the timing proxy to start", lambda: port_file.exists() and port_file.read_text().strip(), 30)
+        self.url = f"http://{HOST}:{int(port_file.read_text())}"
+
+    def call(self, path: str, post: bool = False):
+        request = urllib.request.Request(self.url + path, data=b"{}" if post else None, method="POST" if post else "GET")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+
+# -- Postfix, the reference ------------------------------------------------------------------------
+
+MASTER_CF = """\
+# written by gmail-relay bench/bench.py: the services smtpd -> cleanup -> queue -> smtp need, chroot off
+{listen} inet  n       -       n       -       -       smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+"""
+
+# Nothing here touches durability: cleanup(8) fsyncs every queue file before smtpd answers 250, as
+# it always does (Postfix has no setting to turn that off).
+MAIN_CF = """\
+# written by gmail-relay bench/bench.py: a throw-away instance relaying everything to smtp-sink
+compatibility_level = 3.6
+queue_directory = {dir}/queue
+data_directory = {dir}/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = bench-postfix.localdomain
+mydomain = localdomain
+myorigin = $myhostname
+mydestination =
+local_recipient_maps =
+alias_maps =
+alias_database =
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject
+relayhost = [127.0.0.1]:{sink_port}
+smtp_dns_support_level = disabled
+maillog_file = /dev/stdout
+biff = no
+"""
+
+
+class Postfix:
+    """A second Postfix instance (config in a temp dir, listed in the default main.cf's
+    alternate_config_directories while the bench runs) relaying to an smtp-sink."""
+
+    def __init__(self, base: Path, cleanup: Cleanup, postfix: str, sink: str):
+        self.dir = base / "postfix"
+        self.conf = self.dir / "conf"
+        self.port = free_port()
+        self.sink_port = free_port()
+        self.cleanup = cleanup
+        self.postfix = postfix
+        for sub in ("conf", "queue", "data"):
+            (self.dir / sub).mkdir(parents=True)
+        for path in (base, self.dir):
+            path.chmod(0o755)  # the postfix user walks down to its queue
+        shutil.chown(self.dir / "data", user="postfix")
+        (self.conf / "main.cf").write_text(MAIN_CF.format(dir=self.dir, sink_port=self.sink_port))
+        (self.conf / "master.cf").write_text(MASTER_CF.format(listen=f"{HOST}:{self.port}"))
+        self._register_config_directory()
+
+        self.sink = subprocess.Popen([sink, "-u", "postfix", f"{HOST}:{self.sink_port}", "256"],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=open(self.dir / "smtp-sink.log", "ab"))
+        cleanup.push("stop smtp-sink", lambda: stop_process(self.sink))
+        self.log_path = self.dir / "postfix.log"
+        self.progress = LogCounter(self.log_path, {"accepted": b": message-id="})
+        self.master = subprocess.Popen([postfix, "-c", str(self.conf), "start-fg"], stdin=subprocess.DEVNULL,
+                                       stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT)
+        cleanup.push("stop postfix", self.stop)
+        wait_greeting(self.port, self.master, "postfix")
+
+    def _register_config_directory(self):
+        original = POSTFIX_MAIN_CF.read_text() if POSTFIX_MAIN_CF.exists() else None
+        kept = self._without_bench_lines(original or "")
+        existing = ""
+        if original is not None:
+            existing = subprocess.run(["postconf", "-h", "alternate_config_directories"], capture_output=True,
+                                      text=True, timeout=30).stdout.strip()
+            existing = re.sub(r"\S*gmail-relay-bench-\S*,?", "", existing).strip(" ,")
+        directories = ", ".join(d for d in (existing, str(self.conf)) if d)
+        POSTFIX_MAIN_CF.parent.mkdir(parents=True, exist_ok=True)
+        POSTFIX_MAIN_CF.write_text(f"{kept.rstrip()}\n{MAIN_CF_BEGIN}\nalternate_config_directories = {directories}\n{MAIN_CF_END}\n")
+
+        def restore():
+            if original is None:
+                POSTFIX_MAIN_CF.unlink(missing_ok=True)
+            else:
+                POSTFIX_MAIN_CF.write_text(kept)
+        self.cleanup.push("restore /etc/postfix/main.cf", restore)
+
+    @staticmethod
+    def _without_bench_lines(text: str) -> str:
+        """Leaves out what an earlier, killed bench run may have left in main.cf."""
+        out, skipping = [], False
+        for line in text.splitlines(keepends=True):
+            if line.strip() == MAIN_CF_BEGIN:
+                skipping = True
+            elif line.strip() == MAIN_CF_END:
+                skipping = False
+            elif not skipping:
+                out.append(line)
+        return "".join(out)
+
+    def accepted(self) -> int:
+        """Messages cleanup(8) has queued (one `message-id=` log line each)."""
+        return self.progress.read()["accepted"]
+
+    def in_flight(self) -> int:
+        queue = self.dir / "queue"
+        return sum(len(files) for sub in ("maildrop", "incoming", "active", "deferred", "hold")
+                   for _, _, files in os.walk(queue / sub))
+
+    def wait_drained(self, timeout: float):
+        wait_for("postfix to deliver its queue", lambda: self.in_flight() == 0, timeout, interval=0.25)
+
+    def stop(self):
+        if self.master.poll() is None:
+            subprocess.run([self.postfix, "-c", str(self.conf), "stop"], capture_output=True, timeout=60)
+            try:
+                self.master.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.master.kill()
+                self.master.wait(timeout=10)
+
+
+# -- load generators -------------------------------------------------------------------------------
+
+def smtp_source(binary: str, port: int, sessions: int, count: int, size: int = BODY_BYTES) -> float:
+    """Postfix's smtp-source: `count` messages over `sessions` connections, several per connection (-d).
+    Returns the wall-clock seconds; BenchError when it reports any error."""
+    started = time.perf_counter()
+    result = subprocess.run([binary, "-s", str(sessions), "-m", str(count), "-l", str(size), "-d", "-M", "bench.example",
+                             "-f", SENDER, "-t", RECIPIENT, f"{HOST}:{port}"],
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60 + count / 5)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0 or result.stderr.strip():
+        raise BenchError(f"smtp-source -s {sessions} -m {count} to port {port} exited {result.returncode}: "
+                         f"{result.stderr.strip()[-1000:]}")
+    return elapsed
+
+
+class SMTPConnection:
+    """A minimal raw SMTP client (the bench times single replies, so no library in between)."""
+
+    def __init__(self, port: int, timeout: float = 120):
+        self.sock = socket.create_connection((HOST, port), timeout=timeout)
+        self.buffer = b""
+
+    def reply(self) -> tuple[int, str]:
+        lines = []
+        while True:
+            while b"\r\n" not in self.buffer:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise BenchError(f"connection closed by the server after {lines!r}")
+                self.buffer += chunk
+            line, self.buffer = self.buffer.split(b"\r\n", 1)
+            lines.append(line.decode("utf-8", "replace"))
+            if len(line) < 4 or line[3:4] != b"-":
+                return int(line[:3]), "\n".join(lines)
+
+    def command(self, line: str, expect: int) -> str:
+        self.sock.sendall(line.encode() + b"\r\n")
+        code, text = self.reply()
+        if code != expect:
+            raise BenchError(f"{line.split()[0]}: expected {expect}, got {text!r}")
+        return text
+
+    def greet(self):
+        code, text = self.reply()
+        if code != 220:
+            raise BenchError(f"greeting: {text!r}")
+        self.command("EHLO bench.example", 250)
+
+    def close(self):
+        try:
+            self.sock.sendall(b"QUIT\r\n")
+        except OSError:
+            pass
+        self.sock.close()
+
+
+def message_bytes(subject: str, body_bytes: int) -> bytes:
+    line = b"the quick brown fox jumps over the lazy dog 0123456789 abcdefghijklmnopqrstuv\r\n"
+    body = (line * (body_bytes // len(line) + 1))[:body_bytes - 2] + b"\r\n"
+    return (f"From: <{SENDER}>\r\nTo: <{RECIPIENT}>\r\nSubject: {subject}\r\nMessage-ID: <{subject.replace(' ', '.')}@bench.example>\r\n"
+            "MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n").encode() + body
+
+
+def latency_worker(args) -> list[tuple[str, float, str]]:
+    """One connection sending `count` messages one after the other; per message the time from the
+    end of the data (CRLF.CRLF written) to the final reply read."""
+    port, worker, count = args
+    conn = SMTPConnection(port)
+    conn.greet()
+    results = []
+    for index in range(count):
+        subject = f"bench-latency w{worker} n{index}"
+        data = message_bytes(subject, BODY_BYTES) + b".\r\n"
+        conn.command(f"MAIL FROM:<{SENDER}>", 250)
+        conn.command(f"RCPT TO:<{RECIPIENT}>", 250)
+        conn.command("DATA", 354)
+        conn.sock.sendall(data)
+        started = time.perf_counter()
+        code, text = conn.reply()
+        results.append((subject, time.perf_counter() - started, f"{code} {text}"))
+    conn.close()
+    return results
+
+
+def big_message_client(port: int, index: int, barrier: threading.Barrier, results: list):
+    """One 30 MB message, its DATA started together with the others' (the barrier)."""
+    block = (b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcd\r\n" * 840)[:65536 - 2] + b"\r\n"
+    try:
+        conn = SMTPConnection(port, timeout=300)
+        conn.greet()
+        conn.command(f"MAIL FROM:<{SENDER}> SIZE={BIG_MESSAGE_BYTES}", 250)
+        conn.command(f"RCPT TO:<{RECIPIENT}>", 250)
+        conn.command("DATA", 354)
+        barrier.wait(timeout=60)
+        header = f"From: <{SENDER}>\r\nTo: <{RECIPIENT}>\r\nSubject: bench-big {index}\r\n\r\n".encode()
+        conn.sock.sendall(header)
+        for _ in range(BIG_MESSAGE_BYTES // len(block)):
+            conn.sock.sendall(block)
+        conn.sock.sendall(b".\r\n")
+        code, text = conn.reply()
+        results.append((code, text))
+        conn.close()
+    except (OSError, BenchError, threading.BrokenBarrierError) as error:
+        results.append((0, repr(error)))
+
+
+# -- the measurements --------------------------------------------------------------------------------
+
+class Bench:
+    def __init__(self, args, plan: Plan):
+        self.args = args
+        self.plan = plan
+        self.cleanup = Cleanup()
+        self.results: dict = {"quick": plan.quick}
+        self.base = Path(tempfile.mkdtemp(prefix="gmail-relay-bench-", dir=args.work_dir))
+        self.cleanup.push(f"remove {self.base}", lambda: shutil.rmtree(self.base, ignore_errors=True))
+
+    # -- ingest ---------------------------------------------------------------------------------
+    def ingest(self):
+        relay = Relay(self.args.relay, self.base, "ingest", {
+            "delivery.mode": "queue", "smtp.trusted_networks": "127.0.0.0/8", "smtp.trusted_account": "bench",
+            **FAST_DELIVERY}, self.cleanup)
+        relay.cli("account", "add", "bench", "--sandbox", "--from", SENDER)
+        relay.start()
+        postfix = Postfix(self.base, self.cleanup, self.args.postfix, self.args.smtp_sink)
+        targets = {"relay": (relay.port, relay.accepted, relay.wait_drained),
+                   "postfix": (postfix.port, postfix.accepted, postfix.wait_drained)}
+
+        def run(name: str, sessions: int, count: int) -> float:
+            port, accepted, wait_drained = targets[name]
+            wait_drained(120)
+            before = accepted()
+            seconds = smtp_source(self.args.smtp_source, port, sessions, count)
+            # Every message must have been accepted, not only answered (the log can lag a moment).
+            wait_for(f"{name} to have accepted {count} messages", lambda: accepted() - before >= count, 30, 0.1)
+            return count / seconds
+
+        log(f"ingest: warm-up (load average {load_average()})")
+        for name in targets:
+            run(name, 8, 100)
+        rates = {name: {c: [] for c in self.plan.ingest_counts} for name in targets}
+        for repeat in range(self.plan.repeats):
+            for sessions, count in self.plan.ingest_counts.items():
+                order = list(targets) if repeat % 2 == 0 else list(reversed(targets))
+                for name in order:
+                    rate = run(name, sessions, count)
+                    rates[name][sessions].append(rate)
+                    log(f"  {name:7} {sessions:2} connection(s) {count:5} messages: {rate:7.0f} msg/s")
+        self.results["ingest"] = {
+            str(c): {"relay": statistics.median(rates["relay"][c]), "postfix": statistics.median(rates["postfix"][c]),
+                     "relay_runs": rates["relay"][c], "postfix_runs": rates["postfix"][c], "messages": n}
+            for c, n in self.plan.ingest_counts.items()}
+        self.results["ingest_load_after"] = load_average()
+        relay.check_all_sent()
+        if self.args.strace:
+            log("durability: fsync calls per message, 8 connections, under strace (rates meaningless here)")
+            count = 200
+            self.results["fsyncs"] = {
+                "messages": count,
+                "relay": self.fsyncs_per_message([relay.proc.pid], lambda: run("relay", 8, count), relay.wait_drained, count),
+                "postfix": self.fsyncs_per_message(descendants(postfix.master.pid), lambda: run("postfix", 8, count),
+                                                   postfix.wait_drained, count),
+                "disk": fsync_latency(self.base)}
+        postfix.stop()
+        relay.stop()
+
+    def fsyncs_per_message(self, pids: list[int], load, wait_drained, count: int) -> dict[str, float]:
+        """fsync-family calls of these processes (and their threads and children) while `count`
+        messages are accepted and delivered, per message."""
+        out = self.base / f"strace-{pids[0]}.txt"
+        tracer = subprocess.Popen([self.args.strace, "-f", "-c", "-o", str(out), "-e", "trace=" + ",".join(FSYNC_CALLS),
+                                   *[arg for pid in pids for arg in ("-p", str(pid))]],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.cleanup.push("stop strace", lambda: stop_process(tracer))
+        time.sleep(1.5)  # attaching to every thread
+        load()
+        wait_drained(120)
+        time.sleep(0.5)
+        tracer.send_signal(signal.SIGINT)
+        tracer.wait(timeout=60)
+        calls = {}
+        for line in out.read_text().splitlines():
+            parts = line.split()
+            if parts and parts[-1] in FSYNC_CALLS and len(parts) >= 5 and parts[3].isdigit():
+                calls[parts[-1]] = int(parts[3])
+        return {**{name: calls.get(name, 0) / count for name in FSYNC_CALLS}, "raw": calls, "pids": len(pids)}
+
+    # -- end to end -------------------------------------------------------------------------------
+    def gmail_relay(self, google: FakeGoogle, name: str, mode: str, google_url: str | None = None) -> Relay:
+        relay = Relay(self.args.relay, self.base, name, {
+            "delivery.mode": mode, "smtp.trusted_networks": "127.0.0.0/8", "smtp.trusted_account": "gmail",
+            **FAST_DELIVERY, **google.relay_settings(google_url)}, self.cleanup)
+        relay.cli("account", "add", "gmail", "--client-id", "bench-client", "--client-secret", "bench-secret",
+                  "--refresh-token", google.refresh_token(SENDER), "--from", SENDER)
+        return relay.start()
+
+    def end_to_end(self, google: FakeGoogle):
+        count = self.plan.e2e_messages
+        self.results["e2e"] = {"messages": count, "connections": 8, **FAST_DELIVERY}
+        for mode in ("sync", "queue"):
+            # Counted from before the start: a relay may refresh the token as it starts (health probe).
+            tokens_before = google.stats()["token_requests_total"]
+            relay = self.gmail_relay(google, f"e2e-{mode}", mode)
+            log(f"end to end, {mode} mode: {count} messages over 8 connections (load average {load_average()})")
+            smtp_source(self.args.smtp_source, relay.port, 8, 16)  # warm-up: token, connections
+            relay.wait_drained(60)
+            outbox_before = google.stats()["outbox"]
+            started = time.perf_counter()
+            smtp_seconds = smtp_source(self.args.smtp_source, relay.port, 8, count)
+            outbox_at_last_reply = google.stats()["outbox"] - outbox_before
+            wait_for(f"{count} messages in the fake's outbox",
+                     lambda: google.stats()["outbox"] - outbox_before >= count, 120 + count / 10, 0.02)
+            seconds = time.perf_counter() - started
+            relay.wait_drained(60)
+            messages = relay.check_all_sent()
+            relay.stop()
+            tokens = google.stats()["token_requests_total"] - tokens_before
+            self.results["e2e"][mode] = {
+                "rate": count / seconds, "seconds": seconds, "smtp_seconds": smtp_seconds,
+                "in_outbox_at_last_reply": outbox_at_last_reply, "token_requests": tokens, "messages_total": messages,
+                "token_requests_per_1000": 1000 * tokens / messages}
+            log(f"  {count / seconds:.0f} msg/s SMTP to outbox; {tokens} token call(s) for {messages} messages")
+
+    # -- added latency ----------------------------------------------------------------------------
+    def latency(self, google: FakeGoogle):
+        proxy = TimingProxy(google.url, self.base, self.cleanup)
+        relay = self.gmail_relay(google, "latency", "sync", google_url=proxy.url)
+        per = self.plan.latency_per_connection
+        self.results["latency"] = {}
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(8) as pool:
+            pool.map(latency_worker, [(relay.port, 100 + w, 4) for w in range(8)], chunksize=1)  # warm-up
+            # 8 connections is the goal's; 1 connection shows the relay's own time without queueing.
+            for connections, count in ((1, max(20, per * 2)), (8, per)):
+                log(f"added latency, sync mode: {connections} connection(s) x {count} messages (load average {load_average()})")
+                proxy.call("/_bench/reset", post=True)
+                runs = pool.map_async(latency_worker, [(relay.port, 1000 * connections + w, count) for w in range(connections)],
+                                      chunksize=1)
+                samples = [s for worker in runs.get(timeout=120 + count * connections / 5) for s in worker]
+                self.results["latency"][str(connections)] = self.added_latency(samples, proxy.call("/_bench/timings"))
+        relay.wait_drained(60)
+        relay.check_all_sent()
+        relay.stop()
+
+    @staticmethod
+    def added_latency(samples: list[tuple[str, float, str]], timings: dict) -> dict:
+        """Per message: the client's DATA-to-250 time minus the time its Gmail call(s) took at the proxy."""
+        sends = timings["sends"]
+        added, smtp, gmail, unsent, unmatched = [], [], [], 0, 0
+        for subject, seconds, reply in samples:
+            if "Ok: sent as" not in reply:
+                unsent += 1
+                continue
+            google_times = sends.get(subject)
+            if not google_times:
+                unmatched += 1
+                continue
+            google_seconds = sum(google_times)  # a 401 retry would be two calls, both Google's time
+            smtp.append(seconds)
+            gmail.append(google_seconds)
+            added.append(seconds - google_seconds)
+        if not added:
+            raise BenchError(f"no sync-mode message could be timed ({unsent} not sent synchronously, {unmatched} unmatched)")
+        ms = lambda values, p: 1000 * percentile(values, p)  # noqa: E731
+        return {"messages": len(samples), "timed": len(added), "not_sent_in_sync": unsent, "unmatched": unmatched,
+                "token_calls_in_run": len(timings["other"]),
+                "smtp_p50_ms": ms(smtp, 50), "smtp_p99_ms": ms(smtp, 99),
+                "google_p50_ms": ms(gmail, 50), "google_p99_ms": ms(gmail, 99),
+                "added_p50_ms": ms(added, 50), "added_p99_ms": ms(added, 99), "added_max_ms": 1000 * max(added)}
+
+    # -- memory -----------------------------------------------------------------------------------
+    def memory(self):
+        relay = Relay(self.args.relay, self.base, "memory-big", {
+            "delivery.mode": "queue", "smtp.trusted_networks": "127.0.0.0/8", "smtp.trusted_account": "bench",
+            **FAST_DELIVERY}, self.cleanup)
+        relay.cli("account", "add", "bench", "--sandbox", "--from", SENDER)
+        relay.start()
+        baseline = relay.memory()
+        count = self.plan.big_messages
+        log(f"memory: {count} concurrent {BIG_MESSAGE_BYTES >> 20} MB messages (load average {load_average()})")
+        barrier = threading.Barrier(count)
+        replies: list = []
+        clients = [threading.Thread(target=big_message_client, args=(relay.port, i, barrier, replies), daemon=True)
+                   for i in range(count)]
+        started = time.perf_counter()
+        for thread in clients:
+            thread.start()
+        for thread in clients:
+            thread.join(timeout=max(1, 600 - (time.perf_counter() - started)))
+        seconds = time.perf_counter() - started
+        accepted = sum(1 for code, _ in replies if code == 250)
+        if accepted != count:
+            raise BenchError(f"{accepted} of {count} big messages accepted: {[t for c, t in replies if c != 250][:3]}")
+        relay.wait_drained(300)  # the sandbox delivery reads each spool file too
+        relay.check_all_sent()
+        peak = relay.memory()
+        relay.stop()
+        self.results["memory_big"] = {"messages": count, "bytes": BIG_MESSAGE_BYTES, "seconds": seconds,
+                                      "baseline_rss_kb": baseline["VmRSS"], "peak_rss_kb": peak["VmHWM"]}
+
+        relay = Relay(self.args.relay, self.base, "memory-idle", {
+            "delivery.mode": "queue", "smtp.max_connections": self.plan.idle_connections + 100}, self.cleanup)
+        relay.start()
+        baseline = relay.memory()
+        log(f"memory: {self.plan.idle_connections} idle connections")
+        connections = []
+        try:
+            for _ in range(self.plan.idle_connections):
+                conn = SMTPConnection(relay.port, timeout=30)
+                conn.greet()
+                connections.append(conn)
+            time.sleep(1)
+            status = relay.memory()
+            alive = relay.proc.poll() is None
+        finally:
+            for conn in connections:
+                conn.sock.close()
+        relay.stop()
+        if not alive:
+            raise BenchError("the relay exited while holding the idle connections")
+        self.results["memory_idle"] = {"connections": len(connections), "baseline_rss_kb": baseline["VmRSS"],
+                                       "rss_kb": status["VmRSS"], "peak_rss_kb": status["VmHWM"]}
+
+    def run(self, sections: list[str]):
+        self.results["machine"] = {"host": platform.node(), "cpus": os.cpu_count(), "load_at_start": load_average(),
+                                   "filesystem": filesystem_type(self.base), "python": platform.python_version()}
+        log(f"bench directory {self.base} ({self.results['machine']['filesystem']}), load average {load_average()}")
+        if "ingest" in sections:
+            self.ingest()
+        if "e2e" in sections or "latency" in sections:
+            google = FakeGoogle(self.args.fake, self.base, self.cleanup)
+            if "e2e" in sections:
+                self.end_to_end(google)
+            if "latency" in sections:
+                self.latency(google)
+            google.stop()
+        if "memory" in sections:
+            self.memory()
+        self.results["machine"]["load_at_end"] = load_average()
+
+
+FSYNC_CALLS = ("fsync", "fdatasync", "sync_file_range")
+
+
+def descendants(pid: int) -> list[int]:
+    """`pid` and every process below it (a Postfix master and its daemons)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            parents.setdefault(parent, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo and len(found) < 10_000:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(parents.get(current, []))
+    return found
+
+
+def fsync_latency(directory: Path, count: int = 200) -> dict[str, float]:
+    """This disk's time for write(4 KB) + fsync, as the databases and queues here see it."""
+    path = directory / "fsync-probe"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    times = []
+    try:
+        for _ in range(count):
+            os.write(fd, b"x" * 4096)
+            started = time.perf_counter()
+            os.fsync(fd)
+            times.append(time.perf_counter() - started)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return {"p50_ms": 1000 * percentile(times, 50), "p99_ms": 1000 * percentile(times, 99)}
+
+
+def filesystem_type(path: Path) -> str:
+    result = subprocess.run(["findmnt", "-n", "-o", "FSTYPE", "--target", str(path)], capture_output=True, text=True, timeout=10)
+    return result.stdout.strip() or "unknown"
+
+
+# -- the report ------------------------------------------------------------------------------------
+
+def report(results: dict) -> bool:
+    """Prints the table and the goal lines; True when every goal that was measured passed."""
+    machine = results["machine"]
+    log("")
+    log(f"gmail-relay benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {'quick' if results['quick'] else 'full'} run")
+    log(f"machine: {machine['cpus']} CPUs, load average {machine['load_at_start']} at start, {machine['load_at_end']} at end;"
+        f" data and Postfix queue on {machine['filesystem']}")
+    goals: list[tuple[bool, str]] = []
+
+    if "ingest" in results:
+        log("")
+        log(f"ingest: 10 KB messages (smtp-source -l {BODY_BYTES} -d), 250 after the durable commit, delivery.mode = queue,")
+        log("        sandbox account; Postfix: smtpd -> cleanup -> incoming queue (fsync), relaying to smtp-sink")
+        log(f"  {'connections':>11}  {'messages':>8}  {'relay msg/s':>11}  {'Postfix msg/s':>13}  {'relay/Postfix':>13}")
+        for sessions, row in results["ingest"].items():
+            log(f"  {sessions:>11}  {row['messages']:>8}  {row['relay']:>11.0f}  {row['postfix']:>13.0f}  {row['relay'] / row['postfix']:>12.2f}x")
+        runs = len(next(iter(results["ingest"].values()))["relay_runs"])
+        log(f"  (median of {runs} run(s) per cell, relay and Postfix alternating)")
+        eight = results["ingest"]["8"]
+        ratio = eight["relay"] / eight["postfix"]
+        if "fsyncs" in results:
+            f = results["fsyncs"]
+            per = lambda who: " + ".join(f"{f[who][c]:.2f} {c}" for c in FSYNC_CALLS if f[who][c]) or "0"  # noqa: E731
+            log(f"  durability, {f['messages']} messages at 8 connections under strace, accepted and delivered:")
+            log(f"    relay:   {per('relay')} per message")
+            log(f"    Postfix: {per('postfix')} per message")
+            log(f"    this disk: write + fsync p50 {f['disk']['p50_ms']:.2f} ms, p99 {f['disk']['p99_ms']:.2f} ms")
+        goals.append((ratio >= GOAL_INGEST_RATIO,
+                      f"ingest at 8 connections >= {GOAL_INGEST_RATIO:.0f}x Postfix: {ratio:.2f}x "
+                      f"(relay {eight['relay']:.0f} msg/s, Postfix {eight['postfix']:.0f} msg/s)"))
+
+    if "e2e" in results:
+        e2e = results["e2e"]
+        log("")
+        log(f"end to end: SMTP -> relay -> fake Google's outbox, OAuth account, {e2e['connections']} connections, "
+            f"{e2e['messages']} messages of 10 KB;")
+        log(f"        pacing out of the way: delivery.sends_per_minute = {e2e['delivery.sends_per_minute']}, "
+            f"delivery.account_concurrency = {e2e['delivery.account_concurrency']}")
+        for mode in ("sync", "queue"):
+            if mode in e2e:
+                row = e2e[mode]
+                log(f"  {mode:5} mode  {row['rate']:7.0f} msg/s  ({row['in_outbox_at_last_reply']} of {e2e['messages']} "
+                    f"in the outbox when the last 250 came)")
+        log("")
+        log("token refresh: calls to the token endpoint (fake's /_fake/stats), access tokens live 3599 s")
+        for mode in ("sync", "queue"):
+            if mode in e2e:
+                row = e2e[mode]
+                log(f"  {mode:5} relay  {row['token_requests']} call(s) for {row['messages_total']} messages = "
+                    f"{row['token_requests_per_1000']:.2f} per 1,000 messages (expected: about one per relay start and hour)")
+
+    if "latency" in results:
+        log("")
+        log("added latency, sync mode: per message, DATA end -> 250 at the client minus the time its Gmail call took")
+        log("        at the timing proxy in front of the fake Google (docs/performance.md)")
+        log(f"  {'connections':>11}  {'timed':>9}  {'DATA->250 p50/p99 ms':>21}  {'fake+proxy p50/p99':>19}  {'added p50/p99 ms':>17}")
+        for connections, lat in results["latency"].items():
+            log(f"  {connections:>11}  {lat['timed']:>4}/{lat['messages']:<4}  {lat['smtp_p50_ms']:>10.2f}/{lat['smtp_p99_ms']:<10.2f}"
+                f"  {lat['google_p50_ms']:>9.2f}/{lat['google_p99_ms']:<9.2f}  {lat['added_p50_ms']:>8.2f}/{lat['added_p99_ms']:<8.2f}")
+            if lat["not_sent_in_sync"] or lat["unmatched"]:
+                log(f"  {'':>11}  ({lat['not_sent_in_sync']} not sent within the sync time-out, {lat['unmatched']} without a Gmail call)")
+        lat = results["latency"]["8"]
+        goals.append((lat["added_p99_ms"] < GOAL_ADDED_P99_MS and lat["not_sent_in_sync"] == 0,
+                      f"added p99 latency at 8 connections < {GOAL_ADDED_P99_MS:.0f} ms: "
+                      f"{lat['added_p99_ms']:.2f} ms (p50 {lat['added_p50_ms']:.2f} ms)"))
+
+    if "memory_big" in results:
+        big, idle = results["memory_big"], results.get("memory_idle")
+        log("")
+        log("memory: the relay's peak RSS (VmHWM in /proc/PID/status), a fresh relay for each")
+        log(f"  {big['messages']} concurrent {big['bytes'] >> 20} MB messages: peak {big['peak_rss_kb'] / 1024:.0f} MB "
+            f"(idle before: {big['baseline_rss_kb'] / 1024:.0f} MB; {big['messages'] * big['bytes'] / 2**20 / big['seconds']:.0f} MB/s in)")
+        if idle:
+            per = (idle["rss_kb"] - idle["baseline_rss_kb"]) / max(1, idle["connections"])
+            log(f"  {idle['connections']} idle connections: peak {idle['peak_rss_kb'] / 1024:.0f} MB "
+                f"(idle before: {idle['baseline_rss_kb'] / 1024:.0f} MB; {per:.1f} KB per connection)")
+        peak_mb = big["peak_rss_kb"] / 1024
+        goals.append((peak_mb < GOAL_PEAK_RSS_MB,
+                      f"peak RSS with {big['messages']} x {big['bytes'] >> 20} MB < {GOAL_PEAK_RSS_MB} MB: {peak_mb:.0f} MB"))
+
+    log("")
+    log("goals")
+    for passed, text in goals:
+        log(f"  {'PASS' if passed else 'FAIL'}  {text}")
+    return all(passed for passed, _ in goals)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="gmail-relay benchmark (run it through bench/run.sh)")
+    parser.add_argument("--relay", required=True, help="release gmail-relay binary")
+    parser.add_argument("--fake", required=True, help="release fake-google binary")
+    parser.add_argument("--smtp-source", default=shutil.which("smtp-source") or "/usr/sbin/smtp-source")
+    parser.add_argument("--smtp-sink", default=shutil.which("smtp-sink") or "/usr/sbin/smtp-sink")
+    parser.add_argument("--postfix", default=shutil.which("postfix") or "/usr/sbin/postfix")
+    parser.add_argument("--strace", default=shutil.which("strace"),
+                        help="strace, to count fsync calls per message (skipped when missing)")
+    parser.add_argument("--quick", action="store_true", help="smaller counts, one run per cell: a smoke check")
+    parser.add_argument("--only", default="ingest,e2e,latency,memory", help="comma-separated sections to run")
+    parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--work-dir", help="where the temp directory goes (default: $TMPDIR or /tmp); a real disk, not tmpfs")
+    args = parser.parse_args()
+    sections = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = set(sections) - {"ingest", "e2e", "latency", "memory"}
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(sorted(unknown))}")
+    for path in (args.relay, args.fake, args.smtp_source, args.smtp_sink, args.postfix):
+        if not os.access(path, os.X_OK):
+            parser.error(f"not an executable: {path}")
+    if "ingest" in sections and os.geteuid() != 0:
+        parser.error("the Postfix reference needs root (it starts a Postfix instance)")
+
+    plan = Plan.make(args.quick)
+    # 1,000 idle connections need more descriptors than the usual soft limit of 1024; the relay inherits it.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = plan.idle_connections * 2 + 1024
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard) if hard != resource.RLIM_INFINITY else wanted, hard))
+
+    def deadline(signum, frame):
+        raise BenchError(f"the bench ran longer than its limit of {plan.deadline_seconds} s")
+    signal.signal(signal.SIGALRM, deadline)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(2))
+    signal.alarm(plan.deadline_seconds)
+
+    bench = Bench(args, plan)
+    try:
+        bench.run(sections)
+    except (BenchError, subprocess.TimeoutExpired, OSError) as error:
+        log(f"bench: {error}")
+        return 2
+    except KeyboardInterrupt:
+        log("bench: interrupted")
+        return 2
+    finally:
+        signal.alarm(0)
+        bench.cleanup.run()
+    if args.json:
+        Path(args.json).write_text(json.dumps(bench.results, indent=2) + "\n")
+    return 0 if report(bench.results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
