@@ -44,12 +44,7 @@ public final class DeliveryWorker: Service, Sendable {
         await restorePauses()
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
-                var lastGauge = ContinuousClock.now - .seconds(60)
                 while !stopping.isSet && !Task.isCancelled {
-                    if ContinuousClock.now - lastGauge > .seconds(5) {
-                        await updateQueueGauge()
-                        lastGauge = ContinuousClock.now
-                    }
                     let claimed = await claim()
                     for message in claimed {
                         group.addTask { [self] in
@@ -159,11 +154,6 @@ public final class DeliveryWorker: Service, Sendable {
                 await lanes.pause(account.name, until: until)
             }
         }
-    }
-
-    private func updateQueueGauge() async {
-        guard let counts = try? await store.queueCounts() else { return }
-        deliverer.metrics.setQueueDepth(queued: counts.queued, sending: counts.sending, held: counts.held, failed: counts.failed)
     }
 }
 

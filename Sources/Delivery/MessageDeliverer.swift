@@ -125,10 +125,8 @@ public struct MessageDeliverer: Sendable {
         let now = clock()
         let previous = try await store.attempts(messageID: message.id)
         let preconditions = previous.filter { $0.problem == ProblemCode.preconditionTransient.rawValue }.count
-        let failure = GoogleFailure(call, accountKind: grant.classifierKind, consentedAt: account.consentedAt, now: now,
-                                    previousPreconditionFailures: preconditions)
-            ?? GoogleFailure(endpoint: .gmailSend, status: nil, transportError: call.description, accountKind: grant.classifierKind, now: now)
-        let classification = FailureClassifier.classify(failure)
+        let classification = grant.classify(call, consentedAt: account.consentedAt, now: now,
+                                            previousPreconditionFailures: preconditions)
         let failures = previous.filter { $0.problem != nil }.count + 1
         let decision = policy.decide(classification, failures: failures, acceptedAt: message.createdAt, now: now, random: random())
         let problem = classification.problem.rawValue

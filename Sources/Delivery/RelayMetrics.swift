@@ -2,18 +2,17 @@ import Foundation
 import Prometheus
 
 /// The relay's metrics in one Prometheus registry, owned by the application (never a global), so tests
-/// can run several relays in one process. The web server serves `prometheusText()` at /metrics.
+/// can run several relays in one process. The web server serves `prometheusText()` at /metrics, next to
+/// the gauges it reads from the database at each scrape (messages by status, accounts by state).
 public final class RelayMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     private let sendDuration: DurationHistogram
-    private let queueDepth: [String: Gauge]
 
     private static var accepted: MetricNameDescriptor { descriptor("messages_accepted", "total", "Messages accepted over SMTP, by account") }
     private static var outcomes: MetricNameDescriptor { descriptor("messages", "total", "Messages by delivery outcome (sent, failed, held, retry), by account") }
     private static var attempts: MetricNameDescriptor { descriptor("attempts", "total", "Delivery attempts by result class, by account") }
     private static var refreshes: MetricNameDescriptor { descriptor("token_refreshes", "total", "Requests to Google's token endpoint, by account and result") }
     private static var duration: MetricNameDescriptor { descriptor("send_duration", "seconds", "Time of one delivery attempt (token and upload)") }
-    private static var queue: MetricNameDescriptor { descriptor("queue", "messages", "Messages in the store by status") }
 
     public init() {
         let registry = PrometheusCollectorRegistry()
@@ -22,11 +21,6 @@ public final class RelayMetrics: Sendable {
             descriptor: Self.duration,
             buckets: [.milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
                       .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10), .seconds(30)])
-        var gauges: [String: Gauge] = [:]
-        for status in ["queued", "sending", "held", "failed"] {
-            gauges[status] = registry.makeGauge(descriptor: Self.queue, labels: [("status", status)])
-        }
-        queueDepth = gauges
     }
 
     /// The Prometheus text exposition format.
@@ -50,13 +44,6 @@ public final class RelayMetrics: Sendable {
     public func tokenRefresh(account: String, succeeded: Bool) {
         registry.makeCounter(descriptor: Self.refreshes, labels: [("account", account), ("result", succeeded ? "ok" : "failed")])
             .increment()
-    }
-
-    public func setQueueDepth(queued: Int, sending: Int, held: Int, failed: Int) {
-        queueDepth["queued"]?.set(Double(queued))
-        queueDepth["sending"]?.set(Double(sending))
-        queueDepth["held"]?.set(Double(held))
-        queueDepth["failed"]?.set(Double(failed))
     }
 
     private static func descriptor(_ name: String, _ unit: String, _ help: String) -> MetricNameDescriptor {

@@ -20,6 +20,18 @@ public enum StoredGrant: Codable, Sendable {
         }
     }
 
+    /// The verdict on a failed call of this account, as the worker, the probe and `doctor` all see it.
+    /// `previousPreconditionFailures`: failedPrecondition answers this message already got.
+    public func classify(
+        _ call: FailedCall, consentedAt: Date?, now: Date, previousPreconditionFailures: Int = 0
+    ) -> Classification {
+        // Only a revoke call has no failure to classify; treat anything like it as no answer.
+        let failure = GoogleFailure(call, accountKind: classifierKind, consentedAt: consentedAt, now: now,
+                                    previousPreconditionFailures: previousPreconditionFailures)
+            ?? GoogleFailure(endpoint: .gmailSend, status: nil, transportError: call.description, accountKind: classifierKind, now: now)
+        return FailureClassifier.classify(failure)
+    }
+
     /// An error of reading Google's client secret file, worded for the operator.
     public struct ClientFileError: Error, CustomStringConvertible {
         public let description: String

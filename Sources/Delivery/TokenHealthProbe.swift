@@ -55,10 +55,7 @@ public struct TokenHealthProbe: Service {
                                             scopes: token.scope.map { _ in token.scopes.sorted() })
         } catch {
             try? await store.recordAccountCheck(name: account.name, at: now)
-            let failure = GoogleFailure(FailedCall(tokenError: error), accountKind: entry.grant.classifierKind,
-                                        consentedAt: account.consentedAt, now: now)
-            guard let failure else { return }
-            let classification = FailureClassifier.classify(failure)
+            let classification = entry.grant.classify(FailedCall(tokenError: error), consentedAt: account.consentedAt, now: now)
             guard classification.holdsAccount else { return }
             let state = RetryPolicy.accountState(for: classification)
             logger.warning("account grant check failed", metadata: ["account": "\(account.name)", "problem": "\(classification.problem.rawValue)"])

@@ -94,9 +94,12 @@ public final class HTTPTransport: Sendable {
 enum FormEncoding {
     /// RFC 3986 unreserved characters stay; everything else is percent-encoded (so '+' and '/' in tokens survive).
     static func encode(_ fields: [(String, String)]) -> String {
+        fields.map { key, value in "\(component(key))=\(component(value))" }.joined(separator: "&")
+    }
+
+    /// One key or value, percent-encoded for a form body or a query string.
+    static func component(_ text: String) -> String {
         let allowed = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-        return fields.map { key, value in
-            "\(key.addingPercentEncoding(withAllowedCharacters: allowed) ?? key)=\(value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value)"
-        }.joined(separator: "&")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
     }
 }

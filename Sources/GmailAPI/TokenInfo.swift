@@ -15,7 +15,7 @@ public struct TokenInfo: Sendable, Equatable {
 
     /// Asks tokeninfo about `accessToken`. A refusal (400 invalid_token) comes back as a `FailedCall`.
     public static func fetch(accessToken: String, endpoints: GoogleEndpoints, transport: HTTPTransport) async -> Result<TokenInfo, FailedCall> {
-        let url = endpoints.tokeninfoURL.appendingQuery("access_token=" + FormEncoding.encode([("", accessToken)]).dropFirst())
+        let url = endpoints.tokeninfoURL.appendingQuery("access_token=" + FormEncoding.component(accessToken))
         let response: HTTPResponse
         do {
             response = try await transport.get(url)

@@ -27,14 +27,6 @@ struct GoogleAccess {
         }
         return account
     }
-
-    /// The classification of a failed call for this account, as the delivery worker would see it.
-    func classify(_ call: FailedCall, account: Account, grant: StoredGrant?) -> Classification {
-        let kind = grant?.classifierKind ?? (account.kind == .serviceAccount ? .serviceAccount(subject: nil) : .userGrant)
-        let failure = GoogleFailure(call, accountKind: kind, consentedAt: account.consentedAt, now: Date())
-            ?? GoogleFailure(endpoint: .token, status: nil, transportError: call.description, accountKind: kind, now: Date())
-        return FailureClassifier.classify(failure)
-    }
 }
 
 /// One line of `doctor`'s verdict.
@@ -103,7 +95,7 @@ struct DoctorCommand: AsyncParsableCommand {
             checks.append(Check(verdict: .ok, name: "token refresh", text: "Google issued an access token valid until \(ISO8601.string(token.expiresAt))"))
             try? await access.store.setTokenExpiry(name: account.name, expiresAt: token.expiresAt)
         } catch {
-            let classification = access.classify(FailedCall(tokenError: error), account: account, grant: entry.grant)
+            let classification = entry.grant.classify(FailedCall(tokenError: error), consentedAt: account.consentedAt, now: Date())
             checks.append(Check(verdict: .fail, name: "token refresh",
                                 text: "\(classification.problem.rawValue): \(classification.problem.summary). Google said: \(classification.detail.rawBody.trimmingCharacters(in: .whitespacesAndNewlines))"))
             if classification.holdsAccount {
@@ -185,7 +177,7 @@ struct SendTestCommand: AsyncParsableCommand {
         case .sent(let gmailID, _, _):
             print("sent as \(gmailID) to \(to) through \(account.name)")
         case .failed(let call):
-            let classification = access.classify(call, account: account, grant: entry.grant)
+            let classification = entry.grant.classify(call, consentedAt: account.consentedAt, now: Date())
             print("not sent: \(classification.problem.rawValue): \(classification.problem.summary)")
             print(call.description)
             throw ExitCode(1)

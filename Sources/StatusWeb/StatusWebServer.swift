@@ -41,6 +41,7 @@ public struct StatusWebServer: Sendable {
         let logger = self.logger
         return Application(
             router: router(),
+            server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionHeaderNormalizer()])),
             configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: nil),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? listen.port

@@ -356,3 +356,21 @@ def test_sigterm_with_a_kept_alive_page_connection(relay):
     relay.stop(timeout=15)
     assert time.monotonic() - started < 10
     conn.close()
+
+
+def test_connection_close_is_honoured_in_any_case(relay):
+    """WordPress's HTTP client sends `Connection: Close`; the server must close, not wait for a time-out."""
+    import socket
+    import time
+    for value in ("close", "Close", "CLOSE"):
+        s = socket.create_connection((HOST, relay.web_port), timeout=5)
+        s.sendall(f"GET /healthz HTTP/1.1\r\nHost: {HOST}:{relay.web_port}\r\nConnection: {value}\r\n\r\n".encode())
+        started, data = time.monotonic(), b""
+        while True:
+            chunk = s.recv(4096)  # a socket.timeout here means the server kept the connection open
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        assert data.startswith(b"HTTP/1.1 200"), data
+        assert time.monotonic() - started < 2, f"Connection: {value} was held open"
