@@ -110,7 +110,7 @@ let package = Package(
         .target(
             name: "AccountAlerts",
             dependencies: [
-                "RelayStatus", "ProblemCatalogue", "RelayStore",
+                "RelayStatus", "ProblemCatalogue", "RelayStore", "GmailAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

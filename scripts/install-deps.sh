@@ -4,7 +4,7 @@
 set -euo pipefail
 
 runtime=(libsqlite3-dev libcurl4-openssl-dev)
-testing=(swaks libnet-ssleay-perl libio-socket-ssl-perl php-cli libphp-phpmailer openssl curl chromium phpunit wordpress mariadb-server php-mysql)
+testing=(swaks libnet-ssleay-perl libio-socket-ssl-perl php-cli libphp-phpmailer openssl curl chromium phpunit wordpress mariadb-server php-mysql gdb)
 
 wanted=("${runtime[@]}")
 if [[ "${1:-}" == "--test" ]]; then wanted+=("${testing[@]}"); fi

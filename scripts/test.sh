@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: Swift unit and live-socket tests, a short fuzz run, then the end-to-end tests
 # that drive the real binary with real SMTP clients (swaks, Python smtplib, PHPMailer via php-cli)
-# and the WordPress plugin in a real WordPress (php-bridge/).
+# and the WordPress plugin in a real WordPress (php-bridge/). Each phase has a time limit
+# (scripts/bounded.sh): a hang fails the run with the stacks of what hung.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,13 +13,13 @@ swift build --build-tests 2>&1 | grep -v '^\[' || true
 test -x .build/debug/gmail-relay
 
 echo "== swift test"
-swift test --skip-build
+scripts/bounded.sh 900 swift test --skip-build
 
 echo "== fuzz (short run)"
-scripts/fuzz.sh 100000
+scripts/bounded.sh 900 scripts/fuzz.sh 100000
 
 echo "== php-bridge (php -l, PHPUnit)"
-php-bridge/tests/run.sh
+scripts/bounded.sh 1200 php-bridge/tests/run.sh
 
 echo "== end-to-end"
-GMAIL_RELAY_BINARY="$PWD/.build/debug/gmail-relay" python3 -m pytest tests/e2e -q -p no:cacheprovider
+GMAIL_RELAY_BINARY="$PWD/.build/debug/gmail-relay" scripts/bounded.sh 1800 python3 -m pytest tests/e2e -q -p no:cacheprovider

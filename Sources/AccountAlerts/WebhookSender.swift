@@ -1,34 +1,22 @@
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Foundation
+import GmailAPI
 
 /// POSTs one JSON body; returns the HTTP status, throws when no answer came.
 public protocol WebhookSending: Sendable {
     func post(_ body: Data, to url: URL) async throws -> Int
 }
 
-/// FoundationNetworking's URLSession (libcurl on Linux), as for the calls to Google.
+/// Over GmailAPI's HTTPTransport: the same URLSession client as the calls to Google, cancellable
+/// when `serve` stops.
 public final class URLSessionWebhookSender: WebhookSending {
-    private let session: URLSession
+    private let transport: HTTPTransport
 
     public init(timeout: TimeInterval = 10) {
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = timeout
-        configuration.timeoutIntervalForResource = timeout
-        configuration.httpShouldSetCookies = false
-        configuration.urlCache = nil
-        session = URLSession(configuration: configuration)
+        transport = HTTPTransport(timeout: timeout)
     }
 
     public func post(_ body: Data, to url: URL) async throws -> Int {
-        var request = URLRequest(url: url)
-        request.httpMethod = "POST"
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.setValue("gmail-relay", forHTTPHeaderField: "User-Agent")
-        request.httpBody = body
-        let (_, response) = try await session.data(for: request)
-        return (response as? HTTPURLResponse)?.statusCode ?? 0
+        try await transport.post(url, body: body, contentType: "application/json", userAgent: "gmail-relay").status
     }
 }
 

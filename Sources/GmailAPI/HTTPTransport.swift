@@ -64,17 +64,48 @@ public final class HTTPTransport: Sendable {
         request.httpMethod = "POST"
         request.setValue(contentType, forHTTPHeaderField: "Content-Type")
         request.setValue("Bearer \(bearer)", forHTTPHeaderField: "Authorization")
-        do {
-            let (data, response) = try await session.upload(for: request, fromFile: file)
-            return Self.wrap(data, response)
-        } catch {
-            throw TransportError("\(error.localizedDescription)")
-        }
+        return try await perform(request, uploading: file)
     }
 
-    private func perform(_ request: URLRequest) async throws -> HTTPResponse {
+    /// POSTs a body as is (the account-state webhook's JSON).
+    public func post(_ url: URL, body: Data, contentType: String, userAgent: String? = nil) async throws -> HTTPResponse {
+        var request = URLRequest(url: url)
+        request.httpMethod = "POST"
+        request.setValue(contentType, forHTTPHeaderField: "Content-Type")
+        if let userAgent { request.setValue(userAgent, forHTTPHeaderField: "User-Agent") }
+        request.httpBody = body
+        return try await perform(request)
+    }
+
+    /// One exchange over URLSession's completion-handler API, cancellable from Swift concurrency.
+    ///
+    /// Not `session.data(for:)`/`upload(for:fromFile:)`: on Linux their cancellation handler calls
+    /// `URLSessionTask.cancel()`, which waits for the session's work queue while the runtime holds the
+    /// Swift task's status lock, and the work queue, finishing the same exchange, waits for that lock
+    /// to resume the task: a deadlock whenever a cancel meets an answer (swift-corelibs-foundation
+    /// #5412). Here the cancel is handed to another thread, so nothing waits under that lock.
+    private func perform(_ request: URLRequest, uploading file: URL? = nil) async throws -> HTTPResponse {
+        let exchange = CancellableExchange()
         do {
-            let (data, response) = try await session.data(for: request)
+            let (data, response) = try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(Data, URLResponse), any Error>) in
+                    let finished: @Sendable (Data?, URLResponse?, (any Error)?) -> Void = { data, response, error in
+                        if let response, error == nil {
+                            continuation.resume(returning: (data ?? Data(), response))
+                        } else {
+                            continuation.resume(throwing: error ?? URLError(.badServerResponse))
+                        }
+                    }
+                    let task: URLSessionTask = if let file {
+                        session.uploadTask(with: request, fromFile: file, completionHandler: finished)
+                    } else {
+                        session.dataTask(with: request, completionHandler: finished)
+                    }
+                    exchange.start(task)
+                }
+            } onCancel: {
+                exchange.cancel()
+            }
             return Self.wrap(data, response)
         } catch {
             throw TransportError("\(error.localizedDescription)")
@@ -88,6 +119,35 @@ public final class HTTPTransport: Sendable {
             headers["\(key)"] = "\(value)"
         }
         return HTTPResponse(status: http?.statusCode ?? 0, headers: headers, body: data)
+    }
+}
+
+/// The URLSessionTask of one exchange and whether its Swift task was cancelled, whichever comes first.
+private final class CancellableExchange: @unchecked Sendable {
+    private let lock = NSLock()
+    private var task: URLSessionTask?
+    private var cancelled = false
+
+    func start(_ task: URLSessionTask) {
+        let cancelNow = lock.withLock {
+            self.task = task
+            return cancelled
+        }
+        task.resume()
+        if cancelNow { Self.cancelElsewhere(task) }
+    }
+
+    /// Called by the Swift runtime with the task's status lock held: must not wait for anything.
+    func cancel() {
+        let running = lock.withLock {
+            cancelled = true
+            return task
+        }
+        if let running { Self.cancelElsewhere(running) }
+    }
+
+    private static func cancelElsewhere(_ task: URLSessionTask) {
+        DispatchQueue.global().async { task.cancel() }
     }
 }
 
