@@ -12,6 +12,8 @@ public final class RelayMetrics: Sendable {
     private static var outcomes: MetricNameDescriptor { descriptor("messages", "total", "Messages by delivery outcome (sent, failed, held, retry), by account") }
     private static var attempts: MetricNameDescriptor { descriptor("attempts", "total", "Delivery attempts by result class, by account") }
     private static var refreshes: MetricNameDescriptor { descriptor("token_refreshes", "total", "Requests to Google's token endpoint, by account and result") }
+    private static var commits: MetricNameDescriptor { descriptor("accept_commits", "total", "Durable transactions that committed accepted messages (group commit: several messages each)") }
+    private static var committed: MetricNameDescriptor { descriptor("accept_committed_messages", "total", "Accepted messages committed; divided by relay_accept_commits_total, messages per transaction") }
     private static var duration: MetricNameDescriptor { descriptor("send_duration", "seconds", "Time of one delivery attempt (token and upload)") }
 
     public init() {
@@ -28,6 +30,12 @@ public final class RelayMetrics: Sendable {
 
     public func messageAccepted(account: String) {
         registry.makeCounter(descriptor: Self.accepted, labels: [("account", account)]).increment()
+    }
+
+    /// One group-commit transaction that made `messages` accepted messages durable.
+    public func acceptBatchCommitted(messages: Int) {
+        registry.makeCounter(descriptor: Self.commits).increment()
+        registry.makeCounter(descriptor: Self.committed).increment(by: Int64(messages))
     }
 
     /// Where a delivery attempt left the message: sent, failed, held, retry.

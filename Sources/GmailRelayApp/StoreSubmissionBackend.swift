@@ -20,7 +20,8 @@ final class StoreSubmissionBackend: SubmissionBackend {
 
     init(store: RelayStore, configuration: RelayConfiguration, worker: DeliveryWorker, metrics: RelayMetrics, logger: Logger) {
         self.store = store
-        self.committer = GroupCommitter(store: store)
+        // The spool directory is synced once per commit batch, not once per message.
+        self.committer = GroupCommitter(store: store, syncsSpoolDirectory: true) { metrics.acceptBatchCommitted(messages: $0) }
         self.configuration = configuration
         self.worker = worker
         self.metrics = metrics
@@ -66,7 +67,7 @@ final class StoreSubmissionBackend: SubmissionBackend {
         let size: Int
         do {
             size = sink.bytesWritten
-            finalPath = try await NIOThreadPool.singleton.runIfActive { try sink.finish() }
+            finalPath = try await NIOThreadPool.singleton.runIfActive { try sink.finish(syncingDirectory: false) }
         } catch {
             sink.abandon()
             logger.error("spool commit failed", metadata: ["error": "\(error)"])

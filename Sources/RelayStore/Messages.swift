@@ -24,10 +24,16 @@ extension RelayStore {
     /// Records several messages in one transaction (one fsync for all of them). Each gets its own
     /// result: a message for an unknown account fails alone. A database error fails the whole batch,
     /// and then nothing was committed.
-    public func acceptMessages(_ messages: [NewMessage]) async throws -> [Result<Int64, StoreError>] {
+    ///
+    /// `syncingSpoolDirectory`: first make the spool directory durable, once for the batch, for
+    /// messages finished with `SpoolFile.finish(syncingDirectory: false)`; a failure there fails the
+    /// batch before anything is written.
+    public func acceptMessages(_ messages: [NewMessage], syncingSpoolDirectory: Bool = false) async throws -> [Result<Int64, StoreError>] {
         guard !messages.isEmpty else { return [] }
         let now = nowMillis
+        let spool = self.spool
         return try await pool.write { db in
+            if syncingSpoolDirectory { try spool.syncMessagesDirectory() }
             var accountIDs: [String: Int64?] = [:]
             return try messages.map { message -> Result<Int64, StoreError> in
                 if accountIDs[message.account] == nil {

@@ -28,6 +28,19 @@ enum POSIX {
         return 0
     }
 
+    /// fdatasync(2): the data and what is needed to read it back (the size), not the times.
+    static func fdatasyncFD(_ fd: Int32) -> Int32 {
+        #if os(Linux)
+        while fdatasync(fd) != 0 {
+            if errno == EINTR { continue }
+            return errno
+        }
+        return 0
+        #else
+        return fsyncFD(fd)
+        #endif
+    }
+
     /// Makes a rename or unlink inside `directory` durable. Returns 0 or errno.
     static func fsyncDirectory(_ directory: String) -> Int32 {
         let (fd, err) = openFile(directory, O_RDONLY | O_DIRECTORY)

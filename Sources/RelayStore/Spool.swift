@@ -55,6 +55,12 @@ public final class Spool: Sendable {
         try POSIX.makeDirectory(messagesDirectory)
     }
 
+    /// Makes every rename into `messages/` so far durable (see `SpoolFile.finish(syncingDirectory:)`).
+    public func syncMessagesDirectory() throws {
+        let code = POSIX.fsyncDirectory(messagesDirectory)
+        if code != 0 { throw spoolError(code) }
+    }
+
     /// Opens a new, empty file in `incoming/` for one message.
     public func create() throws -> SpoolFile {
         let name = UUID().uuidString.lowercased() + ".eml"
@@ -144,12 +150,17 @@ public final class SpoolFile: @unchecked Sendable {
     }
 
     /// Makes the file durable and moves it into `messages/`; returns its final path, which the
-    /// accept transaction records. Order matters: fsync the data, rename, then fsync the directory,
+    /// accept transaction records. Order matters: sync the data, rename, then sync the directory,
     /// so that after a crash `messages/` never holds a partial body.
-    public func finish() throws -> String {
+    ///
+    /// `syncingDirectory: false` leaves the last step to the caller, who must call
+    /// `Spool.syncMessagesDirectory()` before committing a row that names the file: the group
+    /// committer does it once for a whole batch of messages.
+    public func finish(syncingDirectory: Bool = true) throws -> String {
         guard state == .open else { throw SpoolError.notWritable }
         let finalPath = spool.messagesDirectory + "/" + name
-        var code = POSIX.fsyncFD(fd)
+        // fdatasync: the bytes and the size, not the times, which nobody reads back.
+        var code = POSIX.fdatasyncFD(fd)
         if code != 0 {
             abandon()
             throw spoolError(code)
@@ -162,11 +173,13 @@ public final class SpoolFile: @unchecked Sendable {
             state = .abandoned
             throw spoolError(code)
         }
-        code = POSIX.fsyncDirectory(spool.messagesDirectory)
-        if code != 0 {
-            unlink(finalPath)
-            state = .abandoned
-            throw spoolError(code)
+        if syncingDirectory {
+            code = POSIX.fsyncDirectory(spool.messagesDirectory)
+            if code != 0 {
+                unlink(finalPath)
+                state = .abandoned
+                throw spoolError(code)
+            }
         }
         state = .finished
         return finalPath

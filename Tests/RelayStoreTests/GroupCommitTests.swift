@@ -40,4 +40,46 @@ final class GroupCommitTests: XCTestCase {
         let message = try await store.message(id: id)
         XCTAssertNotNil(message)
     }
+
+    func testOneDirectorySyncPerBatchAndEveryBatchReported() async throws {
+        let store = try openStore(makeTemporaryDirectory(self))
+        try await store.addAccount(name: "main", kind: .sandbox, state: .ok)
+        let batches = Batches()
+        let committer = GroupCommitter(store: store, syncsSpoolDirectory: true) { batches.add($0) }
+        var messages: [NewMessage] = []
+        for _ in 0..<40 { messages.append(try spoolMessage(store, syncingDirectory: false)) }
+        let ids = try await withThrowingTaskGroup(of: Int64.self) { group in
+            for message in messages { group.addTask { try await committer.accept(message) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        XCTAssertEqual(Set(ids).count, 40)
+        let transactions = await committer.transactions
+        XCTAssertEqual(batches.sizes.count, transactions)
+        XCTAssertEqual(batches.sizes.reduce(0, +), 40)
+    }
+
+    /// The directory sync comes before the transaction: when it fails, no row names a file whose
+    /// directory entry may not survive a crash, and the client hears the failure.
+    func testAFailedDirectorySyncCommitsNothing() async throws {
+        let store = try openStore(makeTemporaryDirectory(self))
+        try await store.addAccount(name: "main", kind: .sandbox, state: .ok)
+        let message = try spoolMessage(store, syncingDirectory: false)
+        try FileManager.default.moveItem(atPath: store.spool.messagesDirectory, toPath: store.spool.messagesDirectory + ".gone")
+        let committer = GroupCommitter(store: store, syncsSpoolDirectory: true)
+        do {
+            _ = try await committer.accept(message)
+            XCTFail("the batch must fail when the spool directory cannot be synced")
+        } catch let error as SpoolError {
+            XCTAssertEqual(error, .io(ENOENT))
+        }
+        let stored = try await store.messages(limit: 10)
+        XCTAssertTrue(stored.isEmpty)
+    }
+}
+
+final class Batches: @unchecked Sendable {
+    private let lock = NSLock()
+    private var recorded: [Int] = []
+    func add(_ size: Int) { lock.withLock { recorded.append(size) } }
+    var sizes: [Int] { lock.withLock { recorded } }
 }

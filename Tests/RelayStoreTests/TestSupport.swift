@@ -46,11 +46,11 @@ func openStore(
 func spoolMessage(
     _ store: RelayStore, account: String = "main", body: String = "Subject: hi\r\n\r\nbody\r\n",
     from: String = "wordpress@example.org", to: [String] = ["alice@example.com"], subject: String? = "hi",
-    status: MessageStatus = .queued
+    status: MessageStatus = .queued, syncingDirectory: Bool = true
 ) throws -> NewMessage {
     let file = try store.spool.create()
     try file.write(Array(body.utf8))
-    let path = try file.finish()
+    let path = try file.finish(syncingDirectory: syncingDirectory)
     return NewMessage(
         account: account, credentialUsername: "site1", peer: "127.0.0.1:50000", tls: false, mailFrom: from,
         recipients: to, subject: subject, messageID: "<\(UUID().uuidString)@example.org>",

@@ -276,6 +276,9 @@ def test_queue_mode_answers_after_commit_and_worker_delivers(make_relay, fake_go
     assert 'relay_messages_total{account="shop",outcome="sent"} 1' in metrics, metrics
     assert 'relay_token_refreshes_total{account="shop",result="ok"}' in metrics, metrics
     assert "relay_send_duration_seconds_bucket" in metrics, metrics
+    # One message, so one group-commit transaction holding it.
+    assert "relay_accept_commits_total 1\n" in metrics, metrics
+    assert "relay_accept_committed_messages_total 1\n" in metrics, metrics
 
 
 def test_discard_and_retry_refuse_what_they_cannot_do(make_relay, fake_google):
