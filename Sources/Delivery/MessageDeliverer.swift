@@ -69,14 +69,13 @@ public struct MessageDeliverer: Sendable {
                                                 detail: "the message file is missing from the spool")
         }
 
-        let outgoing = spoolPath + ".outgoing"
-        defer { try? FileManager.default.removeItem(atPath: outgoing) }
         // Message-ID and Date, when the client sent none, are the same on every attempt: a resend after a
         // crash can be recognised as the same message.
-        let rewrite = try SpooledMessage.writeOutgoing(
-            spoolPath: spoolPath, to: outgoing, envelopeRecipients: message.recipients,
+        let (outgoing, rewrite) = try SpooledMessage.outgoing(
+            spoolPath: spoolPath, fileIfLargerAt: spoolPath + ".outgoing", envelopeRecipients: message.recipients,
             accountAddresses: account.fromAddresses, now: message.createdAt,
             newMessageID: "relay-\(id).\(Int64(message.createdAt.timeIntervalSince1970 * 1000))@\(hostname)")
+        defer { if case .file(let file) = outgoing { try? FileManager.default.removeItem(at: file) } }
         // Everything this attempt learns goes into one report, written in one transaction at the end.
         var report = AttemptReport(messageID: id, account: account.name, outcome: .held(problemCode: ""))
         if message.rewrittenHeaders == nil {
@@ -104,7 +103,7 @@ public struct MessageDeliverer: Sendable {
             return try await hold(report, problem: problem, state: unavailable.accountState, detail: nil)
         }
 
-        let (outcome, exchanges) = await sender.send(messageFile: URL(fileURLWithPath: outgoing), tokens: entry.cache)
+        let (outcome, exchanges) = await sender.send(message: outgoing, tokens: entry.cache)
         if let token = await entry.cache.cachedToken, token.expiresAt != account.tokenExpiresAt {
             report.tokenExpiresAt = token.expiresAt
             report.tokenScopes = token.scope.map { _ in token.scopes.sorted() }

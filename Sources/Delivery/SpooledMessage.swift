@@ -1,4 +1,5 @@
 import Foundation
+import GmailAPI
 import MessageRewrite
 
 /// Reading a spooled message's header without loading the message.
@@ -22,22 +23,38 @@ public enum SpooledMessage {
         return (block.subject.map(EncodedWord.decode), block.messageID)
     }
 
-    /// Writes the message as Gmail should get it: the rewritten header, a blank line, then the original
-    /// body copied in chunks (never the whole message in memory). Returns the file and the rewrite.
+    /// Messages up to this size go to Gmail from memory; larger ones through a file next to the spool
+    /// file, so memory stays bounded however large the messages are.
+    public static let inMemoryLimit = 1 << 20
+
+    /// The message as Gmail should get it: the rewritten header, a blank line, then the original body.
+    /// Small messages are built in memory (no file to create and remove per attempt); larger ones are
+    /// written to `outgoingPath`, the body copied in chunks, and the caller removes that file.
     /// `newMessageID` is used only when the message has none; pass the same one on every attempt, so a
     /// retry (or a resend after a crash) carries the same Message-ID and duplicates can be recognised.
-    public static func writeOutgoing(
-        spoolPath: String, to outgoingPath: String, envelopeRecipients: [String], accountAddresses: [String],
-        now: Date, newMessageID: String
-    ) throws -> RewriteResult {
-        let (bytes, whole) = try prefix(path: spoolPath)
-        let boundary = splitHeader(bytes, isWholeMessage: whole) ?? HeaderBoundary(headerEnd: bytes.count, bodyStart: bytes.count)
+    public static func outgoing(
+        spoolPath: String, fileIfLargerAt outgoingPath: String, envelopeRecipients: [String], accountAddresses: [String],
+        now: Date, newMessageID: String, inMemoryLimit: Int = inMemoryLimit
+    ) throws -> (body: UploadBody, rewrite: RewriteResult) {
+        let (bytes, whole) = try prefix(path: spoolPath, limit: max(headerReadLimit, inMemoryLimit))
+        // The header is looked for in the first headerReadLimit bytes only, whatever was read.
+        let headerWindow = Array(bytes.prefix(headerReadLimit))
+        let windowIsWhole = whole && bytes.count <= headerReadLimit
+        let boundary = splitHeader(headerWindow, isWholeMessage: windowIsWhole)
+            ?? HeaderBoundary(headerEnd: headerWindow.count, bodyStart: headerWindow.count)
         let result = rewriteHeader(
-            Array(bytes[..<boundary.headerEnd]), envelopeRecipients: envelopeRecipients,
+            Array(headerWindow[..<boundary.headerEnd]), envelopeRecipients: envelopeRecipients,
             accountAddresses: accountAddresses, now: now,
             newMessageID: newMessageID
         )
-        FileManager.default.createFile(atPath: outgoingPath, contents: nil, attributes: [.posixPermissions: 0o600])
+        if whole && bytes.count <= inMemoryLimit {
+            var message = Data(capacity: result.header.count + 2 + bytes.count - boundary.bodyStart)
+            message.append(contentsOf: result.header)
+            message.append(contentsOf: [13, 10])
+            message.append(contentsOf: bytes[boundary.bodyStart...])
+            return (.bytes(message), result)
+        }
+        _ = FileManager.default.createFile(atPath: outgoingPath, contents: nil, attributes: [.posixPermissions: 0o600])
         guard let output = FileHandle(forWritingAtPath: outgoingPath), let input = FileHandle(forReadingAtPath: spoolPath) else {
             throw CocoaError(.fileWriteUnknown)
         }
@@ -50,6 +67,6 @@ public enum SpooledMessage {
         while let chunk = try input.read(upToCount: 256 * 1024), !chunk.isEmpty {
             try output.write(contentsOf: chunk)
         }
-        return result
+        return (.file(URL(fileURLWithPath: outgoingPath)), result)
     }
 }

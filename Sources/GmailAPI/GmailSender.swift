@@ -20,6 +20,11 @@ public struct GmailSender: Sendable {
 
     /// `messageFile` holds the complete message as Gmail should see it (rewritten header + original body).
     public func send(messageFile: URL, tokens: TokenCache) async -> (SendOutcome, attempts: [HTTPExchange]) {
+        await send(message: .file(messageFile), tokens: tokens)
+    }
+
+    /// `message` is the complete message as Gmail should see it, in memory or in a file.
+    public func send(message messageFile: UploadBody, tokens: TokenCache) async -> (SendOutcome, attempts: [HTTPExchange]) {
         var exchanges: [HTTPExchange] = []
         do {
             var token = try await tokens.token()
@@ -41,10 +46,10 @@ public struct GmailSender: Sendable {
     }
 
     /// One upload, recorded whether or not an answer came.
-    private func post(_ file: URL, token: AccessToken, recordingInto exchanges: inout [HTTPExchange]) async throws -> HTTPResponse {
+    private func post(_ body: UploadBody, token: AccessToken, recordingInto exchanges: inout [HTTPExchange]) async throws -> HTTPResponse {
         let started = Date()
         do {
-            let response = try await transport.upload(endpoints.sendURL, file: file, contentType: "message/rfc822", bearer: token.value)
+            let response = try await transport.upload(endpoints.sendURL, body: body, contentType: "message/rfc822", bearer: token.value)
             exchanges.append(HTTPExchange(url: endpoints.sendURL, startedAt: started, finishedAt: Date(), response: response, transportError: nil))
             return response
         } catch {

@@ -22,6 +22,12 @@ public struct HTTPResponse: Sendable {
     public var bodyText: String { String(decoding: body, as: UTF8.self) }
 }
 
+/// A request body: small messages go from memory, large ones are streamed from their file.
+public enum UploadBody: Sendable {
+    case bytes(Data)
+    case file(URL)
+}
+
 /// No HTTP answer at all: DNS, connection, TLS or time-out trouble.
 public struct TransportError: Error, Sendable, CustomStringConvertible {
     public var description: String
@@ -60,11 +66,22 @@ public final class HTTPTransport: Sendable {
 
     /// POSTs a file as the body, streamed from disk so a 30 MB message never sits in memory.
     public func upload(_ url: URL, file: URL, contentType: String, bearer: String) async throws -> HTTPResponse {
+        try await upload(url, body: .file(file), contentType: contentType, bearer: bearer)
+    }
+
+    /// POSTs a body from memory or streamed from a file.
+    public func upload(_ url: URL, body: UploadBody, contentType: String, bearer: String) async throws -> HTTPResponse {
         var request = URLRequest(url: url)
         request.httpMethod = "POST"
         request.setValue(contentType, forHTTPHeaderField: "Content-Type")
         request.setValue("Bearer \(bearer)", forHTTPHeaderField: "Authorization")
-        return try await perform(request, uploading: file)
+        switch body {
+        case .file(let file):
+            return try await perform(request, uploading: file)
+        case .bytes(let bytes):
+            request.httpBody = bytes
+            return try await perform(request)
+        }
     }
 
     /// POSTs a body as is (the account-state webhook's JSON).
