@@ -19,9 +19,7 @@ extension RelayStore {
     /// Accounts without such messages are absent.
     public func messageCountsByAccount() async throws -> [String: AccountMessageCounts] {
         try await pool.read { db in
-            let rows = try Row.fetchAll(
-                db,
-                sql: """
+            let rows = try Row.fetchAll(db, cached: """
                     SELECT account, status, COUNT(*) AS n FROM messages
                     WHERE status IN ('queued', 'sending', 'held', 'failed') GROUP BY account, status
                     """)

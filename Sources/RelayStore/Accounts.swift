@@ -14,11 +14,10 @@ extension RelayStore {
         let sealed = try secret.map { try secretBox().seal($0, context: secretContext(name)) }
         let now = nowMillis
         return try await pool.write { db in
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM accounts WHERE name = ?", arguments: [name]) == true {
+            if try Bool.fetchOne(db, cached: "SELECT 1 FROM accounts WHERE name = ?", arguments: [name]) == true {
                 throw StoreError.duplicateAccount(name)
             }
-            try db.execute(
-                sql: """
+            try db.execute(cached: """
                     INSERT INTO accounts (name, kind, from_addresses, state, secret, consented_at, created_at, updated_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """,
@@ -38,7 +37,7 @@ extension RelayStore {
 
     public func accounts() async throws -> [Account] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM accounts ORDER BY name").map(Account.init(row:))
+            try Row.fetchAll(db, cached: "SELECT * FROM accounts ORDER BY name").map(Account.init(row:))
         }
     }
 
@@ -48,16 +47,13 @@ extension RelayStore {
     public func removeAccount(named name: String) async throws -> AccountRemoval {
         let now = nowMillis
         return try await pool.write { db in
-            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM accounts WHERE name = ?", arguments: [name]) else {
+            guard let id = try Int64.fetchOne(db, cached: "SELECT id FROM accounts WHERE name = ?", arguments: [name]) else {
                 throw StoreError.unknownAccount(name)
             }
-            let credentials = try Int.fetchOne(
-                db, sql: "SELECT COUNT(*) FROM credentials WHERE account_id = ?", arguments: [id]) ?? 0
-            let stranded = try Int64.fetchAll(
-                db, sql: "SELECT id FROM messages WHERE account_id = ? AND status IN ('queued', 'held')", arguments: [id])
+            let credentials = try Int.fetchOne(db, cached: "SELECT COUNT(*) FROM credentials WHERE account_id = ?", arguments: [id]) ?? 0
+            let stranded = try Int64.fetchAll(db, cached: "SELECT id FROM messages WHERE account_id = ? AND status IN ('queued', 'held')", arguments: [id])
             for messageID in stranded {
-                try db.execute(
-                    sql: """
+                try db.execute(cached: """
                         UPDATE messages SET status = 'failed', problem_code = 'account_removed',
                             next_attempt_at = NULL, updated_at = ? WHERE id = ?
                         """,
@@ -66,7 +62,7 @@ extension RelayStore {
                                 detail: "account \(name) was removed", messageID: messageID, accountID: id, account: name)
             }
             // Credentials go by ON DELETE CASCADE; messages and events keep the name, lose the id.
-            try db.execute(sql: "DELETE FROM accounts WHERE id = ?", arguments: [id])
+            try db.execute(cached: "DELETE FROM accounts WHERE id = ?", arguments: [id])
             try insertEvent(db, at: now, kind: "account_removed",
                             detail: "\(credentials) SMTP credential(s) removed, \(stranded.count) waiting message(s) failed",
                             account: name)
@@ -98,11 +94,10 @@ extension RelayStore {
         let now = nowMillis
         let consented = consentedAt.map(Millis.from)
         try await pool.write { db in
-            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM accounts WHERE name = ?", arguments: [name]) else {
+            guard let id = try Int64.fetchOne(db, cached: "SELECT id FROM accounts WHERE name = ?", arguments: [name]) else {
                 throw StoreError.unknownAccount(name)
             }
-            try db.execute(
-                sql: "UPDATE accounts SET secret = ?, consented_at = COALESCE(?, consented_at), updated_at = ? WHERE id = ?",
+            try db.execute(cached: "UPDATE accounts SET secret = ?, consented_at = COALESCE(?, consented_at), updated_at = ? WHERE id = ?",
                 arguments: [sealed, consented, now, id])
             try insertEvent(db, at: now, kind: "account_secret",
                             detail: sealed == nil ? "secret cleared" : "secret stored", accountID: id, account: name)
@@ -112,7 +107,7 @@ extension RelayStore {
     /// The decrypted secret, or nil when none is stored.
     public func accountSecret(named name: String) async throws -> Data? {
         let sealed: Data?? = try await pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT secret FROM accounts WHERE name = ?", arguments: [name]) else {
+            guard let row = try Row.fetchOne(db, cached: "SELECT secret FROM accounts WHERE name = ?", arguments: [name]) else {
                 return .none
             }
             return .some(row["secret"] as Data?)
@@ -132,7 +127,7 @@ extension RelayStore {
     public func recordAccountCheck(name: String, at date: Date) async throws {
         let at = Millis.from(date)
         try await pool.write { db in
-            try db.execute(sql: "UPDATE accounts SET checked_at = ? WHERE name = ?", arguments: [at, name])
+            try db.execute(cached: "UPDATE accounts SET checked_at = ? WHERE name = ?", arguments: [at, name])
             if db.changesCount == 0 { throw StoreError.unknownAccount(name) }
         }
     }
@@ -153,7 +148,7 @@ extension RelayStore {
         let list = try normalizedAddresses(addresses)
         let now = nowMillis
         try await pool.write { db in
-            try db.execute(sql: "UPDATE accounts SET from_addresses = ?, updated_at = ? WHERE name = ?",
+            try db.execute(cached: "UPDATE accounts SET from_addresses = ?, updated_at = ? WHERE name = ?",
                            arguments: [JSONList.encode(list), now, name])
             if db.changesCount == 0 { throw StoreError.unknownAccount(name) }
         }
@@ -177,7 +172,7 @@ func secretContext(_ accountName: String) -> Data {
 }
 
 func fetchAccount(_ db: Database, name: String) throws -> Account? {
-    try Row.fetchOne(db, sql: "SELECT * FROM accounts WHERE name = ?", arguments: [name]).map(Account.init(row:))
+    try Row.fetchOne(db, cached: "SELECT * FROM accounts WHERE name = ?", arguments: [name]).map(Account.init(row:))
 }
 
 extension Account {
@@ -202,16 +197,14 @@ extension Account {
 }
 
 func applyAccountState(_ db: Database, name: String, state: AccountState, problemCode: String?, detail: String?, now: Int64) throws {
-    guard let row = try Row.fetchOne(
-        db, sql: "SELECT id, state, problem_code, problem_detail FROM accounts WHERE name = ?", arguments: [name])
+    guard let row = try Row.fetchOne(db, cached: "SELECT id, state, problem_code, problem_detail FROM accounts WHERE name = ?", arguments: [name])
     else { throw StoreError.unknownAccount(name) }
     let id: Int64 = row["id"]
     // Reporting the same state again writes nothing, so the worker may report after every attempt.
     if row["state"] == state.rawValue, row["problem_code"] == problemCode, row["problem_detail"] == detail {
         return
     }
-    try db.execute(
-        sql: "UPDATE accounts SET state = ?, problem_code = ?, problem_detail = ?, updated_at = ? WHERE id = ?",
+    try db.execute(cached: "UPDATE accounts SET state = ?, problem_code = ?, problem_detail = ?, updated_at = ? WHERE id = ?",
         arguments: [state.rawValue, problemCode, detail, now, id])
     var text = state.rawValue
     if let problemCode { text += " (\(problemCode))" }
@@ -222,17 +215,16 @@ func applyAccountState(_ db: Database, name: String, state: AccountState, proble
 /// Records a success; returns whether the account had been stopped (a state other than ok, or a problem
 /// such as a daily-limit pause), which the success now clears.
 func applyAccountSuccess(_ db: Database, name: String, at: Int64) throws -> Bool {
-    guard let row = try Row.fetchOne(db, sql: "SELECT id, state, problem_code FROM accounts WHERE name = ?", arguments: [name])
+    guard let row = try Row.fetchOne(db, cached: "SELECT id, state, problem_code FROM accounts WHERE name = ?", arguments: [name])
     else { throw StoreError.unknownAccount(name) }
     let id: Int64 = row["id"]
     let previous: String = row["state"]
     let problem: String? = row["problem_code"]
     if previous == AccountState.ok.rawValue && problem == nil {
-        try db.execute(sql: "UPDATE accounts SET last_success_at = ? WHERE id = ?", arguments: [at, id])
+        try db.execute(cached: "UPDATE accounts SET last_success_at = ? WHERE id = ?", arguments: [at, id])
         return false
     }
-    try db.execute(
-        sql: """
+    try db.execute(cached: """
             UPDATE accounts SET last_success_at = ?, state = 'ok', problem_code = NULL, problem_detail = NULL,
                 updated_at = ? WHERE id = ?
             """,
@@ -243,8 +235,7 @@ func applyAccountSuccess(_ db: Database, name: String, at: Int64) throws -> Bool
 }
 
 func recordToken(_ db: Database, name: String, expiresAt: Date?, scopes: [String]?, now: Int64) throws {
-    try db.execute(
-        sql: """
+    try db.execute(cached: """
             UPDATE accounts SET token_expires_at = ?, granted_scopes = COALESCE(?, granted_scopes), updated_at = ?
             WHERE name = ?
             """,

@@ -61,10 +61,10 @@ extension RelayStore {
         return try await pool.write { db in
             let id = report.messageID
             if let headers = report.rewrittenHeaders {
-                try db.execute(sql: "UPDATE messages SET rewritten_headers = ? WHERE id = ?", arguments: [headers, id])
+                try db.execute(cached: "UPDATE messages SET rewritten_headers = ? WHERE id = ?", arguments: [headers, id])
             }
             if let note = report.rewriteNote {
-                let row = try Row.fetchOne(db, sql: "SELECT account_id FROM messages WHERE id = ?", arguments: [id])
+                let row = try Row.fetchOne(db, cached: "SELECT account_id FROM messages WHERE id = ?", arguments: [id])
                 try insertEvent(db, at: now, kind: "rewritten", detail: note, messageID: id,
                                 accountID: row?["account_id"], account: report.account)
             }

@@ -13,14 +13,12 @@ extension RelayStore {
         let hash = try hashed.get()
         let now = nowMillis
         try await pool.write { db in
-            guard let accountID = try Int64.fetchOne(
-                db, sql: "SELECT id FROM accounts WHERE name = ?", arguments: [account])
+            guard let accountID = try Int64.fetchOne(db, cached: "SELECT id FROM accounts WHERE name = ?", arguments: [account])
             else { throw StoreError.unknownAccount(account) }
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM credentials WHERE username = ?", arguments: [username]) == true {
+            if try Bool.fetchOne(db, cached: "SELECT 1 FROM credentials WHERE username = ?", arguments: [username]) == true {
                 throw StoreError.duplicateCredential(username)
             }
-            try db.execute(
-                sql: "INSERT INTO credentials (username, account_id, password_hash, created_at) VALUES (?, ?, ?, ?)",
+            try db.execute(cached: "INSERT INTO credentials (username, account_id, password_hash, created_at) VALUES (?, ?, ?, ?)",
                 arguments: [username, accountID, hash, now])
             try insertEvent(db, at: now, kind: "credential_added", detail: "SMTP username \(username)",
                             accountID: accountID, account: account)
@@ -38,9 +36,7 @@ extension RelayStore {
         }
         let stored: Stored? = Validation.isValidUsername(username)
             ? try await pool.read { db in
-                guard let row = try Row.fetchOne(
-                    db,
-                    sql: """
+                guard let row = try Row.fetchOne(db, cached: """
                         SELECT c.password_hash, c.last_used_at, a.id AS account_id, a.name, a.kind, a.state
                         FROM credentials c JOIN accounts a ON a.id = c.account_id
                         WHERE c.username = ?
@@ -69,7 +65,7 @@ extension RelayStore {
         let now = nowMillis
         if (stored.lastUsedAt ?? 0) < now - 60_000 {
             try await pool.write { db in
-                try db.execute(sql: "UPDATE credentials SET last_used_at = ? WHERE username = ?", arguments: [now, username])
+                try db.execute(cached: "UPDATE credentials SET last_used_at = ? WHERE username = ?", arguments: [now, username])
             }
         }
         return stored.credential
@@ -86,9 +82,7 @@ extension RelayStore {
 
     private func credentialRows(whereUsername username: String?) async throws -> [Credential] {
         try await pool.read { db in
-            try Row.fetchAll(
-                db,
-                sql: """
+            try Row.fetchAll(db, cached: """
                     SELECT c.username, a.name, c.created_at, c.last_used_at
                     FROM credentials c JOIN accounts a ON a.id = c.account_id
                     \(username == nil ? "" : "WHERE c.username = ?")
@@ -107,12 +101,10 @@ extension RelayStore {
     public func removeCredential(username: String) async throws {
         let now = nowMillis
         try await pool.write { db in
-            guard let row = try Row.fetchOne(
-                db,
-                sql: "SELECT c.id, a.id AS account_id, a.name FROM credentials c JOIN accounts a ON a.id = c.account_id WHERE c.username = ?",
+            guard let row = try Row.fetchOne(db, cached: "SELECT c.id, a.id AS account_id, a.name FROM credentials c JOIN accounts a ON a.id = c.account_id WHERE c.username = ?",
                 arguments: [username])
             else { throw StoreError.unknownCredential(username) }
-            try db.execute(sql: "DELETE FROM credentials WHERE id = ?", arguments: [row["id"] as Int64])
+            try db.execute(cached: "DELETE FROM credentials WHERE id = ?", arguments: [row["id"] as Int64])
             try insertEvent(db, at: now, kind: "credential_removed", detail: "SMTP username \(username)",
                             accountID: row["account_id"], account: row["name"])
         }
@@ -121,7 +113,7 @@ extension RelayStore {
     /// The stored hash string, for tests and diagnostics (never logged).
     func passwordHash(username: String) async throws -> String? {
         try await pool.read { db in
-            try String.fetchOne(db, sql: "SELECT password_hash FROM credentials WHERE username = ?", arguments: [username])
+            try String.fetchOne(db, cached: "SELECT password_hash FROM credentials WHERE username = ?", arguments: [username])
         }
     }
 }

@@ -37,8 +37,7 @@ extension RelayStore {
             var accountIDs: [String: Int64?] = [:]
             return try messages.map { message -> Result<Int64, StoreError> in
                 if accountIDs[message.account] == nil {
-                    accountIDs[message.account] = .some(try Int64.fetchOne(
-                        db, sql: "SELECT id FROM accounts WHERE name = ?", arguments: [message.account]))
+                    accountIDs[message.account] = .some(try Int64.fetchOne(db, cached: "SELECT id FROM accounts WHERE name = ?", arguments: [message.account]))
                 }
                 guard let accountID = accountIDs[message.account] ?? nil else {
                     return .failure(.unknownAccount(message.account))
@@ -49,8 +48,7 @@ extension RelayStore {
     }
 
     private func insertMessage(_ db: Database, _ m: NewMessage, accountID: Int64, now: Int64) throws -> Int64 {
-        try db.execute(
-            sql: """
+        try db.execute(cached: """
                 INSERT INTO messages (status, account, account_id, credential_username, peer, tls, mail_from,
                     recipients, subject, message_id, size, spool_path, sandbox, problem_code, next_attempt_at,
                     rewritten_headers, created_at, updated_at)
@@ -78,7 +76,7 @@ extension RelayStore {
 
     public func message(id: Int64) async throws -> MessageRecord? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM messages WHERE id = ?", arguments: [id]).map(MessageRecord.init(row:))
+            try Row.fetchOne(db, cached: "SELECT * FROM messages WHERE id = ?", arguments: [id]).map(MessageRecord.init(row:))
         }
     }
 
@@ -115,14 +113,14 @@ extension RelayStore {
         values.append(max(0, offset))
         let arguments = StatementArguments(values)
         return try await pool.read { [sql] db in
-            try Row.fetchAll(db, sql: sql, arguments: arguments).map(MessageRecord.init(row:))
+            try Row.fetchAll(db, cached: sql, arguments: arguments).map(MessageRecord.init(row:))
         }
     }
 
     /// Oldest first.
     public func attempts(messageID: Int64) async throws -> [AttemptRecord] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM attempts WHERE message_id = ? ORDER BY id", arguments: [messageID])
+            try Row.fetchAll(db, cached: "SELECT * FROM attempts WHERE message_id = ? ORDER BY id", arguments: [messageID])
                 .map(AttemptRecord.init(row:))
         }
     }
@@ -130,7 +128,7 @@ extension RelayStore {
     /// Oldest first.
     public func events(messageID: Int64) async throws -> [EventRecord] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM events WHERE message_id = ? ORDER BY id", arguments: [messageID])
+            try Row.fetchAll(db, cached: "SELECT * FROM events WHERE message_id = ? ORDER BY id", arguments: [messageID])
                 .map(EventRecord.init(row:))
         }
     }
@@ -138,8 +136,7 @@ extension RelayStore {
     /// The account's own history (added, state changes, secret stored, ...), newest first.
     public func events(account: String, limit: Int = 50) async throws -> [EventRecord] {
         try await pool.read { db in
-            try Row.fetchAll(
-                db, sql: "SELECT * FROM events WHERE account = ? AND message_id IS NULL ORDER BY id DESC LIMIT ?",
+            try Row.fetchAll(db, cached: "SELECT * FROM events WHERE account = ? AND message_id IS NULL ORDER BY id DESC LIMIT ?",
                 arguments: [account, limit]
             ).map(EventRecord.init(row:))
         }
@@ -149,9 +146,7 @@ extension RelayStore {
         let since = Millis.from(now.addingTimeInterval(-24 * 3600))
         return try await pool.read { db in
             var counts = QueueCounts(queued: 0, sending: 0, held: 0, failed: 0, sent24h: 0)
-            let rows = try Row.fetchAll(
-                db,
-                sql: "SELECT status, COUNT(*) AS n FROM messages WHERE status IN ('queued', 'sending', 'held', 'failed') GROUP BY status")
+            let rows = try Row.fetchAll(db, cached: "SELECT status, COUNT(*) AS n FROM messages WHERE status IN ('queued', 'sending', 'held', 'failed') GROUP BY status")
             for row in rows {
                 let n: Int = row["n"]
                 switch MessageStatus(rawValue: row["status"]) {
@@ -162,8 +157,7 @@ extension RelayStore {
                 default: break
                 }
             }
-            counts.sent24h = try Int.fetchOne(
-                db, sql: "SELECT COUNT(*) FROM messages WHERE status = 'sent' AND updated_at >= ?", arguments: [since]) ?? 0
+            counts.sent24h = try Int.fetchOne(db, cached: "SELECT COUNT(*) FROM messages WHERE status = 'sent' AND updated_at >= ?", arguments: [since]) ?? 0
             return counts
         }
     }
@@ -197,7 +191,7 @@ extension RelayStore {
 
     public func setRewrittenHeaders(id: Int64, headers: String?) async throws {
         try await pool.write { db in
-            try db.execute(sql: "UPDATE messages SET rewritten_headers = ? WHERE id = ?", arguments: [headers, id])
+            try db.execute(cached: "UPDATE messages SET rewritten_headers = ? WHERE id = ?", arguments: [headers, id])
             if db.changesCount == 0 { throw StoreError.unknownMessage(id) }
         }
     }
@@ -224,13 +218,13 @@ extension RelayStore {
             values.append(max(limit * 4, 64))
             var taken: [String: Int] = [:]
             var claimed: [MessageRecord] = []
-            for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(values)) {
+            for row in try Row.fetchAll(db, cached: sql, arguments: StatementArguments(values)) {
                 guard claimed.count < limit else { break }
                 var record = MessageRecord(row: row)
                 let used = taken[record.account, default: 0]
                 guard used < capacities[record.account, default: defaultCapacity] else { continue }
                 taken[record.account] = used + 1
-                try db.execute(sql: "UPDATE messages SET status = 'sending', updated_at = ? WHERE id = ?",
+                try db.execute(cached: "UPDATE messages SET status = 'sending', updated_at = ? WHERE id = ?",
                                arguments: [now, record.id])
                 record.status = .sending
                 record.updatedAt = Millis.date(now)
@@ -260,9 +254,7 @@ extension RelayStore {
     /// When the earliest queued message becomes due; nil when none is queued. The worker sleeps until then.
     public func nextDueDate() async throws -> Date? {
         try await pool.read { db in
-            let row = try Row.fetchOne(
-                db,
-                sql: """
+            let row = try Row.fetchOne(db, cached: """
                     SELECT COUNT(*) AS n, MIN(COALESCE(next_attempt_at, 0)) AS due FROM messages WHERE status = 'queued'
                     """)
             guard let row, (row["n"] as Int) > 0 else { return nil }
@@ -277,10 +269,9 @@ extension RelayStore {
     public func requeueInterrupted() async throws -> Int {
         let now = nowMillis
         return try await pool.write { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT id, account_id, account FROM messages WHERE status = 'sending'")
+            let rows = try Row.fetchAll(db, cached: "SELECT id, account_id, account FROM messages WHERE status = 'sending'")
             for row in rows {
-                try db.execute(
-                    sql: "UPDATE messages SET status = 'queued', next_attempt_at = ?, updated_at = ? WHERE id = ?",
+                try db.execute(cached: "UPDATE messages SET status = 'queued', next_attempt_at = ?, updated_at = ? WHERE id = ?",
                     arguments: [now, now, row["id"] as Int64])
                 try insertEvent(db, at: now, kind: MessageStatus.queued.rawValue, detail: "interrupted by a restart",
                                 messageID: row["id"], accountID: row["account_id"], account: row["account"])
@@ -317,9 +308,7 @@ extension RelayStore {
     public func retryAll() async throws -> Int {
         let now = nowMillis
         return try await pool.write { db in
-            let rows = try Row.fetchAll(
-                db,
-                sql: "SELECT id, account_id, account, status FROM messages WHERE status IN ('held', 'failed') AND spool_path IS NOT NULL")
+            let rows = try Row.fetchAll(db, cached: "SELECT id, account_id, account, status FROM messages WHERE status IN ('held', 'failed') AND spool_path IS NOT NULL")
             for row in rows {
                 let previous: String = row["status"]
                 try requeue(db, id: row["id"], accountID: row["account_id"], account: row["account"], now: now,
@@ -336,8 +325,7 @@ extension RelayStore {
             let row = try messageState(db, id)
             switch row.status {
             case .queued, .held, .failed:
-                try db.execute(
-                    sql: "UPDATE messages SET status = 'discarded', next_attempt_at = NULL, updated_at = ? WHERE id = ?",
+                try db.execute(cached: "UPDATE messages SET status = 'discarded', next_attempt_at = NULL, updated_at = ? WHERE id = ?",
                     arguments: [now, id])
                 try insertEvent(db, at: now, kind: MessageStatus.discarded.rawValue, detail: detail,
                                 messageID: id, accountID: row.accountID, account: row.account)
@@ -360,10 +348,9 @@ extension RelayStore {
                 db,
                 sql: "SELECT spool_path FROM messages WHERE status IN ('sent', 'failed', 'discarded') AND updated_at < ?",
                 arguments: [cutoff])
-            try db.execute(
-                sql: "DELETE FROM messages WHERE status IN ('sent', 'failed', 'discarded') AND updated_at < ?",
+            try db.execute(cached: "DELETE FROM messages WHERE status IN ('sent', 'failed', 'discarded') AND updated_at < ?",
                 arguments: [cutoff])
-            try db.execute(sql: "DELETE FROM events WHERE message_id IS NULL AND at < ?", arguments: [cutoff])
+            try db.execute(cached: "DELETE FROM events WHERE message_id IS NULL AND at < ?", arguments: [cutoff])
             return paths
         }
         var removed = 0
@@ -382,7 +369,7 @@ extension RelayStore {
         let files = spool.messageFiles()
         guard !files.isEmpty else { return 0 }
         let referenced: Set<String> = try pool.read { db in
-            Set(try String.fetchAll(db, sql: "SELECT spool_path FROM messages WHERE spool_path IS NOT NULL")
+            Set(try String.fetchAll(db, cached: "SELECT spool_path FROM messages WHERE spool_path IS NOT NULL")
                 .map { ($0 as NSString).lastPathComponent })
         }
         let cutoff = now.addingTimeInterval(-minimumAge)
@@ -406,11 +393,10 @@ func insertAttempt(_ db: Database, _ attempt: NewAttempt, now: Int64) throws -> 
         let kept = String(decoding: text.utf8.prefix(RelayStore.maximumResponseBodyBytes), as: UTF8.self)
         body = kept + "\n[truncated: \(text.utf8.count) bytes in all]"
     }
-    try db.execute(sql: "UPDATE messages SET attempts = attempts + 1, updated_at = ? WHERE id = ?",
+    try db.execute(cached: "UPDATE messages SET attempts = attempts + 1, updated_at = ? WHERE id = ?",
                    arguments: [now, attempt.messageID])
     if db.changesCount == 0 { throw StoreError.unknownMessage(attempt.messageID) }
-    try db.execute(
-        sql: """
+    try db.execute(cached: """
             INSERT INTO attempts (message_id, started_at, finished_at, endpoint, http_status, response_body,
                 problem_code, next_delay_seconds)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -422,8 +408,7 @@ func insertAttempt(_ db: Database, _ attempt: NewAttempt, now: Int64) throws -> 
 
 func applySent(_ db: Database, id: Int64, gmailID: String?, now: Int64) throws {
     let row = try messageState(db, id)
-    try db.execute(
-        sql: """
+    try db.execute(cached: """
             UPDATE messages SET status = 'sent', gmail_id = ?, problem_code = NULL, next_attempt_at = NULL,
                 updated_at = ? WHERE id = ?
             """,
@@ -438,8 +423,7 @@ func applyStatus(
 ) throws {
     let next: Int64? = status == .queued ? Millis.from(nextAttemptAt ?? Millis.date(now)) : nil
     let row = try messageState(db, id)
-    try db.execute(
-        sql: "UPDATE messages SET status = ?, problem_code = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?",
+    try db.execute(cached: "UPDATE messages SET status = ?, problem_code = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?",
         arguments: [status.rawValue, problemCode, next, now, id])
     guard status != .sending else { return }
     var text = detail ?? problemCode ?? "was \(row.status.rawValue)"
@@ -451,11 +435,9 @@ func applyStatus(
 }
 
 func applyHoldQueued(_ db: Database, account: String, problemCode: String, now: Int64) throws -> Int {
-    let rows = try Row.fetchAll(
-        db, sql: "SELECT id, account_id FROM messages WHERE status = 'queued' AND account = ?", arguments: [account])
+    let rows = try Row.fetchAll(db, cached: "SELECT id, account_id FROM messages WHERE status = 'queued' AND account = ?", arguments: [account])
     for row in rows {
-        try db.execute(
-            sql: "UPDATE messages SET status = 'held', problem_code = ?, next_attempt_at = NULL, updated_at = ? WHERE id = ?",
+        try db.execute(cached: "UPDATE messages SET status = 'held', problem_code = ?, next_attempt_at = NULL, updated_at = ? WHERE id = ?",
             arguments: [problemCode, now, row["id"] as Int64])
         try insertEvent(db, at: now, kind: MessageStatus.held.rawValue, detail: "\(problemCode) (account \(account) cannot send)",
                         messageID: row["id"], accountID: row["account_id"], account: account)
@@ -464,8 +446,7 @@ func applyHoldQueued(_ db: Database, account: String, problemCode: String, now: 
 }
 
 func applyReleaseHeld(_ db: Database, account: String, now: Int64) throws -> Int {
-    let rows = try Row.fetchAll(
-        db, sql: "SELECT id, account_id FROM messages WHERE status = 'held' AND account = ?", arguments: [account])
+    let rows = try Row.fetchAll(db, cached: "SELECT id, account_id FROM messages WHERE status = 'held' AND account = ?", arguments: [account])
     for row in rows {
         try requeue(db, id: row["id"], accountID: row["account_id"], account: account, now: now,
                     kind: "released", detail: "account \(account) can send again")
@@ -481,8 +462,7 @@ private struct MessageState {
 }
 
 private func messageState(_ db: Database, _ id: Int64) throws -> MessageState {
-    guard let row = try Row.fetchOne(
-        db, sql: "SELECT status, account_id, account, spool_path FROM messages WHERE id = ?", arguments: [id])
+    guard let row = try Row.fetchOne(db, cached: "SELECT status, account_id, account, spool_path FROM messages WHERE id = ?", arguments: [id])
     else { throw StoreError.unknownMessage(id) }
     return MessageState(
         status: MessageStatus(rawValue: row["status"]) ?? .failed,
@@ -493,8 +473,7 @@ private func messageState(_ db: Database, _ id: Int64) throws -> MessageState {
 private func requeue(
     _ db: Database, id: Int64, accountID: Int64?, account: String, now: Int64, kind: String, detail: String
 ) throws {
-    try db.execute(
-        sql: "UPDATE messages SET status = 'queued', problem_code = NULL, next_attempt_at = ?, updated_at = ? WHERE id = ?",
+    try db.execute(cached: "UPDATE messages SET status = 'queued', problem_code = NULL, next_attempt_at = ?, updated_at = ? WHERE id = ?",
         arguments: [now, now, id])
     try insertEvent(db, at: now, kind: kind, detail: detail, messageID: id, accountID: accountID, account: account)
 }

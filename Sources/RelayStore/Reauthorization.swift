@@ -22,17 +22,16 @@ extension RelayStore {
         let newAddress = address.map { $0.trimmingCharacters(in: .whitespaces) }
         if let newAddress, !Validation.isValidAddress(newAddress) { throw StoreError.invalidAddress(newAddress) }
         return try await pool.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT id, from_addresses FROM accounts WHERE name = ?", arguments: [name]) else {
+            guard let row = try Row.fetchOne(db, cached: "SELECT id, from_addresses FROM accounts WHERE name = ?", arguments: [name]) else {
                 throw StoreError.unknownAccount(name)
             }
             let id: Int64 = row["id"]
-            try db.execute(
-                sql: "UPDATE accounts SET secret = ?, consented_at = ?, updated_at = ? WHERE id = ?",
+            try db.execute(cached: "UPDATE accounts SET secret = ?, consented_at = ?, updated_at = ? WHERE id = ?",
                 arguments: [sealed, consented, now, id])
             try insertEvent(db, at: now, kind: "account_secret", detail: "secret stored (new consent)", accountID: id, account: name)
             var addressAdded = false
             if let newAddress, JSONList.decode(row["from_addresses"]).isEmpty {
-                try db.execute(sql: "UPDATE accounts SET from_addresses = ? WHERE id = ?",
+                try db.execute(cached: "UPDATE accounts SET from_addresses = ? WHERE id = ?",
                                arguments: [JSONList.encode([newAddress]), id])
                 addressAdded = true
             }

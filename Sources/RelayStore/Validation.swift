@@ -47,8 +47,7 @@ func insertEvent(
     _ db: Database, at: Int64, kind: String, detail: String,
     messageID: Int64? = nil, accountID: Int64? = nil, account: String? = nil
 ) throws {
-    try db.execute(
-        sql: "INSERT INTO events (message_id, account_id, account, at, kind, detail) VALUES (?, ?, ?, ?, ?, ?)",
+    try db.execute(cached: "INSERT INTO events (message_id, account_id, account, at, kind, detail) VALUES (?, ?, ?, ?, ?, ?)",
         arguments: [messageID, accountID, account, at, kind, detail])
 }
 
