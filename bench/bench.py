@@ -590,7 +590,7 @@ class Bench:
         self.args = args
         self.plan = plan
         self.cleanup = Cleanup()
-        self.results: dict = {"quick": plan.quick}
+        self.results: dict = {"quick": plan.quick, "baseline_binary": args.baseline}
         self.base = Path(tempfile.mkdtemp(prefix="gmail-relay-bench-", dir=args.work_dir))
         self.cleanup.push(f"remove {self.base}", lambda: shutil.rmtree(self.base, ignore_errors=True))
 
@@ -604,6 +604,15 @@ class Bench:
         postfix = Postfix(self.base, self.cleanup, self.args.postfix, self.args.smtp_sink)
         targets = {"relay": (relay.port, relay.accepted, relay.wait_drained),
                    "postfix": (postfix.port, postfix.accepted, postfix.wait_drained)}
+        baseline = None
+        if self.args.baseline:
+            # An earlier build of the relay, measured in the same rounds: "faster" is a side-by-side figure.
+            baseline = Relay(self.args.baseline, self.base, "ingest-baseline", {
+                "delivery.mode": "queue", "smtp.trusted_networks": "127.0.0.0/8", "smtp.trusted_account": "bench",
+                **FAST_DELIVERY}, self.cleanup)
+            baseline.cli("account", "add", "bench", "--sandbox", "--from", SENDER)
+            baseline.start()
+            targets["baseline"] = (baseline.port, baseline.accepted, baseline.wait_drained)
 
         def run(name: str, sessions: int, count: int) -> float:
             port, accepted, wait_drained = targets[name]
@@ -626,8 +635,8 @@ class Bench:
                     rates[name][sessions].append(rate)
                     log(f"  {name:7} {sessions:2} connection(s) {count:5} messages: {rate:7.0f} msg/s")
         self.results["ingest"] = {
-            str(c): {"relay": statistics.median(rates["relay"][c]), "postfix": statistics.median(rates["postfix"][c]),
-                     "relay_runs": rates["relay"][c], "postfix_runs": rates["postfix"][c], "messages": n}
+            str(c): {**{name: statistics.median(rates[name][c]) for name in targets},
+                     **{f"{name}_runs": rates[name][c] for name in targets}, "messages": n}
             for c, n in self.plan.ingest_counts.items()}
         self.results["ingest_load_after"] = load_average()
         relay.check_all_sent()
@@ -642,6 +651,9 @@ class Bench:
                 "disk": fsync_latency(self.base)}
         postfix.stop()
         relay.stop()
+        if baseline:
+            baseline.check_all_sent()
+            baseline.stop()
 
     def fsyncs_per_message(self, pids: list[int], load, wait_drained, count: int) -> dict[str, float]:
         """fsync-family calls of these processes (and their threads and children) while `count`
@@ -665,8 +677,9 @@ class Bench:
         return {**{name: calls.get(name, 0) / count for name in FSYNC_CALLS}, "raw": calls, "pids": len(pids)}
 
     # -- end to end -------------------------------------------------------------------------------
-    def gmail_relay(self, google: FakeGoogle, name: str, mode: str, google_url: str | None = None) -> Relay:
-        relay = Relay(self.args.relay, self.base, name, {
+    def gmail_relay(self, google: FakeGoogle, name: str, mode: str, google_url: str | None = None,
+                    binary: str | None = None) -> Relay:
+        relay = Relay(binary or self.args.relay, self.base, name, {
             "delivery.mode": mode, "smtp.trusted_networks": "127.0.0.0/8", "smtp.trusted_account": "gmail",
             **FAST_DELIVERY, **google.relay_settings(google_url)}, self.cleanup)
         relay.cli("account", "add", "gmail", "--client-id", "bench-client", "--client-secret", "bench-secret",
@@ -703,20 +716,25 @@ class Bench:
     # -- added latency ----------------------------------------------------------------------------
     def latency(self, google: FakeGoogle):
         proxy = TimingProxy(google.url, self.base, self.cleanup)
-        relay = self.gmail_relay(google, "latency", "sync", google_url=proxy.url)
+        self.latency_of(google, proxy, self.args.relay, "latency")
+        if self.args.baseline:
+            self.latency_of(google, proxy, self.args.baseline, "latency_baseline")
+
+    def latency_of(self, google: FakeGoogle, proxy: "TimingProxy", binary: str, key: str):
+        relay = self.gmail_relay(google, key.replace("_", "-"), "sync", google_url=proxy.url, binary=binary)
         per = self.plan.latency_per_connection
-        self.results["latency"] = {}
+        self.results[key] = {}
         ctx = multiprocessing.get_context("fork")
         with ctx.Pool(8) as pool:
             pool.map(latency_worker, [(relay.port, 100 + w, 4) for w in range(8)], chunksize=1)  # warm-up
             # 8 connections is the goal's; 1 connection shows the relay's own time without queueing.
             for connections, count in ((1, max(20, per * 2)), (8, per)):
-                log(f"added latency, sync mode: {connections} connection(s) x {count} messages (load average {load_average()})")
+                log(f"{key.replace('_', ' ')}, sync mode: {connections} connection(s) x {count} messages (load average {load_average()})")
                 proxy.call("/_bench/reset", post=True)
                 runs = pool.map_async(latency_worker, [(relay.port, 1000 * connections + w, count) for w in range(connections)],
                                       chunksize=1)
                 samples = [s for worker in runs.get(timeout=120 + count * connections / 5) for s in worker]
-                self.results["latency"][str(connections)] = self.added_latency(samples, proxy.call("/_bench/timings"))
+                self.results[key][str(connections)] = self.added_latency(samples, proxy.call("/_bench/timings"))
         relay.wait_drained(60)
         relay.check_all_sent()
         relay.stop()
@@ -882,6 +900,11 @@ def report(results: dict) -> bool:
             log(f"  {sessions:>11}  {row['messages']:>8}  {row['relay']:>11.0f}  {row['postfix']:>13.0f}  {row['relay'] / row['postfix']:>12.2f}x")
         runs = len(next(iter(results["ingest"].values()))["relay_runs"])
         log(f"  (median of {runs} run(s) per cell, relay and Postfix alternating)")
+        if "baseline" in next(iter(results["ingest"].values())):
+            log(f"  baseline build ({results.get('baseline_binary')}), in the same rounds:")
+            log(f"  {'connections':>11}  {'relay msg/s':>11}  {'baseline msg/s':>14}  {'relay/baseline':>14}")
+            for sessions, row in results["ingest"].items():
+                log(f"  {sessions:>11}  {row['relay']:>11.0f}  {row['baseline']:>14.0f}  {row['relay'] / row['baseline']:>13.2f}x")
         eight = results["ingest"]["8"]
         ratio = eight["relay"] / eight["postfix"]
         if "fsyncs" in results:
@@ -925,6 +948,11 @@ def report(results: dict) -> bool:
                 f"  {lat['google_p50_ms']:>9.2f}/{lat['google_p99_ms']:<9.2f}  {lat['added_p50_ms']:>8.2f}/{lat['added_p99_ms']:<8.2f}")
             if lat["not_sent_in_sync"] or lat["unmatched"]:
                 log(f"  {'':>11}  ({lat['not_sent_in_sync']} not sent within the sync time-out, {lat['unmatched']} without a Gmail call)")
+        if "latency_baseline" in results:
+            log(f"  baseline build ({results.get('baseline_binary')}), same proxy and fake, right after:")
+            for connections, lat in results["latency_baseline"].items():
+                log(f"  {connections:>11}  {lat['timed']:>4}/{lat['messages']:<4}  {lat['smtp_p50_ms']:>10.2f}/{lat['smtp_p99_ms']:<10.2f}"
+                    f"  {lat['google_p50_ms']:>9.2f}/{lat['google_p99_ms']:<9.2f}  {lat['added_p50_ms']:>8.2f}/{lat['added_p99_ms']:<8.2f}")
         lat = results["latency"]["8"]
         goals.append((lat["added_p99_ms"] < GOAL_ADDED_P99_MS and lat["not_sent_in_sync"] == 0,
                       f"added p99 latency at 8 connections < {GOAL_ADDED_P99_MS:.0f} ms: "
@@ -963,13 +991,14 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="smaller counts, one run per cell: a smoke check")
     parser.add_argument("--only", default="ingest,e2e,latency,memory", help="comma-separated sections to run")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--baseline", help="an earlier gmail-relay binary, measured side by side (ingest, latency)")
     parser.add_argument("--work-dir", help="where the temp directory goes (default: $TMPDIR or /tmp); a real disk, not tmpfs")
     args = parser.parse_args()
     sections = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(sections) - {"ingest", "e2e", "latency", "memory"}
     if unknown:
         parser.error(f"unknown section(s) {', '.join(sorted(unknown))}")
-    for path in (args.relay, args.fake, args.smtp_source, args.smtp_sink, args.postfix):
+    for path in (args.relay, args.fake, args.smtp_source, args.smtp_sink, args.postfix, *([args.baseline] if args.baseline else [])):
         if not os.access(path, os.X_OK):
             parser.error(f"not an executable: {path}")
     if "ingest" in sections and os.geteuid() != 0:

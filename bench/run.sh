@@ -4,7 +4,7 @@
 # fake Google and a throw-away Postfix on loopback and prints the table and the goal lines.
 # docs/performance.md explains every figure. Not part of CI: it is a benchmark, not a test.
 #
-#   bench/run.sh [--quick] [--no-build] [--json FILE] [--only ingest,e2e,latency,memory]
+#   bench/run.sh [--quick] [--no-build] [--json FILE] [--only ingest,e2e,latency,memory] [--baseline BINARY]
 #
 # Needs root (apt-get, the Postfix instance). Exit status: 0 every goal passed, 1 a goal failed,
 # 2 the bench could not run.
@@ -17,7 +17,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --quick) pass+=(--quick) ;;
         --no-build) build=0 ;;
-        --json|--only|--work-dir)
+        --json|--only|--work-dir|--baseline)
             [ $# -ge 2 ] || { echo "bench/run.sh: $1 needs a value" >&2; exit 2; }
             pass+=("$1" "$2"); shift ;;
         -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
