@@ -37,7 +37,7 @@ extension RelayStore {
 
     public func accounts() async throws -> [Account] {
         try await pool.read { db in
-            try Row.fetchAll(db, cached: "SELECT * FROM accounts ORDER BY name").map(Account.init(row:))
+            try Row.fetchAll(db, cached: "SELECT \(Account.columns) FROM accounts ORDER BY name").map(Account.init(row:))
         }
     }
 
@@ -172,10 +172,16 @@ func secretContext(_ accountName: String) -> Data {
 }
 
 func fetchAccount(_ db: Database, name: String) throws -> Account? {
-    try Row.fetchOne(db, cached: "SELECT * FROM accounts WHERE name = ?", arguments: [name]).map(Account.init(row:))
+    try Row.fetchOne(db, cached: "SELECT \(Account.columns) FROM accounts WHERE name = ?", arguments: [name]).map(Account.init(row:))
 }
 
 extension Account {
+    /// Every column but the secret itself (an account read does not copy the encrypted grant).
+    static let columns = """
+        id, name, kind, from_addresses, state, problem_code, problem_detail, secret IS NOT NULL AS has_secret,
+        consented_at, last_success_at, token_expires_at, checked_at, granted_scopes, created_at, updated_at
+        """
+
     init(row: Row) {
         self.init(
             id: row["id"],
@@ -185,7 +191,7 @@ extension Account {
             state: AccountState(rawValue: row["state"]) ?? .unconfigured,
             problemCode: row["problem_code"],
             problemDetail: row["problem_detail"],
-            hasSecret: (row["secret"] as Data?) != nil,
+            hasSecret: row["has_secret"],
             consentedAt: Millis.dateIfAny(row["consented_at"] as Int64?),
             lastSuccessAt: Millis.dateIfAny(row["last_success_at"] as Int64?),
             tokenExpiresAt: Millis.dateIfAny(row["token_expires_at"] as Int64?),
