@@ -55,50 +55,54 @@ public struct AttemptEffects: Sendable, Equatable {
 }
 
 extension RelayStore {
+    /// Writes everything one attempt learned in one transaction, shared with the other attempts that
+    /// finish at the same moment (BatchedWriter): concurrent deliveries cost one commit, not one each.
     @discardableResult
     public func finishAttempt(_ report: AttemptReport) async throws -> AttemptEffects {
-        let now = nowMillis
-        return try await pool.write { db in
-            let id = report.messageID
-            if let headers = report.rewrittenHeaders {
-                try db.execute(cached: "UPDATE messages SET rewritten_headers = ? WHERE id = ?", arguments: [headers, id])
-            }
-            if let note = report.rewriteNote {
-                let row = try Row.fetchOne(db, cached: "SELECT account_id FROM messages WHERE id = ?", arguments: [id])
-                try insertEvent(db, at: now, kind: "rewritten", detail: note, messageID: id,
-                                accountID: row?["account_id"], account: report.account)
-            }
-            for attempt in report.attempts {
-                _ = try insertAttempt(db, attempt, now: now)
-            }
-            switch report.outcome {
-            case .sent(let gmailID):
-                try applySent(db, id: id, gmailID: gmailID, now: now)
-            case .queued(let problem, let next, let detail):
-                try applyStatus(db, id: id, status: .queued, problemCode: problem, nextAttemptAt: next, detail: detail, now: now)
-            case .held(let problem):
-                try applyStatus(db, id: id, status: .held, problemCode: problem, nextAttemptAt: nil, detail: nil, now: now)
-            case .failed(let problem, let detail):
-                try applyStatus(db, id: id, status: .failed, problemCode: problem, nextAttemptAt: nil, detail: detail, now: now)
-            }
-            var effects = AttemptEffects()
-            switch report.accountChange {
-            case .succeeded(let at)?:
-                if try applyAccountSuccess(db, name: report.account, at: Millis.from(at)) {
-                    effects.released = try applyReleaseHeld(db, account: report.account, now: now)
-                }
-            case .state(let state, let problem, let detail, let holdQueued)?:
-                try applyAccountState(db, name: report.account, state: state, problemCode: problem, detail: detail, now: now)
-                if holdQueued, let problem {
-                    effects.alsoHeld = try applyHoldQueued(db, account: report.account, problemCode: problem, now: now)
-                }
-            case nil:
-                break
-            }
-            if let expires = report.tokenExpiresAt {
-                try recordToken(db, name: report.account, expiresAt: expires, scopes: report.tokenScopes, now: now)
-            }
-            return effects
+        try await attemptWriter.submit(report)
+    }
+
+    /// The body of `finishAttempt`, inside the batch's transaction.
+    static func applyAttempt(_ db: Database, _ report: AttemptReport, now: Int64) throws -> AttemptEffects {
+        let id = report.messageID
+        if let headers = report.rewrittenHeaders {
+            try db.execute(cached: "UPDATE messages SET rewritten_headers = ? WHERE id = ?", arguments: [headers, id])
         }
+        if let note = report.rewriteNote {
+            let row = try Row.fetchOne(db, cached: "SELECT account_id FROM messages WHERE id = ?", arguments: [id])
+            try insertEvent(db, at: now, kind: "rewritten", detail: note, messageID: id,
+                            accountID: row?["account_id"], account: report.account)
+        }
+        for attempt in report.attempts {
+            _ = try insertAttempt(db, attempt, now: now)
+        }
+        switch report.outcome {
+        case .sent(let gmailID):
+            try applySent(db, id: id, gmailID: gmailID, now: now)
+        case .queued(let problem, let next, let detail):
+            try applyStatus(db, id: id, status: .queued, problemCode: problem, nextAttemptAt: next, detail: detail, now: now)
+        case .held(let problem):
+            try applyStatus(db, id: id, status: .held, problemCode: problem, nextAttemptAt: nil, detail: nil, now: now)
+        case .failed(let problem, let detail):
+            try applyStatus(db, id: id, status: .failed, problemCode: problem, nextAttemptAt: nil, detail: detail, now: now)
+        }
+        var effects = AttemptEffects()
+        switch report.accountChange {
+        case .succeeded(let at)?:
+            if try applyAccountSuccess(db, name: report.account, at: Millis.from(at)) {
+                effects.released = try applyReleaseHeld(db, account: report.account, now: now)
+            }
+        case .state(let state, let problem, let detail, let holdQueued)?:
+            try applyAccountState(db, name: report.account, state: state, problemCode: problem, detail: detail, now: now)
+            if holdQueued, let problem {
+                effects.alsoHeld = try applyHoldQueued(db, account: report.account, problemCode: problem, now: now)
+            }
+        case nil:
+            break
+        }
+        if let expires = report.tokenExpiresAt {
+            try recordToken(db, name: report.account, expiresAt: expires, scopes: report.tokenScopes, now: now)
+        }
+        return effects
     }
 }

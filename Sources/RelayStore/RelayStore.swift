@@ -54,6 +54,7 @@ public final class RelayStore: Sendable {
     let clock: @Sendable () -> Date
     let logger: Logger
     private let secretBoxCache = LockedValue<SecretBox?>(nil)
+    let attemptWriter: BatchedWriter<AttemptReport, AttemptEffects>
 
     private init(
         dataDirectory: String, databasePath: String, secretKeyFile: String, spool: Spool,
@@ -67,6 +68,10 @@ public final class RelayStore: Sendable {
         self.hasher = PasswordHasher(parameters: options.passwordHashing)
         self.clock = options.clock
         self.logger = options.logger
+        let clock = options.clock
+        self.attemptWriter = BatchedWriter(pool: pool) { db, report in
+            try RelayStore.applyAttempt(db, report, now: Millis.from(clock()))
+        }
     }
 
     /// Opens (creating when needed) the store in `dataDirectory` and brings its schema up to date.

@@ -83,3 +83,32 @@ final class Batches: @unchecked Sendable {
     func add(_ size: Int) { lock.withLock { recorded.append(size) } }
     var sizes: [Int] { lock.withLock { recorded } }
 }
+
+final class BatchedAttemptTests: XCTestCase {
+    /// Attempts finishing together share transactions; one that cannot be applied (its message is
+    /// gone) fails alone and the others are committed.
+    func testConcurrentAttemptsShareTransactionsAndAFailureStaysAlone() async throws {
+        let store = try openStore(makeTemporaryDirectory(self))
+        try await store.addAccount(name: "main", kind: .sandbox, state: .ok)
+        var ids: [Int64] = []
+        for _ in 0..<48 { ids.append(try await store.acceptMessage(try spoolMessage(store))) }
+        let results = await withTaskGroup(of: (Int64, Bool).self) { group in
+            for id in ids + [999_999] {
+                group.addTask {
+                    let report = AttemptReport(messageID: id, account: "main", outcome: .sent(gmailID: "g-\(id)"))
+                    return (id, (try? await store.finishAttempt(report)) != nil)
+                }
+            }
+            return await group.reduce(into: [Int64: Bool]()) { $0[$1.0] = $1.1 }
+        }
+        XCTAssertEqual(results[999_999], false, "an unknown message fails")
+        XCTAssertEqual(ids.filter { results[$0] == true }.count, 48, "the others commit")
+        for id in ids {
+            let message = try await store.message(id: id)
+            XCTAssertEqual(message?.status, .sent)
+            XCTAssertEqual(message?.gmailID, "g-\(id)")
+        }
+        let transactions = await store.attemptWriter.transactions
+        XCTAssertLessThan(transactions, 40, "49 concurrent attempts should share transactions")
+    }
+}
