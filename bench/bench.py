@@ -602,8 +602,8 @@ class Bench:
         relay.cli("account", "add", "bench", "--sandbox", "--from", SENDER)
         relay.start()
         postfix = Postfix(self.base, self.cleanup, self.args.postfix, self.args.smtp_sink)
-        targets = {"relay": (relay.port, relay.accepted, relay.wait_drained),
-                   "postfix": (postfix.port, postfix.accepted, postfix.wait_drained)}
+        targets = {"relay": (relay.port, relay.accepted, relay.wait_drained, relay.proc.pid),
+                   "postfix": (postfix.port, postfix.accepted, postfix.wait_drained, postfix.master.pid)}
         baseline = None
         if self.args.baseline:
             # An earlier build of the relay, measured in the same rounds: "faster" is a side-by-side figure.
@@ -612,15 +612,21 @@ class Bench:
                 **FAST_DELIVERY}, self.cleanup)
             baseline.cli("account", "add", "bench", "--sandbox", "--from", SENDER)
             baseline.start()
-            targets["baseline"] = (baseline.port, baseline.accepted, baseline.wait_drained)
+            targets["baseline"] = (baseline.port, baseline.accepted, baseline.wait_drained, baseline.proc.pid)
+        cpu = {name: {c: [] for c in self.plan.ingest_counts} for name in targets}
 
-        def run(name: str, sessions: int, count: int) -> float:
-            port, accepted, wait_drained = targets[name]
+        def run(name: str, sessions: int, count: int, record: bool = False) -> float:
+            port, accepted, wait_drained, root = targets[name]
             wait_drained(120)
             before = accepted()
+            cpu_before, source_before = cpu_seconds(root), children_cpu_seconds()
             seconds = smtp_source(self.args.smtp_source, port, sessions, count)
             # Every message must have been accepted, not only answered (the log can lag a moment).
             wait_for(f"{name} to have accepted {count} messages", lambda: accepted() - before >= count, 30, 0.1)
+            wait_drained(120)  # its deliveries are part of its cost, as Postfix's relaying to the sink is
+            if record:
+                cpu[name][sessions].append({"target_ms_per_message": 1000 * (cpu_seconds(root) - cpu_before) / count,
+                                            "smtp_source_ms_per_message": 1000 * (children_cpu_seconds() - source_before) / count})
             return count / seconds
 
         log(f"ingest: warm-up (load average {load_average()})")
@@ -631,12 +637,15 @@ class Bench:
             for sessions, count in self.plan.ingest_counts.items():
                 order = list(targets) if repeat % 2 == 0 else list(reversed(targets))
                 for name in order:
-                    rate = run(name, sessions, count)
+                    rate = run(name, sessions, count, record=True)
                     rates[name][sessions].append(rate)
                     log(f"  {name:7} {sessions:2} connection(s) {count:5} messages: {rate:7.0f} msg/s")
         self.results["ingest"] = {
             str(c): {**{name: statistics.median(rates[name][c]) for name in targets},
-                     **{f"{name}_runs": rates[name][c] for name in targets}, "messages": n}
+                     **{f"{name}_runs": rates[name][c] for name in targets},
+                     **{f"{name}_cpu_ms": statistics.median(r["target_ms_per_message"] for r in cpu[name][c]) for name in targets},
+                     "smtp_source_cpu_ms": statistics.median(r["smtp_source_ms_per_message"] for name in targets for r in cpu[name][c]),
+                     "messages": n}
             for c, n in self.plan.ingest_counts.items()}
         self.results["ingest_load_after"] = load_average()
         relay.check_all_sent()
@@ -839,6 +848,25 @@ class Bench:
 FSYNC_CALLS = ("fsync", "fdatasync", "sync_file_range")
 
 
+def cpu_seconds(root: int) -> float:
+    """CPU time (user + system, all threads, and reaped children) of `root` and every process below it."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in descendants(root):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # exited meanwhile: its time is in its parent's reaped-children fields
+        total += sum(int(fields[i]) for i in (11, 12, 13, 14)) / ticks
+    return total
+
+
+def children_cpu_seconds() -> float:
+    """CPU time of the bench's own finished children (smtp-source runs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def descendants(pid: int) -> list[int]:
     """`pid` and every process below it (a Postfix master and its daemons)."""
     parents: dict[int, list[int]] = {}
@@ -900,6 +928,10 @@ def report(results: dict) -> bool:
             log(f"  {sessions:>11}  {row['messages']:>8}  {row['relay']:>11.0f}  {row['postfix']:>13.0f}  {row['relay'] / row['postfix']:>12.2f}x")
         runs = len(next(iter(results["ingest"].values()))["relay_runs"])
         log(f"  (median of {runs} run(s) per cell, relay and Postfix alternating)")
+        log("  CPU per message (user + system, accepting and delivering; the machine's cores are shared by all three):")
+        log(f"  {'connections':>11}  {'relay ms':>9}  {'Postfix ms':>10}  {'smtp-source ms':>14}")
+        for sessions, row in results["ingest"].items():
+            log(f"  {sessions:>11}  {row['relay_cpu_ms']:>9.3f}  {row['postfix_cpu_ms']:>10.3f}  {row['smtp_source_cpu_ms']:>14.3f}")
         if "baseline" in next(iter(results["ingest"].values())):
             log(f"  baseline build ({results.get('baseline_binary')}), in the same rounds:")
             log(f"  {'connections':>11}  {'relay msg/s':>11}  {'baseline msg/s':>14}  {'relay/baseline':>14}")
