@@ -65,9 +65,14 @@ final class StoreSubmissionBackend: SubmissionBackend {
 
         let finalPath: String
         let size: Int
+        let header: (subject: String?, messageID: String?)
         do {
             size = sink.bytesWritten
-            finalPath = try await NIOThreadPool.singleton.runIfActive { try sink.finish(syncingDirectory: false) }
+            // Blocking file work (sync, rename, reading the header back) stays off Swift's cooperative pool.
+            (finalPath, header) = try await NIOThreadPool.singleton.runIfActive {
+                let path = try sink.finish(syncingDirectory: false)
+                return (path, SpooledMessage.summary(path: path))
+            }
         } catch {
             sink.abandon()
             logger.error("spool commit failed", metadata: ["error": "\(error)"])
@@ -81,7 +86,6 @@ final class StoreSubmissionBackend: SubmissionBackend {
         }
         let sync = configuration.delivery.mode == .sync
         let status: MessageStatus = heldProblem != nil ? .held : (sync ? .sending : .queued)
-        let header = SpooledMessage.summary(path: finalPath)
         let id: Int64
         do {
             id = try await committer.accept(
