@@ -55,31 +55,28 @@ extension AccountCommand {
             }
             var grant = try await store.accountSecret(named: name).map(StoredGrant.decode)
             let changesGrant = serviceAccount != nil || subject != nil || clientSecretFile != nil || clientID != nil || refreshToken != nil
-            if changesGrant {
-                grant = try newGrant(for: account, old: grant)
-                try await store.setAccountSecret(name: name, secret: try grant!.encoded(),
-                                                 consentedAt: refreshToken != nil ? Date() : nil)
-            }
+            if changesGrant { grant = try newGrant(for: account, old: grant) }
             var addresses = fromAddresses
             if addresses.isEmpty, case .serviceAccount(_, let subject?)? = grant, self.subject != nil,
                !account.fromAddresses.contains(where: { $0.lowercased() == subject.lowercased() }) {
                 addresses = [subject] + account.fromAddresses
             }
-            if !addresses.isEmpty { try await store.setFromAddresses(name: name, addresses: addresses) }
+            // An OAuth client without a refresh token waits for Google's consent; any other new way to
+            // sign in gets its chance: the account is no longer marked blocked and its held mail goes back
+            // to the queue (if Google still refuses, the first attempt holds it again).
+            let waitsForConsent: Bool = if case .oauthClient(_, _, nil)? = grant { true } else { false }
+            let afterwards: AccountUpdate.Afterwards = !changesGrant ? .unchanged
+                : waitsForConsent ? .needsReauth(problemCode: RelayProblem.grantMissing.rawValue) : .readyToSend
+            let released = try await store.updateAccount(AccountUpdate(
+                name: name, secret: changesGrant ? try grant!.encoded() : nil,
+                consentedAt: refreshToken != nil ? Date() : nil,
+                fromAddresses: addresses.isEmpty ? nil : addresses, afterwards: afterwards))
             print("account \(name) updated")
-
-            guard changesGrant else { return }
-            if case .oauthClient(_, _, nil)? = grant {
-                try await store.setAccountState(name: name, state: .needsReauth, problemCode: RelayProblem.grantMissing.rawValue)
+            if waitsForConsent && changesGrant {
                 print("next: gmail-relay reauth \(name)   (Google's consent; mail for this account is held until then)")
-                return
             }
-            // The new way to sign in gets its chance: the account is no longer marked blocked, and its held
-            // mail goes back to the queue (if Google still refuses, the first attempt holds it again).
-            try await store.setAccountState(name: name, state: .ok, problemCode: nil, detail: nil)
-            let released = try await store.releaseHeld(account: name)
             if released > 0 { print("\(released) held message(s) queued for another attempt") }
-            if case .serviceAccount(_, nil)? = grant {
+            if changesGrant, case .serviceAccount(_, nil)? = grant {
                 print("warning: no --subject; Gmail refuses service accounts that do not impersonate a user (400 failedPrecondition)")
             }
         }

@@ -154,7 +154,7 @@ extension RelayStore {
         }
     }
 
-    private func normalizedAddresses(_ addresses: [String]) throws -> [String] {
+    func normalizedAddresses(_ addresses: [String]) throws -> [String] {
         var seen = Set<String>()
         var result: [String] = []
         for raw in addresses {

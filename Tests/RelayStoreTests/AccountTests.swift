@@ -185,4 +185,46 @@ final class AccountTests: XCTestCase {
             XCTAssertTrue(error.description.contains("reauth"), error.description)
         }
     }
+
+    /// `account update` in one transaction: the new grant, the addresses, the state and the held mail.
+    func testUpdateAccountWritesGrantStateAndReleaseTogether() async throws {
+        let store = try openStore(makeTemporaryDirectory(self))
+        try await store.addAccount(name: "main", kind: .oauthUser, fromAddresses: ["old@example.com"],
+                                   secret: Data("old grant".utf8), state: .ok)
+        try await store.setAccountState(name: "main", state: .needsReauth, problemCode: "grant_revoked")
+        let held = try await store.acceptMessage(try spoolMessage(store, status: .held))
+
+        let none = try await store.updateAccount(AccountUpdate(
+            name: "main", secret: Data("client without token".utf8), afterwards: .needsReauth(problemCode: "grant_missing")))
+        XCTAssertEqual(none, 0)
+        var account = try await store.account(named: "main")
+        XCTAssertEqual(account?.state, .needsReauth)
+        XCTAssertEqual(account?.problemCode, "grant_missing")
+        let stillHeld = try await store.message(id: held)?.status
+        XCTAssertEqual(stillHeld, .held, "no consent yet: the mail stays held")
+
+        let consent = Date(timeIntervalSince1970: 1_790_000_000)
+        let released = try await store.updateAccount(AccountUpdate(
+            name: "main", secret: Data("new grant".utf8), consentedAt: consent,
+            fromAddresses: ["new@example.com", "alias@example.com"], afterwards: .readyToSend))
+        XCTAssertEqual(released, 1)
+        account = try await store.account(named: "main")
+        XCTAssertEqual(account?.state, .ok)
+        XCTAssertNil(account?.problemCode)
+        XCTAssertEqual(account?.fromAddresses, ["new@example.com", "alias@example.com"])
+        XCTAssertEqual(account?.consentedAt, consent)
+        let secret = try await store.accountSecret(named: "main")
+        XCTAssertEqual(secret, Data("new grant".utf8))
+        let queued = try await store.message(id: held)?.status
+        XCTAssertEqual(queued, .queued)
+
+        await assertThrows(.unknownAccount("nope")) {
+            try await store.updateAccount(AccountUpdate(name: "nope", afterwards: .readyToSend))
+        }
+        await assertThrows(.invalidAddress("not-an-address")) {
+            try await store.updateAccount(AccountUpdate(name: "main", fromAddresses: ["not-an-address"], afterwards: .unchanged))
+        }
+        let unchanged = try await store.account(named: "main")?.fromAddresses
+        XCTAssertEqual(unchanged, ["new@example.com", "alias@example.com"], "a refused update changes nothing")
+    }
 }

@@ -1,0 +1,70 @@
+import Foundation
+import GRDB
+
+/// What `account update` changes, written in one transaction (`RelayStore.updateAccount`), so an
+/// interrupted update leaves the old account or all of the new one, and a running `serve` never
+/// sees a new grant with the old blocked state.
+public struct AccountUpdate: Sendable {
+    /// How the account stands afterwards.
+    public enum Afterwards: Sendable, Equatable {
+        /// Only the from addresses changed: state and held mail stay as they are.
+        case unchanged
+        /// The new grant cannot send before Google's consent (`reauth`): state `needs_reauth`.
+        case needsReauth(problemCode: String)
+        /// The new grant gets its chance: state `ok`, held mail queued again.
+        case readyToSend
+    }
+
+    public var name: String
+    /// The new grant (sealed before it is stored); nil keeps the stored one.
+    public var secret: Data?
+    /// When the operator's consent for a new refresh token was given (the Testing-mode warning counts from it).
+    public var consentedAt: Date?
+    /// Replaces the from addresses; nil keeps them.
+    public var fromAddresses: [String]?
+    public var afterwards: Afterwards
+
+    public init(name: String, secret: Data? = nil, consentedAt: Date? = nil, fromAddresses: [String]? = nil, afterwards: Afterwards) {
+        self.name = name
+        self.secret = secret
+        self.consentedAt = consentedAt
+        self.fromAddresses = fromAddresses
+        self.afterwards = afterwards
+    }
+}
+
+extension RelayStore {
+    /// Applies an `AccountUpdate`; returns how many held messages were queued again.
+    @discardableResult
+    public func updateAccount(_ update: AccountUpdate) async throws -> Int {
+        let name = update.name
+        let sealed = try update.secret.map { try secretBox().seal($0, context: secretContext(name)) }
+        let addresses = try update.fromAddresses.map(normalizedAddresses)
+        let consented = update.consentedAt.map(Millis.from)
+        let now = nowMillis
+        return try await pool.write { db in
+            guard let id = try Int64.fetchOne(db, cached: "SELECT id FROM accounts WHERE name = ?", arguments: [name]) else {
+                throw StoreError.unknownAccount(name)
+            }
+            if let sealed {
+                try db.execute(cached: "UPDATE accounts SET secret = ?, consented_at = COALESCE(?, consented_at), updated_at = ? WHERE id = ?",
+                               arguments: [sealed, consented, now, id])
+                try insertEvent(db, at: now, kind: "account_secret", detail: "secret stored (account update)", accountID: id, account: name)
+            }
+            if let addresses {
+                try db.execute(cached: "UPDATE accounts SET from_addresses = ?, updated_at = ? WHERE id = ?",
+                               arguments: [JSONList.encode(addresses), now, id])
+            }
+            switch update.afterwards {
+            case .unchanged:
+                return 0
+            case .needsReauth(let problemCode):
+                try applyAccountState(db, name: name, state: .needsReauth, problemCode: problemCode, detail: nil, now: now)
+                return 0
+            case .readyToSend:
+                try applyAccountState(db, name: name, state: .ok, problemCode: nil, detail: nil, now: now)
+                return try applyReleaseHeld(db, account: name, now: now)
+            }
+        }
+    }
+}
