@@ -34,34 +34,36 @@ public struct TokenHealthProbe: Service {
     }
 
     /// One check. Only a verdict about the grant itself changes the account: a network error says nothing.
+    /// What it found is written in one transaction with the check time.
     public func probe(_ account: Account) async {
         let now = Date()
-        let entry: AccountTokens.Entry
+        let check: GrantCheck
         do {
-            entry = try await tokens.entry(for: account)
-        } catch let unavailable as AccountTokens.Unavailable {
-            try? await store.recordAccountCheck(name: account.name, at: now)
-            if account.state == .ok {
-                try? await store.setAccountState(name: account.name, state: unavailable.accountState, problemCode: unavailable.problem.rawValue)
+            let entry = try await tokens.entry(for: account)
+            do {
+                let token = try await entry.cache.freshToken()
+                check = .tokenIssued(expiresAt: token.expiresAt, scopes: token.scope.map { _ in token.scopes.sorted() })
+            } catch {
+                let classification = entry.grant.classify(FailedCall(tokenError: error), consentedAt: account.consentedAt, now: now)
+                if classification.holdsAccount {
+                    logger.warning("account grant check failed", metadata: ["account": "\(account.name)", "problem": "\(classification.problem.rawValue)"])
+                    check = .cannotSend(state: RetryPolicy.accountState(for: classification), problemCode: classification.problem.rawValue,
+                                        detail: MessageDeliverer.encode(classification.detail), holdQueued: true)
+                } else {
+                    check = .inconclusive
+                }
             }
-            return
+        } catch let unavailable as AccountTokens.Unavailable {
+            check = account.state == .ok
+                ? .cannotSend(state: unavailable.accountState, problemCode: unavailable.problem.rawValue, detail: nil, holdQueued: false)
+                : .inconclusive
         } catch {
             return
         }
         do {
-            let token = try await entry.cache.freshToken()
-            try? await store.recordAccountCheck(name: account.name, at: now)
-            try? await store.setTokenExpiry(name: account.name, expiresAt: token.expiresAt,
-                                            scopes: token.scope.map { _ in token.scopes.sorted() })
+            try await store.recordGrantCheck(name: account.name, at: now, check)
         } catch {
-            try? await store.recordAccountCheck(name: account.name, at: now)
-            let classification = entry.grant.classify(FailedCall(tokenError: error), consentedAt: account.consentedAt, now: now)
-            guard classification.holdsAccount else { return }
-            let state = RetryPolicy.accountState(for: classification)
-            logger.warning("account grant check failed", metadata: ["account": "\(account.name)", "problem": "\(classification.problem.rawValue)"])
-            try? await store.setAccountState(name: account.name, state: state, problemCode: classification.problem.rawValue,
-                                             detail: MessageDeliverer.encode(classification.detail))
-            _ = try? await store.holdQueued(account: account.name, problemCode: classification.problem.rawValue)
+            logger.error("could not record the grant check", metadata: ["account": "\(account.name)", "error": "\(error)"])
         }
     }
 }

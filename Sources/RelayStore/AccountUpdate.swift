@@ -68,3 +68,37 @@ extension RelayStore {
         }
     }
 }
+
+/// What one check of an account's grant found (the health probe), written in one transaction with
+/// the check time (`RelayStore.recordGrantCheck`).
+public enum GrantCheck: Sendable, Equatable {
+    /// Google issued a token: its expiry and, when known, its scopes.
+    case tokenIssued(expiresAt: Date, scopes: [String]?)
+    /// The grant cannot send: the account's new state and problem; `holdQueued` holds its queued mail.
+    case cannotSend(state: AccountState, problemCode: String, detail: String?, holdQueued: Bool)
+    /// Nothing learned about the grant (a network error, or an account already not ok): only the time.
+    case inconclusive
+}
+
+extension RelayStore {
+    /// Records a grant check at `date`; returns how many queued messages were held.
+    @discardableResult
+    public func recordGrantCheck(name: String, at date: Date, _ check: GrantCheck) async throws -> Int {
+        let at = Millis.from(date)
+        let now = nowMillis
+        return try await pool.write { db in
+            try db.execute(cached: "UPDATE accounts SET checked_at = ? WHERE name = ?", arguments: [at, name])
+            if db.changesCount == 0 { throw StoreError.unknownAccount(name) }
+            switch check {
+            case .inconclusive:
+                return 0
+            case .tokenIssued(let expiresAt, let scopes):
+                try recordToken(db, name: name, expiresAt: expiresAt, scopes: scopes, now: now)
+                return 0
+            case .cannotSend(let state, let problemCode, let detail, let holdQueued):
+                try applyAccountState(db, name: name, state: state, problemCode: problemCode, detail: detail, now: now)
+                return holdQueued ? try applyHoldQueued(db, account: name, problemCode: problemCode, now: now) : 0
+            }
+        }
+    }
+}

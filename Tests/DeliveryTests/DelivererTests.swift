@@ -257,6 +257,36 @@ final class DelivererTests: XCTestCase {
     }
 
     /// The worker as `serve` runs it: queued messages are claimed and sent without anyone asking.
+    /// The health probe: a working grant records the check and the token's expiry; a revoked one marks
+    /// the account and holds its queued mail, in the same write as the check time; no answer at all
+    /// changes nothing but the check time.
+    func testHealthProbeRecordsWhatTheGrantCheckFound() async throws {
+        let probe = TokenHealthProbe(store: store, tokens: tokens, interval: .seconds(3600), logger: silent)
+        let queued = try await submit(status: .queued)
+        await probe.probe(try await store.account(named: "shop")!)
+        var account = try await store.account(named: "shop")
+        XCTAssertNotNil(account?.checkedAt)
+        XCTAssertNotNil(account?.tokenExpiresAt)
+        XCTAssertEqual(account?.state, .ok)
+
+        google.revokeRefreshToken(refreshToken)
+        google.expireAccessTokens()
+        await probe.probe(try await store.account(named: "shop")!)
+        try await expectState("shop", .needsReauth)
+        account = try await store.account(named: "shop")
+        XCTAssertEqual(account?.problemCode, "grant_revoked")
+        try await expectStatus(queued.id, .held)
+
+        await google.stop()
+        try await store.updateAccount(AccountUpdate(name: "shop", afterwards: .readyToSend))
+        let before = try await store.account(named: "shop")?.checkedAt
+        try await Task.sleep(for: .milliseconds(5))
+        await probe.probe(try await store.account(named: "shop")!)
+        try await expectState("shop", .ok)
+        let after = try await store.account(named: "shop")?.checkedAt
+        XCTAssertNotEqual(before, after, "the check is recorded even when Google did not answer")
+    }
+
     func testWorkerSendsQueuedMail() async throws {
         let worker = DeliveryWorker(store: store, deliverer: deliverer, lanes: DeliveryLanes(concurrency: 2, sendsPerMinute: 1000),
                                     logger: silent)
