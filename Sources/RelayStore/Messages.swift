@@ -34,20 +34,26 @@ extension RelayStore {
         let spool = self.spool
         return try await pool.write { db in
             if syncingSpoolDirectory { try spool.syncMessagesDirectory() }
-            var accountIDs: [String: Int64?] = [:]
             return try messages.map { message -> Result<Int64, StoreError> in
-                if accountIDs[message.account] == nil {
-                    accountIDs[message.account] = .some(try Int64.fetchOne(db, cached: "SELECT id FROM accounts WHERE name = ?", arguments: [message.account]))
+                do {
+                    return .success(try RelayStore.applyAccept(db, message, now: now))
+                } catch let error as StoreError {
+                    return .failure(error)  // only .unknownAccount, found before anything was written
                 }
-                guard let accountID = accountIDs[message.account] ?? nil else {
-                    return .failure(.unknownAccount(message.account))
-                }
-                return .success(try insertMessage(db, message, accountID: accountID, now: now))
             }
         }
     }
 
-    private func insertMessage(_ db: Database, _ m: NewMessage, accountID: Int64, now: Int64) throws -> Int64 {
+    /// One accepted message in the caller's transaction: its row and its "accepted" event. Fails with
+    /// `.unknownAccount` before writing anything when the account is gone.
+    static func applyAccept(_ db: Database, _ message: NewMessage, now: Int64) throws -> Int64 {
+        guard let accountID = try Int64.fetchOne(db, cached: "SELECT id FROM accounts WHERE name = ?", arguments: [message.account]) else {
+            throw StoreError.unknownAccount(message.account)
+        }
+        return try insertMessage(db, message, accountID: accountID, now: now)
+    }
+
+    private static func insertMessage(_ db: Database, _ m: NewMessage, accountID: Int64, now: Int64) throws -> Int64 {
         try db.execute(cached: """
                 INSERT INTO messages (status, account, account_id, credential_username, peer, tls, mail_from,
                     recipients, subject, message_id, size, spool_path, sandbox, problem_code, next_attempt_at,
