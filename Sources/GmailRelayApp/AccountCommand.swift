@@ -26,27 +26,16 @@ struct AccountCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Account name (letters, digits, . _ -).") var name: String
         @Flag(help: "Sandbox account: no call to Google.") var sandbox = false
-        @Option(help: "OAuth client ID.") var clientID: String?
-        @Option(help: "OAuth client secret.") var clientSecret: String?
-        @Option(help: "An existing refresh token for the client.") var refreshToken: String?
-        @Option(help: "Google's downloaded OAuth client file.") var clientSecretFile: String?
-        @Option(help: "Service account key file (JSON).") var serviceAccount: String?
-        @Option(help: "The Workspace user the service account sends as.") var subject: String?
-        @Option(name: .customLong("from"), help: "The account's address and verified send-as aliases (repeatable; the first is the primary).")
-        var fromAddresses: [String] = []
+        @OptionGroup var signIn: SignInOptions
 
         func validate() throws {
-            let ways = [sandbox, clientID != nil || clientSecret != nil || refreshToken != nil, clientSecretFile != nil, serviceAccount != nil]
+            let ways = [sandbox, signIn.namesClient, signIn.clientSecretFile != nil, signIn.serviceAccount != nil]
             guard ways.filter({ $0 }).count == 1 else {
                 throw ValidationError("choose exactly one of --sandbox, --client-id/--client-secret, --client-secret-file, --service-account")
             }
-            if clientID != nil || clientSecret != nil || refreshToken != nil {
-                guard clientID != nil, clientSecret != nil else { throw ValidationError("--client-id and --client-secret go together") }
-            }
-            if subject != nil && serviceAccount == nil { throw ValidationError("--subject goes with --service-account") }
-            for address in fromAddresses + [subject].compactMap({ $0 }) where !address.contains("@") {
-                throw ValidationError("\(address): not an email address")
-            }
+            if signIn.namesClient && signIn.clientID == nil { throw ValidationError("--client-id and --client-secret go together") }
+            if signIn.subject != nil && signIn.serviceAccount == nil { throw ValidationError("--subject goes with --service-account") }
+            try signIn.validateCommon()
         }
 
         func run() async throws {
@@ -55,29 +44,22 @@ struct AccountCommand: AsyncParsableCommand {
             let kind: AccountKind
             var grant: StoredGrant?
             var state = AccountState.ok
-            var addresses = fromAddresses
+            var addresses = signIn.fromAddresses
+            let subject = signIn.subject
             if sandbox {
                 kind = .sandbox
-            } else if let path = serviceAccount {
-                let data = try Data(contentsOf: URL(fileURLWithPath: path))
-                do { _ = try ServiceAccountKey(json: data) } catch { throw OperatorError("--service-account \(path): \(error)") }
+            } else if let keyJSON = try signIn.serviceAccountKeyJSON() {
                 kind = .serviceAccount
-                grant = .serviceAccount(keyJSON: String(decoding: data, as: UTF8.self), subject: subject)
+                grant = .serviceAccount(keyJSON: keyJSON, subject: subject)
                 if let subject, !addresses.contains(where: { $0.lowercased() == subject.lowercased() }) { addresses.insert(subject, at: 0) }
-            } else if let path = clientSecretFile {
-                let (id, secret): (String, String)
-                do {
-                    (id, secret) = try StoredGrant.fromClientSecretFile(try Data(contentsOf: URL(fileURLWithPath: path)))
-                } catch let error as StoredGrant.ClientFileError {
-                    throw OperatorError(error.description)
-                }
+            } else if let (id, secret) = try signIn.clientFromFile() {
                 kind = .oauthUser
                 grant = .oauthClient(clientID: id, clientSecret: secret, refreshToken: nil)
                 state = .needsReauth
             } else {
                 kind = .oauthUser
-                grant = .oauthClient(clientID: clientID!, clientSecret: clientSecret!, refreshToken: refreshToken)
-                if refreshToken == nil { state = .needsReauth }
+                grant = .oauthClient(clientID: signIn.clientID!, clientSecret: signIn.clientSecret!, refreshToken: signIn.refreshToken)
+                if signIn.refreshToken == nil { state = .needsReauth }
             }
             try await store.addAccount(name: name, kind: kind, fromAddresses: addresses, secret: try grant?.encoded(), state: state)
             print("account \(name) added (\(kind.rawValue))")

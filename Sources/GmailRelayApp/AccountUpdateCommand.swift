@@ -21,30 +21,20 @@ extension AccountCommand {
         )
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The account.") var name: String
-        @Option(help: "A new service account key file (JSON).") var serviceAccount: String?
-        @Option(help: "The Workspace user the service account sends as.") var subject: String?
-        @Option(help: "Google's downloaded OAuth client file.") var clientSecretFile: String?
-        @Option(help: "OAuth client ID.") var clientID: String?
-        @Option(help: "OAuth client secret.") var clientSecret: String?
-        @Option(help: "A refresh token issued to that client.") var refreshToken: String?
-        @Option(name: .customLong("from"), help: "The account's address and verified send-as aliases (repeatable; replaces them).")
-        var fromAddresses: [String] = []
+        @OptionGroup var signIn: SignInOptions
 
         func validate() throws {
-            let grantOptions = [serviceAccount, subject, clientSecretFile, clientID, clientSecret, refreshToken].compactMap { $0 }
-            guard !grantOptions.isEmpty || !fromAddresses.isEmpty else {
+            let changesSignIn = signIn.serviceAccount != nil || signIn.subject != nil || signIn.clientSecretFile != nil || signIn.namesClient
+            guard changesSignIn || !signIn.fromAddresses.isEmpty else {
                 throw ValidationError("nothing to change: give a new key, subject, client or --from")
             }
-            if (serviceAccount != nil || subject != nil) && (clientSecretFile != nil || clientID != nil || clientSecret != nil || refreshToken != nil) {
+            if (signIn.serviceAccount != nil || signIn.subject != nil) && (signIn.clientSecretFile != nil || signIn.namesClient) {
                 throw ValidationError("--service-account/--subject are for service accounts, the client options for OAuth accounts")
             }
-            if clientSecretFile != nil && (clientID != nil || clientSecret != nil || refreshToken != nil) {
+            if signIn.clientSecretFile != nil && signIn.namesClient {
                 throw ValidationError("--client-secret-file replaces --client-id/--client-secret/--refresh-token")
             }
-            if (clientID != nil) != (clientSecret != nil) { throw ValidationError("--client-id and --client-secret go together") }
-            for address in fromAddresses + [subject].compactMap({ $0 }) where !address.contains("@") {
-                throw ValidationError("\(address): not an email address")
-            }
+            try signIn.validateCommon()
         }
 
         func run() async throws {
@@ -54,10 +44,11 @@ extension AccountCommand {
                 throw OperatorError("no account \(name) (see gmail-relay account list)")
             }
             var grant = try await store.accountSecret(named: name).map(StoredGrant.decode)
-            let changesGrant = serviceAccount != nil || subject != nil || clientSecretFile != nil || clientID != nil || refreshToken != nil
+            let changesGrant = signIn.serviceAccount != nil || signIn.subject != nil || signIn.clientSecretFile != nil
+                || signIn.clientID != nil || signIn.refreshToken != nil
             if changesGrant { grant = try newGrant(for: account, old: grant) }
-            var addresses = fromAddresses
-            if addresses.isEmpty, case .serviceAccount(_, let subject?)? = grant, self.subject != nil,
+            var addresses = signIn.fromAddresses
+            if addresses.isEmpty, case .serviceAccount(_, let subject?)? = grant, signIn.subject != nil,
                !account.fromAddresses.contains(where: { $0.lowercased() == subject.lowercased() }) {
                 addresses = [subject] + account.fromAddresses
             }
@@ -69,7 +60,7 @@ extension AccountCommand {
                 : waitsForConsent ? .needsReauth(problemCode: RelayProblem.grantMissing.rawValue) : .readyToSend
             let released = try await store.updateAccount(AccountUpdate(
                 name: name, secret: changesGrant ? try grant!.encoded() : nil,
-                consentedAt: refreshToken != nil ? Date() : nil,
+                consentedAt: signIn.refreshToken != nil ? Date() : nil,
                 fromAddresses: addresses.isEmpty ? nil : addresses, afterwards: afterwards))
             print("account \(name) updated")
             if waitsForConsent && changesGrant {
@@ -86,39 +77,30 @@ extension AccountCommand {
             case .sandbox:
                 throw OperatorError("\(name) is a sandbox account: it has no Google sign-in to change")
             case .serviceAccount:
-                guard clientSecretFile == nil, clientID == nil else {
+                guard signIn.clientSecretFile == nil, signIn.clientID == nil else {
                     throw OperatorError("\(name) is a service account: use --service-account and --subject")
                 }
                 var keyJSON: String
                 var currentSubject: String?
                 if case .serviceAccount(let key, let subject)? = old { (keyJSON, currentSubject) = (key, subject) } else { (keyJSON, currentSubject) = ("", nil) }
-                if let path = serviceAccount {
-                    let data = try Data(contentsOf: URL(fileURLWithPath: path))
-                    do { _ = try ServiceAccountKey(json: data) } catch { throw OperatorError("--service-account \(path): \(error)") }
-                    keyJSON = String(decoding: data, as: UTF8.self)
-                }
+                if let newKey = try signIn.serviceAccountKeyJSON() { keyJSON = newKey }
                 guard !keyJSON.isEmpty else { throw OperatorError("\(name) has no stored key: give --service-account KEY.json") }
-                return .serviceAccount(keyJSON: keyJSON, subject: subject ?? currentSubject)
+                return .serviceAccount(keyJSON: keyJSON, subject: signIn.subject ?? currentSubject)
             case .oauthUser:
-                guard serviceAccount == nil, subject == nil else {
+                guard signIn.serviceAccount == nil, signIn.subject == nil else {
                     throw OperatorError("\(name) is an OAuth account: use --client-secret-file or --client-id/--client-secret")
                 }
-                if let path = clientSecretFile {
-                    do {
-                        let (id, secret) = try StoredGrant.fromClientSecretFile(try Data(contentsOf: URL(fileURLWithPath: path)))
-                        // A refresh token belongs to the client it was issued to: a new client needs a new consent.
-                        return .oauthClient(clientID: id, clientSecret: secret, refreshToken: nil)
-                    } catch let error as StoredGrant.ClientFileError {
-                        throw OperatorError(error.description)
-                    }
+                if let (id, secret) = try signIn.clientFromFile() {
+                    // A refresh token belongs to the client it was issued to: a new client needs a new consent.
+                    return .oauthClient(clientID: id, clientSecret: secret, refreshToken: nil)
                 }
                 var (id, secret, token): (String?, String?, String?) = (nil, nil, nil)
                 if case .oauthClient(let oldID, let oldSecret, let oldToken)? = old { (id, secret, token) = (oldID, oldSecret, oldToken) }
-                if let clientID, let clientSecret {
+                if let clientID = signIn.clientID, let clientSecret = signIn.clientSecret {
                     if clientID != id { token = nil }
                     (id, secret) = (clientID, clientSecret)
                 }
-                if let refreshToken { token = refreshToken }
+                if let refreshToken = signIn.refreshToken { token = refreshToken }
                 guard let id, let secret else { throw OperatorError("\(name) has no OAuth client yet: give --client-id and --client-secret") }
                 return .oauthClient(clientID: id, clientSecret: secret, refreshToken: token)
             }
