@@ -540,6 +540,11 @@ def message_bytes(subject: str, body_bytes: int) -> bytes:
             "MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n").encode() + body
 
 
+def default_sigterm():
+    """In the bench's client processes: the bench's own SIGTERM handler (clean up, exit) is not theirs."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def latency_worker(args) -> list[tuple[str, float, str]]:
     """One connection sending `count` messages one after the other; per message the time from the
     end of the data (CRLF.CRLF written) to the final reply read."""
@@ -725,25 +730,27 @@ class Bench:
     # -- added latency ----------------------------------------------------------------------------
     def latency(self, google: FakeGoogle):
         proxy = TimingProxy(google.url, self.base, self.cleanup)
-        self.latency_of(google, proxy, self.args.relay, "latency")
-        if self.args.baseline:
-            self.latency_of(google, proxy, self.args.baseline, "latency_baseline")
+        # One pool of client processes for every run: forking a second pool from a process that still
+        # has the first one's threads can leave a child stuck on a lock it inherited (seen here).
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(8, initializer=default_sigterm) as pool:
+            self.latency_of(google, proxy, pool, self.args.relay, "latency")
+            if self.args.baseline:
+                self.latency_of(google, proxy, pool, self.args.baseline, "latency_baseline")
 
-    def latency_of(self, google: FakeGoogle, proxy: "TimingProxy", binary: str, key: str):
+    def latency_of(self, google: FakeGoogle, proxy: "TimingProxy", pool, binary: str, key: str):
         relay = self.gmail_relay(google, key.replace("_", "-"), "sync", google_url=proxy.url, binary=binary)
         per = self.plan.latency_per_connection
         self.results[key] = {}
-        ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(8) as pool:
-            pool.map(latency_worker, [(relay.port, 100 + w, 4) for w in range(8)], chunksize=1)  # warm-up
-            # 8 connections is the goal's; 1 connection shows the relay's own time without queueing.
-            for connections, count in ((1, max(20, per * 2)), (8, per)):
-                log(f"{key.replace('_', ' ')}, sync mode: {connections} connection(s) x {count} messages (load average {load_average()})")
-                proxy.call("/_bench/reset", post=True)
-                runs = pool.map_async(latency_worker, [(relay.port, 1000 * connections + w, count) for w in range(connections)],
-                                      chunksize=1)
-                samples = [s for worker in runs.get(timeout=120 + count * connections / 5) for s in worker]
-                self.results[key][str(connections)] = self.added_latency(samples, proxy.call("/_bench/timings"))
+        pool.map(latency_worker, [(relay.port, 100 + w, 4) for w in range(8)], chunksize=1)  # warm-up
+        # 8 connections is the goal's; 1 connection shows the relay's own time without queueing.
+        for connections, count in ((1, max(20, per * 2)), (8, per)):
+            log(f"{key.replace('_', ' ')}, sync mode: {connections} connection(s) x {count} messages (load average {load_average()})")
+            proxy.call("/_bench/reset", post=True)
+            runs = pool.map_async(latency_worker, [(relay.port, 1000 * connections + w, count) for w in range(connections)],
+                                  chunksize=1)
+            samples = [s for worker in runs.get(timeout=120 + count * connections / 5) for s in worker]
+            self.results[key][str(connections)] = self.added_latency(samples, proxy.call("/_bench/timings"))
         relay.wait_drained(60)
         relay.check_all_sent()
         relay.stop()
@@ -1052,7 +1059,7 @@ def main() -> int:
     bench = Bench(args, plan)
     try:
         bench.run(sections)
-    except (BenchError, subprocess.TimeoutExpired, OSError) as error:
+    except (BenchError, subprocess.TimeoutExpired, multiprocessing.TimeoutError, OSError) as error:
         log(f"bench: {error}")
         return 2
     except KeyboardInterrupt:
