@@ -123,15 +123,6 @@ extension RelayStore {
         }
     }
 
-    /// The health probe (or `doctor`) asked Google for a token for the account at `date`.
-    public func recordAccountCheck(name: String, at date: Date) async throws {
-        let at = Millis.from(date)
-        try await pool.write { db in
-            try db.execute(cached: "UPDATE accounts SET checked_at = ? WHERE name = ?", arguments: [at, name])
-            if db.changesCount == 0 { throw StoreError.unknownAccount(name) }
-        }
-    }
-
     /// What Google said about the account's newest access token: when it expires and, when the token
     /// endpoint or tokeninfo said, which scopes it carries (nil leaves the known scopes alone).
     public func setTokenExpiry(name: String, expiresAt: Date?, scopes: [String]? = nil) async throws {
@@ -142,16 +133,9 @@ extension RelayStore {
         }
     }
 
-    /// Replaces the account's from addresses (the first is the primary one), e.g. after `doctor` read
-    /// the send-as list.
+    /// Replaces the account's from addresses (the first is the primary one).
     public func setFromAddresses(name: String, addresses: [String]) async throws {
-        let list = try normalizedAddresses(addresses)
-        let now = nowMillis
-        try await pool.write { db in
-            try db.execute(cached: "UPDATE accounts SET from_addresses = ?, updated_at = ? WHERE name = ?",
-                           arguments: [JSONList.encode(list), now, name])
-            if db.changesCount == 0 { throw StoreError.unknownAccount(name) }
-        }
+        try await updateAccount(AccountUpdate(name: name, fromAddresses: addresses, afterwards: .unchanged))
     }
 
     func normalizedAddresses(_ addresses: [String]) throws -> [String] {
