@@ -23,18 +23,13 @@ extension RelayStore {
 
     /// Records several messages in one transaction (one fsync for all of them). Each gets its own
     /// result: a message for an unknown account fails alone. A database error fails the whole batch,
-    /// and then nothing was committed.
-    ///
-    /// `syncingSpoolDirectory`: first make the spool directory durable, once for the batch, for
-    /// messages finished with `SpoolFile.finish(syncingDirectory: false)`; a failure there fails the
-    /// batch before anything is written.
-    public func acceptMessages(_ messages: [NewMessage], syncingSpoolDirectory: Bool = false) async throws -> [Result<Int64, StoreError>] {
+    /// and then nothing was committed. (The SMTP path goes through GroupCommitter, which batches
+    /// concurrent accepts and syncs the spool directory first.)
+    public func acceptMessages(_ messages: [NewMessage]) async throws -> [Result<Int64, StoreError>] {
         guard !messages.isEmpty else { return [] }
         let now = nowMillis
-        let spool = self.spool
         return try await pool.write { db in
-            if syncingSpoolDirectory { try spool.syncMessagesDirectory() }
-            return try messages.map { message -> Result<Int64, StoreError> in
+            try messages.map { message -> Result<Int64, StoreError> in
                 do {
                     return .success(try RelayStore.applyAccept(db, message, now: now))
                 } catch let error as StoreError {
