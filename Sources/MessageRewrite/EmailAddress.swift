@@ -20,6 +20,21 @@ public struct EmailAddress: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var addrSpec: String { "\(localPart)@\(domain)" }
+
+    /// The addr-spec as it is written into a header field: bare when it reads back as this address,
+    /// else with the local part quoted. (A bare local part such as `=?UTF-8?B?abc` would start an
+    /// encoded-word, which the tokenizer reads as one atom up to a later `?=`, `@` and all: the address
+    /// would vanish from the field, and Gmail would not send to it. The fuzzer found that one.)
+    public var headerForm: String {
+        let bare = addrSpec
+        if AddressList.parse(bare).first?.address == self { return bare }
+        var quoted = "\""
+        for character in localPart {
+            if character == "\"" || character == "\\" { quoted.append("\\") }
+            quoted.append(character)
+        }
+        return quoted + "\"@" + domain
+    }
     public var description: String { addrSpec }
 
     /// The key under which Gmail sees two addresses as the same mailbox: all lower case.
@@ -68,8 +83,8 @@ public struct Mailbox: Equatable, Sendable {
 
     /// `Name <local@domain>` with the name as written, or the bare address when there is no name.
     public var rendered: [UInt8] {
-        guard let name = rawDisplayName, !name.isEmpty else { return Array(address.addrSpec.utf8) }
-        return name + Array(" <\(address.addrSpec)>".utf8)
+        guard let name = rawDisplayName, !name.isEmpty else { return Array(address.headerForm.utf8) }
+        return name + Array(" <\(address.headerForm)>".utf8)
     }
 }
 

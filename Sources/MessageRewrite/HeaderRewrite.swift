@@ -97,7 +97,7 @@ private struct HeaderRewriter {
     }
 
     mutating func enforceFrom() {
-        guard let primary = accounts.first?.addrSpec else { return }
+        guard let primary = accounts.first?.headerForm else { return }
         let fromIndices = indices(named: "From")
         guard let fromIndex = fromIndices.first else {
             appended.append(HeaderField(name: "From", value: primary))
@@ -157,7 +157,7 @@ private struct HeaderRewriter {
         let existing = bccIndices
             .flatMap { AddressList.parse(fields[$0].valueBytes) }
             .filter { seen.insert($0.address.recipientKey).inserted }
-        let entries = existing.map(\.rendered) + missing.map { Array($0.addrSpec.utf8) }
+        let entries = existing.map(\.rendered) + missing.map { Array($0.headerForm.utf8) }
         if let first = bccIndices.first {
             if !entries.isEmpty {
                 dispositions[first] = .replace(HeaderField(name: "Bcc", value: joinedList(entries)))

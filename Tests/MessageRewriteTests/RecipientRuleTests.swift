@@ -44,6 +44,11 @@ final class RecipientRuleTests: XCTestCase {
                 bcc: ["missing@example.com"], added: ["missing@example.com"]),
         Fixture(name: "local part compared ignoring case for presence", header: ["Cc: BOB@example.com"],
                 envelope: ["bob@EXAMPLE.com"], bcc: [], added: nil),
+        // Found by the fuzzer: written bare, this local part starts an encoded-word that runs to the
+        // `?=` at the end and swallows the `@`, so the Bcc would hold no address at all.
+        Fixture(name: "local part that would read as an encoded-word is quoted", header: ["To: a@example.com"],
+                envelope: ["=?UTF-8?B?w5xiZXI@example.\u{14}o=?="], bcc: ["\"=?UTF-8?B?w5xiZXI\"@example.o=?="],
+                added: ["=?UTF-8?B?w5xiZXI@example.o=?="]),
     ]
 
     func testFixtures() {
