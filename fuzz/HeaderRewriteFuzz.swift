@@ -22,7 +22,8 @@ public func fuzzRewrite(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let first = rewriteHeader(header, envelopeRecipients: recipients, accountAddresses: accounts, now: now,
                               newMessageID: "fuzz@relay.test")
     checkLineEnds(first.header)
-    let delivered = Set(first.recipients.map { $0.lowercased() })
+    // Compared as mailboxes (recipientKey: case and quoting do not make another mailbox).
+    let delivered = Set(first.block.mailboxes(in: ["To", "Cc", "Bcc"]).map(\.address.recipientKey))
     for recipient in recipients {
         guard let address = EmailAddress(parsing: recipient) else { continue }
         check(delivered.contains(address.recipientKey), "envelope recipient \(recipient) missing from To/Cc/Bcc")

@@ -27,9 +27,9 @@ public struct EmailAddress: Hashable, Sendable, CustomStringConvertible {
     /// would vanish from the field, and Gmail would not send to it. The fuzzer found that one.)
     public var headerForm: String {
         let bare = addrSpec
-        if AddressList.parse(bare).first?.address == self { return bare }
+        if AddressList.parse(bare).first?.address.recipientKey == recipientKey { return bare }
         var quoted = "\""
-        for character in localPart {
+        for character in Self.unquoted(localPart) {
             if character == "\"" || character == "\\" { quoted.append("\\") }
             quoted.append(character)
         }
@@ -37,8 +37,28 @@ public struct EmailAddress: Hashable, Sendable, CustomStringConvertible {
     }
     public var description: String { addrSpec }
 
-    /// The key under which Gmail sees two addresses as the same mailbox: all lower case.
-    public var recipientKey: String { addrSpec.lowercased() }
+    /// The key under which Gmail sees two addresses as the same mailbox: quoting undone (`"a..b"@x`
+    /// and `a..b@x` are one mailbox, RFC 5322 §3.4.1), all lower case.
+    public var recipientKey: String { "\(Self.unquoted(localPart))@\(domain)".lowercased() }
+
+    /// A local part with its quoted strings' delimiters dropped and their quoted-pairs unescaped.
+    static func unquoted(_ localPart: String) -> String {
+        guard localPart.contains("\"") else { return localPart }
+        var result = "", inQuotes = false, escaped = false
+        for character in localPart {
+            if escaped {
+                result.append(character)
+                escaped = false
+            } else if inQuotes && character == "\\" {
+                escaped = true
+            } else if character == "\"" {
+                inQuotes.toggle()
+            } else {
+                result.append(character)
+            }
+        }
+        return result
+    }
 
     /// Whether Gmail treats both as the same mailbox (case-insensitive throughout).
     public func matchesIgnoringCase(_ other: EmailAddress) -> Bool {
