@@ -165,7 +165,17 @@ final class Gmail_Relay_Bridge_Admin {
 				esc_html__( 'Gmail Relay Bridge is not set up, so WordPress mail does not go through the relay. %s', 'gmail-relay-bridge' ),
 				'<a href="' . esc_url( admin_url( 'options-general.php?page=' . self::SETTINGS_PAGE ) ) . '">' . esc_html__( 'Open the settings', 'gmail-relay-bridge' ) . '</a>'
 			);
-			echo '</p></div>';
+			echo '</p>';
+			$errors = $settings->errors();
+			unset( $errors['status_url'] ); // Does not stop mail; the widget and the Tools page say it.
+			if ( array() !== $errors ) {
+				echo '<ul>';
+				foreach ( $errors as $message ) {
+					echo '<li>' . esc_html( $message ) . '</li>';
+				}
+				echo '</ul>';
+			}
+			echo '</div>';
 		}
 
 		$status = $this->status();
@@ -506,8 +516,9 @@ final class Gmail_Relay_Bridge_Admin {
 			'default'  => __( 'default', 'gmail-relay-bridge' ),
 		);
 		echo '<table class="widefat striped gmail-relay-bridge-settings-summary"><tbody>';
-		foreach ( Gmail_Relay_Bridge_Settings::CONSTANTS as $field => $constant ) {
-			$value = $settings->get( $field );
+		foreach ( array_keys( Gmail_Relay_Bridge_Settings::CONSTANTS ) as $field ) {
+			$constant = $settings->constant_name( $field );
+			$value    = $settings->get( $field );
 			if ( in_array( $field, Gmail_Relay_Bridge_Settings::SECRETS, true ) ) {
 				$value = '' !== $value ? __( '(set)', 'gmail-relay-bridge' ) : __( '(not set)', 'gmail-relay-bridge' );
 			}
@@ -600,7 +611,7 @@ final class Gmail_Relay_Bridge_Admin {
 			'security'    => __( 'Security', 'gmail-relay-bridge' ),
 			'from'        => __( 'From address (the relay account)', 'gmail-relay-bridge' ),
 			'status_url'  => __( 'Relay status URL', 'gmail-relay-bridge' ),
-			'admin_token' => __( 'Relay admin token', 'gmail-relay-bridge' ),
+			'read_token'  => __( 'Relay read token', 'gmail-relay-bridge' ),
 			'tls_ca_file' => __( 'Certificate to trust (PEM file)', 'gmail-relay-bridge' ),
 		);
 		$help     = array(
@@ -611,7 +622,7 @@ final class Gmail_Relay_Bridge_Admin {
 			'security'    => __( 'none on loopback; starttls when the relay has a certificate; tls for the implicit-TLS port.', 'gmail-relay-bridge' ),
 			'from'        => __( 'Replaces WordPress\'s default wordpress@ sender; a From chosen by a plugin is kept.', 'gmail-relay-bridge' ),
 			'status_url'  => __( 'web.listen of the relay, such as http://127.0.0.1:8025.', 'gmail-relay-bridge' ),
-			'admin_token' => __( 'web.admin_token of the relay, when it has one. Stored encrypted and never shown.', 'gmail-relay-bridge' ),
+			'read_token'  => __( 'web.read_token of the relay, when it has one (the plugin only reads the status; web.admin_token works too but gives more than it needs). Stored encrypted and never shown.', 'gmail-relay-bridge' ),
 			'tls_ca_file' => __( 'For a self-signed relay certificate: the relay\'s certificate file. The certificate is still verified.', 'gmail-relay-bridge' ),
 		);
 		$option   = Gmail_Relay_Bridge_Settings::OPTION;
@@ -655,6 +666,7 @@ final class Gmail_Relay_Bridge_Admin {
 				}
 			}
 			echo '<p class="description">' . esc_html( $help[ $field ] ) . ' ';
+			$constant = $settings->constant_name( $field );
 			if ( $locked ) {
 				/* translators: %s: constant name. */
 				echo '<strong>' . esc_html( sprintf( __( 'Set by %s in wp-config.php.', 'gmail-relay-bridge' ), $constant ) ) . '</strong>';

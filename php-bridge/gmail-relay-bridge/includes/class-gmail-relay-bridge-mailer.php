@@ -29,8 +29,13 @@ final class Gmail_Relay_Bridge_Mailer {
 	 * @param \PHPMailer\PHPMailer\PHPMailer $phpmailer WordPress's mailer (wp_mail()'s global).
 	 * @param Gmail_Relay_Bridge_Settings    $settings  Usable settings (can_send() is true).
 	 * @param int                            $timeout   Seconds for connecting and for each reply.
+	 * @return bool False, with PHPMailer untouched, when the settings cannot send (such as a
+	 *              password from wp-config.php with a host from the settings page).
 	 */
 	public static function configure( $phpmailer, Gmail_Relay_Bridge_Settings $settings, $timeout = self::TIMEOUT ) {
+		if ( ! $settings->can_send() ) {
+			return false;
+		}
 		$phpmailer->isSMTP();
 		$phpmailer->Host       = (string) $settings->get( 'host' );
 		$phpmailer->Port       = (int) $settings->get( 'port' );
@@ -70,6 +75,7 @@ final class Gmail_Relay_Bridge_Mailer {
 			}
 			$smtp->forget_message_reply();
 		}
+		return true;
 	}
 
 	/**

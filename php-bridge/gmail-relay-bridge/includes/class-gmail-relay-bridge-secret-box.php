@@ -1,6 +1,6 @@
 <?php
 /**
- * Encrypts the secrets the settings page stores (SMTP password, admin token).
+ * Encrypts the secrets the settings page stores (SMTP password, status read token).
  *
  * The key is derived from WordPress's secret keys, which live in wp-config.php and not in the
  * database, so a database dump alone does not reveal the relay password. Constants in

@@ -30,12 +30,32 @@ final class Gmail_Relay_Bridge_Settings {
 		'security'    => 'GMAIL_RELAY_SECURITY',
 		'from'        => 'GMAIL_RELAY_FROM',
 		'status_url'  => 'GMAIL_RELAY_STATUS_URL',
-		'admin_token' => 'GMAIL_RELAY_ADMIN_TOKEN',
+		'read_token'  => 'GMAIL_RELAY_READ_TOKEN',
 		'tls_ca_file' => 'GMAIL_RELAY_TLS_CA_FILE',
 	);
 
+	/**
+	 * Older constant names still read when the current one is not defined. The plugin only reads
+	 * the status API, so the relay's web.read_token is enough; its web.admin_token works too.
+	 */
+	const LEGACY_CONSTANTS = array( 'read_token' => 'GMAIL_RELAY_ADMIN_TOKEN' );
+
+	/** Older keys in the stored option: read when the current key is absent, replaced on the next save. */
+	const LEGACY_KEYS = array( 'read_token' => 'admin_token' );
+
 	/** Fields stored encrypted and never echoed back into a page. */
-	const SECRETS = array( 'pass', 'admin_token' );
+	const SECRETS = array( 'pass', 'read_token' );
+
+	/**
+	 * Secret => the fields that say where it is sent. A secret from wp-config.php goes only where
+	 * wp-config.php (or the built-in default) says: otherwise an administrator of the site, or of
+	 * one site of a network, could point the host or the status URL at a server of their own and
+	 * receive the secret.
+	 */
+	const SECRET_DESTINATIONS = array(
+		'pass'       => array( 'host', 'port' ),
+		'read_token' => array( 'status_url' ),
+	);
 
 	/** none: plain SMTP (loopback); starttls: upgrade on the submission port; tls: implicit TLS (smtp.tls_listen). */
 	const SECURITY_VALUES = array( 'none', 'starttls', 'tls' );
@@ -49,7 +69,7 @@ final class Gmail_Relay_Bridge_Settings {
 		'security'    => 'none',
 		'from'        => '',
 		'status_url'  => 'http://127.0.0.1:8025',
-		'admin_token' => '',
+		'read_token'  => '',
 		'tls_ca_file' => '',
 	);
 
@@ -65,15 +85,61 @@ final class Gmail_Relay_Bridge_Settings {
 	/** @var array<string,string> field => why the value is unusable */
 	private $errors;
 
+	/** @var array<string,string> field => the constant that set it (a legacy name included) */
+	private $constant_names;
+
 	/**
-	 * @param array<string,mixed>  $values  Field values.
-	 * @param array<string,string> $sources Where each came from.
-	 * @param array<string,string> $errors  Invalid fields.
+	 * @param array<string,mixed>  $values         Field values.
+	 * @param array<string,string> $sources        Where each came from.
+	 * @param array<string,string> $errors         Invalid fields.
+	 * @param array<string,string> $constant_names Constants that set fields.
 	 */
-	private function __construct( array $values, array $sources, array $errors ) {
-		$this->values  = $values;
-		$this->sources = $sources;
-		$this->errors  = $errors;
+	private function __construct( array $values, array $sources, array $errors, array $constant_names ) {
+		$this->values         = $values;
+		$this->sources        = $sources;
+		$this->errors         = $errors;
+		$this->constant_names = $constant_names;
+	}
+
+	/**
+	 * The constant that sets a field: its own name, else its legacy name.
+	 *
+	 * @param callable $constant Name => value, or null when the constant is not defined.
+	 * @param string   $field    Field name.
+	 * @return array{name:string,value:mixed}|null Null when neither is defined.
+	 */
+	private static function constant_for( callable $constant, $field ) {
+		$names = array( self::CONSTANTS[ $field ] );
+		if ( isset( self::LEGACY_CONSTANTS[ $field ] ) ) {
+			$names[] = self::LEGACY_CONSTANTS[ $field ];
+		}
+		foreach ( $names as $name ) {
+			$value = $constant( $name );
+			if ( null !== $value ) {
+				return array(
+					'name'  => $name,
+					'value' => $value,
+				);
+			}
+		}
+		return null;
+	}
+
+	/**
+	 * A field's stored value, under its current key or its legacy one.
+	 *
+	 * @param array<string,mixed> $stored The option.
+	 * @param string              $field  Field name.
+	 * @return mixed|null Null when absent.
+	 */
+	private static function stored_value( array $stored, $field ) {
+		if ( array_key_exists( $field, $stored ) ) {
+			return $stored[ $field ];
+		}
+		if ( isset( self::LEGACY_KEYS[ $field ] ) && array_key_exists( self::LEGACY_KEYS[ $field ], $stored ) ) {
+			return $stored[ self::LEGACY_KEYS[ $field ] ];
+		}
+		return null;
 	}
 
 	/**
@@ -85,17 +151,20 @@ final class Gmail_Relay_Bridge_Settings {
 	 * @return self
 	 */
 	public static function resolve( callable $constant, $stored, Gmail_Relay_Bridge_Secret_Box $box ) {
-		$stored  = is_array( $stored ) ? $stored : array();
-		$values  = array();
-		$sources = array();
-		$errors  = array();
-		foreach ( self::CONSTANTS as $field => $name ) {
-			$from_constant = $constant( $name );
+		$stored         = is_array( $stored ) ? $stored : array();
+		$values         = array();
+		$sources        = array();
+		$errors         = array();
+		$constant_names = array();
+		foreach ( array_keys( self::CONSTANTS ) as $field ) {
+			$from_constant = self::constant_for( $constant, $field );
+			$from_option   = self::stored_value( $stored, $field );
 			if ( null !== $from_constant ) {
-				$raw              = $from_constant;
-				$sources[ $field ] = 'constant';
-			} elseif ( isset( $stored[ $field ] ) && '' !== $stored[ $field ] ) {
-				$raw              = $stored[ $field ];
+				$raw                      = $from_constant['value'];
+				$sources[ $field ]        = 'constant';
+				$constant_names[ $field ] = $from_constant['name'];
+			} elseif ( null !== $from_option && '' !== $from_option ) {
+				$raw              = $from_option;
 				$sources[ $field ] = 'option';
 				if ( in_array( $field, self::SECRETS, true ) ) {
 					$raw = $box->open( $raw );
@@ -114,7 +183,22 @@ final class Gmail_Relay_Bridge_Settings {
 			}
 			$values[ $field ] = $checked['value'];
 		}
-		return new self( $values, $sources, $errors );
+		foreach ( self::SECRET_DESTINATIONS as $secret => $destinations ) {
+			if ( 'constant' !== $sources[ $secret ] || '' === (string) $values[ $secret ] ) {
+				continue;
+			}
+			foreach ( $destinations as $field ) {
+				if ( 'option' === $sources[ $field ] ) {
+					$errors[ $field ] = sprintf(
+						/* translators: 1: constant such as GMAIL_RELAY_PASS, 2: constant such as GMAIL_RELAY_HOST. */
+						__( '%1$s is defined in wp-config.php, so %2$s must be too: a secret from wp-config.php is only sent where wp-config.php says. Define %2$s there (the value on the settings page is not used).', 'gmail-relay-bridge' ),
+						$constant_names[ $secret ],
+						self::CONSTANTS[ $field ]
+					);
+				}
+			}
+		}
+		return new self( $values, $sources, $errors, $constant_names );
 	}
 
 	/**
@@ -143,7 +227,7 @@ final class Gmail_Relay_Bridge_Settings {
 				}
 				return array( 'value' => (int) $port, 'error' => null );
 			case 'user':
-			case 'admin_token':
+			case 'read_token':
 				$text = trim( (string) $raw );
 				if ( preg_match( '/[\x00-\x1F\x7F]/', $text ) ) {
 					return array( 'value' => '', 'error' => __( 'Control characters are not allowed here.', 'gmail-relay-bridge' ) );
@@ -206,9 +290,18 @@ final class Gmail_Relay_Bridge_Settings {
 		$previous = is_array( $previous ) ? $previous : array();
 		$stored   = array();
 		$errors   = array();
-		foreach ( self::CONSTANTS as $field => $name ) {
-			$before = isset( $previous[ $field ] ) && is_scalar( $previous[ $field ] ) ? (string) $previous[ $field ] : '';
-			if ( null !== $constant( $name ) || ! array_key_exists( $field, $input ) ) {
+		foreach ( self::LEGACY_KEYS as $field => $legacy ) {
+			// A form or a sealed value from before the rename.
+			foreach ( array( '', 'clear_' ) as $prefix ) {
+				if ( ! array_key_exists( $prefix . $field, $input ) && array_key_exists( $prefix . $legacy, $input ) ) {
+					$input[ $prefix . $field ] = $input[ $prefix . $legacy ];
+				}
+			}
+		}
+		foreach ( array_keys( self::CONSTANTS ) as $field ) {
+			$before = self::stored_value( $previous, $field );
+			$before = is_scalar( $before ) ? (string) $before : '';
+			if ( null !== self::constant_for( $constant, $field ) || ! array_key_exists( $field, $input ) ) {
 				$stored[ $field ] = $before;
 				continue;
 			}
@@ -254,6 +347,15 @@ final class Gmail_Relay_Bridge_Settings {
 	 */
 	public function source( $field ) {
 		return $this->sources[ $field ];
+	}
+
+	/**
+	 * @param string $field Field name.
+	 * @return string The constant that sets the field (GMAIL_RELAY_ADMIN_TOKEN for an older
+	 *                site's token), or the name to define when no constant does.
+	 */
+	public function constant_name( $field ) {
+		return isset( $this->constant_names[ $field ] ) ? $this->constant_names[ $field ] : self::CONSTANTS[ $field ];
 	}
 
 	/**

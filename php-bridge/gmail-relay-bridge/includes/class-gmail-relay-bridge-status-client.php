@@ -2,10 +2,15 @@
 /**
  * Reads the relay's status API with WordPress's HTTP API, cached briefly so admin pages stay fast.
  *
+ * The requests go through wp_safe_remote_get(), which refuses loopback and private addresses and
+ * ports other than 80, 443 and 8080 (wp_http_validate_url()). The relay usually listens on
+ * http://127.0.0.1:8025, so exactly the configured status URL's host and port are let through,
+ * only for the bridge's own requests.
+ *
  * @package GmailRelayBridge
  */
 
-if ( ! defined( 'ABSPATH' ) ) {
+if ( ! defined( 'ABSPATH' ) && ! defined( 'GMAIL_RELAY_BRIDGE_TESTING' ) ) {
 	exit;
 }
 
@@ -44,6 +49,11 @@ final class Gmail_Relay_Bridge_Status_Client {
 		$base = (string) $this->settings->get( 'status_url' );
 		if ( '' === $base ) {
 			return null;
+		}
+		$errors = $this->settings->errors();
+		if ( isset( $errors['status_url'] ) ) {
+			// A token from wp-config.php with a status URL from the settings page: nothing is asked.
+			return Gmail_Relay_Bridge_Status::not_asked( $base, $errors['status_url'], time() );
 		}
 		// The raw HTTP results are cached (plain arrays, no objects in the database) and read again.
 		$cached = $fresh ? false : get_transient( self::TRANSIENT );
@@ -88,18 +98,50 @@ final class Gmail_Relay_Bridge_Status_Client {
 			'Accept'     => 'application/json',
 			'Connection' => 'close',
 		);
-		$token   = (string) $this->settings->get( 'admin_token' );
+		$token = (string) $this->settings->get( 'read_token' );
 		if ( '' !== $token ) {
 			$headers['Authorization'] = 'Bearer ' . $token;
 		}
-		$response = wp_remote_get(
-			$url,
-			array(
-				'timeout'     => self::TIMEOUT,
-				'redirection' => 0,
-				'headers'     => $headers,
-			)
-		);
+		$target = self::host_and_port( $url );
+		/**
+		 * http_request_host_is_external for this request: the status URL's host is allowed
+		 * although it is a loopback or private address.
+		 *
+		 * @param bool   $external Whether WordPress takes the host for an outside one.
+		 * @param string $host     Host of the URL being validated.
+		 * @return bool
+		 */
+		$allow_host = static function ( $external, $host ) use ( $target ) {
+			return $external || ( null !== $target && strtolower( trim( (string) $host, '.' ) ) === $target['host'] );
+		};
+		/**
+		 * http_allowed_safe_ports for this request: the status URL's port on its host.
+		 *
+		 * @param int[]  $ports Ports WordPress lets through.
+		 * @param string $host  Host of the URL being validated.
+		 * @return int[]
+		 */
+		$allow_port = static function ( $ports, $host ) use ( $target ) {
+			if ( null !== $target && null !== $target['port'] && is_array( $ports ) && strtolower( trim( (string) $host, '.' ) ) === $target['host'] ) {
+				$ports[] = $target['port'];
+			}
+			return $ports;
+		};
+		add_filter( 'http_request_host_is_external', $allow_host, 10, 2 );
+		add_filter( 'http_allowed_safe_ports', $allow_port, 10, 2 );
+		try {
+			$response = wp_safe_remote_get(
+				$url,
+				array(
+					'timeout'     => self::TIMEOUT,
+					'redirection' => 0,
+					'headers'     => $headers,
+				)
+			);
+		} finally {
+			remove_filter( 'http_request_host_is_external', $allow_host, 10 );
+			remove_filter( 'http_allowed_safe_ports', $allow_port, 10 );
+		}
 		if ( is_wp_error( $response ) ) {
 			return array(
 				'code'  => 0,
@@ -111,6 +153,21 @@ final class Gmail_Relay_Bridge_Status_Client {
 			'code'  => (int) wp_remote_retrieve_response_code( $response ),
 			'body'  => (string) wp_remote_retrieve_body( $response ),
 			'error' => '',
+		);
+	}
+
+	/**
+	 * @param string $url The status URL.
+	 * @return array{host:string,port:int|null}|null Lower-case host as wp_http_validate_url() sees it, and the port.
+	 */
+	private static function host_and_port( $url ) {
+		$parts = wp_parse_url( $url );
+		if ( ! is_array( $parts ) || empty( $parts['host'] ) ) {
+			return null;
+		}
+		return array(
+			'host' => strtolower( trim( (string) $parts['host'], '.' ) ),
+			'port' => isset( $parts['port'] ) ? (int) $parts['port'] : null,
 		);
 	}
 }

@@ -113,6 +113,22 @@ final class Gmail_Relay_Bridge_Status {
 	}
 
 	/**
+	 * A snapshot for a status URL the bridge would not ask (nothing was requested).
+	 *
+	 * @param string $base_url The status URL setting.
+	 * @param string $reason   Why, in a sentence.
+	 * @param int    $now      Unix time.
+	 * @return self
+	 */
+	public static function not_asked( $base_url, $reason, $now ) {
+		$snapshot             = new self();
+		$snapshot->url        = self::status_url( $base_url );
+		$snapshot->error      = (string) $reason;
+		$snapshot->fetched_at = (int) $now;
+		return $snapshot;
+	}
+
+	/**
 	 * @param string $base_url Status URL setting.
 	 * @return string
 	 */
@@ -168,7 +184,7 @@ final class Gmail_Relay_Bridge_Status {
 		}
 		if ( 401 === $code || 403 === $code ) {
 			/* translators: 1: URL, 2: HTTP status. */
-			return sprintf( __( 'The relay at %1$s refused the admin token (HTTP %2$d). Set GMAIL_RELAY_ADMIN_TOKEN to the relay\'s web.admin_token.', 'gmail-relay-bridge' ), $url, $code );
+			return sprintf( __( 'The relay at %1$s refused the token (HTTP %2$d). Set GMAIL_RELAY_READ_TOKEN to the relay\'s web.read_token.', 'gmail-relay-bridge' ), $url, $code );
 		}
 		if ( 404 === $code ) {
 			/* translators: %s: URL. */

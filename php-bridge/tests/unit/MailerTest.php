@@ -55,6 +55,40 @@ final class MailerTest extends TestCase {
 		$this->assertSame( 'wordpress-chosen@example.org', $mail->Sender );
 	}
 
+	/**
+	 * @dataProvider password_destinations
+	 */
+	public function test_a_password_from_wp_config_goes_only_to_a_host_and_port_from_wp_config( $constants, $stored, $routed, $host, $port ) {
+		$box      = new Gmail_Relay_Bridge_Secret_Box( 'k' );
+		$settings = Gmail_Relay_Bridge_Settings::resolve(
+			grb_constants( $constants + array( 'GMAIL_RELAY_USER' => 'site1', 'GMAIL_RELAY_PASS' => 'constant-pass' ) ),
+			$stored,
+			$box
+		);
+		$mail = $this->mailer();
+		$this->assertSame( $routed, Gmail_Relay_Bridge_Mailer::configure( $mail, $settings ) );
+		if ( $routed ) {
+			$this->assertSame( 'constant-pass', $mail->Password );
+			$this->assertSame( 'smtp', $mail->Mailer );
+		} else {
+			$this->assertSame( '', $mail->Password, 'the password was handed to PHPMailer' );
+			$this->assertSame( '', $mail->Username );
+			$this->assertSame( 'mail', $mail->Mailer, 'PHPMailer was pointed at the settings page\'s host' );
+		}
+		$this->assertSame( $host, $mail->Host );
+		$this->assertSame( $port, $mail->Port );
+	}
+
+	public function password_destinations() {
+		$page = array( 'host' => 'attacker.example', 'port' => '2600' );
+		return array(
+			'page host and port'        => array( array(), $page, false, 'localhost', 25 ),
+			'constant host, page port' => array( array( 'GMAIL_RELAY_HOST' => 'relay.test' ), $page, false, 'localhost', 25 ),
+			'constant host and port'   => array( array( 'GMAIL_RELAY_HOST' => 'relay.test', 'GMAIL_RELAY_PORT' => 2525 ), $page, true, 'relay.test', 2525 ),
+			'defaults, nothing stored' => array( array(), array(), true, '127.0.0.1', 2525 ),
+		);
+	}
+
 	public function test_timeout_is_taken_from_the_caller() {
 		$mail = $this->mailer();
 		Gmail_Relay_Bridge_Mailer::configure( $mail, $this->settings( array() ), 7 );

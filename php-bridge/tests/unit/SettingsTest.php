@@ -41,11 +41,84 @@ final class SettingsTest extends TestCase {
 		$box = $this->box();
 		$s   = Gmail_Relay_Bridge_Settings::resolve(
 			grb_constants( array() ),
-			array( 'user' => 'site1', 'pass' => $box->seal( 'pass word ' ), 'admin_token' => $box->seal( 'tok' ) ),
+			array( 'user' => 'site1', 'pass' => $box->seal( 'pass word ' ), 'read_token' => $box->seal( 'tok' ) ),
 			$box
 		);
 		$this->assertSame( 'pass word ', $s->get( 'pass' ), 'a password is kept exactly, trailing space included' );
-		$this->assertSame( 'tok', $s->get( 'admin_token' ) );
+		$this->assertSame( 'tok', $s->get( 'read_token' ) );
+		$this->assertTrue( $s->can_send() );
+	}
+
+	public function test_a_token_stored_under_the_old_admin_token_key_is_read_and_moved_on_save() {
+		$box    = $this->box();
+		$before = array( 'user' => 'site1', 'admin_token' => $box->seal( 'old-tok' ) );
+		$s      = Gmail_Relay_Bridge_Settings::resolve( grb_constants( array() ), $before, $box );
+		$this->assertSame( 'old-tok', $s->get( 'read_token' ) );
+		$this->assertSame( 'option', $s->source( 'read_token' ) );
+
+		$saved = Gmail_Relay_Bridge_Settings::sanitize_input( array( 'user' => 'site1', 'read_token' => '' ), $before, grb_constants( array() ), $box );
+		$this->assertArrayNotHasKey( 'admin_token', $saved['stored'] );
+		$this->assertSame( 'old-tok', $box->open( $saved['stored']['read_token'] ), 'an empty field keeps the token stored under the old key' );
+	}
+
+	/**
+	 * @dataProvider token_constants
+	 */
+	public function test_the_read_token_comes_from_its_constant_or_the_old_admin_token_one( $constants, $token, $name ) {
+		$s = Gmail_Relay_Bridge_Settings::resolve( grb_constants( $constants ), array( 'read_token' => $this->box()->seal( 'page' ) ), $this->box() );
+		$this->assertSame( $token, $s->get( 'read_token' ) );
+		$this->assertSame( 'constant', $s->source( 'read_token' ) );
+		$this->assertSame( $name, $s->constant_name( 'read_token' ) );
+	}
+
+	public function token_constants() {
+		return array(
+			'read token'        => array( array( 'GMAIL_RELAY_READ_TOKEN' => 'r' ), 'r', 'GMAIL_RELAY_READ_TOKEN' ),
+			'admin token'       => array( array( 'GMAIL_RELAY_ADMIN_TOKEN' => 'a' ), 'a', 'GMAIL_RELAY_ADMIN_TOKEN' ),
+			'read token wins'   => array( array( 'GMAIL_RELAY_ADMIN_TOKEN' => 'a', 'GMAIL_RELAY_READ_TOKEN' => 'r' ), 'r', 'GMAIL_RELAY_READ_TOKEN' ),
+		);
+	}
+
+	/**
+	 * @dataProvider page_destinations
+	 */
+	public function test_a_password_from_wp_config_is_refused_with_a_host_or_port_from_the_settings_page( $stored, $field, $constant ) {
+		$s = Gmail_Relay_Bridge_Settings::resolve(
+			grb_constants( array( 'GMAIL_RELAY_USER' => 'u', 'GMAIL_RELAY_PASS' => 'constant-pass' ) ),
+			$stored,
+			$this->box()
+		);
+		$this->assertFalse( $s->can_send() );
+		$this->assertArrayHasKey( $field, $s->errors() );
+		$this->assertStringContainsString( "GMAIL_RELAY_PASS is defined in wp-config.php, so $constant must be too", $s->errors()[ $field ] );
+	}
+
+	public function page_destinations() {
+		return array(
+			'host'          => array( array( 'host' => 'attacker.example' ), 'host', 'GMAIL_RELAY_HOST' ),
+			'port'          => array( array( 'port' => '2600' ), 'port', 'GMAIL_RELAY_PORT' ),
+			'the same host' => array( array( 'host' => '127.0.0.1' ), 'host', 'GMAIL_RELAY_HOST' ),
+		);
+	}
+
+	public function test_a_token_from_wp_config_with_a_status_url_from_the_settings_page_is_an_error_that_does_not_stop_mail() {
+		$s = Gmail_Relay_Bridge_Settings::resolve(
+			grb_constants( array( 'GMAIL_RELAY_USER' => 'u', 'GMAIL_RELAY_PASS' => 'p', 'GMAIL_RELAY_READ_TOKEN' => 'tok' ) ),
+			array( 'status_url' => 'http://attacker.example:8025' ),
+			$this->box()
+		);
+		$this->assertStringContainsString( 'GMAIL_RELAY_READ_TOKEN is defined in wp-config.php, so GMAIL_RELAY_STATUS_URL must be too', $s->errors()['status_url'] );
+		$this->assertTrue( $s->can_send() );
+	}
+
+	public function test_secrets_from_the_settings_page_may_go_where_the_settings_page_says() {
+		$box = $this->box();
+		$s   = Gmail_Relay_Bridge_Settings::resolve(
+			grb_constants( array( 'GMAIL_RELAY_HOST' => '10.0.0.5' ) ),
+			array( 'user' => 'u', 'pass' => $box->seal( 'p' ), 'port' => '2600', 'status_url' => 'http://10.0.0.5:8025', 'read_token' => $box->seal( 't' ) ),
+			$box
+		);
+		$this->assertSame( array(), $s->errors() );
 		$this->assertTrue( $s->can_send() );
 	}
 
@@ -119,7 +192,7 @@ final class SettingsTest extends TestCase {
 	public function test_the_form_seals_secrets_and_an_empty_password_keeps_the_stored_one() {
 		$box   = $this->box();
 		$first = Gmail_Relay_Bridge_Settings::sanitize_input(
-			array( 'host' => ' 127.0.0.1 ', 'port' => '2525', 'user' => 'site1', 'pass' => 'Secret-1', 'security' => 'starttls', 'from' => 'owner@example.com', 'status_url' => 'http://127.0.0.1:8025/', 'admin_token' => 'T0k' ),
+			array( 'host' => ' 127.0.0.1 ', 'port' => '2525', 'user' => 'site1', 'pass' => 'Secret-1', 'security' => 'starttls', 'from' => 'owner@example.com', 'status_url' => 'http://127.0.0.1:8025/', 'read_token' => 'T0k' ),
 			array(),
 			grb_constants( array() ),
 			$box
@@ -129,7 +202,7 @@ final class SettingsTest extends TestCase {
 		$this->assertSame( '127.0.0.1', $stored['host'] );
 		$this->assertSame( 'http://127.0.0.1:8025', $stored['status_url'] );
 		$this->assertStringNotContainsString( 'Secret-1', $stored['pass'] );
-		$this->assertStringNotContainsString( 'T0k', $stored['admin_token'] );
+		$this->assertStringNotContainsString( 'T0k', $stored['read_token'] );
 		$this->assertSame( 'Secret-1', $box->open( $stored['pass'] ) );
 
 		$again = Gmail_Relay_Bridge_Settings::sanitize_input( array( 'host' => 'relay2', 'pass' => '' ), $stored, grb_constants( array() ), $box );
@@ -143,7 +216,7 @@ final class SettingsTest extends TestCase {
 	public function test_sanitising_twice_changes_nothing() {
 		// WordPress runs the sanitiser again on its own output when it adds a new option.
 		$box    = $this->box();
-		$once   = Gmail_Relay_Bridge_Settings::sanitize_input( array( 'user' => 'site1', 'pass' => 'pw', 'admin_token' => 'tok' ), array(), grb_constants( array() ), $box );
+		$once   = Gmail_Relay_Bridge_Settings::sanitize_input( array( 'user' => 'site1', 'pass' => 'pw', 'read_token' => 'tok' ), array(), grb_constants( array() ), $box );
 		$twice  = Gmail_Relay_Bridge_Settings::sanitize_input( $once['stored'], array(), grb_constants( array() ), $box );
 		$this->assertSame( $once['stored'], $twice['stored'] );
 		$this->assertSame( 'pw', $box->open( $twice['stored']['pass'] ) );

@@ -79,7 +79,7 @@ final class StatusTest extends TestCase {
 	public function unreachable() {
 		return array(
 			'connection refused' => array( array( 'code' => 0, 'body' => '', 'error' => 'cURL error 7: Failed to connect' ), 'could not be reached' ),
-			'token refused'      => array( array( 'code' => 401, 'body' => '{}', 'error' => '' ), 'GMAIL_RELAY_ADMIN_TOKEN' ),
+			'token refused'      => array( array( 'code' => 401, 'body' => '{}', 'error' => '' ), 'refused the token (HTTP 401). Set GMAIL_RELAY_READ_TOKEN' ),
 			'no such path'       => array( array( 'code' => 404, 'body' => 'Not Found', 'error' => '' ), 'HTTP 404' ),
 			'server error'       => array( array( 'code' => 500, 'body' => '', 'error' => '' ), 'HTTP 500' ),
 			'not our JSON'       => array( array( 'code' => 200, 'body' => '<html>router login</html>', 'error' => '' ), 'not with gmail-relay' ),
