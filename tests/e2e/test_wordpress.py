@@ -14,8 +14,10 @@ import email.policy
 import http.server
 import json
 import re
+import socket
 import subprocess
 import threading
+import urllib.error
 import urllib.request
 import time
 from email.header import decode_header, make_header
@@ -31,6 +33,10 @@ SUBJECT = "Grüße – Bestellung ✓ 注文 #42"
 TO = ["to1@example.com", "Second Person <to2@example.net>"]
 CC = "cc@example.org"
 BCC = "blind@example.com"
+# The relay's web.read_token (GET only) and web.admin_token for the live status tests: the plugin
+# is given only the read token.
+READ_TOKEN = "wp-read-token-7Kq2mX9vB4nR8tY1wZ6cF3hJ5pL0sD"
+ADMIN_TOKEN = "relay-admin-token-N4bV8cX2zQ6wE1rT9yU3iO7pA5sG"
 
 
 @pytest.fixture(scope="module")
@@ -177,11 +183,12 @@ def test_wp_mail_with_cc_bcc_attachment_and_utf8_subject(wordpress, relay, tmp_p
     assert not re.search(r"(?im)^(To|Cc):.*blind@example\.com", rewritten), rewritten
 
 
-def oauth_relay(make_relay, fake_google):
+def oauth_relay(make_relay, fake_google, config: dict | None = None):
     """A relay whose account `gmail` is an OAuth grant from the fake Google (address ACCOUNT_FROM)."""
     client_id, secret = fake_google.add_client()
     refresh = fake_google.refresh_token(ACCOUNT_FROM)
-    relay = make_relay(config={**fake_google.relay_config(), "delivery.sync_timeout_seconds": 5}, setup=False, start=False)
+    relay = make_relay(config={**fake_google.relay_config(), "delivery.sync_timeout_seconds": 5, **(config or {})},
+                       setup=False, start=False)
     relay.cli_ok("account", "add", "gmail", "--client-id", client_id, "--client-secret", secret,
                  "--refresh-token", refresh, "--from", ACCOUNT_FROM)
     relay.cli_ok("credential", "add", USERNAME, "--account", "gmail", "--password-stdin", input=PASSWORD + "\n")
@@ -313,7 +320,7 @@ def test_security_none_never_upgrades_and_starttls_and_tls_verify_the_certificat
 
 def test_widget_shows_recorded_needs_reauth_status_and_notice(wordpress, relay):
     with StatusServer("status-needs-reauth.json") as api:
-        use_relay(wordpress, relay, status_url=api.url + "/", admin_token="tok-123")
+        use_relay(wordpress, relay, status_url=api.url + "/", read_token="tok-123")
         shown = wordpress.php("widget", {"admin": True})
         assert shown["registered"] is True and shown["title"] == "Gmail Relay"
         html = shown["widget"]
@@ -374,11 +381,14 @@ def test_widget_says_plainly_when_the_relay_cannot_be_reached(wordpress, relay):
     assert shown["seconds"] < 5
     assert "gmail-relay-bridge-attention" not in shown["notices"]
 
+    # GMAIL_RELAY_ADMIN_TOKEN, the constant's older name, is still sent.
     with StatusServer("status-ok.json", code=401) as api:
         use_relay(wordpress, relay, status_url=api.url, admin_token="wrong")
         refused = wordpress.php("widget", {"admin": True})
-        assert "refused the admin token (HTTP 401)" in refused["widget"]
+        assert "refused the token (HTTP 401)" in refused["widget"]
+        assert "GMAIL_RELAY_READ_TOKEN" in refused["widget"]
         assert "wrong" not in refused["widget"]
+        assert api.requests[0] == ("/api/status", "Bearer wrong")
 
 
 def test_strings_are_translated_through_the_text_domain(wordpress, relay):
@@ -466,7 +476,7 @@ def test_settings_page_stores_the_password_sealed_and_never_shows_it(wordpress, 
         "gmail_relay_bridge_settings[user]": "site2", "gmail_relay_bridge_settings[pass]": awkward,
         "gmail_relay_bridge_settings[security]": "none", "gmail_relay_bridge_settings[from]": ACCOUNT_FROM,
         "gmail_relay_bridge_settings[status_url]": f"http://{HOST}:{free_port()}",
-        "gmail_relay_bridge_settings[admin_token]": "", "gmail_relay_bridge_settings[tls_ca_file]": "",
+        "gmail_relay_bridge_settings[read_token]": "", "gmail_relay_bridge_settings[tls_ca_file]": "",
     }
     status, _, saved = browser.post("/wp-admin/options.php", fields)
     assert status == 200 and "Settings saved." in saved, saved[-3000:]
@@ -489,6 +499,87 @@ def test_settings_page_stores_the_password_sealed_and_never_shows_it(wordpress, 
     assert "1 to 65535" in refused
     again = wordpress.php("mail", {"to": "to1@example.com", "subject": "still working", "message": "x"})
     assert again["ok"] is True, again
+
+
+class Listener:
+    """A TCP port that records who connects and what they send (a server the site's admin controls)."""
+
+    def __init__(self):
+        self.sock = socket.create_server((HOST, 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.received: list[bytes] = []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self):
+        while not self.done.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                data = b""
+                try:
+                    conn.sendall(b"220 listener ESMTP\r\n")
+                    data = conn.recv(65536)
+                except OSError:
+                    pass
+                self.received.append(data)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.thread.join(timeout=10)
+        self.sock.close()
+
+
+def test_secrets_from_wp_config_go_only_where_wp_config_says(wordpress, relay, tmp_path):
+    # A site administrator (or one site's admin on a network) cannot point a host or status URL from
+    # the settings page at a server of their own and receive the password or token of wp-config.php.
+    sendmail = tmp_path / "sendmail"
+    fallback = tmp_path / "fallback-mail"
+    sendmail.write_text(f"#!/bin/sh\ncat > {fallback}\n")
+    sendmail.chmod(0o755)
+    with Listener() as smtp, StatusServer("status-ok.json") as api:
+        wordpress.relay_constants(**{"user": USERNAME, "pass": PASSWORD, "from": ACCOUNT_FROM, "read_token": READ_TOKEN})
+        wordpress.php("set_option", {"name": "gmail_relay_bridge_settings",
+                                     "value": {"host": HOST, "port": str(smtp.port), "status_url": api.url}})
+        wordpress.php("set_option", {"name": "_transient_gmail_relay_bridge_status", "value": None})
+        try:
+            # A From of its own: without the bridge, WordPress's wordpress@localhost fails before sending.
+            refused = wordpress.php("mail", {"to": "to1@example.com", "subject": "to the page's host", "message": "x",
+                                             "headers": ["From: Shop <shop@example.org>"], "fallback_sendmail": str(sendmail)})
+            assert refused["mailer"] == "sendmail", "the bridge routed the message to the settings page's host"
+            assert refused["password_set"] is False and refused["port"] != smtp.port, refused
+            assert refused["smtp_class"] != "Gmail_Relay_Bridge_SMTP"
+            assert PASSWORD.encode() not in fallback.read_bytes()
+            shown = wordpress.php("widget", {"admin": True})
+            tools = wordpress.php("page", {"hook": "tools_page_gmail-relay-bridge", "screen": "tools_page_gmail-relay-bridge", "admin": True})
+            # Nothing reached the settings page's servers: no SMTP connection, no status request.
+            assert smtp.received == []
+            assert api.requests == []
+            assert "GMAIL_RELAY_PASS is defined in wp-config.php, so GMAIL_RELAY_HOST must be too" in shown["notices"]
+            assert "GMAIL_RELAY_PASS is defined in wp-config.php, so GMAIL_RELAY_PORT must be too" in tools["html"]
+            assert "GMAIL_RELAY_READ_TOKEN is defined in wp-config.php, so GMAIL_RELAY_STATUS_URL must be too" in shown["widget"]
+            assert PASSWORD not in tools["html"] and READ_TOKEN not in tools["html"] + shown["widget"]
+
+            # Host, port and status URL in wp-config.php too: the same secrets are used.
+            wordpress.relay_constants(**{"host": HOST, "port": relay.port, "user": USERNAME, "pass": PASSWORD,
+                                         "from": ACCOUNT_FROM, "status_url": api.url, "read_token": READ_TOKEN})
+            sent = wordpress.php("mail", {"to": "to1@example.com", "subject": "to the constant host", "message": "x"})
+            assert sent["ok"] is True, sent
+            assert relay.show(log_id(sent["reply"]))["status"] == "sent"
+            wordpress.php("widget", {"admin": True, "fresh": True})
+            assert api.requests[:2] == [("/api/status", f"Bearer {READ_TOKEN}"),
+                                        ("/api/messages?status=failed&limit=10", f"Bearer {READ_TOKEN}")]
+            assert smtp.received == []
+        finally:
+            wordpress.php("set_option", {"name": "gmail_relay_bridge_settings", "value": None})
 
 
 def test_with_wp_mail_smtp_active_phpmailer_is_left_alone(wordpress, relay):
@@ -540,13 +631,14 @@ def test_uninstall_removes_every_option(wordpress, relay):
     assert wordpress.php("activate", {"plugin": PLUGIN})["active"] is True
 
 
-def wait_for_status_api(relay, timeout: float = 20) -> dict:
+def wait_for_status_api(relay, token: str | None = None, timeout: float = 20) -> dict:
     deadline = time.monotonic() + timeout
     url = f"http://{HOST}:{relay.web_port}/api/status"
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     last = None
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=5) as response:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as response:
                 return json.loads(response.read())
         except OSError as error:
             last = error
@@ -555,9 +647,14 @@ def wait_for_status_api(relay, timeout: float = 20) -> dict:
 
 
 def test_widget_reads_the_live_relay_and_shows_needs_reauth_once_google_revokes_the_grant(wordpress, make_relay, fake_google):
-    relay = oauth_relay(make_relay, fake_google)
-    wait_for_status_api(relay)
-    use_relay(wordpress, relay)
+    # The relay wants a token on its API (web.admin_token); the plugin holds only web.read_token,
+    # and reaches 127.0.0.1 through wp_safe_remote_get.
+    relay = oauth_relay(make_relay, fake_google, config={"web.admin_token": ADMIN_TOKEN, "web.read_token": READ_TOKEN})
+    wait_for_status_api(relay, READ_TOKEN)
+    with pytest.raises(urllib.error.HTTPError) as unauthenticated:
+        urllib.request.urlopen(f"http://{HOST}:{relay.web_port}/api/status", timeout=5)
+    assert unauthenticated.value.code == 401
+    use_relay(wordpress, relay, read_token=READ_TOKEN)
     assert wordpress.php("mail", {"to": "to1@example.com", "subject": "before", "message": "x"})["ok"] is True
     healthy = wordpress.php("widget", {"admin": True, "fresh": True})
     assert 'data-account="gmail" data-state="ok"' in healthy["widget"], healthy["widget"]
@@ -568,7 +665,7 @@ def test_widget_reads_the_live_relay_and_shows_needs_reauth_once_google_revokes_
     fake_google.call("/_fake/expire-access-tokens", {})
     held = wordpress.php("mail", {"to": "to1@example.com", "subject": "after", "message": "x"})
     assert "held: grant_revoked" in held["reply"], held
-    live = wait_for_status_api(relay)
+    live = wait_for_status_api(relay, READ_TOKEN)
     assert live["accounts"][0]["state"] == "needs_reauth", live
 
     shown = wordpress.php("widget", {"admin": True, "fresh": True})

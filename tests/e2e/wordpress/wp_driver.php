@@ -95,6 +95,20 @@ switch ( $command ) {
 				}
 			);
 		}
+		if ( ! empty( $args['fallback_sendmail'] ) ) {
+			// When the bridge does not route the message, WordPress falls back to PHP's mail(); the
+			// test gives it a stand-in sendmail instead of the machine's.
+			add_action(
+				'phpmailer_init',
+				static function ( $mailer ) use ( $args ) {
+					if ( 'mail' === $mailer->Mailer ) {
+						$mailer->Mailer   = 'sendmail';
+						$mailer->Sendmail = $args['fallback_sendmail'];
+					}
+				},
+				1000
+			);
+		}
 		$transcript = array();
 		if ( ! empty( $args['transcript'] ) ) {
 			// PHPMailer's own debug output (client lines included), to see whether STARTTLS was sent.
@@ -117,6 +131,8 @@ switch ( $command ) {
 				'failure'      => $failure,
 				'mailer'       => is_object( $phpmailer ) ? $phpmailer->Mailer : null,
 				'host'         => is_object( $phpmailer ) ? $phpmailer->Host : null,
+				'port'         => is_object( $phpmailer ) ? $phpmailer->Port : null,
+				'password_set' => is_object( $phpmailer ) ? '' !== $phpmailer->Password : null,
 				'from'         => is_object( $phpmailer ) ? $phpmailer->From : null,
 				'sender'       => is_object( $phpmailer ) ? $phpmailer->Sender : null,
 				'auto_tls'     => is_object( $phpmailer ) ? $phpmailer->SMTPAutoTLS : null,
