@@ -12,12 +12,15 @@ Exit status: 0 every goal passed, 1 a goal failed, 2 the bench itself could not 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import multiprocessing
 import os
 import platform
 import re
 import resource
+import secrets
+import select
 import shutil
 import signal
 import socket
@@ -49,6 +52,15 @@ GOAL_INGEST_RATIO = 2.0
 GOAL_PEAK_RSS_MB = 250
 GOAL_ADDED_P99_MS = 5.0
 
+# Section auth (issue "Authenticated submission at CMS pace").
+AUTH_USER = "wordpress"
+SASL_REALM = "bench.realm"
+FLOOD_CONNECTIONS = 100
+FLOOD_RAMP_SECONDS = 3
+GOAL_AUTH_RATIO = 1.2
+GOAL_AUTH_P50_MS = 3.0
+GOAL_FLOOD_P99_MS = 50.0
+
 
 class BenchError(Exception):
     """The bench could not measure something (not a failed goal)."""
@@ -65,12 +77,19 @@ class Plan:
     big_messages: int = 32
     idle_connections: int = 1000
     deadline_seconds: int = 1800
+    # auth: (messages per client, at most seconds) for 1 and for 8 clients; the flood's good-client time
+    auth_one: tuple = (300, 40)
+    auth_eight: tuple = (200, 30)
+    auth_repeats: int = 3
+    flood_seconds: int = 30
+    auth_deadline_seconds: int = 1200  # added to deadline_seconds when the section runs
 
     @staticmethod
     def make(quick: bool) -> "Plan":
         if quick:
             return Plan(quick=True, ingest_counts={1: 200, 8: 600, 64: 640}, repeats=1, e2e_messages=400,
-                        latency_per_connection=40, big_messages=32, idle_connections=1000, deadline_seconds=420)
+                        latency_per_connection=40, big_messages=32, idle_connections=1000, deadline_seconds=420,
+                        auth_one=(60, 10), auth_eight=(40, 8), auth_repeats=1, flood_seconds=10, auth_deadline_seconds=300)
         return Plan(quick=False, ingest_counts={1: 1500, 8: 4000, 64: 4000})
 
 
@@ -383,20 +402,44 @@ alias_database =
 inet_interfaces = loopback-only
 inet_protocols = ipv4
 mynetworks = 127.0.0.0/8
-smtpd_relay_restrictions = permit_mynetworks, reject
+smtpd_relay_restrictions = {relay_restrictions}
 relayhost = [127.0.0.1]:{sink_port}
 smtp_dns_support_level = disabled
 maillog_file = /dev/stdout
 biff = no
 """
 
+# The AUTH instance (section auth): Cyrus SASL, its config and sasldb in the instance's config directory.
+# master.cf above runs smtpd without chroot, so smtpd (as user postfix) reads them at these very paths;
+# Debian's own master.cf would chroot it to /var/spool/postfix, where they would have to be copied.
+MAIN_CF_SASL = """\
+smtpd_sasl_auth_enable = yes
+smtpd_sasl_type = cyrus
+smtpd_sasl_path = smtpd
+cyrus_sasl_config_path = {sasl_dir}
+smtpd_sasl_local_domain = {realm}
+smtpd_sasl_security_options = noanonymous
+"""
+
+# Cyrus SASL's config for the application "smtpd" (smtpd_sasl_path), read as {sasl_dir}/smtpd.conf.
+SASL_SMTPD_CONF = """\
+pwcheck_method: auxprop
+auxprop_plugin: sasldb
+mech_list: PLAIN LOGIN
+sasldb_path: {sasldb}
+"""
+
 
 class Postfix:
     """A second Postfix instance (config in a temp dir, listed in the default main.cf's
-    alternate_config_directories while the bench runs) relaying to an smtp-sink."""
+    alternate_config_directories while the bench runs) relaying to an smtp-sink. With `sasl`
+    ((user, password, realm, saslpasswd2 binary)), smtpd offers AUTH through Cyrus SASL with a sasldb
+    and relays only for authenticated clients."""
 
-    def __init__(self, base: Path, cleanup: Cleanup, postfix: str, sink: str):
-        self.dir = base / "postfix"
+    def __init__(self, base: Path, cleanup: Cleanup, postfix: str, sink: str, name: str = "postfix",
+                 sasl: tuple[str, str, str, str] | None = None):
+        self.name = name
+        self.dir = base / name
         self.conf = self.dir / "conf"
         self.port = free_port()
         self.sink_port = free_port()
@@ -407,20 +450,41 @@ class Postfix:
         for path in (base, self.dir):
             path.chmod(0o755)  # the postfix user walks down to its queue
         shutil.chown(self.dir / "data", user="postfix")
-        (self.conf / "main.cf").write_text(MAIN_CF.format(dir=self.dir, sink_port=self.sink_port))
+        main_cf = MAIN_CF.format(dir=self.dir, sink_port=self.sink_port,
+                                 relay_restrictions="permit_sasl_authenticated, reject" if sasl else "permit_mynetworks, reject")
+        self.sasldb: Path | None = None
+        if sasl:
+            main_cf += MAIN_CF_SASL.format(sasl_dir=self.conf / "sasl", realm=sasl[2])
+            self.sasldb = self._make_sasldb(*sasl)
+        (self.conf / "main.cf").write_text(main_cf)
         (self.conf / "master.cf").write_text(MASTER_CF.format(listen=f"{HOST}:{self.port}"))
         self._register_config_directory()
 
         self.sink = subprocess.Popen([sink, "-u", "postfix", f"{HOST}:{self.sink_port}", "256"],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=open(self.dir / "smtp-sink.log", "ab"))
-        cleanup.push("stop smtp-sink", lambda: stop_process(self.sink))
+        cleanup.push(f"stop smtp-sink of {name}", lambda: stop_process(self.sink))
         self.log_path = self.dir / "postfix.log"
         self.progress = LogCounter(self.log_path, {"accepted": b": message-id="})
         self.master = subprocess.Popen([postfix, "-c", str(self.conf), "start-fg"], stdin=subprocess.DEVNULL,
                                        stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT)
-        cleanup.push("stop postfix", self.stop)
-        wait_greeting(self.port, self.master, "postfix")
+        cleanup.push(f"stop {name}", self.stop)
+        wait_greeting(self.port, self.master, name)
+
+    def _make_sasldb(self, user: str, password: str, realm: str, saslpasswd2: str) -> Path:
+        """smtpd.conf and a sasldb with one user, readable by smtpd (user postfix), not by others."""
+        sasl_dir = self.conf / "sasl"  # Debian's Postfix reads $config_directory/sasl, whatever cyrus_sasl_config_path says
+        sasl_dir.mkdir()
+        sasl_dir.chmod(0o755)
+        sasldb = sasl_dir / "sasldb2"
+        (sasl_dir / "smtpd.conf").write_text(SASL_SMTPD_CONF.format(sasl_dir=sasl_dir, sasldb=sasldb))
+        result = subprocess.run([saslpasswd2, "-c", "-p", "-f", str(sasldb), "-u", realm, user], input=password,
+                                capture_output=True, text=True, timeout=30)
+        if result.returncode != 0 or not sasldb.exists():
+            raise BenchError(f"saslpasswd2 exited {result.returncode}: {result.stderr.strip()[-1000:]}")
+        shutil.chown(sasldb, user="root", group="postfix")
+        sasldb.chmod(0o640)
+        return sasldb
 
     def _register_config_directory(self):
         original = POSTFIX_MAIN_CF.read_text() if POSTFIX_MAIN_CF.exists() else None
@@ -495,8 +559,9 @@ def smtp_source(binary: str, port: int, sessions: int, count: int, size: int = B
 class SMTPConnection:
     """A minimal raw SMTP client (the bench times single replies, so no library in between)."""
 
-    def __init__(self, port: int, timeout: float = 120):
-        self.sock = socket.create_connection((HOST, port), timeout=timeout)
+    def __init__(self, port: int, timeout: float = 120, source: str | None = None):
+        self.sock = socket.create_connection((HOST, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.buffer = b""
 
     def reply(self) -> tuple[int, str]:
@@ -586,6 +651,117 @@ def big_message_client(port: int, index: int, barrier: threading.Barrier, result
         conn.close()
     except (OSError, BenchError, threading.BrokenBarrierError) as error:
         results.append((0, repr(error)))
+
+
+def auth_plain(user: str, password: str) -> str:
+    return "AUTH PLAIN " + base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+
+
+def auth_send_one(port: int, login: tuple[str, str] | None, subject: str, timeout: float = 60):
+    """What PHPMailer (and smtplib's login + sendmail + quit) does for one message: a new connection,
+    EHLO, AUTH PLAIN (unless `login` is None: the trusted-network path), one 10 KB message, QUIT, and
+    the 221 read before the socket is closed."""
+    conn = SMTPConnection(port, timeout=timeout)
+    try:
+        conn.greet()
+        if login is not None:
+            conn.command(auth_plain(*login), 235)
+        conn.command(f"MAIL FROM:<{SENDER}>", 250)
+        conn.command(f"RCPT TO:<{RECIPIENT}>", 250)
+        conn.command("DATA", 354)
+        conn.sock.sendall(message_bytes(subject, BODY_BYTES) + b".\r\n")
+        code, text = conn.reply()
+        if code != 250:
+            raise BenchError(f"end of data: {text!r}")
+        conn.command("QUIT", 221)
+    finally:
+        conn.sock.close()
+
+
+def auth_send_worker(args) -> dict:
+    """One client: up to `count` messages one after the other, each on its own connection, until
+    `seconds` have passed. Per message the time from before connect() to the 221 read. Client
+    errors end the run of this client (returned; in a measured cell the bench treats them as fatal)."""
+    port, worker, count, seconds, login = args
+    cpu_before = time.process_time()
+    started = time.monotonic()
+    deadline = started + seconds
+    times, errors = [], []
+    for index in range(count):
+        if time.monotonic() > deadline:
+            break
+        t0 = time.perf_counter()
+        try:
+            auth_send_one(port, login, f"bench-auth w{worker} n{index}")
+        except (OSError, BenchError) as error:
+            errors.append(f"{type(error).__name__}: {error}")
+            break
+        times.append(time.perf_counter() - t0)
+    return {"times": times, "errors": errors, "start": started, "end": time.monotonic(),
+            "cpu": time.process_time() - cpu_before}
+
+
+def flood_worker(args) -> dict:
+    """`connections` threads, each on its own loopback source address, sending AUTH PLAIN with a wrong
+    password in a loop (reconnecting when the server closes after its error limit) until `stop_file`
+    exists or `seconds` have passed. Returns the monotonic time of every 535 answer."""
+    port, connections, seconds, user, stop_file = args
+    hard_stop = time.monotonic() + seconds
+    stop = lambda: time.monotonic() > hard_stop or os.path.exists(stop_file)  # noqa: E731
+    answers: list[list[float]] = [[] for _ in range(connections)]
+    other: list[str] = []
+    connects = [0] * connections
+
+    def readable(conn: SMTPConnection) -> bool:
+        """Waits in slices of 0.25 s for a reply (the relay delays a 535 by up to 10 s), or for the stop."""
+        while b"\r\n" not in conn.buffer:
+            if stop():
+                return False
+            if select.select([conn.sock], [], [], 0.25)[0]:
+                return True
+        return True
+
+    def run(index: int):
+        source = f"127.0.{1 + index // 250}.{1 + index % 250}"
+        wrong = auth_plain(user, f"wrong-password-{index}")
+        while not stop():
+            conn = None
+            try:
+                conn = SMTPConnection(port, timeout=10, source=source)
+                connects[index] += 1
+                if not readable(conn):
+                    break
+                code, _ = conn.reply()
+                if code != 220:
+                    time.sleep(0.1)  # 421 too many connections: try again, a little later
+                    continue
+                conn.command("EHLO flood.example", 250)
+                while True:
+                    conn.sock.sendall(wrong.encode() + b"\r\n")
+                    if not readable(conn):
+                        break
+                    code, text = conn.reply()
+                    if code == 535:
+                        answers[index].append(time.monotonic())
+                    elif code == 421:
+                        break  # the error limit: 421 and close; a new connection
+                    else:
+                        if len(other) < 20:
+                            other.append(text)
+                        break
+            except (OSError, BenchError):
+                time.sleep(0.05)
+            finally:
+                if conn is not None:
+                    conn.sock.close()
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=max(1.0, hard_stop - time.monotonic() + 15))
+    return {"answers": sorted(t for a in answers for t in a), "other": other, "connects": sum(connects),
+            "alive": sum(1 for thread in threads if thread.is_alive())}
 
 
 # -- the measurements --------------------------------------------------------------------------------
@@ -834,6 +1010,148 @@ class Bench:
         self.results["memory_idle"] = {"connections": len(connections), "baseline_rss_kb": baseline["VmRSS"],
                                        "rss_kb": status["VmRSS"], "peak_rss_kb": status["VmHWM"]}
 
+    # -- AUTH per connection (the CMS path) ------------------------------------------------------
+    def auth(self):
+        """PHPMailer's pattern: a new connection, EHLO, AUTH PLAIN, one message and QUIT per message,
+        against the relay (queue mode, an SMTP login), Postfix with Cyrus SASL (sasldb) and the
+        relay's trusted-network path (no AUTH); then a wrong-password flood against the relay."""
+        password = secrets.token_urlsafe(18)
+        login = (AUTH_USER, password)
+        plan = self.plan
+
+        def auth_relay(name: str, binary: str) -> Relay:
+            relay = Relay(binary, self.base, name, {"delivery.mode": "queue", **FAST_DELIVERY}, self.cleanup)
+            relay.cli("account", "add", "bench", "--sandbox", "--from", SENDER)
+            relay.cli("credential", "add", AUTH_USER, "--account", "bench", "--password-stdin", input=password + "\n")
+            return relay.start()
+
+        relay = auth_relay("auth", self.args.relay)
+        postfix = Postfix(self.base, self.cleanup, self.args.postfix, self.args.smtp_sink, name="postfix-sasl",
+                          sasl=(AUTH_USER, password, SASL_REALM, self.args.saslpasswd2))
+        trusted = Relay(self.args.relay, self.base, "auth-trusted", {
+            "delivery.mode": "queue", "smtp.trusted_networks": "127.0.0.0/8", "smtp.trusted_account": "bench",
+            **FAST_DELIVERY}, self.cleanup)
+        trusted.cli("account", "add", "bench", "--sandbox", "--from", SENDER)
+        trusted.start()
+        postfix_version = subprocess.run([self.args.postconf, "-h", "mail_version"], capture_output=True, text=True,
+                                         timeout=30).stdout.strip()
+        # name: (label, port, login, accepted, wait_drained, pid whose process tree is the target's CPU)
+        targets = {
+            "relay": ("relay, AUTH PLAIN", relay.port, login, relay.accepted, relay.wait_drained, relay.proc.pid),
+            "postfix": (f"Postfix {postfix_version} + SASL", postfix.port, login, postfix.accepted, postfix.wait_drained,
+                        postfix.master.pid),
+            "trusted": ("relay, trusted, no AUTH", trusted.port, None, trusted.accepted, trusted.wait_drained,
+                        trusted.proc.pid),
+        }
+        relays = {"relay": relay}
+        baseline = None
+        if self.args.baseline:
+            baseline = auth_relay("auth-baseline", self.args.baseline)
+            targets["baseline"] = ("baseline, AUTH PLAIN", baseline.port, login, baseline.accepted, baseline.wait_drained,
+                                   baseline.proc.pid)
+            relays["baseline"] = baseline
+        cells = {name: {"one_times": [], "one_p50_runs": [], "eight_rates": [], "eight_cpu_ms": [], "client_cpu_ms": []}
+                 for name in targets}
+
+        def cell(pool, name: str, clients: int, tag: str) -> list[dict]:
+            label, port, target_login, accepted, wait_drained, root = targets[name]
+            count, seconds = plan.auth_one if clients == 1 else plan.auth_eight
+            wait_drained(120)
+            before, cpu_before = accepted(), cpu_seconds(root)
+            runs = pool.map_async(auth_send_worker, [(port, f"{name}-{tag}-c{clients}-w{w}", count, seconds, target_login)
+                                                     for w in range(clients)], chunksize=1)
+            out = runs.get(timeout=seconds + 180)
+            errors = [e for o in out for e in o["errors"]]
+            if errors:
+                raise BenchError(f"auth, {label}, {clients} client(s): {len(errors)} client error(s): {errors[:3]}")
+            sent = sum(len(o["times"]) for o in out)
+            wait_for(f"{name} to have accepted {sent} messages", lambda: accepted() - before >= sent, 30, 0.1)
+            wait_drained(120)  # as in ingest: delivering (sandbox, smtp-sink) is part of the cost
+            out[0]["target_cpu"] = cpu_seconds(root) - cpu_before
+            return out
+
+        flood_results = {}
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(8, initializer=default_sigterm) as pool:
+            log(f"auth: warm-up (load average {load_average()})")
+            for name in targets:
+                cell(pool, name, 8, "warm")
+            for repeat in range(plan.auth_repeats):
+                order = list(targets) if repeat % 2 == 0 else list(reversed(targets))
+                for clients in (1, 8):
+                    for name in order:
+                        out = cell(pool, name, clients, f"r{repeat}")
+                        times = [t for o in out for t in o["times"]]
+                        if clients == 1:
+                            cells[name]["one_times"] += times
+                            cells[name]["one_p50_runs"].append(1000 * percentile(times, 50))
+                            log(f"  {name:8}  1 client  {len(times):5} messages: p50 {1000 * percentile(times, 50):8.2f} ms, "
+                                f"p99 {1000 * percentile(times, 99):8.2f} ms")
+                        else:
+                            rate = len(times) / (max(o["end"] for o in out) - min(o["start"] for o in out))
+                            cells[name]["eight_rates"].append(rate)
+                            cells[name]["eight_cpu_ms"].append(1000 * out[0]["target_cpu"] / len(times))
+                            cells[name]["client_cpu_ms"].append(1000 * sum(o["cpu"] for o in out) / len(times))
+                            log(f"  {name:8}  8 clients {len(times):5} messages: {rate:7.1f} msg/s")
+            for name, target in relays.items():
+                flood_results[name] = self.flood(pool, name, target, login)
+
+        sasldb_clear = password.encode() in postfix.sasldb.read_bytes()
+        relay_clear = [str(path.relative_to(relay.dir)) for path in relay.dir.rglob("*")
+                       if path.is_file() and password.encode() in path.read_bytes()]
+        postfix.stop()
+        for target in (relay, trusted, *([baseline] if baseline else [])):
+            target.check_all_sent()
+            target.stop()
+
+        ms = lambda values, p: 1000 * percentile(values, p) if values else None  # noqa: E731
+        self.results["auth"] = {
+            "connections_flood": FLOOD_CONNECTIONS, "postfix_version": postfix_version,
+            "sasldb_password_in_clear": sasldb_clear, "relay_files_with_password": relay_clear,
+            "targets": {name: {
+                "label": targets[name][0], "one_messages": len(c["one_times"]),
+                "one_p50_ms": ms(c["one_times"], 50), "one_p99_ms": ms(c["one_times"], 99),
+                "one_p50_runs_ms": c["one_p50_runs"],
+                "eight_rate": statistics.median(c["eight_rates"]), "eight_rate_runs": c["eight_rates"],
+                "eight_cpu_ms": statistics.median(c["eight_cpu_ms"]),
+                "client_cpu_ms": statistics.median(c["client_cpu_ms"])} for name, c in cells.items()},
+            "repeats": plan.auth_repeats, "flood": flood_results}
+
+    def flood(self, pool, name: str, relay: Relay, login: tuple[str, str]) -> dict:
+        """FLOOD_CONNECTIONS connections guessing passwords for the bench's login while one good
+        client sends with AUTH, one connection per message, for plan.flood_seconds."""
+        seconds = self.plan.flood_seconds
+        relay.wait_drained(120)
+        stop_file = self.base / f"flood-stop-{name}"
+        log(f"auth flood against {name}: {FLOOD_CONNECTIONS} connections with wrong passwords, one good client, "
+            f"{seconds} s (load average {load_average()})")
+        flood = pool.apply_async(flood_worker, ((relay.port, FLOOD_CONNECTIONS, seconds + 150, AUTH_USER, str(stop_file)),))
+        try:
+            time.sleep(FLOOD_RAMP_SECONDS)  # the flood's connections are up and guessing
+            good = pool.apply_async(auth_send_worker, ((relay.port, f"flood-good-{name}", 1_000_000, seconds, login),)
+                                    ).get(timeout=seconds + 120)
+        finally:
+            stop_file.touch()
+        flooded = flood.get(timeout=60)
+        times = good["times"]
+        answered = sum(1 for t in flooded["answers"] if good["start"] <= t <= good["end"])
+        window = good["end"] - good["start"]
+        result = {"seconds": window, "good_sent": len(times), "good_errors": good["errors"],
+                  "good_p50_ms": 1000 * percentile(times, 50) if times else None,
+                  "good_p99_ms": 1000 * percentile(times, 99) if times else None,
+                  "good_max_ms": 1000 * max(times) if times else None,
+                  "wrong_answered": answered, "wrong_answered_total": len(flooded["answers"]),
+                  "flood_connects": flooded["connects"], "flood_other_replies": flooded["other"],
+                  "flood_threads_left": flooded["alive"], "relay_alive": relay.proc.poll() is None}
+        log(f"  good client: {len(times)} sent in {window:.1f} s, p50 {result['good_p50_ms'] or 0:.1f} ms, "
+            f"p99 {result['good_p99_ms'] or 0:.1f} ms{', errors: ' + '; '.join(good['errors']) if good['errors'] else ''}; "
+            f"{answered} wrong attempts answered 535 meanwhile ({flooded['connects']} flood connections made)")
+        if flooded["other"]:
+            raise BenchError(f"the flood against {name} got unexpected replies: {flooded['other'][:3]}")
+        if not result["relay_alive"]:
+            raise BenchError(f"relay {name} exited during the flood")
+        return result
+
     def run(self, sections: list[str]):
         self.results["machine"] = {"host": platform.node(), "cpus": os.cpu_count(), "load_at_start": load_average(),
                                    "filesystem": filesystem_type(self.base), "python": platform.python_version()}
@@ -849,10 +1167,13 @@ class Bench:
             google.stop()
         if "memory" in sections:
             self.memory()
+        if "auth" in sections:
+            self.auth()
         self.results["machine"]["load_at_end"] = load_average()
 
 
 FSYNC_CALLS = ("fsync", "fdatasync", "sync_file_range")
+SECTIONS = ("ingest", "e2e", "latency", "memory", "auth")
 
 
 def cpu_seconds(root: int) -> float:
@@ -1011,6 +1332,51 @@ def report(results: dict) -> bool:
         goals.append((peak_mb < GOAL_PEAK_RSS_MB,
                       f"peak RSS with {big['messages']} x {big['bytes'] >> 20} MB < {GOAL_PEAK_RSS_MB} MB: {peak_mb:.0f} MB"))
 
+    if "auth" in results:
+        auth = results["auth"]
+        rows = auth["targets"]
+        fmt = lambda v: f"{v:.2f}" if v is not None else "-"  # noqa: E731
+        log("")
+        log("AUTH per connection (the CMS path): per message a new connection, EHLO, AUTH PLAIN, one 10 KB message,")
+        log("        QUIT (raw-socket clients, as smtplib or PHPMailer); latency from connect() to the 221 read;")
+        log("        relays in queue mode with a sandbox account; Postfix relays to smtp-sink, AUTH required to relay")
+        log(f"  {'target':<27}  {'1 client p50/p99 ms':>19}  {'8 clients msg/s':>15}  {'CPU ms/msg at 8':>15}  {'clients CPU ms':>14}")
+        for name, row in rows.items():
+            log(f"  {row['label']:<27}  {fmt(row['one_p50_ms']):>9}/{fmt(row['one_p99_ms']):<9}  {row['eight_rate']:>15.1f}"
+                f"  {row['eight_cpu_ms']:>15.2f}  {row['client_cpu_ms']:>14.2f}")
+        log(f"  ({auth['repeats']} run(s) per cell, targets alternating; msg/s the median, latency over every run's messages;"
+            f" CPU: target and the 8 Python clients, per message)")
+        clear = ("the test password is in its sasldb file as plain bytes" if auth["sasldb_password_in_clear"]
+                 else "the test password was not found in its sasldb file as plain bytes")
+        relay_check = ("not found in any file of the relay's directory" if not auth["relay_files_with_password"]
+                       else f"FOUND in {', '.join(auth['relay_files_with_password'])}")
+        log(f"  note: Cyrus sasldb stores passwords in clear (checked: {clear}); the relay must not: it stores scrypt")
+        log(f"        hashes (checked: the password is {relay_check}). The costs compared are not alike.")
+        if auth["flood"]:
+            log("")
+            log(f"AUTH flood: {auth['connections_flood']} connections (one loopback source address each) sending AUTH PLAIN with")
+            log("        wrong passwords in a loop (reconnecting after the 421 error limit) while one good client does")
+            log("        connect + AUTH + one message + QUIT per message")
+            log(f"  {'target':<27}  {'seconds':>7}  {'good sent':>9}  {'good p50/p99 ms':>19}  {'wrong answered 535':>18}")
+            for name, f in auth["flood"].items():
+                log(f"  {rows[name]['label']:<27}  {f['seconds']:>7.1f}  {f['good_sent']:>9}  {fmt(f['good_p50_ms']):>9}/"
+                    f"{fmt(f['good_p99_ms']):<9}  {f['wrong_answered']:>18}")
+                if f["good_errors"]:
+                    log(f"  {'':<27}  good client stopped by: {'; '.join(f['good_errors'])}")
+        relay, postfix = rows["relay"], rows["postfix"]
+        ratio = relay["eight_rate"] / postfix["eight_rate"]
+        goals.append((ratio >= GOAL_AUTH_RATIO,
+                      f"AUTH per connection at 8 clients >= {GOAL_AUTH_RATIO}x Postfix+SASL: {ratio:.2f}x "
+                      f"(relay {relay['eight_rate']:.1f} msg/s, Postfix {postfix['eight_rate']:.1f} msg/s)"))
+        goals.append((relay["one_p50_ms"] < GOAL_AUTH_P50_MS,
+                      f"AUTH per connection, 1 client p50 < {GOAL_AUTH_P50_MS:.0f} ms: {relay['one_p50_ms']:.2f} ms "
+                      f"(p99 {relay['one_p99_ms']:.2f} ms; Postfix+SASL p50 {postfix['one_p50_ms']:.2f} ms)"))
+        if "relay" in auth["flood"]:
+            f = auth["flood"]["relay"]
+            passed = f["good_p99_ms"] is not None and f["good_p99_ms"] < GOAL_FLOOD_P99_MS and not f["good_errors"]
+            goals.append((passed, f"AUTH flood, good client p99 < {GOAL_FLOOD_P99_MS:.0f} ms: {fmt(f['good_p99_ms'])} ms "
+                                  f"({f['good_sent']} sent in {f['seconds']:.0f} s, {f['wrong_answered']} wrong attempts answered)"))
+
     log("")
     log("goals")
     for passed, text in goals:
@@ -1025,25 +1391,31 @@ def main() -> int:
     parser.add_argument("--smtp-source", default=shutil.which("smtp-source") or "/usr/sbin/smtp-source")
     parser.add_argument("--smtp-sink", default=shutil.which("smtp-sink") or "/usr/sbin/smtp-sink")
     parser.add_argument("--postfix", default=shutil.which("postfix") or "/usr/sbin/postfix")
+    parser.add_argument("--postconf", default=shutil.which("postconf") or "/usr/sbin/postconf")
+    parser.add_argument("--saslpasswd2", default=shutil.which("saslpasswd2") or "/usr/sbin/saslpasswd2",
+                        help="Cyrus SASL's saslpasswd2 (Debian package sasl2-bin), for section auth")
     parser.add_argument("--strace", default=shutil.which("strace"),
                         help="strace, to count fsync calls per message (skipped when missing)")
     parser.add_argument("--quick", action="store_true", help="smaller counts, one run per cell: a smoke check")
-    parser.add_argument("--only", default="ingest,e2e,latency,memory", help="comma-separated sections to run")
+    parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections to run")
     parser.add_argument("--json", help="also write the figures to this file")
-    parser.add_argument("--baseline", help="an earlier gmail-relay binary, measured side by side (ingest, latency)")
+    parser.add_argument("--baseline", help="an earlier gmail-relay binary, measured side by side (ingest, latency, auth)")
     parser.add_argument("--work-dir", help="where the temp directory goes (default: $TMPDIR or /tmp); a real disk, not tmpfs")
     args = parser.parse_args()
     sections = [s.strip() for s in args.only.split(",") if s.strip()]
-    unknown = set(sections) - {"ingest", "e2e", "latency", "memory"}
+    unknown = set(sections) - set(SECTIONS)
     if unknown:
         parser.error(f"unknown section(s) {', '.join(sorted(unknown))}")
-    for path in (args.relay, args.fake, args.smtp_source, args.smtp_sink, args.postfix, *([args.baseline] if args.baseline else [])):
+    for path in (args.relay, args.fake, args.smtp_source, args.smtp_sink, args.postfix, args.postconf,
+                 *([args.saslpasswd2] if "auth" in sections else []), *([args.baseline] if args.baseline else [])):
         if not os.access(path, os.X_OK):
             parser.error(f"not an executable: {path}")
-    if "ingest" in sections and os.geteuid() != 0:
+    if ("ingest" in sections or "auth" in sections) and os.geteuid() != 0:
         parser.error("the Postfix reference needs root (it starts a Postfix instance)")
 
     plan = Plan.make(args.quick)
+    if "auth" in sections:
+        plan.deadline_seconds += plan.auth_deadline_seconds
     # 1,000 idle connections need more descriptors than the usual soft limit of 1024; the relay inherits it.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = plan.idle_connections * 2 + 1024
