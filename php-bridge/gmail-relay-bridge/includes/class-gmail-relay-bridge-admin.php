@@ -316,7 +316,7 @@ final class Gmail_Relay_Bridge_Admin {
 				echo '<li>' . esc_html( sprintf( __( '%s is not set.', 'gmail-relay-bridge' ), Gmail_Relay_Bridge_Settings::CONSTANTS[ $field ] ) ) . '</li>';
 			}
 			foreach ( $settings->errors() as $field => $message ) {
-				echo '<li>' . esc_html( Gmail_Relay_Bridge_Settings::CONSTANTS[ $field ] . ': ' . $message ) . '</li>';
+				echo '<li>' . esc_html( $settings->constant_name( $field ) . ': ' . $message ) . '</li>';
 			}
 			echo '</ul><p><a href="' . esc_url( admin_url( 'options-general.php?page=' . self::SETTINGS_PAGE ) ) . '">' . esc_html__( 'Open the settings', 'gmail-relay-bridge' ) . '</a></p>';
 		}
