@@ -17,10 +17,10 @@ public enum SpooledMessage {
     }
 
     /// Subject (decoded for display) and Message-ID, for the send log.
-    public static func summary(path: String) -> (subject: String?, messageID: String?) {
-        guard let (bytes, whole) = try? prefix(path: path) else { return (nil, nil) }
+    public static func summary(path: String, envelopeRecipients: [String] = []) -> (subject: String?, messageID: String?, recipients: Int) {
+        guard let (bytes, whole) = try? prefix(path: path) else { return (nil, nil, envelopeRecipients.count) }
         let block = HeaderBlock(messagePrefix: bytes, isWholeMessage: whole)
-        return (block.subject.map(EncodedWord.decode), block.messageID)
+        return (block.subject.map(EncodedWord.decode), block.messageID, block.gmailRecipientCount(envelopeRecipients: envelopeRecipients))
     }
 
     /// Messages up to this size go to Gmail from memory; larger ones through a file next to the spool

@@ -38,7 +38,8 @@ struct AccountCommand: AsyncParsableCommand {
             try signIn.validateCommon()
         }
 
-        func run() async throws {
+        mutating func run() async throws {
+            try signIn.readSecretsFromStandardInput()
             let configuration = try global.loadConfiguration()
             let store = try global.openStore(configuration)
             let kind: AccountKind

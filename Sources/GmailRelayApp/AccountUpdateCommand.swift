@@ -37,7 +37,8 @@ extension AccountCommand {
             try signIn.validateCommon()
         }
 
-        func run() async throws {
+        mutating func run() async throws {
+            try signIn.readSecretsFromStandardInput()
             let configuration = try global.loadConfiguration()
             let store = try global.openStore(configuration)
             guard let account = try await store.account(named: name) else {

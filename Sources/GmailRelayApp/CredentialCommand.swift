@@ -30,7 +30,7 @@ struct CredentialCommand: AsyncParsableCommand {
             } else {
                 password = RelayStore.generatePassword()
             }
-            try await store.addCredential(username: username, account: account, password: password)
+            try await store.addCredential(username: username, account: account, password: password, generated: !passwordStdin)
             if passwordStdin {
                 print("login \(username) added for account \(account)")
             } else {

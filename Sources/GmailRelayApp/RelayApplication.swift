@@ -28,6 +28,8 @@ public struct RelayApplication: Sendable {
     /// Explains accounts and messages for the page, `status` and the alerts.
     public let reporter: StatusReporter
     let webService: any Service
+    /// Where the page's admin token came from, and whether this start made it.
+    let webAdminToken: WebAdminToken.Resolved
     let alerts: AccountStateWatcher?
     let logger: Logger
 
@@ -45,6 +47,7 @@ public struct RelayApplication: Sendable {
             hostname: smtpConfig.hostname, maxMessageBytes: smtpConfig.maxMessageBytes,
             maxRecipients: smtpConfig.maxRecipients, maxLineLength: smtpConfig.maxLineLength,
             maxErrors: smtpConfig.maxErrors, maxConnections: smtpConfig.maxConnections,
+            maxConnectionsPerAddress: smtpConfig.maxConnectionsPerAddress,
             commandTimeout: .seconds(smtpConfig.commandTimeoutSeconds), sessionTimeout: .seconds(smtpConfig.sessionTimeoutSeconds),
             tlsContext: tlsContext,
             plaintextAuthAllowed: { address in plaintextNetworks.contains { $0.contains(address) } },
@@ -78,8 +81,10 @@ public struct RelayApplication: Sendable {
 
         let reporter = StatusReporter(store: store, subject: Self.serviceAccountSubject(store))
         self.reporter = reporter
-        // Refuses a non-loopback web.listen without web.admin_token (the configuration checks it too).
-        let security = try WebSecurity(listen: configuration.web.listen, adminToken: configuration.web.adminToken)
+        // The page needs a token unless web.open: the configured one, or the one kept in the data directory.
+        let adminToken = try WebAdminToken.resolve(configuration)
+        self.webAdminToken = adminToken
+        let security = try WebSecurity(listen: configuration.web.listen, adminToken: adminToken.token, readToken: configuration.web.readToken)
         self.web = try StatusWebServer(
             reporter: reporter, security: security,
             metrics: { metrics.prometheusText() + (await StoreGauges.prometheusText(store)) },

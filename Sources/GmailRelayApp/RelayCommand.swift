@@ -11,7 +11,8 @@ public struct RelayCommand: AsyncParsableCommand {
         abstract: "An SMTP relay for CMS sites that sends through Gmail's API and explains why sending fails.",
         subcommands: [
             ServeCommand.self, AccountCommand.self, ReauthCommand.self, CredentialCommand.self, LogCommand.self,
-            QueueCommand.self, DoctorCommand.self, SendTestCommand.self, StatusCommand.self, TroubleshootingDocCommand.self,
+            QueueCommand.self, DoctorCommand.self, SendTestCommand.self, StatusCommand.self, WebTokenCommand.self,
+            TroubleshootingDocCommand.self,
         ]
     )
 

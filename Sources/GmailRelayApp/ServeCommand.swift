@@ -16,7 +16,7 @@ struct ServeCommand: AsyncParsableCommand {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = Logger.Level(rawValue: configuration.log.level.rawValue) ?? .info
-            return handler
+            return EscapingLogHandler(wrapped: handler)
         }
         let logger = Logger(label: "gmail-relay")
         let store = try global.openStore(configuration)
@@ -26,6 +26,13 @@ struct ServeCommand: AsyncParsableCommand {
         _ = try? store.removeOrphanSpoolFiles()
         let application = try RelayApplication(configuration: configuration, store: store, logger: logger)
         logger.info("gmail-relay starting", metadata: ["data.dir": "\(configuration.dataDirectory)"])
+        if application.webAdminToken.created, let token = application.webAdminToken.token {
+            // First start without web.admin_token: the page is locked; this link opens it once.
+            logger.notice("status page locked with a new admin token; sign in once with this link (one use, 60 minutes), or run `gmail-relay web-token` for a new one", metadata: [
+                "web.token_file": "\(application.webAdminToken.origin)",
+                "web.sign_in_url": "\(WebAdminToken.signInURL(configuration, token: token))",
+            ])
+        }
         try await application.serviceGroup().run()
         logger.info("gmail-relay stopped")
     }

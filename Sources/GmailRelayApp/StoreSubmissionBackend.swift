@@ -28,12 +28,17 @@ final class StoreSubmissionBackend: SubmissionBackend {
         self.logger = logger
     }
 
-    func authenticate(username: String, password: String, peer: PeerInfo) async -> Bool {
+    func authenticate(username: String, password: String, peer: PeerInfo) async -> AuthenticationResult {
         do {
-            return try await store.verifyCredential(username: username, password: password) != nil
+            switch try await store.checkCredential(username: username, password: password) {
+            case .valid: return .accepted
+            case .invalid: return .rejected
+            case .busy: return .temporarilyUnavailable
+            }
         } catch {
+            // The store could not be read: not the client's fault, so not a 535.
             logger.error("credential check failed", metadata: ["error": "\(error)"])
-            return false
+            return .temporarilyUnavailable
         }
     }
 
@@ -65,18 +70,26 @@ final class StoreSubmissionBackend: SubmissionBackend {
 
         let finalPath: String
         let size: Int
-        let header: (subject: String?, messageID: String?)
+        let header: (subject: String?, messageID: String?, recipients: Int)
+        let envelopeRecipients = envelope.recipients
         do {
             size = sink.bytesWritten
             // Blocking file work (sync, rename, reading the header back) stays off Swift's cooperative pool.
             (finalPath, header) = try await NIOThreadPool.singleton.runIfActive {
                 let path = try sink.finish(syncingDirectory: false)
-                return (path, SpooledMessage.summary(path: path))
+                return (path, SpooledMessage.summary(path: path, envelopeRecipients: envelopeRecipients))
             }
         } catch {
             sink.abandon()
             logger.error("spool commit failed", metadata: ["error": "\(error)"])
             return .insufficientStorage
+        }
+        // Gmail sends to the To, Cc and Bcc headers: they count against smtp.max_recipients as RCPT TO does.
+        let limit = configuration.smtp.maxRecipients
+        if header.recipients > limit {
+            try? FileManager.default.removeItem(atPath: finalPath)
+            logger.notice("message refused: too many header recipients", metadata: ["smtp.recipients": "\(header.recipients)", "smtp.max_recipients": "\(limit)"])
+            return SMTPReply(550, "5.5.3", "Too many recipients: Gmail would send this message to \(header.recipients) addresses (To, Cc, Bcc and RCPT TO together); this relay allows at most \(limit) (smtp.max_recipients)")
         }
 
         // An account that cannot send holds its mail from the start: no doomed call to Google per message.

@@ -114,6 +114,13 @@ extension RelayConfiguration {
 
     // MARK: Decoding
 
+    /// Upper bounds for durations: ten years. Values are multiplied into seconds, nanoseconds and dates
+    /// later, and a number from a file must never be able to overflow that arithmetic (a trap is an outage).
+    static let maxSeconds = 10 * 366 * 24 * 3600
+    static let maxHours = 10 * 366 * 24
+    /// The web server refuses shorter tokens too (WebSecurity.minimumTokenLength).
+    public static let minimumWebTokenLength = 24
+
     static func decode(_ r: inout SettingsReader, environment: [String: String], hostName: String) throws(ConfigurationError)
         -> RelayConfiguration
     {
@@ -126,21 +133,24 @@ extension RelayConfiguration {
             tls: try tlsFiles(&r),
             hostname: try greetingHostName(&r, default: hostName),
             maxMessageBytes: try r.wholeNumber("smtp.max_message_bytes", in: 1...36_700_160, because: "35 MiB is Gmail's upload limit"),
-            maxRecipients: try r.wholeNumber("smtp.max_recipients", in: 1...Int.max),
-            maxConnections: try r.wholeNumber("smtp.max_connections", in: 1...Int.max),
+            maxRecipients: try r.wholeNumber("smtp.max_recipients", in: 1...100_000),
+            maxConnections: try r.wholeNumber("smtp.max_connections", in: 1...1_000_000),
+            maxConnectionsPerAddress: try r.wholeNumber("smtp.max_connections_per_address", in: 1...1_000_000),
             // RFC 5321 4.5.3.1.6: a text line may be 1000 octets, so less would refuse valid mail; the upper
             // bound keeps one connection's line buffer small.
             maxLineLength: try r.wholeNumber("smtp.max_line_length", in: 1000...65536, because: "RFC 5321 allows 1000-octet lines"),
-            commandTimeoutSeconds: try r.wholeNumber("smtp.command_timeout_seconds", in: 1...Int.max),
-            sessionTimeoutSeconds: try r.wholeNumber("smtp.session_timeout_seconds", in: 1...Int.max),
-            maxErrors: try r.wholeNumber("smtp.max_errors", in: 1...Int.max),
+            commandTimeoutSeconds: try r.wholeNumber("smtp.command_timeout_seconds", in: 1...Self.maxSeconds),
+            sessionTimeoutSeconds: try r.wholeNumber("smtp.session_timeout_seconds", in: 1...Self.maxSeconds),
+            maxErrors: try r.wholeNumber("smtp.max_errors", in: 1...1000),
             plaintextAuthNetworks: try r.networks("smtp.plaintext_auth_networks"),
             trustedNetworks: try r.networks("smtp.trusted_networks"),
             trustedAccount: try r.optionalText("smtp.trusted_account")
         )
         let web = RelayConfiguration.Web(
             listen: try r.socketAddress("web.listen", allowOff: false)!,
-            adminToken: try r.optionalText("web.admin_token")
+            adminToken: try r.optionalText("web.admin_token"),
+            readToken: try r.optionalText("web.read_token"),
+            open: try r.boolean("web.open")
         )
         let google = RelayConfiguration.Google(
             authURL: try r.url("google.auth_url")!,
@@ -151,16 +161,16 @@ extension RelayConfiguration {
         )
         let delivery = RelayConfiguration.Delivery(
             mode: try r.choice("delivery.mode", of: DeliveryMode.self),
-            syncTimeoutSeconds: try r.wholeNumber("delivery.sync_timeout_seconds", in: 1...Int.max),
-            maxAgeHours: try r.wholeNumber("delivery.max_age_hours", in: 1...Int.max),
-            accountConcurrency: try r.wholeNumber("delivery.account_concurrency", in: 1...Int.max),
-            sendsPerMinute: try r.wholeNumber("delivery.sends_per_minute", in: 1...Int.max)
+            syncTimeoutSeconds: try r.wholeNumber("delivery.sync_timeout_seconds", in: 1...Self.maxSeconds),
+            maxAgeHours: try r.wholeNumber("delivery.max_age_hours", in: 1...Self.maxHours),
+            accountConcurrency: try r.wholeNumber("delivery.account_concurrency", in: 1...1000),
+            sendsPerMinute: try r.wholeNumber("delivery.sends_per_minute", in: 1...1_000_000_000)
         )
         let log = RelayConfiguration.Log(
-            retentionDays: try r.wholeNumber("log.retention_days", in: 1...Int.max),
+            retentionDays: try r.wholeNumber("log.retention_days", in: 1...Self.maxHours / 24),
             level: try r.choice("log.level", of: LogLevel.self)
         )
-        let health = RelayConfiguration.Health(probeIntervalHours: try r.wholeNumber("health.probe_interval_hours", in: 1...Int.max))
+        let health = RelayConfiguration.Health(probeIntervalHours: try r.wholeNumber("health.probe_interval_hours", in: 1...Self.maxHours))
         let alerts = RelayConfiguration.Alerts(webhookURL: try r.url("alerts.webhook_url", optional: true))
 
         return RelayConfiguration(
@@ -245,6 +255,22 @@ extension RelayConfiguration {
             throw ConfigurationError(
                 .missingValue, at: nil, key: "web.admin_token",
                 "web.admin_token: required because web.listen \(c.web.listen) is not a loopback address (\(r.origin(of: "web.listen").reference))")
+        }
+
+        for key in ["web.admin_token", "web.read_token"] {
+            let token = key == "web.admin_token" ? c.web.adminToken : c.web.readToken
+            if let token, token.count < minimumWebTokenLength {
+                throw r.invalid(key, r.origin(of: key), "must be at least \(minimumWebTokenLength) characters long (make one with `openssl rand -base64 32`)")
+            }
+        }
+        if let read = c.web.readToken, read == c.web.adminToken {
+            throw r.invalid("web.read_token", r.origin(of: "web.read_token"), "must differ from web.admin_token")
+        }
+        if c.web.open && !c.web.listen.isLoopback {
+            throw r.invalid("web.open", r.origin(of: "web.open"), "only allowed when web.listen is a loopback address, not \(c.web.listen)")
+        }
+        if c.web.open && (c.web.adminToken != nil || c.web.readToken != nil) {
+            throw r.invalid("web.open", r.origin(of: "web.open"), "true means no token, but web.admin_token or web.read_token is set: remove one or the other")
         }
 
         if c.smtp.sessionTimeoutSeconds < c.smtp.commandTimeoutSeconds {

@@ -28,6 +28,7 @@ public struct RelayConfiguration: Sendable, Equatable {
         public var maxMessageBytes: Int
         public var maxRecipients: Int
         public var maxConnections: Int
+        public var maxConnectionsPerAddress: Int
         public var maxLineLength: Int
         public var commandTimeoutSeconds: Int
         public var sessionTimeoutSeconds: Int
@@ -42,8 +43,13 @@ public struct RelayConfiguration: Sendable, Equatable {
 
     public struct Web: Sendable, Equatable {
         public var listen: SocketAddressSpec
-        /// Required (validation fails without it) when `listen` is not a loopback address.
+        /// Required (validation fails without it) when `listen` is not a loopback address. When nil and
+        /// not `open`, `serve` uses the token it keeps in the data directory.
         public var adminToken: String?
+        /// `web.read_token`: GET only.
+        public var readToken: String?
+        /// `web.open`: no token on a loopback listener.
+        public var open: Bool
     }
 
     public struct Google: Sendable, Equatable {

@@ -83,6 +83,26 @@ struct SettingsReader {
         return number
     }
 
+    /// true or false; the environment's form is the text "true"/"false" (also yes/no, on/off, 1/0).
+    mutating func boolean(_ key: String) throws(ConfigurationError) -> Bool {
+        let setting = raw(key)!
+        switch setting.value {
+        case .boolean(let flag):
+            return flag
+        case .string(let text), .bare(let text):
+            switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+            case "true", "yes", "on", "1": return true
+            case "false", "no", "off", "0": return false
+            default: break
+            }
+        case .integer(let number) where number == 0 || number == 1:
+            return number == 1
+        default:
+            break
+        }
+        throw invalid(key, setting.origin, "expected true or false\(got(key, setting.value))")
+    }
+
     /// host:port, or nil for "off" / "" / false when `allowOff`.
     mutating func socketAddress(_ key: String, allowOff: Bool) throws(ConfigurationError) -> SocketAddressSpec? {
         let setting = raw(key)!

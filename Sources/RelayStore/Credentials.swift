@@ -3,13 +3,14 @@ import GRDB
 
 extension RelayStore {
     /// Adds an SMTP login for one CMS site, bound to an account.
-    public func addCredential(username: String, account: String, password: String) async throws {
+    /// `generated`: the relay made the password (192 random bits), so it gets the fast hash.
+    public func addCredential(username: String, account: String, password: String, generated: Bool = false) async throws {
         guard Validation.isValidUsername(username) else { throw StoreError.invalidUsername(username) }
         guard password.count >= PasswordHasher.minimumPasswordLength else {
             throw StoreError.weakPassword(minimumLength: PasswordHasher.minimumPasswordLength)
         }
         let hasher = self.hasher
-        let hashed = await kdf.run { Result { try hasher.hash(password) } }
+        let hashed = await kdf.run { Result { try hasher.hash(password, generated: generated) } }
         let hash = try hashed.get()
         let now = nowMillis
         try await pool.write { db in
@@ -25,10 +26,23 @@ extension RelayStore {
         }
     }
 
-    /// Checks an SMTP AUTH login. Returns nil for a wrong password or unknown username, after the same
-    /// amount of KDF work either way, so timing does not tell which usernames exist. Throws only when
-    /// the database cannot be read (the SMTP layer answers with a temporary error then).
-    public func verifyCredential(username: String, password: String) async throws -> VerifiedCredential? {
+    /// What an SMTP AUTH check found.
+    public enum CredentialCheck: Sendable, Equatable {
+        case valid(VerifiedCredential)
+        case invalid
+        /// Too many slow checks in flight: nothing was checked (the SMTP layer answers 454).
+        case busy
+    }
+
+    /// Most slow (scrypt) checks waiting or running at once: a few per core. Past it a login that needs
+    /// one gets `.busy`, so a flood of wrong passwords cannot queue minutes of CPU ahead of real logins.
+    static var maximumPendingSlowChecks: Int { max(16, 8 * ProcessInfo.processInfo.activeProcessorCount) }
+
+    /// Checks an SMTP AUTH login. A wrong password and an unknown username cost the same work, so
+    /// timing does not tell which usernames exist. Fast paths, in order: a generated password's hash
+    /// (one SHA-256), a login verified within the hour against the same stored hash (`VerifiedLoginCache`);
+    /// else scrypt on the KDF threads. Throws only when the database cannot be read.
+    public func checkCredential(username: String, password: String) async throws -> CredentialCheck {
         struct Stored: Sendable {
             var hash: String
             var lastUsedAt: Int64?
@@ -53,22 +67,59 @@ extension RelayStore {
             }
             : nil
         let hasher = self.hasher
-        let valid = await kdf.run { () -> Bool in
-            guard let stored else {
-                hasher.dummyVerify(password)
-                return false
+        let now = clock()
+        let valid: Bool
+        if let stored, PasswordHasher.isFast(stored.hash) {
+            valid = hasher.verify(password, against: stored.hash)
+        } else if let stored, loginCache.contains(username: username, password: password, storedHash: stored.hash, now: now) {
+            valid = true
+        } else {
+            let checked = await kdf.tryRun(maxPending: Self.maximumPendingSlowChecks) { () -> Bool in
+                guard let stored else {
+                    hasher.dummyVerify(password)
+                    return false
+                }
+                return hasher.verify(password, against: stored.hash)
             }
-            return hasher.verify(password, against: stored.hash)
+            guard let checked else { return .busy }
+            valid = checked
+            if valid, let stored {
+                loginCache.insert(username: username, password: password, storedHash: stored.hash, now: now)
+            }
         }
-        guard valid, let stored else { return nil }
+        guard valid, let stored else { return .invalid }
+        if hasher.needsRehash(stored.hash) { await rehash(username: username, password: password, old: stored.hash) }
         // A CMS may log in once per message: refresh last_used_at at most once a minute, not a write per AUTH.
-        let now = nowMillis
-        if (stored.lastUsedAt ?? 0) < now - 60_000 {
+        let nowMillis = Millis.from(now)
+        if (stored.lastUsedAt ?? 0) < nowMillis - 60_000 {
             try await pool.write { db in
-                try db.execute(cached: "UPDATE credentials SET last_used_at = ? WHERE username = ?", arguments: [now, username])
+                try db.execute(cached: "UPDATE credentials SET last_used_at = ? WHERE username = ?", arguments: [nowMillis, username])
             }
         }
-        return stored.credential
+        return .valid(stored.credential)
+    }
+
+    /// The login's password, just verified, hashed again with today's parameters (only if the row still
+    /// holds the old hash: a concurrent change wins). A failure leaves the old hash, which still works.
+    private func rehash(username: String, password: String, old: String) async {
+        let hasher = self.hasher
+        guard case .success(let new)? = await kdf.tryRun(maxPending: Self.maximumPendingSlowChecks, { Result { try hasher.hash(password) } })
+        else { return }
+        do {
+            try await pool.write { db in
+                try db.execute(cached: "UPDATE credentials SET password_hash = ? WHERE username = ? AND password_hash = ?",
+                               arguments: [new, username, old])
+            }
+        } catch {
+            logger.warning("password rehash not written", metadata: ["smtp.user": "\(username)", "error": "\(error)"])
+        }
+    }
+
+    /// `checkCredential` as an optional: the login, or nil for a wrong password, an unknown username
+    /// or (rarely) a busy relay.
+    public func verifyCredential(username: String, password: String) async throws -> VerifiedCredential? {
+        if case .valid(let credential) = try await checkCredential(username: username, password: password) { return credential }
+        return nil
     }
 
     public func credentials() async throws -> [Credential] {

@@ -72,6 +72,13 @@ enum POSIX {
         }
     }
 
+    /// Creates an empty file with mode 0600 unless it exists (an existing file keeps its mode).
+    static func createPrivateFile(_ path: String) throws {
+        let (fd, err) = openFile(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        if fd >= 0 { close(fd); return }
+        if err != EEXIST { throw StoreError.fileError(path: path, errno: err) }
+    }
+
     /// Writes all of `bytes`, looping on short writes and EINTR. Returns 0 or errno.
     static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Int32 {
         bytes.withUnsafeBytes { buffer in

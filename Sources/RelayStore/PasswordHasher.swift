@@ -3,9 +3,13 @@ import _CryptoExtras
 import Foundation
 import Dispatch
 
-/// SMTP password hashing with scrypt, stored as a PHC-style string that carries its own parameters:
-/// `$scrypt$ln=15,r=8,p=1$<salt, base64 without padding>$<32-byte hash, base64 without padding>`,
-/// so the cost can be raised later without invalidating existing credentials.
+/// SMTP password hashing, stored as PHC-style strings that carry their own parameters:
+/// - chosen passwords: scrypt, `$scrypt$ln=15,r=8,p=1$<salt, base64 without padding>$<32-byte hash>`,
+///   so the cost can be raised later without invalidating existing credentials (`needsRehash`);
+/// - passwords the relay generated (192 random bits): `$sha256$<salt>$<SHA-256 of salt and password>`.
+///   A slow KDF protects guessable passwords; nobody can search 2^192 candidates, however fast each is,
+///   so a generated password is stored the way the big forges store access tokens, and checking it
+///   costs a microsecond instead of 40 ms of CPU on every CMS login.
 public struct PasswordHasher: Sendable {
     public struct Parameters: Sendable, Equatable {
         /// log2 of scrypt's N (CPU/memory cost).
@@ -41,20 +45,34 @@ public struct PasswordHasher: Sendable {
         self.parameters = parameters
     }
 
-    public func hash(_ password: String) throws -> String {
+    /// `generated`: the relay made the password with `generatePassword` (fast hash); else scrypt.
+    public func hash(_ password: String, generated: Bool = false) throws -> String {
         guard password.count >= Self.minimumPasswordLength else {
             throw StoreError.weakPassword(minimumLength: Self.minimumPasswordLength)
         }
         var salt = [UInt8](repeating: 0, count: Self.saltLength)
         var rng = SystemRandomNumberGenerator()
         for i in salt.indices { salt[i] = rng.next() }
+        if generated {
+            return "$sha256$" + base64NoPad(salt) + "$" + base64NoPad(Self.fastDigest(password, salt: salt))
+        }
         let derived = try Self.derive(password, salt: salt, parameters: parameters)
         return "$scrypt$ln=\(parameters.logN),r=\(parameters.r),p=\(parameters.p)$"
             + base64NoPad(salt) + "$" + base64NoPad(derived)
     }
 
+    /// Is this a hash that needs no KDF (a generated password's)? Such hashes are verified inline.
+    public static func isFast(_ phc: String) -> Bool { phc.hasPrefix("$sha256$") }
+
+    /// An scrypt hash made with other parameters than today's: rewritten after the next successful login.
+    public func needsRehash(_ phc: String) -> Bool {
+        guard let parsed = Self.parse(phc) else { return false }
+        return parsed.parameters != parameters
+    }
+
     /// Constant-time comparison of the derived key; false for any malformed hash string.
     public func verify(_ password: String, against phc: String) -> Bool {
+        if Self.isFast(phc) { return Self.verifyFast(password, against: phc) }
         guard let parsed = Self.parse(phc) else { return false }
         guard !password.isEmpty else {
             // Same work, certain refusal.
@@ -81,6 +99,22 @@ public struct PasswordHasher: Sendable {
             from: input, salt: salt, outputByteCount: hashLength,
             rounds: 1 << parameters.logN, blockSize: parameters.r, parallelism: parameters.p)
         return key.withUnsafeBytes { Array($0) }
+    }
+
+    static func fastDigest(_ password: String, salt: [UInt8]) -> [UInt8] {
+        var hasher = SHA256()
+        hasher.update(data: salt)
+        hasher.update(data: Array(password.utf8))
+        return Array(hasher.finalize())
+    }
+
+    static func verifyFast(_ password: String, against phc: String) -> Bool {
+        let fields = phc.split(separator: "$", omittingEmptySubsequences: false)
+        guard fields.count == 4, fields[0].isEmpty, fields[1] == "sha256",
+              let salt = decodeBase64NoPad(fields[2]), salt.count >= 8,
+              let hash = decodeBase64NoPad(fields[3]), hash.count == 32
+        else { return false }
+        return constantTimeEqual(fastDigest(password, salt: salt), hash)
     }
 
     struct Parsed {
@@ -144,6 +178,22 @@ final class KDFRunner: Sendable {
 
     init(width: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)) {
         slots = DispatchSemaphore(value: width)
+    }
+
+    /// Verifications waiting or running; bounded by `tryRun`'s caller so a flood of wrong passwords
+    /// cannot queue unbounded CPU work ahead of everyone else.
+    private let pending = LockedValue(0)
+
+    /// `work`, or nil at once when `maxPending` are already waiting or running.
+    func tryRun<T: Sendable>(maxPending: Int, _ work: @escaping @Sendable () -> T) async -> T? {
+        let admitted = pending.withLock { count -> Bool in
+            guard count < maxPending else { return false }
+            count += 1
+            return true
+        }
+        guard admitted else { return nil }
+        defer { pending.withLock { $0 -= 1 } }
+        return await run(work)
     }
 
     func run<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {

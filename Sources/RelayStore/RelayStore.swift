@@ -51,6 +51,7 @@ public final class RelayStore: Sendable {
     let pool: DatabasePool
     let hasher: PasswordHasher
     let kdf = KDFRunner()
+    let loginCache = VerifiedLoginCache()
     let clock: @Sendable () -> Date
     let logger: Logger
     private let secretBoxCache = LockedValue<SecretBox?>(nil)
@@ -79,8 +80,11 @@ public final class RelayStore: Sendable {
         let directory = dataDirectory.hasSuffix("/") && dataDirectory.count > 1
             ? String(dataDirectory.dropLast()) : dataDirectory
         try POSIX.makeDirectory(directory)
+        try checkPrivate(directory: directory, secretKeyFile: options.secretKeyFile ?? directory + "/secret.key")
         let spool = try Spool(directory: directory + "/spool", faults: options.spoolFaults)
         let databasePath = directory + "/relay.sqlite"
+        // SQLite gives the -wal and -shm files the database file's mode: made 0600 here, all three are.
+        try POSIX.createPrivateFile(databasePath)
 
         var configuration = Configuration()
         configuration.label = "gmail-relay"
@@ -153,6 +157,16 @@ final class LockedValue<Value>: @unchecked Sendable {
         defer { lock.unlock() }
         return try body(&value)
     }
+}
+
+/// The data directory (made 0700) and the secret key file (made 0600) must not be open to other users:
+/// refuse to start, with the `chmod` to run, rather than serve mail from a directory anyone can read.
+private func checkPrivate(directory: String, secretKeyFile: String) throws {
+    var info = stat()
+    guard stat(directory, &info) == 0 else { throw StoreError.fileError(path: directory, errno: errno) }
+    if info.st_mode & 0o077 != 0 { throw StoreError.dataDirectoryTooOpen(path: directory, mode: UInt32(info.st_mode)) }
+    guard stat(secretKeyFile, &info) == 0 else { return }  // made 0600 when the first secret is sealed
+    if info.st_mode & 0o077 != 0 { throw StoreError.secretKeyTooOpen(path: secretKeyFile, mode: UInt32(info.st_mode)) }
 }
 
 private func withFileLock<T>(_ path: String, _ body: () throws -> T) throws -> T {

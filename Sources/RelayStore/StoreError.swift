@@ -17,6 +17,7 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible, Loc
     case cannotCreateDirectory(path: String, errno: Int32)
     case fileError(path: String, errno: Int32)
     case secretKeyTooOpen(path: String, mode: UInt32)
+    case dataDirectoryTooOpen(path: String, mode: UInt32)
     case secretKeyInvalid(path: String, reason: String)
     case secretKeyUnreadable(path: String, errno: Int32)
     case secretUndecryptable(String)
@@ -55,6 +56,10 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible, Loc
         case .secretKeyTooOpen(let path, let mode):
             return "secret key file \(path) has mode \(String(mode & 0o777, radix: 8, uppercase: false).leftPadded(to: 4)): "
                 + "it must not be accessible by group or others; run `chmod 600 \(path)`"
+        case .dataDirectoryTooOpen(let path, let mode):
+            return "data directory \(path) has mode \(String(mode & 0o777, radix: 8, uppercase: false).leftPadded(to: 4)): "
+                + "it holds the send log, message bodies and sealed grants, so it must not be accessible by group or others; "
+                + "run `chmod 700 \(path)`"
         case .secretKeyInvalid(let path, let reason):
             return "secret key file \(path) is not usable: \(reason)"
         case .secretKeyUnreadable(let path, let code):

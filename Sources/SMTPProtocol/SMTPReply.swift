@@ -77,6 +77,8 @@ extension SMTPReply {
     public static let authRequired = SMTPReply(530, "5.7.0", "Authentication required")
     public static let encryptionRequired = SMTPReply(538, "5.7.11", "Encryption required for requested authentication mechanism")
     public static let authFailed = SMTPReply(535, "5.7.8", "Authentication credentials invalid")
+    /// RFC 4954: the server cannot check credentials now; the client should try again later.
+    public static let authTemporaryFailure = SMTPReply(454, "4.7.0", "Temporary authentication failure, try again later")
     public static let authAborted = SMTPReply(501, "5.0.0", "Authentication aborted")
     public static let authNotAvailable = SMTPReply(503, "5.5.1", "Error: authentication not enabled")
     public static let unsupportedMechanism = SMTPReply(504, "5.5.4", "Unrecognized authentication type")
@@ -92,5 +94,8 @@ extension SMTPReply {
     public static let notHTTP = SMTPReply(554, "5.7.0", "Error: this is an SMTP server, not a web server")
     public static func timeout(_ hostname: String) -> SMTPReply { SMTPReply(421, "4.4.2", "\(hostname) Error: timeout exceeded") }
     public static func tooManyConnections(_ hostname: String) -> SMTPReply { SMTPReply(421, "4.7.0", "\(hostname) Error: too many connections, try again later") }
+    public static func tooManyConnectionsFromAddress(_ hostname: String) -> SMTPReply {
+        SMTPReply(421, "4.7.0", "\(hostname) Error: too many connections from your address, try again later")
+    }
     public static func shuttingDown(_ hostname: String) -> SMTPReply { SMTPReply(421, "4.3.2", "\(hostname) Service shutting down, closing connection") }
 }

@@ -168,6 +168,14 @@ public struct SMTPSession: Sendable {
         return fail(.authFailed) + process()
     }
 
+    /// The credentials could not be checked now (the relay is busy or its store is down): 454, not an
+    /// error of the client's, so it does not count towards `maxErrors`.
+    public mutating func authenticationUnavailable() -> [SMTPAction] {
+        guard case .waiting(.authentication) = phase else { return [] }
+        phase = .command
+        return [.reply(.authTemporaryFailure)] + process()
+    }
+
     public mutating func messageBegan(success: Bool) -> [SMTPAction] {
         guard phase == .waiting(.spool) else { return [] }
         if success {

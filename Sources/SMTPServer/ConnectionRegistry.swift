@@ -1,40 +1,65 @@
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// The open SMTP connections: counts them for `smtp.max_connections` and reaches them for shutdown.
+/// The open SMTP connections: counts them for `smtp.max_connections` (all clients) and
+/// `smtp.max_connections_per_address` (one client address), and reaches them for shutdown.
 final class ConnectionRegistry: Sendable {
+    /// Why a connection was not admitted.
+    enum Refusal: Error, Equatable {
+        case tooManyConnections
+        case tooManyFromAddress
+    }
+
     private struct Entry {
         let channel: any Channel
         let handler: NIOLoopBound<SMTPSessionHandler>
     }
 
-    // `reserved` counts numbers handed out by reserve() but not yet add()ed: connections are set up on
-    // several event loops at once, and the limit must hold between the two calls too.
-    private let state = NIOLockedValueBox((nextID: 1, entries: [Int: Entry](), reserved: 0))
+    private struct State {
+        var nextID = 1
+        var entries: [Int: Entry] = [:]
+        /// Every admitted connection's address, from `reserve` until `remove`: the limits count
+        /// connections being set up on other event loops as well as running ones.
+        var addresses: [Int: String] = [:]
+        var perAddress: [String: Int] = [:]
+    }
 
-    var count: Int { state.withLockedValue { $0.entries.count } }
+    private let state = NIOLockedValueBox(State())
 
-    /// Reserves a connection number, or nil when the limit is reached. Must be followed by `add`.
-    func reserve(limit: Int) -> Int? {
+    /// Admitted connections (running or being set up).
+    var count: Int { state.withLockedValue { $0.addresses.count } }
+
+    /// Connections admitted from `address` now.
+    func count(from address: String) -> Int { state.withLockedValue { $0.perAddress[address] ?? 0 } }
+
+    /// Admits a connection from `address` and returns its number, or why not. Every admitted number
+    /// must be given back with `remove` (the listener ties that to the channel's close).
+    func reserve(address: String, limit: Int, perAddressLimit: Int) -> Result<Int, Refusal> {
         state.withLockedValue { state in
-            guard state.entries.count + state.reserved < limit else { return nil }
+            guard state.addresses.count < limit else { return .failure(.tooManyConnections) }
+            let fromAddress = state.perAddress[address] ?? 0
+            guard fromAddress < perAddressLimit else { return .failure(.tooManyFromAddress) }
             let id = state.nextID
             state.nextID += 1
-            state.reserved += 1
-            return id
+            state.addresses[id] = address
+            state.perAddress[address] = fromAddress + 1
+            return .success(id)
         }
     }
 
     func add(_ id: Int, channel: any Channel, handler: SMTPSessionHandler) {
         let bound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
-        state.withLockedValue { state in
-            state.reserved -= 1
-            state.entries[id] = Entry(channel: channel, handler: bound)
-        }
+        state.withLockedValue { $0.entries[id] = Entry(channel: channel, handler: bound) }
     }
 
+    /// Gives a number back; a second call for the same number does nothing.
     func remove(_ id: Int) {
-        state.withLockedValue { _ = $0.entries.removeValue(forKey: id) }
+        state.withLockedValue { state in
+            state.entries.removeValue(forKey: id)
+            guard let address = state.addresses.removeValue(forKey: id) else { return }
+            let left = (state.perAddress[address] ?? 1) - 1
+            state.perAddress[address] = left > 0 ? left : nil
+        }
     }
 
     /// Asks every session to end as soon as it has no message in hand.

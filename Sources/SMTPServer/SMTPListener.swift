@@ -135,15 +135,33 @@ public final class SMTPService: Service, Sendable {
         backend: any SubmissionBackend, registry: ConnectionRegistry, throttle: AuthFailureThrottle, logger: Logger
     ) throws {
         let sync = channel.pipeline.syncOperations
+        let address = channel.remoteAddress?.ipAddress ?? "unknown"
+        // Limits first, TLS after: a refused client gets its 421 in clear at once, instead of a TLS
+        // handshake that a client holding every slot would never finish.
+        let id: Int
+        switch registry.reserve(address: address, limit: configuration.maxConnections, perAddressLimit: configuration.maxConnectionsPerAddress) {
+        case .success(let admitted):
+            id = admitted
+        case .failure(let refusal):
+            let reply: SMTPReply
+            switch refusal {
+            case .tooManyConnections:
+                logger.warning("smtp connection refused: too many connections", metadata: ["smtp.max_connections": "\(configuration.maxConnections)"])
+                reply = .tooManyConnections(configuration.hostname)
+            case .tooManyFromAddress:
+                logger.warning("smtp connection refused: too many connections from one address", metadata: [
+                    "smtp.peer": "\(address)", "smtp.max_connections_per_address": "\(configuration.maxConnectionsPerAddress)",
+                ])
+                reply = .tooManyConnectionsFromAddress(configuration.hostname)
+            }
+            try sync.addHandler(RefuseConnectionHandler(reply: reply, closeAfter: configuration.refusedConnectionLinger))
+            return
+        }
+        // Whatever ends the connection (a handler error included) gives its slot back.
+        channel.closeFuture.whenComplete { _ in registry.remove(id) }
         if implicitTLS, let tlsContext = configuration.tlsContext {
             try sync.addHandler(NIOSSLServerHandler(context: tlsContext))
         }
-        guard let id = registry.reserve(limit: configuration.maxConnections) else {
-            logger.warning("smtp connection refused: too many connections", metadata: ["smtp.max_connections": "\(configuration.maxConnections)"])
-            try sync.addHandler(RefuseConnectionHandler(reply: .tooManyConnections(configuration.hostname)))
-            return
-        }
-        let address = channel.remoteAddress?.ipAddress ?? "unknown"
         let peer = PeerInfo(address: address, port: channel.remoteAddress?.port, tls: implicitTLS)
         let sessionConfiguration = SMTPSessionConfiguration(
             hostname: configuration.hostname, maxMessageBytes: configuration.maxMessageBytes,
@@ -171,18 +189,30 @@ public enum SMTPServerError: Error, CustomStringConvertible {
     }
 }
 
-/// Answers 421 and closes: used when the connection limit is reached.
+/// Answers 421 and closes: used when a connection limit is reached. The socket is closed once the reply
+/// is written, and at the latest after `closeAfter`, so a refused client cannot keep a descriptor open.
 final class RefuseConnectionHandler: ChannelInboundHandler, Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
     let reply: SMTPReply
+    let closeAfter: TimeAmount
 
-    init(reply: SMTPReply) { self.reply = reply }
+    init(reply: SMTPReply, closeAfter: TimeAmount) {
+        self.reply = reply
+        self.closeAfter = closeAfter
+    }
 
     func channelActive(context: ChannelHandlerContext) {
-        let buffer = context.channel.allocator.buffer(string: reply.encoded())
+        let channel = context.channel
+        let timer = context.eventLoop.scheduleTask(in: closeAfter) { channel.close(promise: nil) }
+        channel.closeFuture.whenComplete { _ in timer.cancel() }
+        let buffer = channel.allocator.buffer(string: reply.encoded())
         context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
 }

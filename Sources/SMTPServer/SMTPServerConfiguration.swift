@@ -1,3 +1,4 @@
+import NIOCore
 import NIOSSL
 
 /// Settings of the SMTP listeners, independent of how the configuration file spells them.
@@ -8,6 +9,10 @@ public struct SMTPServerConfiguration: Sendable {
     public var maxLineLength: Int
     public var maxErrors: Int
     public var maxConnections: Int
+    /// Most connections from one client address (`smtp.max_connections_per_address`).
+    public var maxConnectionsPerAddress: Int
+    /// How long a refused connection may stay open at most while its 421 is written.
+    public var refusedConnectionLinger: TimeAmount = .seconds(2)
     /// Time allowed between two reads while the client has the turn.
     public var commandTimeout: Duration
     /// Upper bound for a whole connection.
@@ -25,7 +30,7 @@ public struct SMTPServerConfiguration: Sendable {
 
     public init(
         hostname: String, maxMessageBytes: Int = 36_700_160, maxRecipients: Int = 100, maxLineLength: Int = 4096,
-        maxErrors: Int = 3, maxConnections: Int = 200, commandTimeout: Duration = .seconds(300),
+        maxErrors: Int = 3, maxConnections: Int = 200, maxConnectionsPerAddress: Int = 20, commandTimeout: Duration = .seconds(300),
         sessionTimeout: Duration = .seconds(1800), tlsContext: NIOSSLContext? = nil,
         plaintextAuthAllowed: @escaping @Sendable (String) -> Bool = { _ in false },
         trusted: @escaping @Sendable (String) -> Bool = { _ in false },
@@ -37,6 +42,7 @@ public struct SMTPServerConfiguration: Sendable {
         self.maxLineLength = maxLineLength
         self.maxErrors = maxErrors
         self.maxConnections = maxConnections
+        self.maxConnectionsPerAddress = maxConnectionsPerAddress
         self.commandTimeout = commandTimeout
         self.sessionTimeout = sessionTimeout
         self.tlsContext = tlsContext

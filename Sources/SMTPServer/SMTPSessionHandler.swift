@@ -194,17 +194,24 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard let context else { return }
         let backend = self.backend
         let peer = self.peer
-        let promise = context.eventLoop.makePromise(of: Bool.self)
+        let promise = context.eventLoop.makePromise(of: AuthenticationResult.self)
         promise.completeWithTask { await backend.authenticate(username: username, password: password, peer: peer) }
-        promise.futureResult.assumeIsolated().whenSuccess { [self] success in
+        promise.futureResult.assumeIsolated().whenSuccess { [self] result in
             guard !closing else { return }
-            if success {
+            switch result {
+            case .accepted:
                 throttle.succeeded(peer: peer.address)
                 logger.info("smtp auth succeeded", metadata: ["smtp.user": "\(username)"])
                 perform(session.authenticationFinished(success: true))
                 return
+            case .temporarilyUnavailable:
+                logger.warning("smtp auth not checked: too busy or store unavailable", metadata: ["smtp.user": "\(username)"])
+                perform(session.authenticationUnavailable())
+                return
+            case .rejected:
+                break
             }
-            let delay = throttle.failed(peer: peer.address)
+            let delay = throttle.failed(peer: peer.address, username: username)
             logger.notice("smtp auth failed", metadata: ["smtp.user": "\(username)", "delay_ms": "\(delay.milliseconds)"])
             context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(delay)) { [self] in
                 guard !closing else { return }

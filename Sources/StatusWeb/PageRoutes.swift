@@ -7,6 +7,8 @@ import RelayStore
 
 extension StatusWebServer {
     static let pageSize = 50
+    /// Far past any real send log (50 million rows), and small enough that no offset arithmetic overflows.
+    static let maximumPage = 1_000_000
     static let maximumFormBytes = 16 * 1024
 
     /// GET /, /messages, /messages/{id}; POST /messages/{id}/retry|discard; the login form.
@@ -36,7 +38,18 @@ extension StatusWebServer {
 
         router.get("/login") { request, _ -> Response in
             guard self.security.requiresLogin else { return Self.redirect("/") }
-            return self.loginPage(next: Self.query(request)["next"] ?? "/", failed: false, status: .ok)
+            let query = Self.query(request)
+            if let ticket = query["ticket"] {
+                // A one-time link from `serve`'s first start or `gmail-relay web-token`.
+                guard let links = self.security.signInLinks, links.redeem(ticket, now: self.clock()) else {
+                    self.logger.notice("web sign-in link refused")
+                    try await Task.sleep(for: WebSecurity.wrongTokenDelay)
+                    return self.loginPage(next: "/", failed: false, linkRefused: true, status: .unauthorized)
+                }
+                let session = self.security.newSession(now: self.clock(), role: .admin)
+                return Self.redirect("/", cookie: self.sessionCookie(session, request: request, maxAge: Int(WebSecurity.sessionLifetime)))
+            }
+            return self.loginPage(next: query["next"] ?? "/", failed: false, status: .ok)
         }
         router.post("/login") { request, _ -> Response in
             guard self.security.requiresLogin else { return Self.redirect("/") }
@@ -45,12 +58,12 @@ extension StatusWebServer {
                 return Self.text("the form's CSRF token is missing or wrong: reload the sign-in page\n", status: .forbidden)
             }
             let next = Self.safeNext(form["next"])
-            guard let token = form["token"], self.security.isAdminToken(token) else {
+            guard let token = form["token"], let role = self.security.role(ofToken: token) else {
                 self.logger.notice("web sign-in refused")
-                try? await Task.sleep(nanoseconds: 300_000_000)  // slows guessing; the token is long anyway
+                try await Task.sleep(for: WebSecurity.wrongTokenDelay)  // slows guessing; the token is long anyway
                 return self.loginPage(next: next, failed: true, status: .unauthorized)
             }
-            let session = self.security.newSession(now: self.clock())
+            let session = self.security.newSession(now: self.clock(), role: role)
             return Self.redirect(next, cookie: self.sessionCookie(session, request: request, maxAge: Int(WebSecurity.sessionLifetime)))
         }
         router.post("/logout") { request, _ -> Response in
@@ -87,7 +100,9 @@ extension StatusWebServer {
         let status = MessageStatus(rawValue: statusText)
         let account = query["account"].flatMap { $0.isEmpty ? nil : $0 }
         let q = query["q"] ?? ""
-        let page = max(1, query["page"].flatMap { Int($0) } ?? 1)
+        guard let page = Self.boundedNumber(query["page"], default: 1, in: 1...Self.maximumPage) else {
+            return errorPage(request, .badRequest, "Not a page number", "The page is a number from 1 to \(Self.maximumPage).")
+        }
         let offset = (page - 1) * Self.pageSize
         var rows = try await store.messages(status: status, account: account, query: q.isEmpty ? nil : q, limit: Self.pageSize + 1, offset: offset)
         let hasMore = rows.count > Self.pageSize
@@ -137,6 +152,15 @@ extension StatusWebServer {
 
     func csrf(_ request: Request) -> String { security.csrfToken(session: session(request)) }
 
+    /// A whole number from a query parameter within `range`; `default` when the parameter is absent or
+    /// empty; nil (a 400 for the caller) for anything else: text, a sign, an overflow, out of range.
+    static func boundedNumber(_ text: String?, default value: Int, in range: ClosedRange<Int>) -> Int? {
+        guard let text, !text.isEmpty else { return value }
+        guard text.utf8.count <= 19, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+              let number = Int(text), range.contains(number) else { return nil }
+        return number
+    }
+
     func page(_ request: Request, title: String, body: String, status: HTTPResponse.Status = .ok) -> Response {
         let loggedIn = security.requiresLogin && security.isValidSession(session(request), now: clock())
         return Self.html(pages.page(title: title, body: body, csrf: csrf(request), loggedIn: loggedIn, now: clock()), status: status)
@@ -146,8 +170,10 @@ extension StatusWebServer {
         page(request, title: heading, body: pages.render("error", ["heading": heading, "text": text]), status: status)
     }
 
-    func loginPage(next: String, failed: Bool, status: HTTPResponse.Status) -> Response {
-        let body = pages.render("login", ["csrf": security.loginCSRFToken, "next": Self.safeNext(next), "failed": failed])
+    func loginPage(next: String, failed: Bool, linkRefused: Bool = false, status: HTTPResponse.Status) -> Response {
+        let body = pages.render("login", [
+            "csrf": security.loginCSRFToken, "next": Self.safeNext(next), "failed": failed, "linkRefused": linkRefused,
+        ])
         return Self.html(pages.page(title: "Sign in", body: body, csrf: nil, loggedIn: false, now: clock()), status: status)
     }
 
@@ -157,10 +183,15 @@ extension StatusWebServer {
         return Cookie(name: WebSecurity.sessionCookie, value: value, maxAge: maxAge, path: "/", secure: secure, httpOnly: true, sameSite: .strict)
     }
 
-    /// Only a path of this site: no scheme, no `//host`, so the login form cannot send anyone elsewhere.
+    /// Only a path of this site: `/` followed by a path character (not `/` or `\\`, which browsers read as
+    /// another host), and no whitespace, control bytes or backslash anywhere (browsers drop tabs and
+    /// newlines, so `/<TAB>/evil.example` would become `//evil.example`).
     static func safeNext(_ next: String?) -> String {
-        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.hasPrefix("/\\"), !next.contains("\r"), !next.contains("\n")
-        else { return "/" }
+        guard let next, next.hasPrefix("/"), next.utf8.count <= 2048 else { return "/" }
+        if next == "/" { return next }
+        let bytes = Array(next.utf8)
+        let refused = bytes.contains { $0 <= 0x20 || $0 >= 0x7F || $0 == UInt8(ascii: "\\") }
+        guard bytes[1] != UInt8(ascii: "/"), !refused else { return "/" }
         return next
     }
 

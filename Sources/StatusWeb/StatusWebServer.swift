@@ -130,7 +130,11 @@ public struct StatusWebServer: Sendable {
 }
 
 /// Who may pass: see `WebSecurity`. /style.css is public (the login page needs it); /login is public when
-/// a token is configured. Everything else needs the Bearer token (API, /metrics, /healthz) or a session (pages).
+/// tokens are required. Everything else needs a token (Bearer: API, /metrics, /healthz, pages) or a session
+/// (pages); the read token and a reader's session may only GET.
+///
+/// The path is checked first: only canonical paths are served, so what is classified here is exactly
+/// what the router routes (`//api/...`, `/./api/...` and `/api/../api/...` would route like `/api/...`).
 struct AccessMiddleware: RouterMiddleware {
     typealias Context = BasicRequestContext
     let security: WebSecurity
@@ -138,34 +142,74 @@ struct AccessMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
+        guard Self.isCanonical(path) else {
+            return StatusWebServer.text("not a canonical path: no empty, \".\" or \"..\" segments, no escapes\n", status: .badRequest)
+        }
         if path == "/style.css" { return try await next(request, context) }
         let isAPI = Self.isAPIPath(path)
+        let isWrite = request.method != .get && request.method != .head
         guard security.requiresLogin else {
-            // Open on loopback: refuse other Host names (DNS rebinding) and cross-site API writes.
+            // Open on loopback (web.open): refuse other Host names (DNS rebinding) and cross-site writes.
             if let host = request.head.authority, !WebSecurity.isLoopbackHost(host) {
                 return refuse(isAPI: isAPI, status: .forbidden, "this server answers to loopback names only (set web.admin_token to serve other names)")
             }
-            if isAPI, request.method == .post, Self.isCrossSite(request) {
-                return refuse(isAPI: true, status: .forbidden, "cross-site request refused")
+            if isWrite, Self.isCrossSite(request) {
+                return refuse(isAPI: isAPI, status: .forbidden, "cross-site request refused")
             }
             return try await next(request, context)
         }
         if path == "/login" { return try await next(request, context) }
-        if security.isValidBearer(request.headers[.authorization]) { return try await next(request, context) }
+        let authorization = request.headers[.authorization]
+        if let role = security.bearerRole(authorization) {
+            guard role.mayUse(request.method) else { return refuseReader(isAPI: isAPI) }
+            return try await next(request, context)
+        }
+        if authorization != nil {
+            // A wrong token waits as long as a wrong sign-in does: guessing over the API is no faster.
+            try await Task.sleep(for: WebSecurity.wrongTokenDelay)
+        }
         if isAPI {
-            var response = StatusWebServer.jsonError("authentication required: send Authorization: Bearer <web.admin_token>", status: .unauthorized)
+            var response = StatusWebServer.jsonError("authentication required: send Authorization: Bearer <web.admin_token or web.read_token>", status: .unauthorized)
             response.headers[.wwwAuthenticate] = "Bearer realm=\"gmail-relay\""
             return response
         }
-        if security.isValidSession(request.cookies[WebSecurity.sessionCookie]?.value, now: clock()) {
+        if let role = security.sessionRole(request.cookies[WebSecurity.sessionCookie]?.value, now: clock()) {
+            guard role.mayUse(request.method) else { return refuseReader(isAPI: false) }
             return try await next(request, context)
         }
-        if request.method == .get || request.method == .head {
+        if !isWrite {
             var target = path
             if let query = request.uri.query, !query.isEmpty { target += "?" + query }
             return StatusWebServer.redirect("/login?next=" + (target.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "/"))
         }
         return refuse(isAPI: false, status: .unauthorized, "sign in first")
+    }
+
+    func refuseReader(isAPI: Bool) -> Response {
+        refuse(isAPI: isAPI, status: .forbidden, "the read token may only look: retry, discard and other changes need web.admin_token")
+    }
+
+    /// `/` or `/segment/segment...` with segments of letters, digits and `-._~`, none empty, `.` or `..`.
+    /// Every route of this server fits; anything else is refused before it is classified or routed.
+    static func isCanonical(_ path: String) -> Bool {
+        if path == "/" { return true }
+        let bytes = path.utf8
+        guard bytes.first == UInt8(ascii: "/"), bytes.count <= 1024 else { return false }
+        for segment in bytes.dropFirst().split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false) {
+            guard !segment.isEmpty, !segment.elementsEqual(".".utf8), !segment.elementsEqual("..".utf8) else { return false }
+            guard segment.allSatisfy(isPathByte) else { return false }
+        }
+        return true
+    }
+
+    private static func isPathByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+            true
+        default:
+            false
+        }
     }
 
     static func isAPIPath(_ path: String) -> Bool {

@@ -178,11 +178,12 @@ enum Templates {
 
     static let login = """
         <h1>Sign in</h1>
-        {{#failed}}<p class="warning">That is not the admin token.</p>{{/failed}}
+        {{#failed}}<p class="warning">That is not a token of this relay.</p>{{/failed}}
+        {{#linkRefused}}<p class="warning">That sign-in link was already used or has expired. Run <code>gmail-relay web-token</code> on the relay's machine for a new one.</p>{{/linkRefused}}
         <form method="post" action="/login" class="login">
         <input type="hidden" name="csrf" value="{{csrf}}">
         <input type="hidden" name="next" value="{{next}}">
-        <label>Admin token (web.admin_token)<br><input type="password" name="token" autocomplete="current-password" required autofocus></label>
+        <label>Admin token or read token (<code>gmail-relay web-token</code> prints a sign-in link)<br><input type="password" name="token" autocomplete="current-password" required autofocus></label>
         <button type="submit">Sign in</button>
         </form>
 

@@ -37,13 +37,13 @@ final class ConfigurationErrorTests: XCTestCase {
             Case("[smtp]\nmax_recipients = abc", "config.toml:2: smtp.max_recipients: expected a whole number, got abc"),
             Case("smtp.max_recipients = [\"1\"]", #"config.toml:1: smtp.max_recipients: expected a whole number, got ["1"]"#),
             Case("smtp.max_recipients = 1.5", "config.toml:1: smtp.max_recipients: expected a whole number, got 1.5"),
-            Case("smtp.max_recipients = 0", "config.toml:1: smtp.max_recipients: must be at least 1, got 0"),
-            Case("smtp.max_connections = -3", "config.toml:1: smtp.max_connections: must be at least 1, got -3"),
+            Case("smtp.max_recipients = 0", "config.toml:1: smtp.max_recipients: must be between 1 and 100000, got 0"),
+            Case("smtp.max_connections = -3", "config.toml:1: smtp.max_connections: must be between 1 and 1000000, got -3"),
             Case("smtp.max_message_bytes = 50000000",
                  "config.toml:1: smtp.max_message_bytes: must be between 1 and 36700160 (35 MiB is Gmail's upload limit), got 50000000"),
             Case("smtp.max_line_length = 512",
                  "config.toml:1: smtp.max_line_length: must be between 1000 and 65536 (RFC 5321 allows 1000-octet lines), got 512"),
-            Case("delivery.sync_timeout_seconds = 0", "config.toml:1: delivery.sync_timeout_seconds: must be at least 1, got 0"),
+            Case("delivery.sync_timeout_seconds = 0", "config.toml:1: delivery.sync_timeout_seconds: must be between 1 and 316224000, got 0"),
             Case("smtp.listen = \"nope\"", #"config.toml:1: smtp.listen: expected host:port, got "nope""#),
             Case("smtp.listen = 127.0.0.1:2525",
                  #"config.toml:1: smtp.listen: text values need quotes: write "127.0.0.1:2525""#),
@@ -133,6 +133,18 @@ final class ConfigurationErrorTests: XCTestCase {
 
     // MARK: Rules across keys
 
+    /// Numbers become seconds, nanoseconds and dates later: a value that would overflow that is refused here.
+    func testNumbersThatWouldOverflowAreRefused() {
+        for (key, value) in [("delivery.max_age_hours", "9223372036854775807"), ("health.probe_interval_hours", "3000000000000000"),
+                             ("log.retention_days", "200000000000000000"), ("smtp.command_timeout_seconds", "9223372036854775807"),
+                             ("delivery.sync_timeout_seconds", "99999999999"), ("smtp.max_connections_per_address", "0")] {
+            let error = loadError("\(key) = \(value)")
+            XCTAssertEqual(error?.key, key, "\(key) = \(value)")
+            XCTAssertTrue(error?.message.contains("must be between") == true, "\(String(describing: error))")
+        }
+        XCTAssertEqual(loadError("smtp.max_recipients = 99999999999999999999")?.key, "smtp.max_recipients")
+    }
+
     func testAdminTokenRule() throws {
         check([
             Case("web.listen = \"0.0.0.0:8025\"",
@@ -149,7 +161,20 @@ final class ConfigurationErrorTests: XCTestCase {
         for listen in ["127.0.0.1:8025", "127.9.9.9:80", "[::1]:8025", "localhost:8025", "[::ffff:127.0.0.1]:8025"] {
             XCTAssertNoThrow(try load("web.listen = \"\(listen)\""), listen)
         }
-        XCTAssertEqual(try load("web.listen = \"0.0.0.0:8025\"\nweb.admin_token = \"t\"").web.adminToken, "t")
+        XCTAssertEqual(try load("web.listen = \"0.0.0.0:8025\"\nweb.admin_token = \"t-long-enough-for-a-web-token\"").web.adminToken, "t-long-enough-for-a-web-token")
+        check([
+            Case("web.admin_token = \"short\"",
+                 "config.toml:1: web.admin_token: must be at least 24 characters long (make one with `openssl rand -base64 32`)"),
+            Case("web.admin_token = \"t-long-enough-for-a-web-token\"\nweb.read_token = \"t-long-enough-for-a-web-token\"",
+                 "config.toml:2: web.read_token: must differ from web.admin_token"),
+            Case("web.listen = \"0.0.0.0:8025\"\nweb.admin_token = \"t-long-enough-for-a-web-token\"\nweb.open = true",
+                 "config.toml:3: web.open: only allowed when web.listen is a loopback address, not 0.0.0.0:8025"),
+            Case("web.open = true\nweb.read_token = \"t-long-enough-for-a-web-token\"",
+                 "config.toml:1: web.open: true means no token, but web.admin_token or web.read_token is set: remove one or the other"),
+            Case("web.open = maybe", "config.toml:1: web.open: expected true or false, got maybe"),
+        ])
+        XCTAssertTrue(try load("web.open = true").web.open)
+        XCTAssertFalse(try load("").web.open)
     }
 
     func testTrustedAccountRule() throws {
@@ -197,7 +222,7 @@ final class ConfigurationErrorTests: XCTestCase {
                  "config.toml:1: smtp.command_timeout_seconds: must not exceed smtp.session_timeout_seconds (1800), got 3600"),
             Case("smtp.listen = \"127.0.0.1:8025\"",
                  "config.toml:1: smtp.listen: 127.0.0.1:8025 is already taken by web.listen (127.0.0.1:8025)"),
-            Case("web.listen = \"0.0.0.0:2525\"\nweb.admin_token = \"t\"",
+            Case("web.listen = \"0.0.0.0:2525\"\nweb.admin_token = \"t-long-enough-for-a-web-token\"",
                  "config.toml:1: web.listen: 0.0.0.0:2525 is already taken by smtp.listen (127.0.0.1:2525)"),
         ])
         // Different hosts on one port are fine; so is turning the SMTP listener off.

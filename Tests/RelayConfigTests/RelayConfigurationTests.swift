@@ -86,7 +86,7 @@ final class RelayConfigurationTests: XCTestCase {
 
             [web]
             listen = "[::1]:9000"
-            admin_token = "s3cret"
+            admin_token = "s3cret-s3cret-s3cret-s3cret"
 
             [google]
             auth_url = "http://127.0.0.1:9999/auth"
@@ -129,7 +129,7 @@ final class RelayConfigurationTests: XCTestCase {
         XCTAssertEqual(c.smtp.trustedNetworks.map(\.description), ["192.168.1.0/24", "192.168.2.7/32"])
         XCTAssertEqual(c.smtp.trustedAccount, "site")
         XCTAssertEqual(c.web.listen, SocketAddressSpec(host: "::1", port: 9000))
-        XCTAssertEqual(c.web.adminToken, "s3cret")
+        XCTAssertEqual(c.web.adminToken, "s3cret-s3cret-s3cret-s3cret")
         XCTAssertEqual(c.google.authURL, URL(string: "http://127.0.0.1:9999/auth"))
         XCTAssertEqual(c.google.tokenURL, URL(string: "http://127.0.0.1:9999/token"))
         XCTAssertEqual(c.google.gmailURL, URL(string: "http://127.0.0.1:9999"))
@@ -179,7 +179,7 @@ final class RelayConfigurationTests: XCTestCase {
             max_recipients = 10
             plaintext_auth_networks = ["10.0.0.0/8"]
             [web]
-            admin_token = "from-file"
+            admin_token = "from-file-from-file-from-file"
             [log]
             level = "error"
             """
@@ -187,7 +187,7 @@ final class RelayConfigurationTests: XCTestCase {
             "GMAIL_RELAY_SMTP_LISTEN": "[::1]:2600",
             "GMAIL_RELAY_SMTP_MAX_RECIPIENTS": " 20 ",
             "GMAIL_RELAY_SMTP_PLAINTEXT_AUTH_NETWORKS": "127.0.0.1, ::1",
-            "GMAIL_RELAY_WEB_ADMIN_TOKEN": "from-env",
+            "GMAIL_RELAY_WEB_ADMIN_TOKEN": "from-env-from-env-from-env",
             "GMAIL_RELAY_DATA_DIR": "/srv/relay",
             "GMAIL_RELAY_SECRET_KEY_FILE": "/run/secrets/relay-key",
             "GMAIL_RELAY_UNRELATED_THING": "ignored",
@@ -196,7 +196,7 @@ final class RelayConfigurationTests: XCTestCase {
         XCTAssertEqual(c.smtp.listen, SocketAddressSpec(host: "::1", port: 2600))
         XCTAssertEqual(c.smtp.maxRecipients, 20)
         XCTAssertEqual(c.smtp.plaintextAuthNetworks.map(\.description), ["127.0.0.1/32", "::1/128"])
-        XCTAssertEqual(c.web.adminToken, "from-env")
+        XCTAssertEqual(c.web.adminToken, "from-env-from-env-from-env")
         XCTAssertEqual(c.dataDirectory, "/srv/relay")
         XCTAssertEqual(c.secretKeyFile, "/run/secrets/relay-key")
         XCTAssertEqual(c.log.level, .error, "keys not in the environment keep the file's value")
@@ -251,18 +251,18 @@ final class RelayConfigurationTests: XCTestCase {
             "web.admin_token", "google.auth_url", "google.token_url", "google.gmail_url", "google.tokeninfo_url",
             "google.revoke_url", "delivery.mode", "delivery.sync_timeout_seconds", "delivery.max_age_hours",
             "delivery.account_concurrency", "delivery.sends_per_minute", "log.retention_days", "log.level",
-            "health.probe_interval_hours", "alerts.webhook_url",
+            "health.probe_interval_hours", "alerts.webhook_url", "web.read_token", "web.open", "smtp.max_connections_per_address",
         ] {
             XCTAssertNotNil(RelayConfiguration.knownKey(named: name), name)
         }
-        XCTAssertEqual(names.count, 32)
+        XCTAssertEqual(names.count, 35)
         for key in RelayConfiguration.knownKeys {
             XCTAssertFalse(key.meaning.isEmpty, key.name)
             XCTAssertFalse(key.defaultDescription.isEmpty, key.name)
         }
         XCTAssertEqual(RelayConfiguration.knownKey(named: "smtp.max_message_bytes")?.defaultValue, "36700160")
         XCTAssertEqual(RelayConfiguration.knownKey(named: "smtp.tls_listen")?.defaultDescription, "(off)")
-        XCTAssertEqual(RelayConfiguration.knownKey(named: "web.admin_token")?.defaultDescription, "(none)")
+        XCTAssertEqual(RelayConfiguration.knownKey(named: "web.admin_token")?.defaultDescription, "(made by serve in data.dir)")
     }
 
     /// docs/configuration.md lists every key with the table's default, so the two cannot drift apart.
@@ -293,10 +293,10 @@ final class RelayConfigurationTests: XCTestCase {
         let samples: [String: String] = [
             "data.dir": "/d", "smtp.listen": "127.0.0.1:1", "smtp.tls_listen": "127.0.0.1:2",
             "smtp.tls.cert": try dir.write("c.pem"), "smtp.tls.key": try dir.write("k.pem"), "smtp.hostname": "h.example",
-            "smtp.max_message_bytes": "1000", "smtp.max_recipients": "2", "smtp.max_connections": "3",
+            "smtp.max_message_bytes": "1000", "smtp.max_recipients": "2", "smtp.max_connections": "3", "smtp.max_connections_per_address": "4",
             "smtp.max_line_length": "1001", "smtp.command_timeout_seconds": "5", "smtp.session_timeout_seconds": "6",
             "smtp.max_errors": "7", "smtp.plaintext_auth_networks": "10.0.0.0/8", "smtp.trusted_networks": "10.1.0.0/16",
-            "smtp.trusted_account": "acct", "web.listen": "127.0.0.1:3", "web.admin_token": "t",
+            "smtp.trusted_account": "acct", "web.listen": "127.0.0.1:3", "web.admin_token": "t-long-enough-for-a-web-token", "web.read_token": "r-long-enough-for-a-web-token", "web.open": "false",
             "google.auth_url": "http://a.test/1", "google.token_url": "http://a.test/2", "google.gmail_url": "http://a.test/3",
             "google.tokeninfo_url": "http://a.test/4", "google.revoke_url": "http://a.test/5", "delivery.mode": "queue",
             "delivery.sync_timeout_seconds": "8", "delivery.max_age_hours": "9", "delivery.account_concurrency": "10",
@@ -320,7 +320,7 @@ final class RelayConfigurationTests: XCTestCase {
         XCTAssertEqual(c.smtp.trustedNetworks.map(\.description), ["10.1.0.0/16"])
         XCTAssertEqual(c.smtp.trustedAccount, "acct")
         XCTAssertEqual(c.web.listen.port, 3)
-        XCTAssertEqual(c.web.adminToken, "t")
+        XCTAssertEqual(c.web.adminToken, "t-long-enough-for-a-web-token")
         XCTAssertEqual(
             [c.google.authURL, c.google.tokenURL, c.google.gmailURL, c.google.tokeninfoURL, c.google.revokeURL].map(\.path),
             ["/1", "/2", "/3", "/4", "/5"])

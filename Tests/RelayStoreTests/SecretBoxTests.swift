@@ -74,21 +74,44 @@ final class SecretBoxTests: XCTestCase {
         XCTAssertNoThrow(try SecretBox.loadOrCreate(keyFile: path))
     }
 
-    func testStoreRefusesAnOpenKeyFileWhenASecretIsNeeded() async throws {
+    func testStoreRefusesToOpenWithAKeyFileOpenToOthers() async throws {
         let dir = makeTemporaryDirectory(self)
         let keyPath = dir + "/elsewhere.key"
         _ = FileManager.default.createFile(
             atPath: keyPath, contents: Data(SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }.base64EncodedString().utf8),
             attributes: [.posixPermissions: 0o644])
-        let store = try RelayStore.open(
-            dataDirectory: dir + "/data", options: .init(secretKeyFile: keyPath, passwordHashing: .testing))
-        XCTAssertEqual(store.secretKeyFile, keyPath)
-        // Commands that need no secret still work.
-        try await store.addAccount(name: "plain", kind: .sandbox)
-        await assertThrows(.secretKeyTooOpen(path: keyPath, mode: 0o100644)) {
-            try await store.addAccount(name: "main", kind: .oauthUser, secret: Data("t".utf8))
+        XCTAssertThrowsError(try RelayStore.open(
+            dataDirectory: dir + "/data", options: .init(secretKeyFile: keyPath, passwordHashing: .testing))) { error in
+            XCTAssertEqual(error as? StoreError, .secretKeyTooOpen(path: keyPath, mode: 0o100644))
+            XCTAssertTrue("\(error)".contains("run `chmod 600 \(keyPath)`"), "\(error)")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/data/secret.key"))
+        chmod(keyPath, 0o600)
+        let store = try RelayStore.open(dataDirectory: dir + "/data", options: .init(secretKeyFile: keyPath, passwordHashing: .testing))
+        XCTAssertEqual(store.secretKeyFile, keyPath)
+    }
+
+    func testDataDirectoryAndDatabaseFilesArePrivate() async throws {
+        let dir = makeTemporaryDirectory(self)
+        let store = try RelayStore.open(dataDirectory: dir + "/data", options: .init(passwordHashing: .testing))
+        try await store.addAccount(name: "main", kind: .oauthUser, secret: Data("t".utf8))
+        func mode(_ path: String) throws -> Int {
+            (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? -1
+        }
+        XCTAssertEqual(try mode(dir + "/data"), 0o700)
+        XCTAssertEqual(try mode(dir + "/data/spool"), 0o700)
+        for file in ["relay.sqlite", "relay.sqlite-wal", "relay.sqlite-shm", "secret.key"] {
+            XCTAssertEqual(try mode(dir + "/data/" + file), 0o600, file)
+        }
+        try store.close()
+        // An existing directory open to other users: refused, with the chmod to run.
+        chmod(dir + "/data", 0o755)
+        XCTAssertThrowsError(try RelayStore.open(dataDirectory: dir + "/data", options: .init(passwordHashing: .testing))) { error in
+            XCTAssertEqual(error as? StoreError, .dataDirectoryTooOpen(path: dir + "/data", mode: 0o40755))
+            XCTAssertTrue("\(error)".contains("run `chmod 700 \(dir)/data`"), "\(error)")
+        }
+        chmod(dir + "/data", 0o700)
+        XCTAssertNoThrow(try RelayStore.open(dataDirectory: dir + "/data", options: .init(passwordHashing: .testing)))
     }
 
     func testKeyFileContentIsValidated() throws {

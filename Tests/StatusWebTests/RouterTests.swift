@@ -3,6 +3,7 @@ import GmailAPI
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import NIOCore
 import ProblemCatalogue
 import RelayConfig
@@ -357,7 +358,7 @@ import Delivery
             let wrong = try await client.execute(uri: "/login", method: .post, headers: formHeaders, body: form(["token": "guess", "csrf": loginCSRF]))
             #expect(wrong.status == .unauthorized)
             #expect(wrong.setCookie == nil)
-            #expect(wrong.text.contains("That is not the admin token."))
+            #expect(wrong.text.contains("That is not a token of this relay."))
 
             let ok = try await client.execute(uri: "/login", method: .post, headers: formHeaders,
                                               body: form(["token": Self.token, "csrf": loginCSRF, "next": "/messages/\(id)"]))
@@ -403,6 +404,17 @@ import Delivery
 
     @Test func loginRedirectStaysOnThisSite() {
         #expect(StatusWebServer.safeNext("/messages/5") == "/messages/5")
+        #expect(StatusWebServer.safeNext("/messages?status=held&page=2") == "/messages?status=held&page=2")
+        #expect(StatusWebServer.safeNext("/") == "/")
+        // Browsers drop tabs and newlines from URLs: "/\t/evil.example" would become "//evil.example".
+        #expect(StatusWebServer.safeNext("/\t/evil.example") == "/")
+        #expect(StatusWebServer.safeNext("/\n/evil.example") == "/")
+        #expect(StatusWebServer.safeNext("/\r\n/evil.example") == "/")
+        #expect(StatusWebServer.safeNext("/ /evil.example") == "/")
+        #expect(StatusWebServer.safeNext("/\u{0}/evil.example") == "/")
+        #expect(StatusWebServer.safeNext("/messages\\evil") == "/")
+        #expect(StatusWebServer.safeNext("/\u{7f}/evil.example") == "/")
+        #expect(StatusWebServer.safeNext("/é/evil.example") == "/")
         #expect(StatusWebServer.safeNext("//evil.example/") == "/")
         #expect(StatusWebServer.safeNext("https://evil.example/") == "/")
         #expect(StatusWebServer.safeNext("/\\evil.example") == "/")
@@ -437,11 +449,152 @@ import Delivery
         let security = WebSecurity(adminToken: "abc", key: .init(size: .bits256))
         #expect(security.isAdminToken("abc"))
         #expect(!security.isAdminToken("abcd"))
-        #expect(!security.isValidBearer("Basic abc"))
+        #expect(security.bearerRole("Basic abc") == nil)
+        #expect(security.bearerRole("Bearer abc") == .admin)
         let session = security.newSession(now: Date())
         #expect(security.isValidSession(session, now: Date()))
         #expect(!security.isValidSession(session, now: Date().addingTimeInterval(WebSecurity.sessionLifetime + 60)))
         let other = WebSecurity(adminToken: "abc", key: .init(size: .bits256))
         #expect(!other.isValidSession(session, now: Date()), "a session of another process")
+    }
+}
+
+/// Regressions of the hardening issue: each of these failed (or crashed the process) before.
+@Suite struct Hardening {
+    static let token = "correct-horse-battery-staple-9f8e7d"
+    static let readToken = "read-only-token-for-the-plugin-4c2a"
+
+    @Test(arguments: Setup.allCases)
+    func numbersFromTheURLAreBounded(setup: Setup) async throws {
+        let f = try Fixture()
+        try await f.addAccount("shop")
+        _ = try await f.addMessage(account: "shop")
+        try await f.app().test(setup.testing) { client in
+            // page=Int.max overflowed (page - 1) * 50 and aborted the whole process.
+            for page in ["9223372036854775807", "9223372036854775808", "1000001", "-1", "0", "1e3", "0x10", "+1", " 1", "١"] {
+                let response = try await client.execute(uri: "/messages?page=\(page.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)", method: .get)
+                #expect(response.status == .badRequest, "page=\(page)")
+            }
+            #expect(try await client.execute(uri: "/messages?page=1000000", method: .get).status == .ok)
+            #expect(try await client.execute(uri: "/messages?page=", method: .get).status == .ok)
+            for query in ["limit=9223372036854775807", "limit=0", "offset=-1", "offset=99999999999999999999", "limit=1e2"] {
+                #expect(try await client.execute(uri: "/api/messages?\(query)", method: .get).status == .badRequest, "\(query)")
+            }
+            for id in ["9223372036854775808", "-9223372036854775809", "1e3", "abc"] {
+                #expect(try await client.execute(uri: "/api/messages/\(id)", method: .get).status == .badRequest, "id \(id)")
+            }
+            #expect(try await client.execute(uri: "/api/messages/9223372036854775807", method: .get).status == .notFound)
+        }
+    }
+
+    @Test(arguments: Setup.allCases)
+    func nonCanonicalPathsAreRefusedBeforeTheyAreClassified(setup: Setup) async throws {
+        let f = try Fixture()
+        try await f.addAccount("shop")
+        let id = try await f.addMessage(account: "shop", status: .held, problem: "grant_revoked")
+        try await f.app().test(setup.testing) { client in
+            // Open page (web.open): a cross-site POST to the API is refused; these spellings routed to
+            // the API's discard while the access check read them as pages.
+            for path in ["//api/messages/\(id)/discard", "/./api/messages/\(id)/discard", "/api/../api/messages/\(id)/discard",
+                         "/api//messages/\(id)/discard", "/api/messages/\(id)/discard/", "/api/messages/%31/discard"] {
+                let response = try await client.execute(uri: path, method: .post, headers: headers([("Sec-Fetch-Site", "cross-site")]))
+                #expect(response.status == .badRequest || response.status == .forbidden, "\(path): \(response.status)")
+                #expect(try await f.store.message(id: id)?.status == .held, "\(path) discarded the message")
+            }
+            // Pages (not the API) that a browser may POST to cross-site are refused as well when open.
+            let page = try await client.execute(uri: "/messages/\(id)/discard", method: .post, headers: headers([("Sec-Fetch-Site", "cross-site")]))
+            #expect(page.status == .forbidden)
+            #expect(try await f.store.message(id: id)?.status == .held)
+        }
+        #expect(AccessMiddleware.isCanonical("/") && AccessMiddleware.isCanonical("/api/messages/12") && AccessMiddleware.isCanonical("/style.css"))
+        for path in ["", "//", "//api", "/./x", "/x/..", "/x/", "/a%2fb", "/a\\b", "/é", "/a b", "x"] {
+            #expect(!AccessMiddleware.isCanonical(path), "\(path)")
+        }
+    }
+
+    func server(_ f: Fixture) throws -> StatusWebServer {
+        var logger = Logger(label: "statusweb-test")
+        logger.logLevel = .critical
+        let security = try WebSecurity(listen: SocketAddressSpec(host: "127.0.0.1", port: 0), adminToken: Self.token, readToken: Self.readToken)
+        let store = f.store
+        return try StatusWebServer(reporter: StatusReporter(store: store), security: security,
+                                   metrics: { await StoreGauges.prometheusText(store) }, logger: logger)
+    }
+
+    @Test(arguments: Setup.allCases)
+    func theReadTokenMayOnlyLook(setup: Setup) async throws {
+        let f = try Fixture()
+        try await f.addAccount("shop")
+        let id = try await f.addMessage(account: "shop", status: .held, problem: "grant_revoked")
+        let app = try server(f).application(listen: SocketAddressSpec(host: "127.0.0.1", port: 0))
+        try await app.test(setup.testing) { client in
+            let read = headers([("Authorization", "Bearer \(Self.readToken)")])
+            for uri in ["/api/status", "/api/messages", "/api/messages/\(id)", "/metrics", "/healthz", "/", "/messages"] {
+                #expect(try await client.execute(uri: uri, method: .get, headers: read).status == .ok, "\(uri)")
+            }
+            for uri in ["/api/messages/\(id)/retry", "/api/messages/\(id)/discard"] {
+                #expect(try await client.execute(uri: uri, method: .post, headers: read).status == .forbidden, "\(uri)")
+            }
+            #expect(try await f.store.message(id: id)?.status == .held)
+            // Signed in with the read token: pages yes, the retry form no (even with its CSRF token).
+            let login = try await client.execute(uri: "/login", method: .get)
+            let loginCSRF = try #require(csrfToken(in: login.text))
+            let signedIn = try await client.execute(uri: "/login", method: .post, headers: formHeaders, body: form(["token": Self.readToken, "csrf": loginCSRF]))
+            #expect(signedIn.status == .seeOther)
+            let cookie = String(try #require(signedIn.setCookie).prefix { $0 != ";" })
+            let page = try await client.execute(uri: "/messages/\(id)", method: .get, headers: headers([("Cookie", cookie)]))
+            #expect(page.status == .ok)
+            let csrf = try #require(csrfToken(in: page.text))
+            var withCookie = formHeaders
+            withCookie[.cookie] = cookie
+            let retry = try await client.execute(uri: "/messages/\(id)/retry", method: .post, headers: withCookie, body: form(["csrf": csrf]))
+            #expect(retry.status == .forbidden)
+            #expect(try await f.store.message(id: id)?.status == .held)
+            // The admin token still acts.
+            let admin = try await client.execute(uri: "/api/messages/\(id)/retry", method: .post, headers: headers([("Authorization", "Bearer \(Self.token)")]))
+            #expect(admin.status == .ok)
+        }
+    }
+
+    @Test(arguments: Setup.allCases)
+    func aSignInLinkWorksOnce(setup: Setup) async throws {
+        let f = try Fixture()
+        let app = try server(f).application(listen: SocketAddressSpec(host: "127.0.0.1", port: 0))
+        let ticket = SignInLinks(adminToken: Self.token).makeTicket()
+        let forged = SignInLinks(adminToken: Self.token + "x").makeTicket()
+        let expired = SignInLinks(adminToken: Self.token).makeTicket(now: Date().addingTimeInterval(-SignInLinks.lifetime - 1))
+        try await app.test(setup.testing) { client in
+            let first = try await client.execute(uri: SignInLinks.path(ticket: ticket), method: .get)
+            #expect(first.status == .seeOther && first.headers[.location] == "/")
+            let cookie = String(try #require(first.setCookie).prefix { $0 != ";" })
+            #expect(try await client.execute(uri: "/", method: .get, headers: headers([("Cookie", cookie)])).status == .ok)
+            for refused in [ticket, forged, expired, "1.2.3", String(repeating: "9", count: 300)] {
+                let again = try await client.execute(uri: SignInLinks.path(ticket: refused), method: .get)
+                #expect(again.status == .unauthorized)
+                #expect(again.setCookie == nil)
+                #expect(again.text.contains("already used or has expired"))
+            }
+        }
+    }
+
+    @Test func tokensAreLongAndDistinct() throws {
+        let loopback = SocketAddressSpec(host: "127.0.0.1", port: 8025)
+        #expect(throws: WebServerError.tokenTooShort(key: "web.admin_token")) { try WebSecurity(listen: loopback, adminToken: "short") }
+        #expect(throws: WebServerError.tokenTooShort(key: "web.read_token")) { try WebSecurity(listen: loopback, adminToken: Self.token, readToken: "short") }
+        #expect(throws: WebServerError.sameTokens) { try WebSecurity(listen: loopback, adminToken: Self.token, readToken: Self.token) }
+        #expect(throws: WebServerError.readTokenWithoutAdminToken) { try WebSecurity(listen: loopback, adminToken: nil, readToken: Self.readToken) }
+    }
+
+    @Test(arguments: Setup.allCases)
+    func aWrongBearerWaitsLikeAWrongSignIn(setup: Setup) async throws {
+        let f = try Fixture()
+        let app = try server(f).application(listen: SocketAddressSpec(host: "127.0.0.1", port: 0))
+        try await app.test(setup.testing) { client in
+            let clock = ContinuousClock()
+            let start = clock.now
+            let wrong = try await client.execute(uri: "/api/status", method: .get, headers: headers([("Authorization", "Bearer guess-guess-guess-guess-guess")]))
+            #expect(wrong.status == .unauthorized)
+            #expect(clock.now - start >= WebSecurity.wrongTokenDelay)
+        }
     }
 }

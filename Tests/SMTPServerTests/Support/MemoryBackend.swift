@@ -30,9 +30,9 @@ final class MemoryBackend: SubmissionBackend {
         self.users = users
     }
 
-    func authenticate(username: String, password: String, peer: PeerInfo) async -> Bool {
+    func authenticate(username: String, password: String, peer: PeerInfo) async -> AuthenticationResult {
         authPeers.withLock { $0.append(peer) }
-        return users[username] == password
+        return users[username] == password ? .accepted : .rejected
     }
 
     func openSpool() throws -> any SpoolSink {
