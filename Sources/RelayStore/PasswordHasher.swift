@@ -170,40 +170,64 @@ private func decodeBase64NoPad(_ s: Substring) -> [UInt8]? {
 }
 
 /// Runs KDF work on its own threads: a verification takes tens of milliseconds of CPU, which must not
-/// stall Swift concurrency's cooperative pool or an event loop. At most one per core runs at a time,
-/// which also bounds scrypt's memory (32 MiB each) under a flood of AUTH attempts.
-final class KDFRunner: Sendable {
-    private let queue = DispatchQueue(label: "gmail-relay.store.kdf", attributes: .concurrent)
-    private let slots: DispatchSemaphore
+/// stall Swift concurrency's cooperative pool, an event loop, or a Dispatch worker. `width` threads (one
+/// per core) take jobs from a queue; a job waiting for its turn holds no thread (an earlier version
+/// waited on a semaphore inside Dispatch blocks, and a flood of AUTH attempts then took the threads
+/// GRDB's reader queues need). At most `width` run at once, which also bounds scrypt's memory.
+final class KDFRunner: @unchecked Sendable {
+    /// One per process: the cores are the process's, whatever number of stores it opens (tests open many).
+    static let shared = KDFRunner()
+
+    private let condition = NSCondition()
+    private var jobs: [@Sendable () -> Void] = []
+    private var pendingCount = 0
 
     init(width: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)) {
-        slots = DispatchSemaphore(value: width)
+        for index in 0..<width {
+            let thread = Thread { [unowned self] in self.work() }
+            thread.name = "gmail-relay-kdf-\(index)"
+            thread.start()
+        }
     }
 
-    /// Verifications waiting or running; bounded by `tryRun`'s caller so a flood of wrong passwords
-    /// cannot queue unbounded CPU work ahead of everyone else.
-    private let pending = LockedValue(0)
-
-    /// `work`, or nil at once when `maxPending` are already waiting or running.
-    func tryRun<T: Sendable>(maxPending: Int, _ work: @escaping @Sendable () -> T) async -> T? {
-        let admitted = pending.withLock { count -> Bool in
-            guard count < maxPending else { return false }
-            count += 1
-            return true
+    private func work() {
+        while true {
+            condition.lock()
+            while jobs.isEmpty { condition.wait() }
+            let job = jobs.removeFirst()
+            condition.unlock()
+            job()
         }
-        guard admitted else { return nil }
-        defer { pending.withLock { $0 -= 1 } }
-        return await run(work)
+    }
+
+    /// `work`, or nil at once when `maxPending` jobs are already waiting or running: a flood of wrong
+    /// passwords cannot queue unbounded CPU work ahead of everyone else.
+    func tryRun<T: Sendable>(maxPending: Int, _ work: @escaping @Sendable () -> T) async -> T? {
+        await submit(limit: maxPending, work)
     }
 
     func run<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            queue.async { [slots] in
-                slots.wait()
+        await submit(limit: nil, work)!
+    }
+
+    private func submit<T: Sendable>(limit: Int?, _ work: @escaping @Sendable () -> T) async -> T? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<T?, Never>) in
+            condition.lock()
+            if let limit, pendingCount >= limit {
+                condition.unlock()
+                continuation.resume(returning: nil)
+                return
+            }
+            pendingCount += 1
+            jobs.append { [self] in
                 let result = work()
-                slots.signal()
+                condition.lock()
+                pendingCount -= 1
+                condition.unlock()
                 continuation.resume(returning: result)
             }
+            condition.signal()
+            condition.unlock()
         }
     }
 }

@@ -50,7 +50,7 @@ public final class RelayStore: Sendable {
     public let spool: Spool
     let pool: DatabasePool
     let hasher: PasswordHasher
-    let kdf = KDFRunner()
+    let kdf = KDFRunner.shared
     let loginCache = VerifiedLoginCache()
     let clock: @Sendable () -> Date
     let logger: Logger

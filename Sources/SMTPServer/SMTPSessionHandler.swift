@@ -206,7 +206,11 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             case .temporarilyUnavailable:
                 logger.warning("smtp auth not checked: too busy or store unavailable", metadata: ["smtp.user": "\(username)"])
-                perform(session.authenticationUnavailable())
+                // Answered after the base delay, so a flood that is turned away cannot spin on it.
+                context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(configuration.authFailureDelay)) { [self] in
+                    guard !closing else { return }
+                    perform(session.authenticationUnavailable())
+                }
                 return
             case .rejected:
                 break

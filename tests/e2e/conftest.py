@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from harness import (
-    ACCOUNT, ACCOUNT_FROM, BINARY, CLI_TIMEOUT, HOST, PASSWORD, START_TIMEOUT, STOP_TIMEOUT, USERNAME,
+    ACCOUNT, ACCOUNT_FROM, BINARY, CLI_TIMEOUT, HOST, PASSWORD, START_TIMEOUT, STOP_TIMEOUT, USERNAME, WEB_TOKEN,
     RawSMTP, free_port, toml_value,
 )
 
@@ -50,8 +50,14 @@ class Relay:
             settings["smtp.tls.key"] = str(tls[1])
         if self.tls_port:
             settings["smtp.tls_listen"] = f"{HOST}:{self.tls_port}"
+        # Tokens are required by default, as in production; a test may open the page (web.open) or
+        # leave the token unset (None) so that serve makes its own.
+        if not (config or {}).get("web.open"):
+            settings["web.admin_token"] = WEB_TOKEN
         settings.update(config or {})
+        settings = {key: value for key, value in settings.items() if value is not None}
         self.settings = settings
+        self.web_token: str | None = settings.get("web.admin_token")
         self.config_path.write_text(
             "# written by tests/e2e/conftest.py\n"
             + "".join(f"{key} = {toml_value(value)}\n" for key, value in settings.items())
@@ -195,6 +201,14 @@ class Relay:
         except FileNotFoundError:
             return "(no stderr file)"
         return text[-limit:]
+
+    def web_get(self, path: str, timeout: float = 10) -> str:
+        """GET on the status page with the admin token (when one is set); the body as text."""
+        import urllib.request
+        headers = {"Authorization": f"Bearer {self.web_token}"} if self.web_token else {}
+        request = urllib.request.Request(f"http://{HOST}:{self.web_port}{path}", headers=headers)
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.read().decode()
 
     # -- clients -----------------------------------------------------------------------------
     def connect(self, implicit_tls: bool = False, greet: bool = True) -> RawSMTP:

@@ -22,6 +22,9 @@ HOST = "127.0.0.1"
 USERNAME = "site1"
 # Known to the tests; fed to `credential add --password-stdin`.
 PASSWORD = "e2e-Site1-pass-7Kq9Zr"
+# The status page's admin token every test relay gets unless its config says otherwise (web.open, or
+# "web.admin_token": None to leave it unset so serve makes its own).
+WEB_TOKEN = "e2e-web-admin-token-7d1c9b4e2a5f8836"
 ACCOUNT = "sandbox"
 ACCOUNT_FROM = "owner@example.com"
 

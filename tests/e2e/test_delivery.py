@@ -31,8 +31,9 @@ def gmail_relay(make_relay, fake_google, config: dict | None = None, start: bool
     client_id, secret = fake_google.add_client()
     refresh = fake_google.refresh_token(ADDRESS)
     relay = make_relay(config={**fake_google.relay_config(), **FAST, **(config or {})}, setup=False, start=False)
-    relay.cli_ok("account", "add", "shop", "--client-id", client_id, "--client-secret", secret,
-                 "--refresh-token", refresh, "--from", ADDRESS)
+    # The secrets on standard input, as the docs show: never in shell history or /proc/PID/cmdline.
+    relay.cli_ok("account", "add", "shop", "--client-id", client_id, "--client-secret-stdin",
+                 "--refresh-token-stdin", "--from", ADDRESS, input=f"{secret}\n{refresh}\n")
     relay.cli_ok("credential", "add", USERNAME, "--account", "shop", "--password-stdin", input=PASSWORD + "\n")
     relay.refresh = refresh
     if start:
@@ -270,8 +271,7 @@ def test_queue_mode_answers_after_commit_and_worker_delivers(make_relay, fake_go
     detail = wait_status(relay, log_id, "sent")
     assert [e["kind"] for e in detail["events"]][:1] == ["accepted"]
     assert len(fake_google.outbox()) == 1
-    import urllib.request
-    metrics = urllib.request.urlopen(f"http://{HOST}:{relay.web_port}/metrics", timeout=10).read().decode()
+    metrics = relay.web_get("/metrics")
     assert 'relay_messages_accepted_total{account="shop"} 1' in metrics, metrics
     assert 'relay_messages_total{account="shop",outcome="sent"} 1' in metrics, metrics
     assert 'relay_token_refreshes_total{account="shop",result="ok"}' in metrics, metrics

@@ -78,13 +78,18 @@ def seen(dom: str) -> VisibleText:
     return parser
 
 
-def web(relay, path: str, method: str = "GET", data: bytes | None = None, headers: dict | None = None):
-    """(status, headers, body) without following redirects."""
+def web(relay, path: str, method: str = "GET", data: bytes | None = None, headers: dict | None = None,
+        token: bool = True):
+    """(status, headers, body) without following redirects; with the relay's admin token as Bearer unless
+    `token` is False or the request names its own Authorization."""
+    headers = dict(headers or {})
+    if token and relay.web_token and "Authorization" not in headers:
+        headers["Authorization"] = f"Bearer {relay.web_token}"
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args, **kwargs):
             return None
     opener = urllib.request.build_opener(NoRedirect)
-    request = urllib.request.Request(f"http://{HOST}:{relay.web_port}{path}", data=data, method=method, headers=headers or {})
+    request = urllib.request.Request(f"http://{HOST}:{relay.web_port}{path}", data=data, method=method, headers=headers)
     try:
         with opener.open(request, timeout=30) as response:
             return response.status, response.headers, response.read().decode()
@@ -102,7 +107,9 @@ def send(relay, subject: str) -> int:
     return row["id"]
 
 
-def test_overview_and_message_page_as_a_person_sees_them(relay, tmp_path):
+def test_overview_and_message_page_as_a_person_sees_them(make_relay, tmp_path):
+    """Chromium cannot send a Bearer token: this relay's page is open (web.open, loopback only)."""
+    relay = make_relay(config={"web.open": True})
     log_id = send(relay, EVIL_SUBJECT)
     base = f"http://{HOST}:{relay.web_port}"
 
@@ -178,7 +185,7 @@ def test_api_messages_and_actions(relay):
 
 
 def test_non_loopback_listen_needs_an_admin_token(make_relay):
-    relay = make_relay(config={"web.listen": f"0.0.0.0:{free_port()}"}, start=False, setup=False)
+    relay = make_relay(config={"web.listen": f"0.0.0.0:{free_port()}", "web.admin_token": None}, start=False, setup=False)
     result = relay.cli("status")
     assert result.returncode != 0
     assert "web.admin_token" in result.stderr, result.stderr
@@ -200,28 +207,28 @@ def test_admin_token_bearer_and_login_cookie(make_relay):
     relay.web_port = port
     log_id = send(relay, "behind a token")
 
-    status, headers, _ = web(relay, "/api/status")
+    status, headers, _ = web(relay, "/api/status", token=False)
     assert status == 401 and headers["WWW-Authenticate"].startswith("Bearer")
     status, _, body = web(relay, "/api/status", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
     assert status == 200 and json.loads(body)["accounts"][0]["name"] == "sandbox"
 
-    status, headers, _ = web(relay, f"/messages/{log_id}")
+    status, headers, _ = web(relay, f"/messages/{log_id}", token=False)
     assert status == 303 and headers["Location"].startswith("/login?next=")
     # What Chromium sees without signing in: the sign-in form, no data.
     login_page = seen(dump_dom(f"http://{HOST}:{port}/messages/{log_id}"))
     assert "Sign in" in login_page.text and "behind a token" not in login_page.text, login_page.text
 
-    status, _, body = web(relay, "/login")
+    status, _, body = web(relay, "/login", token=False)
     csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', body).group(1)
     assert ADMIN_TOKEN not in body
     form = urllib.parse.urlencode({"token": ADMIN_TOKEN, "next": f"/messages/{log_id}"}).encode()
-    assert web(relay, "/login", "POST", form, {"Content-Type": "application/x-www-form-urlencoded"})[0] == 403
+    assert web(relay, "/login", "POST", form, {"Content-Type": "application/x-www-form-urlencoded"}, token=False)[0] == 403
     form = urllib.parse.urlencode({"token": ADMIN_TOKEN, "csrf": csrf, "next": f"/messages/{log_id}"}).encode()
-    status, headers, _ = web(relay, "/login", "POST", form, {"Content-Type": "application/x-www-form-urlencoded"})
+    status, headers, _ = web(relay, "/login", "POST", form, {"Content-Type": "application/x-www-form-urlencoded"}, token=False)
     assert status == 303 and headers["Location"] == f"/messages/{log_id}"
     cookie = headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and ADMIN_TOKEN not in cookie
-    status, _, body = web(relay, f"/messages/{log_id}", headers={"Cookie": cookie.split(";")[0]})
+    status, _, body = web(relay, f"/messages/{log_id}", headers={"Cookie": cookie.split(";")[0]}, token=False)
     assert status == 200 and "behind a token" in body and ADMIN_TOKEN not in body
     assert ADMIN_TOKEN not in relay.stderr_text()
 
@@ -232,8 +239,9 @@ def test_docs_page_is_what_the_binary_generates(relay):
     assert generated == committed
 
 
-def test_open_loopback_refuses_foreign_host_names(relay):
-    """Without a token the page is open on loopback, but only under loopback names (DNS rebinding)."""
+def test_open_loopback_refuses_foreign_host_names(make_relay):
+    """With web.open the page is open on loopback, but only under loopback names (DNS rebinding)."""
+    relay = make_relay(config={"web.open": True})
     import http.client
     for host, expected in [("evil.example:8025", 403), (f"127.0.0.1:{relay.web_port}", 200), (f"localhost:{relay.web_port}", 200)]:
         conn = http.client.HTTPConnection(HOST, relay.web_port, timeout=30)
@@ -291,7 +299,8 @@ def test_held_mail_is_explained_on_the_page_and_alerted(make_relay, fake_google)
 
     receiver = Receiver()
     try:
-        relay = gmail_relay(make_relay, fake_google, config={"alerts.webhook_url": receiver.url})
+        # Chromium reads the page: open on loopback (web.open), as on a single-user machine.
+        relay = gmail_relay(make_relay, fake_google, config={"alerts.webhook_url": receiver.url, "web.open": True})
         base = f"http://{HOST}:{relay.web_port}"
         # Let the start-up token health probe finish first, so that its refresh cannot race the failure.
         import time
@@ -348,7 +357,7 @@ def test_sigterm_with_a_kept_alive_page_connection(relay):
     import http.client
     import time
     conn = http.client.HTTPConnection(HOST, relay.web_port, timeout=30)
-    conn.request("GET", "/")
+    conn.request("GET", "/", headers={"Authorization": f"Bearer {relay.web_token}"})
     response = conn.getresponse()
     response.read()
     assert response.status == 200 and response.getheader("Connection", "keep-alive").lower() != "close"
@@ -364,7 +373,8 @@ def test_connection_close_is_honoured_in_any_case(relay):
     import time
     for value in ("close", "Close", "CLOSE"):
         s = socket.create_connection((HOST, relay.web_port), timeout=5)
-        s.sendall(f"GET /healthz HTTP/1.1\r\nHost: {HOST}:{relay.web_port}\r\nConnection: {value}\r\n\r\n".encode())
+        s.sendall(f"GET /healthz HTTP/1.1\r\nHost: {HOST}:{relay.web_port}\r\nConnection: {value}\r\n"
+                  f"Authorization: Bearer {relay.web_token}\r\n\r\n".encode())
         started, data = time.monotonic(), b""
         while True:
             chunk = s.recv(4096)  # a socket.timeout here means the server kept the connection open
