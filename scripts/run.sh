@@ -5,7 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
-swift build -c release 2>&1 | grep -v '^\[' || true
+# A failed build stops here: a stale binary must not start as if it were this code.
+build_log=$(mktemp)
+if ! swift build -c release >"$build_log" 2>&1; then
+    tail -n 40 "$build_log" >&2
+    echo "scripts/run.sh: the build failed (log: $build_log)" >&2
+    exit 1
+fi
+rm -f "$build_log"
 relay=.build/release/gmail-relay
 
 if ! "$relay" account list | grep -q '^sandbox '; then
@@ -20,4 +27,9 @@ fi
 echo "SMTP on ${GMAIL_RELAY_SMTP_LISTEN:-127.0.0.1:2525}. Try:"
 echo "  swaks --server 127.0.0.1:2525 --auth-user wordpress --auth-password PASSWORD --from relay@example.com --to you@example.com"
 echo "  $relay log"
+echo
+echo "Status page (tokens are required; this link signs you in once, for 60 minutes):"
+"$relay" web-token "$@" | sed -n 's/^Sign-in link[^:]*: /  /p'
+echo "  (a new link any time: $relay web-token)"
+echo
 exec "$relay" serve "$@"

@@ -9,7 +9,15 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
 
 echo "== swift build"
-swift build --build-tests 2>&1 | grep -v '^\[' || true
+# A failed build fails the run: a stale binary from an earlier build must not pass the tests.
+build_log=$(mktemp)
+if ! swift build --build-tests >"$build_log" 2>&1; then
+    grep -v '^\[' "$build_log" | tail -n 60 >&2
+    echo "scripts/test.sh: the build failed" >&2
+    exit 1
+fi
+grep -v '^\[' "$build_log" || true
+rm -f "$build_log"
 test -x .build/debug/gmail-relay
 
 echo "== swift test"

@@ -65,7 +65,7 @@ extension ProblemCatalogue {
             disposition: .held,
             steps: { c in [
                 Steps.reauth(c),
-                "When importing a grant, give the client ID and secret it was issued to: `gmail-relay account update \(c.name) --client-id ID --client-secret SECRET --refresh-token TOKEN`.",
+                "When importing a grant, give the client ID and secret it was issued to: `gmail-relay account update \(c.name) --client-id ID --client-secret-stdin --refresh-token-stdin` (the secret, then the token, one per line on standard input).",
             ] }
         ),
         CatalogueEntry(

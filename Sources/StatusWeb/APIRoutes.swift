@@ -17,13 +17,11 @@ extension StatusWebServer {
                 }
                 status = parsed
             }
-            let limitText = query["limit"] ?? "50"
-            let offsetText = query["offset"] ?? "0"
-            guard let limit = Int(limitText), (1...1000).contains(limit) else {
+            guard let limit = Self.boundedNumber(query["limit"], default: 50, in: 1...1000) else {
                 return Self.jsonError("limit must be a number from 1 to 1000", status: .badRequest)
             }
-            guard let offset = Int(offsetText), offset >= 0 else {
-                return Self.jsonError("offset must be a number from 0", status: .badRequest)
+            guard let offset = Self.boundedNumber(query["offset"], default: 0, in: 0...Self.maximumOffset) else {
+                return Self.jsonError("offset must be a number from 0 to \(Self.maximumOffset)", status: .badRequest)
             }
             let account = query["account"].flatMap { $0.isEmpty ? nil : $0 }
             let q = query["q"].flatMap { $0.isEmpty ? nil : $0 }
@@ -48,6 +46,9 @@ extension StatusWebServer {
             try await self.apiAction(context, .discard)
         }
     }
+
+    /// The page's deepest offset, for the API too: no arithmetic on it can overflow.
+    static let maximumOffset = maximumPage * pageSize
 
     enum MessageAction: String {
         case retry, discard
