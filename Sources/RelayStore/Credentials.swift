@@ -74,7 +74,9 @@ extension RelayStore {
         } else if let stored, loginCache.contains(username: username, password: password, storedHash: stored.hash, now: now) {
             valid = true
         } else {
+            let slowChecks = self.slowChecks
             let checked = await kdf.tryRun(maxPending: Self.maximumPendingSlowChecks) { () -> Bool in
+                slowChecks.withLock { $0 += 1 }
                 guard let stored else {
                     hasher.dummyVerify(password)
                     return false

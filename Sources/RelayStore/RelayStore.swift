@@ -52,6 +52,8 @@ public final class RelayStore: Sendable {
     let hasher: PasswordHasher
     let kdf = KDFRunner.shared
     let loginCache = VerifiedLoginCache()
+    /// Password checks that ran the slow KDF (the cache and fast hashes skip it).
+    let slowChecks = LockedValue(0)
     let clock: @Sendable () -> Date
     let logger: Logger
     private let secretBoxCache = LockedValue<SecretBox?>(nil)

@@ -171,3 +171,103 @@ final class CredentialTests: XCTestCase {
         XCTAssertEqual(Set(many), alphabet)
     }
 }
+
+/// The fast paths of AUTH (issue: authenticated submission at CMS pace): the verified-login cache and
+/// the fast hash of generated passwords, and that neither weakens what a login check means.
+final class LoginCacheTests: XCTestCase {
+    func slowChecks(_ store: RelayStore) -> Int { store.slowChecks.withLock { $0 } }
+
+    func testAVerifiedLoginIsCachedAndAChangedOrRemovedLoginStopsAtOnce() async throws {
+        let dir = makeTemporaryDirectory(self)
+        let store = try openStore(dir)
+        try await store.addAccount(name: "main", kind: .sandbox)
+        try await store.addCredential(username: "site1", account: "main", password: "chosen-password-1")
+        let first = try await store.verifyCredential(username: "site1", password: "chosen-password-1")
+        XCTAssertNotNil(first)
+        XCTAssertEqual(slowChecks(store), 1)
+        for _ in 0..<5 {
+            let again = try await store.verifyCredential(username: "site1", password: "chosen-password-1")
+            XCTAssertNotNil(again)
+        }
+        XCTAssertEqual(slowChecks(store), 1, "later logins come from the cache")
+
+        // Another process (the CLI) removes the login and adds it again with a new password.
+        let cli = try openStore(dir)
+        try await cli.removeCredential(username: "site1")
+        let afterRemoval = try await store.verifyCredential(username: "site1", password: "chosen-password-1")
+        XCTAssertNil(afterRemoval, "a removed login stops working at once")
+        try await cli.addCredential(username: "site1", account: "main", password: "chosen-password-2")
+        let oldPassword = try await store.verifyCredential(username: "site1", password: "chosen-password-1")
+        XCTAssertNil(oldPassword, "the old password of a changed login stops working at once")
+        let newPassword = try await store.verifyCredential(username: "site1", password: "chosen-password-2")
+        XCTAssertNotNil(newPassword)
+    }
+
+    func testAWrongPasswordIsNeverCached() async throws {
+        let store = try openStore(makeTemporaryDirectory(self))
+        try await store.addAccount(name: "main", kind: .sandbox)
+        try await store.addCredential(username: "site1", account: "main", password: "chosen-password-1")
+        for attempt in 1...3 {
+            let wrong = try await store.verifyCredential(username: "site1", password: "wrong-password")
+            XCTAssertNil(wrong)
+            XCTAssertEqual(slowChecks(store), attempt, "every wrong password costs a full check")
+        }
+        let unknown = try await store.verifyCredential(username: "nobody", password: "chosen-password-1")
+        XCTAssertNil(unknown)
+        XCTAssertEqual(slowChecks(store), 4, "an unknown username costs the same")
+    }
+
+    func testGeneratedPasswordsAreCheckedWithoutTheSlowHash() async throws {
+        let store = try openStore(makeTemporaryDirectory(self))
+        try await store.addAccount(name: "main", kind: .sandbox)
+        let password = RelayStore.generatePassword()
+        try await store.addCredential(username: "site2", account: "main", password: password, generated: true)
+        let stored = try await store.pool.read { try String.fetchOne($0, sql: "SELECT password_hash FROM credentials") }
+        XCTAssertTrue(stored?.hasPrefix("$sha256$") == true, stored ?? "")
+        XCTAssertFalse(stored?.contains(password) ?? true)
+        let ok = try await store.verifyCredential(username: "site2", password: password)
+        XCTAssertNotNil(ok)
+        let wrong = try await store.verifyCredential(username: "site2", password: password + "x")
+        XCTAssertNil(wrong)
+        XCTAssertEqual(slowChecks(store), 0)
+    }
+
+    func testOldHashesStillVerifyAndAreUpgradedOnLogin() async throws {
+        let store = try openStore(makeTemporaryDirectory(self))  // today's parameters: .testing (ln=8)
+        try await store.addAccount(name: "main", kind: .sandbox)
+        try await store.addCredential(username: "site1", account: "main", password: "placeholder-1")
+        let old = try PasswordHasher(parameters: PasswordHasher.Parameters(logN: 9, r: 8, p: 1)).hash("old-password-1")
+        try await store.pool.write { try $0.execute(sql: "UPDATE credentials SET password_hash = ?", arguments: [old]) }
+        let ok = try await store.verifyCredential(username: "site1", password: "old-password-1")
+        XCTAssertNotNil(ok, "a hash made with other parameters still verifies")
+        let upgraded = try await store.pool.read { try String.fetchOne($0, sql: "SELECT password_hash FROM credentials") }
+        XCTAssertTrue(upgraded?.hasPrefix("$scrypt$ln=8,r=8,p=1$") == true, upgraded ?? "")
+        XCTAssertNotEqual(upgraded, old)
+        let afterUpgrade = try await store.verifyCredential(username: "site1", password: "old-password-1")
+        XCTAssertNotNil(afterUpgrade)
+        let wrong = try await store.verifyCredential(username: "site1", password: "old-password-2")
+        XCTAssertNil(wrong)
+    }
+
+    func testTheCacheIsBoundedInSizeAndTime() {
+        let cache = VerifiedLoginCache(capacity: 10, lifetime: 60)
+        let now = Date()
+        for index in 0..<25 {
+            cache.insert(username: "user\(index)", password: "pw", storedHash: "h", now: now.addingTimeInterval(Double(index)))
+            XCTAssertLessThanOrEqual(cache.count, 10)
+        }
+        XCTAssertTrue(cache.contains(username: "user24", password: "pw", storedHash: "h", now: now.addingTimeInterval(30)))
+        XCTAssertFalse(cache.contains(username: "user24", password: "other", storedHash: "h", now: now.addingTimeInterval(30)))
+        XCTAssertFalse(cache.contains(username: "user24", password: "pw", storedHash: "changed", now: now.addingTimeInterval(30)))
+        cache.insert(username: "user23", password: "pw", storedHash: "h", now: now)
+        XCTAssertFalse(cache.contains(username: "user23", password: "pw", storedHash: "h", now: now.addingTimeInterval(61)),
+                       "an entry lives `lifetime` at most")
+    }
+
+    func testSlowChecksPastTheCapAreRefusedWithoutWork() async {
+        let refused = await KDFRunner.shared.tryRun(maxPending: 0) { true }
+        XCTAssertNil(refused)
+        let admitted = await KDFRunner.shared.tryRun(maxPending: 1) { true }
+        XCTAssertEqual(admitted, true)
+    }
+}
