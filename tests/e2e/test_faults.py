@@ -102,7 +102,8 @@ def test_full_disk_answers_452_keeps_what_it_acknowledged_and_recovers(make_rela
 
 def test_500_connections_abandoned_mid_data_leak_nothing(make_relay):
     relay = make_relay(config={"smtp.trusted_networks": "127.0.0.0/8", "smtp.trusted_account": "sandbox",
-                               "smtp.max_connections": 1000, "delivery.mode": "queue"})
+                               "smtp.max_connections": 1000, "smtp.max_connections_per_address": 1000,
+                               "delivery.mode": "queue"})
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
     baseline = open_fds(relay.proc.pid)

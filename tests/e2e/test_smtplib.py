@@ -145,11 +145,27 @@ def test_too_many_recipients(make_relay):
         code, text = s.rcpt(rcpts[3])
         assert code == 452 and text.startswith(b"4.5.3"), (code, text)
         s.rset()
-        refused = s.sendmail(SENDER, rcpts, simple_message("five rcpts"))
+        # The header names one of the accepted recipients: Gmail sends to three addresses in all.
+        message = simple_message("five rcpts").replace(b"To: r@example.com", b"To: r1@example.com")
+        refused = s.sendmail(SENDER, rcpts, message)
         assert set(refused) == set(rcpts[3:]), refused
         assert all(code == 452 for code, _ in refused.values()), refused
     [row] = rows_oldest_first(relay)
     assert row["recipients"] == rcpts[:3], row
+
+
+def test_header_recipients_count_too(make_relay):
+    """Gmail sends to To/Cc/Bcc, not to the envelope: a header naming more than the limit is refused."""
+    relay = make_relay(config={"smtp.max_recipients": 3})
+    with client(relay) as s:
+        try:
+            s.sendmail(SENDER, ["r1@example.com"], simple_message("header fan-out").replace(
+                b"To: r@example.com", b"To: r1@example.com, r2@example.com\r\nCc: r3@example.com, r4@example.com"))
+        except smtplib.SMTPDataError as error:
+            assert error.smtp_code == 550 and error.smtp_error.startswith(b"5.5.3"), error
+        else:
+            raise AssertionError("a message to four header recipients was accepted with max_recipients 3")
+    assert rows_oldest_first(relay) == []
 
 
 def test_starttls(make_relay, tls_cert):
