@@ -1,6 +1,7 @@
 import Foundation
 import GmailAPI
 import Logging
+import MessageRewrite
 import RelayStore
 
 /// How one delivery attempt ended, for the SMTP reply (sync mode) and the worker's pacing.
@@ -64,17 +65,23 @@ public struct MessageDeliverer: Sendable {
             return try await failWithoutAttempt(id, account: message.account, problem: .accountRemoved,
                                                 detail: "account \(message.account) no longer exists")
         }
-        guard let spoolPath = message.spoolPath, FileManager.default.fileExists(atPath: spoolPath) else {
-            return try await failWithoutAttempt(id, account: account.name, problem: .spoolMissing,
-                                                detail: "the message file is missing from the spool")
-        }
-
         // Message-ID and Date, when the client sent none, are the same on every attempt: a resend after a
         // crash can be recognised as the same message.
-        let (outgoing, rewrite) = try SpooledMessage.outgoing(
-            spoolPath: spoolPath, fileIfLargerAt: spoolPath + ".outgoing", envelopeRecipients: message.recipients,
-            accountAddresses: account.fromAddresses, now: message.createdAt,
-            newMessageID: "relay-\(id).\(Int64(message.createdAt.timeIntervalSince1970 * 1000))@\(hostname)")
+        let newMessageID = "relay-\(id).\(Int64(message.createdAt.timeIntervalSince1970 * 1000))@\(hostname)"
+        let outgoing: UploadBody
+        let rewrite: RewriteResult
+        if let spoolPath = message.spoolPath, FileManager.default.fileExists(atPath: spoolPath) {
+            (outgoing, rewrite) = try SpooledMessage.outgoing(
+                spoolPath: spoolPath, fileIfLargerAt: spoolPath + ".outgoing", envelopeRecipients: message.recipients,
+                accountAddresses: account.fromAddresses, now: message.createdAt, newMessageID: newMessageID)
+        } else if message.spoolPath == nil, let body = try await store.inlineBody(messageID: id) {
+            (outgoing, rewrite) = try SpooledMessage.outgoing(
+                inlineBody: body, envelopeRecipients: message.recipients, accountAddresses: account.fromAddresses,
+                now: message.createdAt, newMessageID: newMessageID)
+        } else {
+            return try await failWithoutAttempt(id, account: account.name, problem: .spoolMissing,
+                                                detail: "the message body is missing (spool file or database)")
+        }
         defer { if case .file(let file) = outgoing { try? FileManager.default.removeItem(at: file) } }
         // Everything this attempt learns goes into one report, written in one transaction at the end.
         var report = AttemptReport(messageID: id, account: account.name, outcome: .held(problemCode: ""))

@@ -16,10 +16,18 @@ public enum SpooledMessage {
         return (bytes, data.count <= limit)
     }
 
-    /// Subject (decoded for display) and Message-ID, for the send log.
+    /// Subject (decoded for display) and Message-ID for the send log, and how many addresses Gmail
+    /// would send the message to (`HeaderBlock.gmailRecipientCount`).
     public static func summary(path: String, envelopeRecipients: [String] = []) -> (subject: String?, messageID: String?, recipients: Int) {
         guard let (bytes, whole) = try? prefix(path: path) else { return (nil, nil, envelopeRecipients.count) }
-        let block = HeaderBlock(messagePrefix: bytes, isWholeMessage: whole)
+        return summary(prefix: bytes, isWholeMessage: whole, envelopeRecipients: envelopeRecipients)
+    }
+
+    /// `summary` of a message (or its first bytes) in memory.
+    public static func summary(prefix bytes: [UInt8], isWholeMessage whole: Bool, envelopeRecipients: [String] = [])
+        -> (subject: String?, messageID: String?, recipients: Int)
+    {
+        let block = HeaderBlock(messagePrefix: Array(bytes.prefix(headerReadLimit)), isWholeMessage: whole && bytes.count <= headerReadLimit)
         return (block.subject.map(EncodedWord.decode), block.messageID, block.gmailRecipientCount(envelopeRecipients: envelopeRecipients))
     }
 
@@ -37,6 +45,28 @@ public enum SpooledMessage {
         now: Date, newMessageID: String, inMemoryLimit: Int = inMemoryLimit
     ) throws -> (body: UploadBody, rewrite: RewriteResult) {
         let (bytes, whole) = try prefix(path: spoolPath, limit: max(headerReadLimit, inMemoryLimit))
+        return try outgoing(
+            bytes: bytes, isWholeMessage: whole, spoolPath: spoolPath, fileIfLargerAt: outgoingPath,
+            envelopeRecipients: envelopeRecipients, accountAddresses: accountAddresses, now: now,
+            newMessageID: newMessageID, inMemoryLimit: inMemoryLimit)
+    }
+
+    /// `outgoing` of a message stored in the database (small: always built in memory).
+    public static func outgoing(
+        inlineBody: [UInt8], envelopeRecipients: [String], accountAddresses: [String], now: Date, newMessageID: String
+    ) throws -> (body: UploadBody, rewrite: RewriteResult) {
+        try outgoing(
+            bytes: inlineBody, isWholeMessage: true, spoolPath: nil, fileIfLargerAt: nil,
+            envelopeRecipients: envelopeRecipients, accountAddresses: accountAddresses, now: now,
+            newMessageID: newMessageID, inMemoryLimit: max(inMemoryLimit, inlineBody.count))
+    }
+
+    /// `bytes` are the message's first bytes (all of it when `whole`); a message too large for memory is
+    /// finished from `spoolPath` into `outgoingPath`.
+    private static func outgoing(
+        bytes: [UInt8], isWholeMessage whole: Bool, spoolPath: String?, fileIfLargerAt outgoingPath: String?,
+        envelopeRecipients: [String], accountAddresses: [String], now: Date, newMessageID: String, inMemoryLimit: Int
+    ) throws -> (body: UploadBody, rewrite: RewriteResult) {
         // The header is looked for in the first headerReadLimit bytes only, whatever was read.
         let headerWindow = Array(bytes.prefix(headerReadLimit))
         let windowIsWhole = whole && bytes.count <= headerReadLimit
@@ -54,6 +84,7 @@ public enum SpooledMessage {
             message.append(contentsOf: bytes[boundary.bodyStart...])
             return (.bytes(message), result)
         }
+        guard let spoolPath, let outgoingPath else { throw CocoaError(.fileReadTooLarge) }
         _ = FileManager.default.createFile(atPath: outgoingPath, contents: nil, attributes: [.posixPermissions: 0o600])
         guard let output = FileHandle(forWritingAtPath: outgoingPath), let input = FileHandle(forReadingAtPath: spoolPath) else {
             throw CocoaError(.fileWriteUnknown)

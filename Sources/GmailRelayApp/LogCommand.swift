@@ -52,10 +52,22 @@ struct LogCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The log id (the number in the SMTP reply).") var id: Int64
         @Flag(help: "JSON output.") var json = false
+        @Flag(help: "Print the message itself, byte for byte as received (from the database or the spool).") var raw = false
 
         func run() async throws {
             let configuration = try global.loadConfiguration()
             let store = try global.openStore(configuration)
+            if raw {
+                guard let message = try await store.message(id: id) else { throw OperatorError("no message with log id \(id)") }
+                if let path = message.spoolPath, let data = FileManager.default.contents(atPath: path) {
+                    FileHandle.standardOutput.write(data)
+                } else if let body = try await store.inlineBody(messageID: id) {
+                    FileHandle.standardOutput.write(Data(body))
+                } else {
+                    throw OperatorError("the body of message \(id) is no longer stored (log.retention_days)")
+                }
+                return
+            }
             let reporter = StatusReporter(store: store, subject: RelayApplication.serviceAccountSubject(store))
             guard let detail = try await reporter.messageDocument(id: id) else {
                 throw OperatorError("no message with log id \(id)")

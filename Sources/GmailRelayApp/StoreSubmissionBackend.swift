@@ -43,11 +43,11 @@ final class StoreSubmissionBackend: SubmissionBackend {
     }
 
     func openSpool() throws -> any SpoolSink {
-        try store.spool.create()
+        store.spool.receive()
     }
 
     func commit(envelope: Envelope, spool: any SpoolSink, peer: PeerInfo) async -> SMTPReply {
-        guard let sink = spool as? SpoolFile else { return .localError }
+        guard let sink = spool as? IncomingMessage else { return .localError }
         // Which account sends this: the login's own account, or the trusted networks' account.
         let accountName: String
         if let user = envelope.authenticatedUser {
@@ -68,26 +68,35 @@ final class StoreSubmissionBackend: SubmissionBackend {
             return SMTPReply(451, "4.3.0", "Account \(accountName) is not configured")
         }
 
-        let finalPath: String
-        let size: Int
+        let finished: IncomingMessage.Finished
+        let size = sink.bytesWritten
         let header: (subject: String?, messageID: String?, recipients: Int)
         let envelopeRecipients = envelope.recipients
         do {
-            size = sink.bytesWritten
-            // Blocking file work (sync, rename, reading the header back) stays off Swift's cooperative pool.
-            (finalPath, header) = try await NIOThreadPool.singleton.runIfActive {
-                let path = try sink.finish(syncingDirectory: false)
-                return (path, SpooledMessage.summary(path: path, envelopeRecipients: envelopeRecipients))
+            // Blocking file work (sync, rename, reading the header back) stays off Swift's cooperative pool;
+            // a small message is all in memory and needs none.
+            (finished, header) = try await NIOThreadPool.singleton.runIfActive {
+                let finished = try sink.finish()
+                switch finished {
+                case .inline(let bytes):
+                    return (finished, SpooledMessage.summary(prefix: bytes, isWholeMessage: true, envelopeRecipients: envelopeRecipients))
+                case .file(let path):
+                    return (finished, SpooledMessage.summary(path: path, envelopeRecipients: envelopeRecipients))
+                }
             }
         } catch {
             sink.abandon()
             logger.error("spool commit failed", metadata: ["error": "\(error)"])
             return .insufficientStorage
         }
+        let (finalPath, inlineBody): (String?, [UInt8]?) = switch finished {
+        case .inline(let bytes): (nil, bytes)
+        case .file(let path): (path, nil)
+        }
         // Gmail sends to the To, Cc and Bcc headers: they count against smtp.max_recipients as RCPT TO does.
         let limit = configuration.smtp.maxRecipients
         if header.recipients > limit {
-            try? FileManager.default.removeItem(atPath: finalPath)
+            if let finalPath { try? FileManager.default.removeItem(atPath: finalPath) }
             logger.notice("message refused: too many header recipients", metadata: ["smtp.recipients": "\(header.recipients)", "smtp.max_recipients": "\(limit)"])
             return SMTPReply(550, "5.5.3", "Too many recipients: Gmail would send this message to \(header.recipients) addresses (To, Cc, Bcc and RCPT TO together); this relay allows at most \(limit) (smtp.max_recipients)")
         }
@@ -106,12 +115,12 @@ final class StoreSubmissionBackend: SubmissionBackend {
                     account: account.name, credentialUsername: envelope.authenticatedUser, peer: peer.description,
                     tls: envelope.tls, mailFrom: envelope.mailFrom, recipients: envelope.recipients,
                     subject: header.subject, messageID: header.messageID, size: Int64(size), spoolPath: finalPath,
-                    sandbox: account.kind == .sandbox, status: status, problemCode: heldProblem
+                    inlineBody: inlineBody, sandbox: account.kind == .sandbox, status: status, problemCode: heldProblem
                 )
             )
         } catch {
             logger.error("message commit failed", metadata: ["error": "\(error)"])
-            try? FileManager.default.removeItem(atPath: finalPath)
+            if let finalPath { try? FileManager.default.removeItem(atPath: finalPath) }
             return .insufficientStorage
         }
         metrics.messageAccepted(account: account.name)
@@ -152,5 +161,5 @@ final class StoreSubmissionBackend: SubmissionBackend {
     }
 }
 
-/// The store's spool file is the SMTP glue's sink as it is (same write and abandon).
-extension SpoolFile: SpoolSink {}
+/// The store's incoming message is the SMTP glue's sink as it is (same write and abandon).
+extension IncomingMessage: SpoolSink {}

@@ -9,7 +9,7 @@ import GRDB
 actor BatchedWriter<Request: Sendable, Answer: Sendable> {
     private let pool: DatabasePool
     private let maximumBatch: Int
-    private let beforeBatch: (@Sendable (Database) throws -> Void)?
+    private let beforeBatch: (@Sendable (Database, [Request]) throws -> Void)?
     private let afterCommit: @Sendable (_ committed: Int) -> Void
     private let apply: @Sendable (Database, Request) throws -> Answer
     private var pending: [(request: Request, reply: CheckedContinuation<Answer, any Error>)] = []
@@ -21,7 +21,7 @@ actor BatchedWriter<Request: Sendable, Answer: Sendable> {
     /// - Parameters:
     ///   - beforeBatch: runs first in each transaction; when it throws, the whole batch fails.
     ///   - afterCommit: told how many requests each committed transaction held.
-    init(pool: DatabasePool, maximumBatch: Int = 128, beforeBatch: (@Sendable (Database) throws -> Void)? = nil,
+    init(pool: DatabasePool, maximumBatch: Int = 128, beforeBatch: (@Sendable (Database, [Request]) throws -> Void)? = nil,
          afterCommit: @escaping @Sendable (_ committed: Int) -> Void = { _ in },
          apply: @escaping @Sendable (Database, Request) throws -> Answer) {
         self.pool = pool
@@ -50,7 +50,7 @@ actor BatchedWriter<Request: Sendable, Answer: Sendable> {
             transactions += 1
             do {
                 let answers: [Result<Answer, any Error>] = try await pool.write { db in
-                    try beforeBatch?(db)
+                    try beforeBatch?(db, requests)
                     return try requests.map { request in try Self.inSavepoint(db) { try apply(db, request) } }
                 }
                 let succeeded = answers.filter { if case .success = $0 { true } else { false } }.count

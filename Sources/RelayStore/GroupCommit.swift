@@ -18,8 +18,13 @@ public final class GroupCommitter: Sendable {
                 onBatch: @escaping @Sendable (_ messages: Int) -> Void = { _ in }) {
         let spool = store.spool
         let clock = store.clock
-        var syncDirectory: (@Sendable (Database) throws -> Void)?
-        if syncsSpoolDirectory { syncDirectory = { _ in try spool.syncMessagesDirectory() } }
+        var syncDirectory: (@Sendable (Database, [NewMessage]) throws -> Void)?
+        if syncsSpoolDirectory {
+            // Only a batch with a spool file needs it: inline bodies are durable with the commit itself.
+            syncDirectory = { _, batch in
+                if batch.contains(where: { $0.spoolPath != nil }) { try spool.syncMessagesDirectory() }
+            }
+        }
         let apply: @Sendable (Database, NewMessage) throws -> Int64 = { db, message in
             try RelayStore.applyAccept(db, message, now: Millis.from(clock()))
         }

@@ -61,6 +61,9 @@ extension RelayStore {
                 m.problemCode, m.status == .queued ? now : nil, m.rewrittenHeaders, now, now,
             ])
         let id = db.lastInsertedRowID
+        if let body = m.inlineBody {
+            try db.execute(cached: "INSERT INTO message_bodies (message_id, body) VALUES (?, ?)", arguments: [id, Data(body)])
+        }
         var detail = "from <\(m.mailFrom)> for \(m.recipients.count) recipient(s), \(m.size) bytes, peer \(m.peer)"
         detail += m.tls ? " over TLS" : " without TLS"
         if let user = m.credentialUsername { detail += ", user \(user)" }
@@ -74,6 +77,14 @@ extension RelayStore {
     }
 
     // MARK: - Send log
+
+    /// The message as received, when it is stored in the database (small messages); nil when it is a
+    /// spool file (`MessageRecord.spoolPath`) or gone.
+    public func inlineBody(messageID id: Int64) async throws -> [UInt8]? {
+        try await pool.read { db in
+            try Data.fetchOne(db, cached: "SELECT body FROM message_bodies WHERE message_id = ?", arguments: [id]).map { Array($0) }
+        }
+    }
 
     public func message(id: Int64) async throws -> MessageRecord? {
         try await pool.read { db in
@@ -295,7 +306,7 @@ extension RelayStore {
             let row = try messageState(db, id)
             switch row.status {
             case .held, .failed, .queued:
-                guard row.hasSpoolFile else { throw StoreError.spoolFileMissing(id: id) }
+                guard row.hasBody else { throw StoreError.spoolFileMissing(id: id) }
                 try requeue(db, id: id, accountID: row.accountID, account: row.account, now: now,
                             kind: "retry", detail: "retry requested (was \(row.status.rawValue))")
             case .sending, .sent, .discarded:
@@ -309,7 +320,11 @@ extension RelayStore {
     public func retryAll() async throws -> Int {
         let now = nowMillis
         return try await pool.write { db in
-            let rows = try Row.fetchAll(db, cached: "SELECT id, account_id, account, status FROM messages WHERE status IN ('held', 'failed') AND spool_path IS NOT NULL")
+            let rows = try Row.fetchAll(db, cached: """
+                SELECT id, account_id, account, status FROM messages
+                WHERE status IN ('held', 'failed')
+                  AND (spool_path IS NOT NULL OR EXISTS (SELECT 1 FROM message_bodies b WHERE b.message_id = messages.id))
+                """)
             for row in rows {
                 let previous: String = row["status"]
                 try requeue(db, id: row["id"], accountID: row["account_id"], account: row["account"], now: now,
@@ -459,16 +474,21 @@ private struct MessageState {
     var status: MessageStatus
     var accountID: Int64?
     var account: String
-    var hasSpoolFile: Bool
+    /// A spool file or an inline body: something to send.
+    var hasBody: Bool
 }
 
 private func messageState(_ db: Database, _ id: Int64) throws -> MessageState {
-    guard let row = try Row.fetchOne(db, cached: "SELECT status, account_id, account, spool_path FROM messages WHERE id = ?", arguments: [id])
+    guard let row = try Row.fetchOne(db, cached: """
+            SELECT status, account_id, account, spool_path,
+                   EXISTS (SELECT 1 FROM message_bodies b WHERE b.message_id = messages.id) AS inline
+            FROM messages WHERE id = ?
+            """, arguments: [id])
     else { throw StoreError.unknownMessage(id) }
     return MessageState(
         status: MessageStatus(rawValue: row["status"]) ?? .failed,
         accountID: row["account_id"], account: row["account"],
-        hasSpoolFile: (row["spool_path"] as String?) != nil)
+        hasBody: (row["spool_path"] as String?) != nil || (row["inline"] as Bool? ?? false))
 }
 
 private func requeue(

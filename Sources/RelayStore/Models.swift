@@ -208,8 +208,10 @@ public struct NewMessage: Sendable, Equatable {
     public var subject: String?
     public var messageID: String?
     public var size: Int64
-    /// The path `SpoolFile.finish()` returned.
-    public var spoolPath: String
+    /// The path `SpoolFile.finish()` returned; nil when the body is `inlineBody`.
+    public var spoolPath: String?
+    /// The whole message, stored in the database with its row (small messages; see `IncomingMessage`).
+    public var inlineBody: [UInt8]?
     public var sandbox: Bool
     /// `.queued` for the worker, `.sending` when the caller sends it right away (sync mode),
     /// `.held` when the account is known to be blocked.
@@ -219,8 +221,9 @@ public struct NewMessage: Sendable, Equatable {
 
     public init(
         account: String, credentialUsername: String?, peer: String, tls: Bool, mailFrom: String,
-        recipients: [String], subject: String?, messageID: String?, size: Int64, spoolPath: String,
-        sandbox: Bool, status: MessageStatus = .queued, problemCode: String? = nil, rewrittenHeaders: String? = nil
+        recipients: [String], subject: String?, messageID: String?, size: Int64, spoolPath: String?,
+        inlineBody: [UInt8]? = nil, sandbox: Bool, status: MessageStatus = .queued, problemCode: String? = nil,
+        rewrittenHeaders: String? = nil
     ) {
         self.account = account
         self.credentialUsername = credentialUsername
@@ -232,6 +235,7 @@ public struct NewMessage: Sendable, Equatable {
         self.messageID = messageID
         self.size = size
         self.spoolPath = spoolPath
+        self.inlineBody = inlineBody
         self.sandbox = sandbox
         self.status = status
         self.problemCode = problemCode

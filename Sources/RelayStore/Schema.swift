@@ -101,6 +101,16 @@ enum Schema {
             // status page can say what was granted when a send scope is missing.
             try db.execute(sql: "ALTER TABLE accounts ADD COLUMN granted_scopes TEXT")
         }
+        migrator.registerMigration("v4") { db in
+            // Small messages are stored here, in the accept transaction itself (IncomingMessage); the
+            // rest stay spool files named by messages.spool_path. Deleting a message deletes its body.
+            try db.execute(sql: """
+                CREATE TABLE message_bodies (
+                    message_id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+                    body BLOB NOT NULL
+                )
+                """)
+        }
         return migrator
     }
 }

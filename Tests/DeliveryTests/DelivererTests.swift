@@ -104,6 +104,31 @@ final class DelivererTests: XCTestCase {
         XCTAssertTrue(metrics.prometheusText().contains(#"relay_messages_total{account="shop",outcome="sent"} 1"#), metrics.prometheusText())
     }
 
+    /// A small message lives in the database with its row (IncomingMessage): it goes to Gmail the same way.
+    func testAMessageStoredInTheDatabaseIsSentByteForByte() async throws {
+        let body = "From: shop@example.com\r\nTo: alice@example.com\r\nSubject: Inline\r\n\r\nStored with its row.\r\n"
+        let incoming = store.spool.receive()
+        try incoming.write(Array(body.utf8))
+        guard case .inline(let bytes) = try incoming.finish() else { return XCTFail("a small message went to a file") }
+        let id = try await store.acceptMessage(NewMessage(
+            account: "shop", credentialUsername: "site1", peer: "127.0.0.1:5000", tls: false, mailFrom: "shop@example.com",
+            recipients: ["alice@example.com", "hidden@example.com"], subject: "Inline", messageID: nil, size: Int64(bytes.count),
+            spoolPath: nil, inlineBody: bytes, sandbox: false, status: .sending))
+        let message = try await store.message(id: id)!
+        XCTAssertNil(message.spoolPath)
+        let result = await deliverer.deliver(message)
+        guard case .sent = result else { return XCTFail("\(result)") }
+        let sent = google.outbox[0]
+        XCTAssertEqual(sent.bcc, ["hidden@example.com"])
+        XCTAssertTrue(String(decoding: sent.raw, as: UTF8.self).hasSuffix("\r\n\r\nStored with its row.\r\n"))
+        // Retention removes the body with its row.
+        let inline = try await store.inlineBody(messageID: id)
+        XCTAssertEqual(inline, Array(body.utf8))
+        _ = try await store.purge(before: Date().addingTimeInterval(3600))
+        let afterPurge = try await store.inlineBody(messageID: id)
+        XCTAssertNil(afterPurge)
+    }
+
     func testBackendErrorsAreRetriedAndEveryBodyIsKept() async throws {
         google.inject(.backendError500, endpoint: .send, count: 2)
         var message = try await submit()

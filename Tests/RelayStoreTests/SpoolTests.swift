@@ -118,13 +118,13 @@ final class SpoolTests: XCTestCase {
         let fresh = try freshFile.finish()
 
         let old = Date().addingTimeInterval(-120)
-        for path in [orphan, referenced.spoolPath] {
+        for path in [orphan, referenced.spoolPath!] {
             try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: path)
         }
         XCTAssertEqual(try store.removeOrphanSpoolFiles(), 1)
         XCTAssertFalse(FileManager.default.fileExists(atPath: orphan))
         XCTAssertTrue(FileManager.default.fileExists(atPath: fresh), "a young file was removed")
-        XCTAssertTrue(FileManager.default.fileExists(atPath: referenced.spoolPath))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: referenced.spoolPath!))
         let record = try await store.message(id: id)
         XCTAssertEqual(record?.spoolPath, referenced.spoolPath)
 
@@ -132,5 +132,31 @@ final class SpoolTests: XCTestCase {
         XCTAssertEqual(try store.removeOrphanSpoolFiles(), 1)
         XCTAssertFalse(FileManager.default.fileExists(atPath: fresh))
         XCTAssertEqual(try store.removeOrphanSpoolFiles(), 0)
+    }
+
+    /// Small messages stay in memory (and go into the database); past the limit everything goes to a file.
+    func testIncomingMessagesStayInMemoryUpToTheLimitThenSpill() throws {
+        let spool = try Spool(directory: makeTemporaryDirectory(self) + "/spool")
+        let small = spool.receive(inlineLimit: 100)
+        try small.write(Array(repeating: UInt8(ascii: "a"), count: 60))
+        try small.write(Array(repeating: UInt8(ascii: "b"), count: 40))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: spool.incomingDirectory), [], "no file for a small message")
+        XCTAssertEqual(try small.finish(), .inline(Array(repeating: UInt8(ascii: "a"), count: 60) + Array(repeating: UInt8(ascii: "b"), count: 40)))
+
+        let large = spool.receive(inlineLimit: 100)
+        try large.write(Array(repeating: UInt8(ascii: "a"), count: 60))
+        try large.write(Array(repeating: UInt8(ascii: "b"), count: 41))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: spool.incomingDirectory).count, 1)
+        try large.write(Array(repeating: UInt8(ascii: "c"), count: 5))
+        XCTAssertEqual(large.bytesWritten, 106)
+        guard case .file(let path) = try large.finish() else { return XCTFail("a large message stayed in memory") }
+        let expected = Array(repeating: UInt8(ascii: "a"), count: 60) + Array(repeating: UInt8(ascii: "b"), count: 41)
+            + Array(repeating: UInt8(ascii: "c"), count: 5)
+        XCTAssertEqual(FileManager.default.contents(atPath: path).map { Array($0) }, expected)
+
+        let abandoned = spool.receive(inlineLimit: 10)
+        try abandoned.write(Array(repeating: 1, count: 20))
+        abandoned.abandon()
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: spool.incomingDirectory), [])
     }
 }

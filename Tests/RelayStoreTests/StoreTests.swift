@@ -17,7 +17,7 @@ final class StoreTests: XCTestCase {
         let tables = try readSync(store) { db in
             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'grdb_%' ORDER BY name")
         }
-        XCTAssertEqual(tables, ["accounts", "attempts", "credentials", "events", "messages"])
+        XCTAssertEqual(tables, ["accounts", "attempts", "credentials", "events", "message_bodies", "messages"])
 
         let messageColumns = try readSync(store) { db in try db.columns(in: "messages").map(\.name) }
         for column in ["id", "status", "account", "account_id", "credential_username", "peer", "tls", "mail_from",
@@ -121,7 +121,7 @@ final class StoreTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: record.spoolPath!))
         // Migrations are not applied twice.
         let applied = try readSync(reopened) { try String.fetchAll($0, sql: "SELECT identifier FROM grdb_migrations") }
-        XCTAssertEqual(applied, ["v1", "v2", "v3"])
+        XCTAssertEqual(applied, ["v1", "v2", "v3", "v4"])
     }
 
     func testClosedStoreRefusesWork() async throws {
@@ -171,7 +171,7 @@ final class StoreTests: XCTestCase {
         let stores = try results.withLock { $0 }.map { try $0.get() }
         XCTAssertEqual(stores.count, 4)
         let applied = try readSync(stores[0]) { try String.fetchAll($0, sql: "SELECT identifier FROM grdb_migrations") }
-        XCTAssertEqual(applied, ["v1", "v2", "v3"])
+        XCTAssertEqual(applied, ["v1", "v2", "v3", "v4"])
     }
 
     func testDatabaseFromANewerVersionIsRefused() async throws {

@@ -106,10 +106,15 @@ class Relay:
         return detail
 
     def stored_bytes(self, log_id: int) -> bytes:
+        """The message as the relay stored it (small ones in the database, large ones in the spool)."""
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("GMAIL_RELAY_")}
+        result = subprocess.run([BINARY, "log", "show", str(log_id), "--raw", "--config", str(self.config_path)],
+                                capture_output=True, stdin=subprocess.DEVNULL, env=full_env, timeout=CLI_TIMEOUT)
+        assert result.returncode == 0, f"log show {log_id} --raw: {result.stderr!r}"
         detail = self.show(log_id)
-        path = detail.get("spool_path")
-        assert path, f"log show {log_id}: no spool_path: {detail!r}"
-        return Path(path).read_bytes()
+        if detail.get("spool_path"):
+            assert Path(detail["spool_path"]).read_bytes() == result.stdout, "--raw differs from the spool file"
+        return result.stdout
 
     # -- process -----------------------------------------------------------------------------
     def start(self, env: dict | None = None):

@@ -40,7 +40,7 @@ def check_sent(relay, result, subject):
     assert detail["subject"] == subject, detail
     assert detail["message_id"].strip("<>") == out["message_id"].strip("<>"), (detail, out)
 
-    stored = Path(detail["spool_path"]).read_bytes()
+    stored = relay.stored_bytes(log_id)
     header = stored.split(b"\r\n\r\n", 1)[0]
     header_names = [line.split(b":", 1)[0].lower() for line in header.split(b"\r\n") if not line[:1].isspace()]
     assert b"bcc" not in header_names, header
