@@ -120,7 +120,8 @@ def test_500_connections_abandoned_mid_data_leak_nothing(make_relay):
                 while b"354" not in data and time.monotonic() < deadline:
                     data += s.recv(4096)
                 assert b"354" in data, data
-                s.sendall(b"Subject: abandoned\r\n\r\n" + b"x" * 20000 + b"\r\n")
+                # Past the 64 KiB kept in memory, so each open DATA holds a spool file.
+                s.sendall(b"Subject: abandoned\r\n\r\n" + (b"x" * 998 + b"\r\n") * 70)
         time.sleep(0.5)
         incoming = relay.data_dir / "spool" / "incoming"
         assert len(os.listdir(incoming)) >= 400, "the relay should hold a spool file per open DATA"
