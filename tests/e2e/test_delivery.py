@@ -205,8 +205,17 @@ def test_daily_sending_limit_pauses_the_account(make_relay, fake_google):
     wait_status(relay, second, "sent", timeout=30)
 
 
+def after_startup_probe(relay, timeout: float = 30):
+    """Waits until the start-up token health probe has checked the account, so that its refresh cannot
+    take a failure the test injects for the send."""
+    deadline = time.monotonic() + timeout
+    while relay.cli_json("status")["accounts"][0]["checked_at"] is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
 def test_revoked_grant_holds_mail_and_retry_all_delivers_it(make_relay, fake_google):
     relay = gmail_relay(make_relay, fake_google)
+    after_startup_probe(relay)
     # The grant dies while the relay runs: its cached access token stops working (401), and the one
     # refresh the relay then tries answers invalid_grant.
     fake_google.call("/_fake/expire-access-tokens", {})
@@ -283,6 +292,7 @@ def test_queue_mode_answers_after_commit_and_worker_delivers(make_relay, fake_go
 
 def test_discard_and_retry_refuse_what_they_cannot_do(make_relay, fake_google):
     relay = gmail_relay(make_relay, fake_google)
+    after_startup_probe(relay)
     fake_google.call("/_fake/expire-access-tokens", {})
     fake_google.inject("invalidGrantRevoked", endpoint="token", count=1)
     log_id = int(HELD_RE.search(send(relay, message("to-drop"), ["alice@example.com"])).group(1))

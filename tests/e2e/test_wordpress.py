@@ -162,7 +162,7 @@ def test_wp_mail_with_cc_bcc_attachment_and_utf8_subject(wordpress, relay, tmp_p
     assert detail["message_id"].strip("<>") == result["message_id"].strip("<>")
 
     # What To and Cc recipients get: no Bcc header, the blind address nowhere.
-    stored = Path(detail["spool_path"]).read_bytes()
+    stored = relay.stored_bytes(number)
     assert "bcc" not in header_names(stored)
     assert BCC.encode() not in stored
     message = email.message_from_bytes(stored, policy=email.policy.default)
