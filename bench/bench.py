@@ -222,6 +222,22 @@ class LogCounter:
 
 # -- the relay -----------------------------------------------------------------------------------
 
+_KNOWN_KEYS: dict[tuple[str, str], bool] = {}
+
+
+def binary_knows_key(binary: str, key: str) -> bool:
+    """Whether this gmail-relay build accepts a config key (an older --baseline build refuses new ones)."""
+    if (binary, key) not in _KNOWN_KEYS:
+        with tempfile.TemporaryDirectory(prefix="gmail-relay-bench-key-") as directory:
+            config = Path(directory) / "config.toml"
+            config.write_text(f'data.dir = "{directory}/data"\n{key} = 1000\n')
+            env = {k: v for k, v in os.environ.items() if not k.startswith("GMAIL_RELAY_")}
+            result = subprocess.run([binary, "status", "--config", str(config)], capture_output=True, text=True,
+                                    env=env, timeout=60, stdin=subprocess.DEVNULL)
+            _KNOWN_KEYS[(binary, key)] = "unknown key" not in result.stderr
+    return _KNOWN_KEYS[(binary, key)]
+
+
 class Relay:
     """One `gmail-relay serve` with its own data directory and config file."""
 
@@ -238,6 +254,11 @@ class Relay:
             "web.listen": f"{HOST}:{free_port()}",
             **settings,
         }
+        # Every bench client connects from loopback: the per-address limit (20 by default) would cap the
+        # load itself. The flood of the auth section spreads its connections over 127.0.1.x addresses.
+        if binary_knows_key(binary, "smtp.max_connections_per_address"):
+            self.settings.setdefault("smtp.max_connections_per_address",
+                                     max(1000, int(self.settings.get("smtp.max_connections", 200))))
         self.config_path.write_text("# written by bench/bench.py\n" + "".join(
             f"{key} = {toml_value(value)}\n" for key, value in self.settings.items()))
         self.proc: subprocess.Popen | None = None
