@@ -63,8 +63,8 @@ step() { echo "-- $*"; }
 # --- 1a. sysusers and tmpfiles in a throw-away root ----------------------------------------------------
 step "sysusers + tmpfiles in a throw-away root"
 mkdir -p "$work/users/etc"
-systemd-sysusers --root="$work/users" contrib/systemd/gmail-relay.sysusers
-systemd-tmpfiles --root="$work/users" --create contrib/systemd/gmail-relay.tmpfiles
+systemd-sysusers --root="$work/users" "$repo"/contrib/systemd/gmail-relay.sysusers
+systemd-tmpfiles --root="$work/users" --create "$repo"/contrib/systemd/gmail-relay.tmpfiles
 uid=$(awk -F: '$1 == "gmail-relay" { print $3 }' "$work/users/etc/passwd")
 gid=$(awk -F: '$1 == "gmail-relay" { print $3 }' "$work/users/etc/group")
 [[ -n $uid && -n $gid ]] || fail "sysusers made no user or group gmail-relay"
@@ -240,16 +240,21 @@ if pid == 0:
     os.execv(argv[0], argv)
 open(pidfile, "w").write(f"{pid}\n")
 print("MemoryDenyWriteExecute (PR_SET_MDWE):", "on" if mdwe else "not available on this kernel", flush=True)
-sock.settimeout(60)
-try:
-    while True:
-        message = sock.recv(4096).decode(errors="replace")
-        if "READY=1" in message.split("\n"):
+sock.settimeout(0.5)
+ready, exited, waited = False, False, 0.0
+while not exited:
+    try:
+        if not ready and "READY=1" in sock.recv(4096).decode(errors="replace").split("\n"):
+            ready = True
             print("notify socket: READY=1", flush=True)
-            break
-except socket.timeout:
-    print("notify socket: no READY=1 within 60 s (Type=notify support comes with the ops merge)", flush=True)
-os.waitpid(pid, 0)
+    except socket.timeout:
+        pass
+    if ready:
+        import time; time.sleep(0.5)
+    waited += 0.5
+    exited = os.waitpid(pid, os.WNOHANG)[0] == pid
+if not ready:
+    print(f"notify socket: no READY=1 in the {waited:.0f} s it ran (Type=notify support comes with the ops merge)", flush=True)
 EOF
 watcher=$!
 for _ in $(seq 1 100); do [[ -s $work/relay.pid ]] && break; sleep 0.1; done

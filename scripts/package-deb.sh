@@ -76,13 +76,15 @@ install -d "$root/DEBIAN" "$root/usr/bin" "$root/usr/lib/gmail-relay" "$root/lib
 # Depends; anything else (the Swift toolchain's runtime) is bundled.
 declare -A depends=()
 bundled=()
-library_package() { # PATH -> the Debian package that ships it, or nothing
-    local path=$1 real candidate owner
-    real=$(readlink -f "$path")
-    for candidate in "$path" "$real" "/usr$path" "/usr$real" "${path#/usr}" "${real#/usr}"; do
-        owner=$(dpkg-query -S "$candidate" 2>/dev/null | grep -v '^diversion' | head -n 1 | cut -d: -f1) || true
-        if [[ -n $owner ]]; then echo "$owner"; return; fi
-    done
+declare -A package_of=()
+library_package() { # PATH -> the Debian package that ships it, or nothing (one dpkg-query per library)
+    local path=$1 real
+    if [[ -z ${package_of[$path]+set} ]]; then
+        real=$(readlink -f "$path")
+        package_of[$path]=$(dpkg-query -S $(printf '%s\n' "$path" "$real" "/usr${path#/usr}" "/usr${real#/usr}" \
+            "${path#/usr}" "${real#/usr}" | sort -u) 2>/dev/null | grep -v '^diversion' | head -n 1 | cut -d: -f1 || true)
+    fi
+    echo "${package_of[$path]}"
 }
 scan() { # ELF file: record its direct NEEDED libraries
     local file=$1 needed path package
@@ -94,7 +96,8 @@ scan() { # ELF file: record its direct NEEDED libraries
         case $needed in ld-linux*|linux-vdso*) package=libc6; depends[$package]=1; continue ;; esac
         path=${where[$needed]:-}
         [[ -n $path ]] || { echo "package-deb.sh: $file needs $needed, which ldd does not find" >&2; exit 1; }
-        package=$(library_package "$path")
+        library_package "$path" >"$stage/package"
+        package=$(<"$stage/package")
         if [[ -n $package ]]; then
             depends[$package]=1
         elif [[ ! -e $root/usr/lib/gmail-relay/$needed ]]; then

@@ -29,5 +29,8 @@ scripts/bounded.sh 900 scripts/fuzz.sh 100000
 echo "== php-bridge (php -l, PHPUnit)"
 scripts/bounded.sh 1200 php-bridge/tests/run.sh
 
+echo "== contrib (systemd unit, Prometheus rules, dashboard, .deb)"
+scripts/bounded.sh 1500 scripts/check-contrib.sh
+
 echo "== end-to-end"
 GMAIL_RELAY_BINARY="$PWD/.build/debug/gmail-relay" scripts/bounded.sh 1800 python3 -m pytest tests/e2e -q -p no:cacheprovider
