@@ -72,7 +72,7 @@ public final class DeliveryWorker: Service, Sendable {
     /// free slot, else queues it. The send goes on even if the caller stops waiting (sync time-out).
     public func sendNow(_ message: MessageRecord) async -> Task<AttemptResult, Never>? {
         guard await lanes.reserve(message.account, now: clock()) else {
-            try? await store.markStatus(id: message.id, status: .queued, detail: "queued: account busy or paused")
+            await requeue(message, detail: "queued: account busy or paused")
             wake()
             return nil
         }
@@ -101,10 +101,20 @@ public final class DeliveryWorker: Service, Sendable {
             if await lanes.reserve(message.account, now: now) {
                 started.append(message)
             } else {
-                try? await store.markStatus(id: message.id, status: .queued, detail: "queued: account busy")
+                await requeue(message, detail: "queued: account busy")
             }
         }
         return started
+    }
+
+    /// Back to the queue; a store error is logged (the message stays `sending`, and the next start
+    /// requeues it: nothing is lost, but the operator should know the database refused a write).
+    private func requeue(_ message: MessageRecord, detail: String) async {
+        do {
+            try await store.markStatus(id: message.id, status: .queued, detail: detail)
+        } catch {
+            logger.error("could not put a message back in the queue", metadata: ["message.id": "\(message.id)", "error": "\(error)"])
+        }
     }
 
     private func settle(_ account: String, _ result: AttemptResult) async {
@@ -148,7 +158,13 @@ public final class DeliveryWorker: Service, Sendable {
 
     /// A daily-limit pause survives a restart: it is stored on the account with Gmail's retry time.
     private func restorePauses() async {
-        guard let accounts = try? await store.accounts() else { return }
+        let accounts: [Account]
+        do {
+            accounts = try await store.accounts()
+        } catch {
+            logger.error("could not read the accounts to restore daily-limit pauses", metadata: ["error": "\(error)"])
+            return
+        }
         for account in accounts where account.problemCode == "daily_limit" {
             if let until = ProblemDetailText.retryAfter(account.problemDetail), until > clock() {
                 await lanes.pause(account.name, until: until)

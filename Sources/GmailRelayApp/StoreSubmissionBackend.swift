@@ -51,7 +51,16 @@ final class StoreSubmissionBackend: SubmissionBackend {
         // Which account sends this: the login's own account, or the trusted networks' account.
         let accountName: String
         if let user = envelope.authenticatedUser {
-            guard let credential = try? await store.credential(username: user) else {
+            let credential: Credential?
+            do {
+                credential = try await store.credential(username: user)
+            } catch {
+                // The store could not be read: a local problem, not the login's.
+                sink.abandon()
+                logger.error("smtp commit: login lookup failed", metadata: ["smtp.user": "\(user)", "error": "\(error)"])
+                return SMTPReply(451, "4.3.0", "Temporary local problem, try again later")
+            }
+            guard let credential else {
                 sink.abandon()
                 logger.error("smtp login vanished before commit", metadata: ["smtp.user": "\(user)"])
                 return SMTPReply(451, "4.7.1", "Login no longer valid, try again")
@@ -63,9 +72,17 @@ final class StoreSubmissionBackend: SubmissionBackend {
             sink.abandon()
             return .authRequired
         }
-        guard let account = try? await store.account(named: accountName) else {
+        let account: Account
+        do {
+            guard let found = try await store.account(named: accountName) else {
+                sink.abandon()
+                return SMTPReply(451, "4.3.0", "Account \(accountName) is not configured")
+            }
+            account = found
+        } catch {
             sink.abandon()
-            return SMTPReply(451, "4.3.0", "Account \(accountName) is not configured")
+            logger.error("smtp commit: account lookup failed", metadata: ["account": "\(accountName)", "error": "\(error)"])
+            return SMTPReply(451, "4.3.0", "Temporary local problem, try again later")
         }
 
         let finished: IncomingMessage.Finished
