@@ -154,6 +154,22 @@ extension RelayStore {
         }
     }
 
+    /// When the oldest message of each waiting status (queued, sending, held) was accepted; a status with
+    /// no message is absent. For the `relay_oldest_message_age_seconds` gauge (alert: held mail too old).
+    public func oldestWaiting() async throws -> [MessageStatus: Date] {
+        try await pool.read { db in
+            var oldest: [MessageStatus: Date] = [:]
+            let rows = try Row.fetchAll(db, cached: """
+                SELECT status, MIN(created_at) AS oldest FROM messages
+                WHERE status IN ('queued', 'sending', 'held') GROUP BY status
+                """)
+            for row in rows {
+                if let status = MessageStatus(rawValue: row["status"]) { oldest[status] = Millis.date(row["oldest"] as Int64) }
+            }
+            return oldest
+        }
+    }
+
     public func queueCounts() async throws -> QueueCounts {
         let since = Millis.from(now.addingTimeInterval(-24 * 3600))
         return try await pool.read { db in

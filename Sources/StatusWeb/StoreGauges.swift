@@ -5,8 +5,10 @@ import RelayStore
 /// accounts by state. They hold across restarts and include what CLI processes changed, which in-process
 /// counters cannot. The delivery engine's counters and durations (`RelayMetrics`) are appended by the app.
 public enum StoreGauges {
-    public static func prometheusText(_ store: RelayStore) async -> String {
-        guard let counts = try? await store.queueCounts(), let accounts = try? await store.accounts() else {
+    public static func prometheusText(_ store: RelayStore, now: Date = Date()) async -> String {
+        guard let counts = try? await store.queueCounts(), let accounts = try? await store.accounts(),
+              let oldest = try? await store.oldestWaiting()
+        else {
             return "# the relay database could not be read\n"
         }
         var out = """
@@ -23,6 +25,15 @@ public enum StoreGauges {
             """
         for state in AccountState.allCases {
             out += "relay_accounts{state=\"\(state.rawValue)\"} \(accounts.filter { $0.state == state }.count)\n"
+        }
+        out += """
+            # HELP relay_oldest_message_age_seconds Age of the oldest message by waiting status (0 when there is none).
+            # TYPE relay_oldest_message_age_seconds gauge
+
+            """
+        for status in [MessageStatus.queued, .sending, .held] {
+            let age = oldest[status].map { max(0, now.timeIntervalSince($0)) } ?? 0
+            out += "relay_oldest_message_age_seconds{status=\"\(status.rawValue)\"} \(Int(age))\n"
         }
         return out
     }

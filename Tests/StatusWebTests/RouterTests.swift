@@ -293,6 +293,8 @@ import Delivery
             #expect(metrics.status == .ok)
             #expect(metrics.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
             #expect(metrics.text.contains("relay_messages{status=\"held\"} 1"))
+            #expect(metrics.text.contains("relay_oldest_message_age_seconds{status=\"held\"} "))
+            #expect(metrics.text.contains("relay_oldest_message_age_seconds{status=\"queued\"} 0\n"), "no queued message: 0")
             #expect(metrics.text.contains("relay_accounts{state=\"ok\"} 1"))
             let health = try await client.execute(uri: "/healthz", method: .get)
             #expect(health.status == .ok && health.text == "ok\n")
