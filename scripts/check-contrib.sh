@@ -32,7 +32,7 @@ case ${1:-} in
 esac
 
 # Metrics the alert rules use that the code does not serve yet (the rules stay silent until it does).
-ASSUMED=(relay_oldest_message_age_seconds relay_smtp_certificate_expiry_timestamp_seconds)
+ASSUMED=(relay_smtp_certificate_expiry_timestamp_seconds)
 
 # --- tools, installed only when missing (as scripts/install-deps.sh does) ------------------------------
 missing=()
