@@ -993,7 +993,7 @@ class Bench:
     def memory(self):
         relay = Relay(self.args.relay, self.base, "memory-big", {
             "delivery.mode": "queue", "smtp.trusted_networks": "127.0.0.0/8", "smtp.trusted_account": "bench",
-            **FAST_DELIVERY}, self.cleanup)
+            "smtp.max_connections": self.plan.big_messages + 100, **FAST_DELIVERY}, self.cleanup)
         relay.cli("account", "add", "bench", "--sandbox", "--from", SENDER)
         relay.start()
         baseline = relay.memory()

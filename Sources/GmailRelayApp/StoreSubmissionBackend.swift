@@ -48,40 +48,31 @@ final class StoreSubmissionBackend: SubmissionBackend {
 
     func commit(envelope: Envelope, spool: any SpoolSink, peer: PeerInfo) async -> SMTPReply {
         guard let sink = spool as? IncomingMessage else { return .localError }
-        // Which account sends this: the login's own account, or the trusted networks' account.
-        let accountName: String
-        if let user = envelope.authenticatedUser {
-            let credential: Credential?
-            do {
-                credential = try await store.credential(username: user)
-            } catch {
-                // The store could not be read: a local problem, not the login's.
-                sink.abandon()
-                logger.error("smtp commit: login lookup failed", metadata: ["smtp.user": "\(user)", "error": "\(error)"])
-                return SMTPReply(451, "4.3.0", "Temporary local problem, try again later")
-            }
-            guard let credential else {
-                sink.abandon()
-                logger.error("smtp login vanished before commit", metadata: ["smtp.user": "\(user)"])
-                return SMTPReply(451, "4.7.1", "Login no longer valid, try again")
-            }
-            accountName = credential.account
-        } else if let trusted = configuration.smtp.trustedAccount {
-            accountName = trusted
-        } else {
-            sink.abandon()
-            return .authRequired
-        }
+        // Which account sends this: the login's own account (one read: the login and its account), or
+        // the trusted networks' account.
         let account: Account
         do {
-            guard let found = try await store.account(named: accountName) else {
+            if let user = envelope.authenticatedUser {
+                guard let found = try await store.account(forLogin: user) else {
+                    sink.abandon()
+                    logger.error("smtp login vanished before commit", metadata: ["smtp.user": "\(user)"])
+                    return SMTPReply(451, "4.7.1", "Login no longer valid, try again")
+                }
+                account = found
+            } else if let trusted = configuration.smtp.trustedAccount {
+                guard let found = try await store.account(named: trusted) else {
+                    sink.abandon()
+                    return SMTPReply(451, "4.3.0", "Account \(trusted) is not configured")
+                }
+                account = found
+            } else {
                 sink.abandon()
-                return SMTPReply(451, "4.3.0", "Account \(accountName) is not configured")
+                return .authRequired
             }
-            account = found
         } catch {
+            // The store could not be read: a local problem, not the login's.
             sink.abandon()
-            logger.error("smtp commit: account lookup failed", metadata: ["account": "\(accountName)", "error": "\(error)"])
+            logger.error("smtp commit: account lookup failed", metadata: ["error": "\(error)"])
             return SMTPReply(451, "4.3.0", "Temporary local problem, try again later")
         }
 
@@ -89,18 +80,21 @@ final class StoreSubmissionBackend: SubmissionBackend {
         let size = sink.bytesWritten
         let header: (subject: String?, messageID: String?, recipients: Int)
         let envelopeRecipients = envelope.recipients
+        let finishAndSummarize = { @Sendable () throws -> (IncomingMessage.Finished, (subject: String?, messageID: String?, recipients: Int)) in
+            let finished = try sink.finish()
+            switch finished {
+            case .inline(let bytes):
+                return (finished, SpooledMessage.summary(prefix: bytes, isWholeMessage: true, envelopeRecipients: envelopeRecipients))
+            case .file(let path):
+                return (finished, SpooledMessage.summary(path: path, envelopeRecipients: envelopeRecipients))
+            }
+        }
         do {
             // Blocking file work (sync, rename, reading the header back) stays off Swift's cooperative pool;
-            // a small message is all in memory and needs none.
-            (finished, header) = try await NIOThreadPool.singleton.runIfActive {
-                let finished = try sink.finish()
-                switch finished {
-                case .inline(let bytes):
-                    return (finished, SpooledMessage.summary(prefix: bytes, isWholeMessage: true, envelopeRecipients: envelopeRecipients))
-                case .file(let path):
-                    return (finished, SpooledMessage.summary(path: path, envelopeRecipients: envelopeRecipients))
-                }
-            }
+            // a small message is all in memory and needs no I/O, so no hop to another thread either.
+            (finished, header) = sink.isInMemory
+                ? try finishAndSummarize()
+                : try await NIOThreadPool.singleton.runIfActive { try finishAndSummarize() }
         } catch {
             sink.abandon()
             logger.error("spool commit failed", metadata: ["error": "\(error)"])

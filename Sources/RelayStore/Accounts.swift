@@ -35,6 +35,17 @@ extension RelayStore {
         try await pool.read { db in try fetchAccount(db, name: name) }
     }
 
+    /// The account an SMTP login sends through, in one read (the commit path of every message); nil when
+    /// the login no longer exists (removing an account removes its logins).
+    public func account(forLogin username: String) async throws -> Account? {
+        try await pool.read { db in
+            try Row.fetchOne(db, cached: """
+                    SELECT \(Account.columns) FROM accounts
+                    WHERE id = (SELECT account_id FROM credentials WHERE username = ?)
+                    """, arguments: [username]).map(Account.init(row:))
+        }
+    }
+
     public func accounts() async throws -> [Account] {
         try await pool.read { db in
             try Row.fetchAll(db, cached: "SELECT \(Account.columns) FROM accounts ORDER BY name").map(Account.init(row:))

@@ -22,6 +22,8 @@ public final class IncomingMessage: @unchecked Sendable {
     private var buffer: [UInt8] = []
     private var file: SpoolFile?
     public private(set) var bytesWritten = 0
+    /// Still all in memory: `finish()` does no I/O.
+    public var isInMemory: Bool { file == nil }
 
     init(spool: Spool, inlineLimit: Int) {
         self.spool = spool
