@@ -19,9 +19,9 @@ struct FakeResponse: Sendable {
     var bodyText: String { String(decoding: body, as: UTF8.self) }
 }
 
-/// Google's bodies and headers, as google-api.md quotes them (section numbers in comments).
+/// Google's bodies and headers, as docs/google-api.md quotes them (section numbers in comments).
 ///
-/// Gmail errors use the current envelope of google-api.md §0: `code`, `message`, `errors`,
+/// Gmail errors use the current envelope of docs/google-api.md §0: `code`, `message`, `errors`,
 /// `status`, then `details` when present, pretty-printed with two spaces.
 enum GoogleBodies {
     // MARK: Headers
@@ -220,7 +220,7 @@ enum GoogleBodies {
         return formatter.string(from: date)
     }
 
-    /// §2.8 (a), the sheet's suggested full body (note the two spaces after "exceeded.").
+    /// §2.8 (a), the full body docs/google-api.md suggests (note the two spaces after "exceeded.").
     static func userRateLimit(retryAfter: Date) -> FakeResponse {
         envelope(
             code: 429, message: "User-rate limit exceeded.  Retry after \(retryTime(retryAfter))",
@@ -261,14 +261,14 @@ enum GoogleBodies {
     static let serviceUnavailable = envelope(
         code: 503, message: "The service is currently unavailable.", reason: "backendError", status: "UNAVAILABLE")
 
-    /// Not in the sheet [INF]: a body that is not `message/*` (discovery `"accept": ["message/*"]`).
+    /// Not in docs/google-api.md [INF]: a body that is not `message/*` (discovery `"accept": ["message/*"]`).
     static func unsupportedMediaType(_ type: String) -> FakeResponse {
         envelope(
             code: 400, message: "Media type '\(type)' is not supported. Valid media types: [message/*]",
             reason: "badContent", status: "INVALID_ARGUMENT")
     }
 
-    /// Not in the sheet [INF]: an /upload/ call without a usable uploadType.
+    /// Not in docs/google-api.md [INF]: an /upload/ call without a usable uploadType.
     static let uploadTypeRequired = envelope(
         code: 400,
         message: "Upload requests must include an uploadType URL parameter and a URL path beginning with /upload/",
@@ -276,7 +276,7 @@ enum GoogleBodies {
 
     // MARK: HTML pages of Google's front end
 
-    /// Google front end 502 page (verbatim from a public capture; google-api.md §2.9 lists 502 without a body).
+    /// Google front end 502 page (verbatim from a public capture; docs/google-api.md §2.9 lists 502 without a body).
     static let badGatewayHTML = """
         <!DOCTYPE html>
         <html lang=en>
@@ -353,7 +353,7 @@ enum GoogleBodies {
     /// §7.1
     static let invalidTokenRevoke = oauthError(400, "invalid_token", "Token expired or revoked")
 
-    // Not in the sheet [INF]: request-shape errors of the token endpoint.
+    // Not in docs/google-api.md [INF]: request-shape errors of the token endpoint.
     static func missingParameter(_ name: String) -> FakeResponse {
         oauthError(400, "invalid_request", "Missing required parameter: \(name)")
     }

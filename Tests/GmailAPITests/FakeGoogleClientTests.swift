@@ -107,7 +107,7 @@ enum FGFixtures {
             .replacingOccurrences(of: "=", with: "")
     }
 
-    /// An RS256 JWT-bearer assertion as Google's service-account doc describes (google-api.md §5.1).
+    /// An RS256 JWT-bearer assertion as Google's service-account doc describes (docs/google-api.md §5.1).
     static func assertion(
         key: _RSA.Signing.PrivateKey, iss: String, sub: String?, scope: String, aud: String,
         iat: Int = Int(Date().timeIntervalSince1970), lifetime: Int = 3600

@@ -46,7 +46,7 @@ final class FakeGoogleOAuthTests: XCTestCase {
         XCTAssertEqual(answer.json["scope"] as? String, FGFixtures.gmailSend)
         XCTAssertNil(answer.json["refresh_token"], "Google does not rotate refresh tokens")
         XCTAssertNil(answer.json["id_token"])
-        // google-api.md §4.1 key order.
+        // docs/google-api.md §4.1 key order.
         let keys = ["access_token", "expires_in", "scope", "token_type"].map { answer.text.range(of: "\"\($0)\"")!.lowerBound }
         XCTAssertEqual(keys, keys.sorted())
         XCTAssertEqual(google.tokenRequestCount(grantType: "refresh_token"), 1)
@@ -209,7 +209,7 @@ final class FakeGoogleOAuthTests: XCTestCase {
             key: key, iss: sa, sub: "dave@example.com", scope: FGFixtures.gmailSend + ",openid", aud: tokenURL))
         XCTAssertEqual(commas.text, oauthError("invalid_scope", "Invalid OAuth scope or ID token audience provided."))
 
-        // No `sub`: a token for the service account itself, which has no mailbox (google-api.md §3).
+        // No `sub`: a token for the service account itself, which has no mailbox (docs/google-api.md §3).
         let itself = try await jwtGrant(try FGFixtures.assertion(
             key: key, iss: sa, sub: nil, scope: FGFixtures.gmailSend, aud: tokenURL))
         XCTAssertEqual(itself.status, 200, itself.text)

@@ -22,7 +22,7 @@ final class FakeGoogleSendTests: XCTestCase {
         await google.stop()
     }
 
-    // Bodies exactly as google-api.md prints them (plus the final newline Google's front ends send).
+    // Bodies exactly as docs/google-api.md prints them (plus the final newline Google's front ends send).
 
     /// §2.1, verbatim.
     static let failedPreconditionBody = """
@@ -64,7 +64,7 @@ final class FakeGoogleSendTests: XCTestCase {
 
         """
 
-    /// §2.4, with the send method the sheet infers (its captures name GetProfile).
+    /// §2.4, with the send method docs/google-api.md infers (its captures name GetProfile).
     static let insufficientScopesBody = """
         {
           "error": {
@@ -94,7 +94,7 @@ final class FakeGoogleSendTests: XCTestCase {
 
         """
 
-    /// §2.1 "Mail service not enabled" (the sheet prints it on one line; same shape pretty-printed).
+    /// §2.1 "Mail service not enabled" (docs/google-api.md prints it on one line; same shape pretty-printed).
     static let mailServiceNotEnabledBody = """
         {
           "error": {
@@ -391,7 +391,7 @@ final class FakeGoogleSendTests: XCTestCase {
 
     // MARK: Address lists
 
-    /// Recipient headers as Gmail reads them (google-api.md §1.5, §2.2), one send per row.
+    /// Recipient headers as Gmail reads them (docs/google-api.md §1.5, §2.2), one send per row.
     func testAddressListParsing() async throws {
         let table: [(String, [String])] = [
             ("a@example.com", ["a@example.com"]),

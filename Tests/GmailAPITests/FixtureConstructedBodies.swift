@@ -1,4 +1,4 @@
-// Bodies google-api.md describes but does not print whole, built from the pieces it gives, and
+// Bodies docs/google-api.md describes but does not print whole, built from the pieces it gives, and
 // two HTML pages of Google's front end. Each says what it rests on; [INF] marks assembled shapes.
 
 extension GoogleErrorFixture {
@@ -204,7 +204,7 @@ extension GoogleErrorFixture {
 }
 """#
 
-    /// 4.2 [OBS outside google-api.md] cline/cline #4080: GCP session control wants a new sign-in.
+    /// 4.2 [OBS] cline/cline #4080: GCP session control wants a new sign-in.
     static let invalidGrantRapt = #"""
 {"error":"invalid_grant","error_description":"reauth related error (invalid_rapt)","error_uri":"https://support.google.com/a/answer/9368756","error_subtype":"invalid_rapt"}
 """#

@@ -1,4 +1,4 @@
-// Generated once from /work/shared/google-api.md (section numbers and evidence tags in the comments):
+// Generated once from docs/google-api.md (section numbers and evidence tags in the comments):
 // the bodies are copied byte for byte, whitespace included, so the classifier is tested on what Google sends.
 // [DOC] Google documentation, [OBS] real responses in issues, [FIX] third-party fixtures, [INF] inferred.
 
@@ -222,7 +222,7 @@ enum GoogleErrorFixture {
 {"error":{"code":403,"message":"User-rate limit exceeded.  Retry after 2026-09-11T20:00:00.000Z","errors":[{"message":"User-rate limit exceeded.","domain":"usageLimits","reason":"rateLimitExceeded"}],"status":"PERMISSION_DENIED"}}
 """#
 
-    /// 2.8 (a) [INF] the sheet's suggested full body for the daily sending limit.
+    /// 2.8 (a) [INF] the full body docs/google-api.md suggests for the daily sending limit.
     static let mailSendingSuggested = #"""
 {"error": {"code": 429, "message": "User-rate limit exceeded.  Retry after 2026-01-01T00:00:00.000Z (Mail sending)", "errors": [{"message": "User-rate limit exceeded.  Retry after 2026-01-01T00:00:00.000Z (Mail sending)", "domain": "usageLimits", "reason": "rateLimitExceeded"}], "status": "RESOURCE_EXHAUSTED"}}
 """#
@@ -260,7 +260,7 @@ enum GoogleErrorFixture {
 {"error": {"code": 503, "message": "The service is currently unavailable.", "errors": [{"message": "The service is currently unavailable.", "domain": "global", "reason": "backendError"}], "status": "UNAVAILABLE"}}
 """#
 
-    /// 0 [OBS] nextcloud #40863: the token endpoint's flat body, 2-space indent (\n escapes of the sheet made real).
+    /// 0 [OBS] nextcloud #40863: the token endpoint's flat body, 2-space indent (the \n escapes of docs/google-api.md made real).
     static let invalidGrantBadRequest = #"""
 {
   "error": "invalid_grant",

@@ -87,7 +87,7 @@ private func explainAnswer(
     }
 }
 
-/// Google's real bodies (shared/google-api.md), through the real classifier, into the catalogue.
+/// Google's real bodies (docs/google-api.md), through the real classifier, into the catalogue.
 @Suite struct ExplanationsOfRealAnswers {
     @Test func testingModeExpiryTellsToPublishThenReauth() {
         let consent = now.addingTimeInterval(-7 * 86_400 + 3600)

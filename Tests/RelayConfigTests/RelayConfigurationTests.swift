@@ -242,7 +242,7 @@ final class RelayConfigurationTests: XCTestCase {
     func testKnownKeysTable() {
         let names = RelayConfiguration.knownKeys.map(\.name)
         XCTAssertEqual(Set(names).count, names.count)
-        // The keys of DESIGN.md's table plus the extras: a key cannot silently go missing.
+        // The keys of docs/configuration.md ("Keys"): a key cannot silently go missing.
         for name in [
             "data.dir", "smtp.listen", "smtp.tls_listen", "smtp.tls.cert", "smtp.tls.key", "smtp.hostname",
             "smtp.max_message_bytes", "smtp.max_recipients", "smtp.max_connections", "smtp.max_line_length",
