@@ -1,4 +1,5 @@
 import Foundation
+import GoogleFixtures
 
 /// One HTTP answer of the fake, before it is handed to Hummingbird.
 struct FakeResponse: Sendable {
@@ -276,39 +277,9 @@ enum GoogleBodies {
 
     // MARK: HTML pages of Google's front end
 
-    /// Google front end 502 page (verbatim from a public capture; docs/google-api.md §2.9 lists 502 without a body).
-    static let badGatewayHTML = """
-        <!DOCTYPE html>
-        <html lang=en>
-          <meta charset=utf-8>
-          <meta name=viewport content="initial-scale=1, minimum-scale=1, width=device-width">
-          <title>Error 502 (Server Error)!!1</title>
-          <style>
-            *{margin:0;padding:0}html,code{font:15px/22px arial,sans-serif}html{background:#fff;color:#222;padding:15px}body{margin:7% auto 0;max-width:390px;min-height:180px;padding:30px 0 15px}* > body{background:url(//www.google.com/images/errors/robot.png) 100% 5px no-repeat;padding-right:205px}p{margin:11px 0 22px;overflow:hidden}ins{color:#777;text-decoration:none}a img{border:0}@media screen and (max-width:772px){body{background:none;margin-top:0;max-width:none;padding-right:0}}#logo{background:url(//www.google.com/images/errors/logo_sm_2.png) no-repeat}@media only screen and (min-resolution:192dpi){#logo{background:url(//www.google.com/images/errors/logo_sm_2_hr.png) no-repeat 0% 0%/100% 100%;-moz-border-image:url(//www.google.com/images/errors/logo_sm_2_hr.png) 0}}@media only screen and (-webkit-min-device-pixel-ratio:2){#logo{background:url(//www.google.com/images/errors/logo_sm_2_hr.png) no-repeat;-webkit-background-size:100% 100%}}#logo{display:inline-block;height:55px;width:150px}
-          </style>
-          <a href=//www.google.com/><span id=logo aria-label=Google></span></a>
-          <p><b>502.</b> <ins>That’s an error.</ins>
-          <p>The server encountered a temporary error and could not complete your request.<p>Please try again in 30 seconds.  <ins>That’s all we know.</ins>
-
-        """
-
-    /// Google front end 413 page (public captures of Google front ends; §1.3 records the status only).
-    static let payloadTooLargeHTML = """
-        <html><head>
-        <meta http-equiv="content-type" content="text/html;charset=utf-8">
-        <title>413 Request Entity Too Large</title>
-        </head>
-        <body text=#000000 bgcolor=#ffffff>
-        <h1>Error: Request Entity Too Large</h1>
-        <h2>Your client issued a request that was too large.
-        </h2>
-        <h2></h2>
-        </body></html>
-
-        """
-
-    static let badGateway = FakeResponse(status: 502, headers: htmlHeaders, text: badGatewayHTML)
-    static let payloadTooLarge = FakeResponse(status: 413, headers: htmlHeaders, text: payloadTooLargeHTML)
+    /// Google front end pages, verbatim from public captures (docs/google-api.md 2.9 and 1.3).
+    static let badGateway = FakeResponse(status: 502, headers: htmlHeaders, text: GoogleErrorFixture.badGatewayHTML)
+    static let payloadTooLarge = FakeResponse(status: 413, headers: htmlHeaders, text: GoogleErrorFixture.payloadTooLargeHTML)
 
     /// The consent page's error screen. Google's real page is a script-heavy sign-in page; only the
     /// status and the "Error 400: <code>" line are modelled [INF].

@@ -1,4 +1,5 @@
 import Foundation
+import GoogleFixtures
 import Testing
 
 @testable import GmailAPI

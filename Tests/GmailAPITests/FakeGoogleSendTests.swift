@@ -1,5 +1,6 @@
 import FakeGoogle
 import Foundation
+import GoogleFixtures
 import XCTest
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -22,96 +23,21 @@ final class FakeGoogleSendTests: XCTestCase {
         await google.stop()
     }
 
-    // Bodies exactly as docs/google-api.md prints them (plus the final newline Google's front ends send).
+    // The captured bodies (GoogleFixtures) plus the final newline Google's front ends send.
 
     /// §2.1, verbatim.
-    static let failedPreconditionBody = """
-        {
-          "error": {
-            "code": 400,
-            "message": "Precondition check failed.",
-            "errors": [
-              {
-                "message": "Precondition check failed.",
-                "domain": "global",
-                "reason": "failedPrecondition"
-              }
-            ],
-            "status": "FAILED_PRECONDITION"
-          }
-        }
-
-        """
+    static let failedPreconditionBody = GoogleErrorFixture.failedPrecondition + "\n"
 
     /// §2.3, verbatim.
-    static let invalidCredentialsBody = """
-        {
-          "error": {
-            "code": 401,
-            "message": "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.",
-            "errors": [
-              {
-                "message": "Invalid Credentials",
-                "domain": "global",
-                "reason": "authError",
-                "location": "Authorization",
-                "locationType": "header"
-              }
-            ],
-            "status": "UNAUTHENTICATED"
-          }
-        }
-
-        """
+    static let invalidCredentialsBody = GoogleErrorFixture.invalidCredentials + "\n"
 
     /// §2.4, with the send method docs/google-api.md infers (its captures name GetProfile).
-    static let insufficientScopesBody = """
-        {
-          "error": {
-            "code": 403,
-            "message": "Request had insufficient authentication scopes.",
-            "errors": [
-              {
-                "message": "Insufficient Permission",
-                "domain": "global",
-                "reason": "insufficientPermissions"
-              }
-            ],
-            "status": "PERMISSION_DENIED",
-            "details": [
-              {
-                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                "reason": "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
-                "domain": "googleapis.com",
-                "metadata": {
-                  "service": "gmail.googleapis.com",
-                  "method": "caribou.api.proto.MailboxService.SendMessage"
-                }
-              }
-            ]
-          }
-        }
+    static let insufficientScopesBody = GoogleErrorFixture.insufficientScopes
+        .replacingOccurrences(of: "MailboxService.GetProfile", with: "MailboxService.SendMessage") + "\n"
 
-        """
-
-    /// §2.1 "Mail service not enabled" (docs/google-api.md prints it on one line; same shape pretty-printed).
-    static let mailServiceNotEnabledBody = """
-        {
-          "error": {
-            "code": 400,
-            "message": "Mail service not enabled",
-            "errors": [
-              {
-                "message": "Mail service not enabled",
-                "domain": "global",
-                "reason": "failedPrecondition"
-              }
-            ],
-            "status": "FAILED_PRECONDITION"
-          }
-        }
-
-        """
+    /// §2.1 "Mail service not enabled" (captured on one line; the same shape pretty-printed).
+    static let mailServiceNotEnabledBody = GoogleErrorFixture.failedPrecondition
+        .replacingOccurrences(of: "Precondition check failed.", with: "Mail service not enabled") + "\n"
 
     // MARK: Success
 
