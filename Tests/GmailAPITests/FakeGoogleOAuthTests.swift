@@ -127,7 +127,7 @@ import FoundationNetworking
 
     private var tokenURL: String { client.base.absoluteString + "/token" }
 
-    @Test func jWTBearerGrantWithDelegation() async throws {
+    @Test func jwtBearerGrantWithDelegation() async throws {
         try await stopping {
             let key = try _RSA.Signing.PrivateKey(keySize: .bits2048)
             try google.addServiceAccount(
@@ -154,7 +154,7 @@ import FoundationNetworking
         }
     }
 
-    @Test func jWTBearerRejectsAWrongKey() async throws {
+    @Test func jwtBearerRejectsAWrongKey() async throws {
         try await stopping {
             let key = try _RSA.Signing.PrivateKey(keySize: .bits2048)
             let other = try _RSA.Signing.PrivateKey(keySize: .bits2048)
@@ -171,7 +171,7 @@ import FoundationNetworking
         }
     }
 
-    @Test func jWTBearerChecksTimesScopesAndSubject() async throws {
+    @Test func jwtBearerChecksTimesScopesAndSubject() async throws {
         try await stopping {
             let key = try _RSA.Signing.PrivateKey(keySize: .bits2048)
             try google.addServiceAccount(
@@ -226,7 +226,7 @@ import FoundationNetworking
         }
     }
 
-    @Test func jWTBearerWithoutDelegationIsUnauthorized() async throws {
+    @Test func jwtBearerWithoutDelegationIsUnauthorized() async throws {
         try await stopping {
             let key = try _RSA.Signing.PrivateKey(keySize: .bits2048)
             try google.addServiceAccount(clientEmail: sa, publicKeyPEM: key.publicKey.pemRepresentation, delegatedScopes: [])
