@@ -7,6 +7,7 @@ import PackageDescription
 //   RelayStore    SQLite (GRDB) store, spool files, accounts, SMTP credentials, send log.
 //   SMTPServer    SwiftNIO glue: sockets, TLS, timeouts, limits; drives SMTPProtocol, talks to a SubmissionBackend.
 //   Delivery      the delivery worker: per-account lanes, retry policy, Gmail attempts, send log rows, metrics.
+//   GoogleFixtures Google's error bodies as captured: the one fixture set of FakeGoogle and the tests.
 //   ProblemCatalogue every problem code explained: title, meaning, causes, steps, disposition. Pure.
 //   RelayStatus   the status report and message documents (store + catalogue), shared by the page, the API and the CLI.
 //   StatusWeb     the status page, JSON API, /metrics, /healthz (Hummingbird + Mustache templates).
@@ -36,6 +37,8 @@ let package = Package(
         .target(name: "SMTPProtocol", exclude: ["README.md"]),
         .target(name: "RelayConfig", exclude: ["README.md"]),
         .target(name: "MessageRewrite", exclude: ["README.md"]),
+        // Google's error bodies as captured: one fixture set for the fake and the tests.
+        .target(name: "GoogleFixtures", exclude: ["README.md"]),
         .target(
             name: "RelayStore",
             dependencies: [
@@ -99,6 +102,7 @@ let package = Package(
         .target(
             name: "FakeGoogle",
             dependencies: [
+                "GoogleFixtures",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -135,9 +139,9 @@ let package = Package(
         .testTarget(name: "RelayConfigTests", dependencies: ["RelayConfig"]),
         .testTarget(name: "MessageRewriteTests", dependencies: ["MessageRewrite"]),
         .testTarget(name: "RelayStoreTests", dependencies: ["RelayStore"]),
-        .testTarget(name: "GmailAPITests", dependencies: ["GmailAPI", "FakeGoogle"]),
+        .testTarget(name: "GmailAPITests", dependencies: ["GmailAPI", "FakeGoogle", "GoogleFixtures"]),
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "GmailAPI", "RelayStore", "FakeGoogle"]),
-        .testTarget(name: "ProblemCatalogueTests", dependencies: ["ProblemCatalogue", "GmailAPI", "Delivery"]),
+        .testTarget(name: "ProblemCatalogueTests", dependencies: ["ProblemCatalogue", "GmailAPI", "Delivery", "GoogleFixtures"]),
         .testTarget(
             name: "StatusWebTests",
             dependencies: [

@@ -7,7 +7,7 @@ internal import ServiceLifecycle
 internal import _CryptoExtras
 
 /// A stand-in for Google's OAuth and Gmail endpoints that answers with Google's real bodies
-/// (shared/google-api.md) and checks what Google checks. See README.md for the endpoint list.
+/// (docs/google-api.md) and checks what Google checks. See README.md for the endpoint list.
 ///
 ///     let google = FakeGoogleServer()
 ///     let base = try await google.start()
@@ -92,7 +92,7 @@ public final class FakeGoogleServer: Sendable {
         watchdog.cancel()
     }
 
-    /// Gmail's upload limit for users.messages.send (google-api.md §1.3); larger bodies get 413.
+    /// Gmail's upload limit for users.messages.send (docs/google-api.md §1.3); larger bodies get 413.
     public static let maxUploadBytes = FakeGoogleState.maxUploadBytes
 
     public var baseURL: URL? { running.withLock { $0?.baseURL } }
@@ -319,7 +319,7 @@ public final class FakeGoogleServer: Sendable {
             }
             message = body
         } else {
-            // Metadata URI: a Message resource with base64url `raw` (google-api.md §1.2).
+            // Metadata URI: a Message resource with base64url `raw` (docs/google-api.md §1.2).
             if total > FakeGoogleState.maxUploadBytes { return Self.response(GoogleBodies.payloadTooLarge) }
             let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any]
             guard let raw = object?["raw"] as? String, let decoded = Base64URL.decodeLenient(raw) else {

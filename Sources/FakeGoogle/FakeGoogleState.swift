@@ -128,7 +128,7 @@ struct FakeGoogleState {
         return grant
     }
 
-    /// Revocation removes everything the user granted the client (google-api.md §4.3 item 1).
+    /// Revocation removes everything the user granted the client (docs/google-api.md §4.3 item 1).
     mutating func revokeAll(clientID: String, email: String) {
         for (key, grant) in refreshGrants where grant.clientID == clientID && grant.email.lowercased() == email.lowercased() {
             refreshGrants[key]?.revoked = true
@@ -374,7 +374,7 @@ struct FakeGoogleState {
         }
     }
 
-    /// Desktop clients may redirect to any port on a loopback address (google-api.md §6.1).
+    /// Desktop clients may redirect to any port on a loopback address (docs/google-api.md §6.1).
     static func isLoopbackRedirect(_ uri: String) -> Bool {
         guard let components = URLComponents(string: uri), components.scheme == "http", let host = components.host else {
             return false
@@ -532,7 +532,7 @@ struct FakeGoogleState {
     }
 }
 
-/// RFC 7636 (google-api.md §6.2).
+/// RFC 7636 (docs/google-api.md §6.2).
 enum PKCE {
     static func isUnreserved(_ s: String) -> Bool {
         s.unicodeScalars.allSatisfy { scalar in

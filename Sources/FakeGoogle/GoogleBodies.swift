@@ -1,4 +1,5 @@
 import Foundation
+import GoogleFixtures
 
 /// One HTTP answer of the fake, before it is handed to Hummingbird.
 struct FakeResponse: Sendable {
@@ -19,9 +20,9 @@ struct FakeResponse: Sendable {
     var bodyText: String { String(decoding: body, as: UTF8.self) }
 }
 
-/// Google's bodies and headers, as google-api.md quotes them (section numbers in comments).
+/// Google's bodies and headers, as docs/google-api.md quotes them (section numbers in comments).
 ///
-/// Gmail errors use the current envelope of google-api.md §0: `code`, `message`, `errors`,
+/// Gmail errors use the current envelope of docs/google-api.md §0: `code`, `message`, `errors`,
 /// `status`, then `details` when present, pretty-printed with two spaces.
 enum GoogleBodies {
     // MARK: Headers
@@ -220,7 +221,7 @@ enum GoogleBodies {
         return formatter.string(from: date)
     }
 
-    /// §2.8 (a), the sheet's suggested full body (note the two spaces after "exceeded.").
+    /// §2.8 (a), the full body docs/google-api.md suggests (note the two spaces after "exceeded.").
     static func userRateLimit(retryAfter: Date) -> FakeResponse {
         envelope(
             code: 429, message: "User-rate limit exceeded.  Retry after \(retryTime(retryAfter))",
@@ -261,14 +262,14 @@ enum GoogleBodies {
     static let serviceUnavailable = envelope(
         code: 503, message: "The service is currently unavailable.", reason: "backendError", status: "UNAVAILABLE")
 
-    /// Not in the sheet [INF]: a body that is not `message/*` (discovery `"accept": ["message/*"]`).
+    /// Not in docs/google-api.md [INF]: a body that is not `message/*` (discovery `"accept": ["message/*"]`).
     static func unsupportedMediaType(_ type: String) -> FakeResponse {
         envelope(
             code: 400, message: "Media type '\(type)' is not supported. Valid media types: [message/*]",
             reason: "badContent", status: "INVALID_ARGUMENT")
     }
 
-    /// Not in the sheet [INF]: an /upload/ call without a usable uploadType.
+    /// Not in docs/google-api.md [INF]: an /upload/ call without a usable uploadType.
     static let uploadTypeRequired = envelope(
         code: 400,
         message: "Upload requests must include an uploadType URL parameter and a URL path beginning with /upload/",
@@ -276,39 +277,9 @@ enum GoogleBodies {
 
     // MARK: HTML pages of Google's front end
 
-    /// Google front end 502 page (verbatim from a public capture; google-api.md §2.9 lists 502 without a body).
-    static let badGatewayHTML = """
-        <!DOCTYPE html>
-        <html lang=en>
-          <meta charset=utf-8>
-          <meta name=viewport content="initial-scale=1, minimum-scale=1, width=device-width">
-          <title>Error 502 (Server Error)!!1</title>
-          <style>
-            *{margin:0;padding:0}html,code{font:15px/22px arial,sans-serif}html{background:#fff;color:#222;padding:15px}body{margin:7% auto 0;max-width:390px;min-height:180px;padding:30px 0 15px}* > body{background:url(//www.google.com/images/errors/robot.png) 100% 5px no-repeat;padding-right:205px}p{margin:11px 0 22px;overflow:hidden}ins{color:#777;text-decoration:none}a img{border:0}@media screen and (max-width:772px){body{background:none;margin-top:0;max-width:none;padding-right:0}}#logo{background:url(//www.google.com/images/errors/logo_sm_2.png) no-repeat}@media only screen and (min-resolution:192dpi){#logo{background:url(//www.google.com/images/errors/logo_sm_2_hr.png) no-repeat 0% 0%/100% 100%;-moz-border-image:url(//www.google.com/images/errors/logo_sm_2_hr.png) 0}}@media only screen and (-webkit-min-device-pixel-ratio:2){#logo{background:url(//www.google.com/images/errors/logo_sm_2_hr.png) no-repeat;-webkit-background-size:100% 100%}}#logo{display:inline-block;height:55px;width:150px}
-          </style>
-          <a href=//www.google.com/><span id=logo aria-label=Google></span></a>
-          <p><b>502.</b> <ins>That’s an error.</ins>
-          <p>The server encountered a temporary error and could not complete your request.<p>Please try again in 30 seconds.  <ins>That’s all we know.</ins>
-
-        """
-
-    /// Google front end 413 page (public captures of Google front ends; §1.3 records the status only).
-    static let payloadTooLargeHTML = """
-        <html><head>
-        <meta http-equiv="content-type" content="text/html;charset=utf-8">
-        <title>413 Request Entity Too Large</title>
-        </head>
-        <body text=#000000 bgcolor=#ffffff>
-        <h1>Error: Request Entity Too Large</h1>
-        <h2>Your client issued a request that was too large.
-        </h2>
-        <h2></h2>
-        </body></html>
-
-        """
-
-    static let badGateway = FakeResponse(status: 502, headers: htmlHeaders, text: badGatewayHTML)
-    static let payloadTooLarge = FakeResponse(status: 413, headers: htmlHeaders, text: payloadTooLargeHTML)
+    /// Google front end pages, verbatim from public captures (docs/google-api.md 2.9 and 1.3).
+    static let badGateway = FakeResponse(status: 502, headers: htmlHeaders, text: GoogleErrorFixture.badGatewayHTML)
+    static let payloadTooLarge = FakeResponse(status: 413, headers: htmlHeaders, text: GoogleErrorFixture.payloadTooLargeHTML)
 
     /// The consent page's error screen. Google's real page is a script-heavy sign-in page; only the
     /// status and the "Error 400: <code>" line are modelled [INF].
@@ -353,7 +324,7 @@ enum GoogleBodies {
     /// §7.1
     static let invalidTokenRevoke = oauthError(400, "invalid_token", "Token expired or revoked")
 
-    // Not in the sheet [INF]: request-shape errors of the token endpoint.
+    // Not in docs/google-api.md [INF]: request-shape errors of the token endpoint.
     static func missingParameter(_ name: String) -> FakeResponse {
         oauthError(400, "invalid_request", "Missing required parameter: \(name)")
     }

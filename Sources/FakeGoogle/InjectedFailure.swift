@@ -8,7 +8,7 @@ public enum FakeGoogleEndpoint: String, Sendable, CaseIterable, Codable {
     case revoke
 }
 
-/// An answer to give instead of the normal one, named after the bodies in google-api.md.
+/// An answer to give instead of the normal one, named after the bodies in docs/google-api.md.
 ///
 /// Presets render Google's exact body (§ numbers in GoogleBodies); `custom` answers anything;
 /// `hang` accepts the request and answers normally only after a delay (for time-out tests).

@@ -2,7 +2,7 @@ internal import Crypto
 import Foundation
 internal import _CryptoExtras
 
-/// The decoded claims of the last JWT-bearer assertion the fake received (google-api.md §5.1).
+/// The decoded claims of the last JWT-bearer assertion the fake received (docs/google-api.md §5.1).
 public struct JWTClaims: Sendable, Equatable {
     public var header: [String: String]
     public var iss: String?

@@ -1,7 +1,7 @@
 import Foundation
 
 /// The header block of an RFC 5322 message, as far as Gmail's send needs it: who it comes from
-/// and whom to deliver to (google-api.md §1.5: recipients are taken from To, Cc and Bcc).
+/// and whom to deliver to (docs/google-api.md §1.5: recipients are taken from To, Cc and Bcc).
 struct MessageHeaders: Sendable {
     /// Unfolded fields in order; names as written.
     var fields: [(name: String, value: String)]

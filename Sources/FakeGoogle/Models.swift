@@ -10,7 +10,7 @@ public struct SentMessage: Sendable, Equatable {
     /// The address in the From header, if one parsed.
     public var from: String?
     /// The address Gmail sends from: `from` when it is the user or one of the user's send-as
-    /// aliases, otherwise the user's own address (google-api.md §1.6: Gmail rewrites, it does not refuse).
+    /// aliases, otherwise the user's own address (docs/google-api.md §1.6: Gmail rewrites, it does not refuse).
     public var sentFrom: String
     public var to: [String]
     public var cc: [String]
@@ -64,7 +64,7 @@ public enum FakeGoogleError: Error, CustomStringConvertible {
     }
 }
 
-/// Scopes that permit users.messages.send (google-api.md §1.10).
+/// Scopes that permit users.messages.send (docs/google-api.md §1.10).
 enum Scopes {
     static let sendCapable: Set<String> = [
         "https://mail.google.com/",

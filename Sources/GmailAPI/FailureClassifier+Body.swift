@@ -1,6 +1,6 @@
 import Foundation
 
-/// The fields of a Google error body, whichever of its shapes it came in (google-api.md 0).
+/// The fields of a Google error body, whichever of its shapes it came in (docs/google-api.md 0).
 ///
 /// Tolerant by design: a missing or mistyped field is nil, never a parse failure, because an
 /// error we cannot read must still be classified and stored.

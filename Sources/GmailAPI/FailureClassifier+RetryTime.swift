@@ -1,7 +1,7 @@
 import Foundation
 
 /// When Google says to try again: Gmail's "Retry after <RFC 3339 time>" in the message text
-/// (google-api.md 2.8) or an HTTP Retry-After header (seconds or HTTP-date, RFC 9110 10.2.3).
+/// (docs/google-api.md 2.8) or an HTTP Retry-After header (seconds or HTTP-date, RFC 9110 10.2.3).
 ///
 /// Parsed by hand rather than with date formatters: the inputs are fixed formats, and this keeps
 /// the classifier free of locale, time zone and formatter state.

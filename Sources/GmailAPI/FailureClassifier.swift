@@ -120,7 +120,7 @@ public struct Classification: Sendable, Equatable {
     }
 }
 
-/// Maps a failed call to Google onto a `FailureClass` and a `ProblemCode` (google-api.md 2-4).
+/// Maps a failed call to Google onto a `FailureClass` and a `ProblemCode` (docs/google-api.md 2-4).
 ///
 /// Pure: the same `GoogleFailure` always gives the same `Classification`. Matching prefers the
 /// structured fields (`error`, reasons, status) and looks at message wording only where Google
@@ -237,7 +237,7 @@ public enum FailureClassifier {
         }
     }
 
-    /// 400 failedPrecondition has several causes with one reason (google-api.md 3).
+    /// 400 failedPrecondition has several causes with one reason (docs/google-api.md 3).
     private static func preconditionVerdict(body: GoogleErrorBody, failure: GoogleFailure) -> (FailureClass, ProblemCode) {
         if body.mentions("Mail service not enabled") {
             return (.accountBlocked, .mailServiceDisabled)

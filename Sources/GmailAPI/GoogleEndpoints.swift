@@ -41,7 +41,7 @@ extension URL {
 /// Scopes the relay asks for. gmail.send is the narrowest scope that can send (sensitive, not restricted).
 public enum GmailScope {
     public static let send = "https://www.googleapis.com/auth/gmail.send"
-    /// Every scope that permits users.messages.send (google-api.md 6.6).
+    /// Every scope that permits users.messages.send (docs/google-api.md 6.6).
     public static let sendCapable: Set<String> = [
         "https://www.googleapis.com/auth/gmail.send",
         "https://www.googleapis.com/auth/gmail.compose",

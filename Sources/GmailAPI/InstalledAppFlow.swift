@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 
 // Google's installed-app (Desktop client) authorization: a consent URL with PKCE, the redirect to a
-// loopback address, and the authorization-code exchange (google-api.md 6). The pure parts take
+// loopback address, and the authorization-code exchange (docs/google-api.md 6). The pure parts take
 // values and return values; only `AuthorizationCodeGrant.exchange` does I/O.
 
 /// Proof Key for Code Exchange (RFC 7636), S256 only: Google recommends it, and `plain` would put
@@ -39,7 +39,7 @@ func randomBytes(_ count: Int) -> Data {
     return Data((0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
 }
 
-/// The consent page request: where the browser goes (google-api.md 6.3).
+/// The consent page request: where the browser goes (docs/google-api.md 6.3).
 public struct ConsentRequest: Sendable, Equatable {
     public var clientID: String
     /// `http://127.0.0.1:PORT/`: Desktop clients may use any loopback port without registering it.
@@ -190,7 +190,7 @@ public struct MissingRefreshTokenError: Error, Sendable, CustomStringConvertible
     }
 }
 
-/// The authorization_code grant with the PKCE verifier (google-api.md 6.4).
+/// The authorization_code grant with the PKCE verifier (docs/google-api.md 6.4).
 public struct AuthorizationCodeGrant: Sendable {
     public var clientID: String
     public var clientSecret: String
@@ -223,7 +223,7 @@ public struct AuthorizationCodeGrant: Sendable {
 
 extension GmailScope {
     /// What `reauth` asks for by default: sending, plus `openid email` so the address is known
-    /// without a restricted scope (google-api.md 6.6).
+    /// without a restricted scope (docs/google-api.md 6.6).
     public static let identity = ["openid", "email"]
     public static let reauthDefault = [send] + identity
 

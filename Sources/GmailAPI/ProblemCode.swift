@@ -6,7 +6,7 @@
 public enum ProblemCode: String, Sendable, Codable, CaseIterable, Hashable {
     // MARK: A user's OAuth grant and its OAuth client (token endpoint)
 
-    /// invalid_grant "Token has been expired or revoked." (google-api.md 4.2, 4.3).
+    /// invalid_grant "Token has been expired or revoked." (docs/google-api.md 4.2, 4.3).
     case grantRevoked = "grant_revoked"
     /// The same answer 6.5 to 7.5 days after consent: the OAuth app is in Testing mode (4.3 item 5).
     case testingModeExpiry = "testing_mode_expiry"

@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 import _CryptoExtras
 
-/// A service account key file as Google hands it out (google-api.md 5.2).
+/// A service account key file as Google hands it out (docs/google-api.md 5.2).
 public struct ServiceAccountKey: Sendable {
     public var clientEmail: String
     public var clientID: String?

@@ -1,6 +1,6 @@
 import Foundation
 
-/// What Google's tokeninfo endpoint says about an access token (google-api.md 7.2): the granted scopes
+/// What Google's tokeninfo endpoint says about an access token (docs/google-api.md 7.2): the granted scopes
 /// and, with an identity scope, the address. A debugging aid Google may throttle: `doctor` and the
 /// status checks call it on demand, never per send.
 public struct TokenInfo: Sendable, Equatable {

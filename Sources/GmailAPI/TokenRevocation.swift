@@ -1,6 +1,6 @@
 import Foundation
 
-/// Revoking a grant at Google (google-api.md 7.1).
+/// Revoking a grant at Google (docs/google-api.md 7.1).
 public enum TokenRevocation {
     public enum Outcome: Sendable {
         /// 200: the grant (and every token of it) is gone.

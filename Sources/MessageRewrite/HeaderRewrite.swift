@@ -15,7 +15,7 @@ public struct RewriteResult: Equatable, Sendable {
     /// The final Message-ID with its angle brackets.
     public var messageID: String? { block.messageID }
     /// Every To/Cc/Bcc address of the final header, in order, each once (ignoring case). Gmail sends
-    /// to exactly these (google-api.md §1.5).
+    /// to exactly these (docs/google-api.md §1.5).
     public var recipients: [String] {
         var seen = Set<String>()
         return block.mailboxes(in: ["To", "Cc", "Bcc"])

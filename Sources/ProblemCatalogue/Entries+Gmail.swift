@@ -2,7 +2,7 @@ import Foundation
 import GmailAPI
 
 extension ProblemCatalogue {
-    /// The Gmail account, the Cloud project or the domain (google-api.md 2.1, 2.3-2.6, 3).
+    /// The Gmail account, the Cloud project or the domain (docs/google-api.md 2.1, 2.3-2.6, 3).
     static let gmailEntries: [CatalogueEntry] = [
         CatalogueEntry(
             ProblemCode.mailServiceDisabled.rawValue,

@@ -2,7 +2,7 @@ import Foundation
 import GmailAPI
 
 extension ProblemCatalogue {
-    /// Rate and sending limits (google-api.md 1.8, 1.9, 2.7, 2.8).
+    /// Rate and sending limits (docs/google-api.md 1.8, 1.9, 2.7, 2.8).
     static let limitEntries: [CatalogueEntry] = [
         CatalogueEntry(
             ProblemCode.rateLimited.rawValue,
@@ -63,7 +63,7 @@ extension ProblemCatalogue {
         ),
     ]
 
-    /// The message itself (google-api.md 1.3, 2.2).
+    /// The message itself (docs/google-api.md 1.3, 2.2).
     static let messageEntries: [CatalogueEntry] = [
         CatalogueEntry(
             ProblemCode.messageRejected.rawValue,
@@ -98,7 +98,7 @@ extension ProblemCatalogue {
         ),
     ]
 
-    /// No usable answer (google-api.md 2.9).
+    /// No usable answer (docs/google-api.md 2.9).
     static let answerEntries: [CatalogueEntry] = [
         CatalogueEntry(
             ProblemCode.backendError.rawValue,

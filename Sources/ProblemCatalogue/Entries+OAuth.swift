@@ -2,7 +2,7 @@ import Foundation
 import GmailAPI
 
 extension ProblemCatalogue {
-    /// A user's grant and its OAuth client: answers of the token endpoint (google-api.md 4.2, 4.3).
+    /// A user's grant and its OAuth client: answers of the token endpoint (docs/google-api.md 4.2, 4.3).
     static let oauthEntries: [CatalogueEntry] = [
         CatalogueEntry(
             ProblemCode.grantRevoked.rawValue,

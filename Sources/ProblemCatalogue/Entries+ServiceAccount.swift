@@ -2,7 +2,7 @@ import Foundation
 import GmailAPI
 
 extension ProblemCatalogue {
-    /// Service accounts with domain-wide delegation: the JWT-bearer grant and Gmail's failedPrecondition (google-api.md 3, 4.2, 5).
+    /// Service accounts with domain-wide delegation: the JWT-bearer grant and Gmail's failedPrecondition (docs/google-api.md 3, 4.2, 5).
     static let serviceAccountEntries: [CatalogueEntry] = [
         CatalogueEntry(
             ProblemCode.saInvalidSignature.rawValue,

@@ -64,7 +64,7 @@ public struct MessageDocument: Encodable, Sendable {
         }
         if let headers = message.rewrittenHeaders, !headers.isEmpty {
             lines.append("  headers sent to Gmail:")
-            lines += headers.split(separator: "\n", omittingEmptySubsequences: false).map { "    " + $0.trimmingCharacters(in: .newlines) }
+            lines += Self.lines(of: headers).map { "    " + $0 }
         }
         lines.append("  attempts: \(attempts.count)")
         for (index, attempt) in attempts.enumerated() {
@@ -79,6 +79,14 @@ public struct MessageDocument: Encodable, Sendable {
             for event in events { lines.append("    \(ISO8601.string(event.at)) \(event.kind)\(event.detail.isEmpty ? "" : ": " + event.detail)") }
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// The lines of a header block without its final line break. Headers are stored as sent, with CRLF:
+    /// "\r\n" is one Character in Swift, so splitting on "\n" alone would leave them one line.
+    static func lines(of text: String) -> [Substring] {
+        var text = Substring(text)
+        while text.last?.isNewline == true { text = text.dropLast() }
+        return text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
     }
 }
 

@@ -5,7 +5,7 @@ import RelayStore
 
 /// What the status page, `gmail-relay status` and /api/status show: every account with its state and
 /// its current problem explained, and the queue. Its JSON form is the /api/status contract
-/// (shared/DESIGN.md "HTTP"); extra keys are only ever added.
+/// (docs/status-page.md "JSON API"); extra keys are only ever added.
 public struct StatusReport: Codable, Sendable, Equatable {
     public var accounts: [AccountStatus]
     public var queue: QueueSummary

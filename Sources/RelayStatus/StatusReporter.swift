@@ -77,7 +77,7 @@ public struct StatusReporter: Sendable {
         return try? decoder.decode(ProblemDetail.self, from: Data(json.utf8))
     }
 
-    /// Grants of OAuth apps in Testing mode end 7 days after consent (google-api.md 4.3 item 5). The relay
+    /// Grants of OAuth apps in Testing mode end 7 days after consent (docs/google-api.md 4.3 item 5). The relay
     /// cannot ask Google for the app's publishing status, so: a definite warning when this account's grant
     /// already ended that way once, a note otherwise that turns into a warning in the last two days.
     func grantWarning(for account: Account, now: Date) async throws -> GrantWarning? {

@@ -8,7 +8,7 @@ import RelayConfig
 import RelayStatus
 import RelayStore
 
-/// The status page, JSON API, /metrics and /healthz on `web.listen` (shared/DESIGN.md "HTTP").
+/// The status page, JSON API, /metrics and /healthz on `web.listen` (docs/contract.md "HTTP", docs/status-page.md).
 ///
 /// `router()` is what the tests drive (Hummingbird's `.router` and `.live` test setups); `application()`
 /// is the same router bound to the configured address, run as a Service in `serve`'s ServiceGroup.

@@ -1,4 +1,5 @@
 import Foundation
+import GoogleFixtures
 import Testing
 
 @testable import GmailAPI
@@ -88,7 +89,7 @@ private let activation861 = "https://console.developers.google.com/apis/api/gmai
 private let clockSkewCurrent = "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim."
 private let dwdDescription = "Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested."
 
-// MARK: Token endpoint (google-api.md 4.2, 7)
+// MARK: Token endpoint (docs/google-api.md 4.2, 7)
 
 private let tokenCases: [ClassifierCase] = [
     ClassifierCase("invalid_grant revoked, consent time unknown", .token, 400, F.invalidGrantRevoked, headers: oauthHeaders,
@@ -203,7 +204,7 @@ private let tokenCases: [ClassifierCase] = [
         expect: blocked, .accessTokenRejected, message: "Invalid Value", reason: nil, format: .oauthError),
 ]
 
-// MARK: users.messages.send (google-api.md 2, 3)
+// MARK: users.messages.send (docs/google-api.md 2, 3)
 
 private let gmailCases: [ClassifierCase] = [
     // failedPrecondition (2.1, 3)

@@ -1,7 +1,7 @@
 import Crypto
 import FakeGoogle
 import Foundation
-import XCTest
+import Testing
 import _CryptoExtras
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -107,7 +107,7 @@ enum FGFixtures {
             .replacingOccurrences(of: "=", with: "")
     }
 
-    /// An RS256 JWT-bearer assertion as Google's service-account doc describes (google-api.md §5.1).
+    /// An RS256 JWT-bearer assertion as Google's service-account doc describes (docs/google-api.md §5.1).
     static func assertion(
         key: _RSA.Signing.PrivateKey, iss: String, sub: String?, scope: String, aud: String,
         iat: Int = Int(Date().timeIntervalSince1970), lifetime: Int = 3600
@@ -135,110 +135,130 @@ enum FGFixtures {
 }
 
 /// The control plane other languages use (`/_fake/...`).
-final class FakeGoogleClientTests: XCTestCase {
-    var google: FakeGoogleServer!
-    var client: FGClient!
+/// A suite with a fake Google started in its `init`. Swift Testing has no async tear-down, so each test
+/// runs its body through `stopping`, which stops the fake afterwards, also when the body throws.
+protocol FakeGoogleSuite {
+    var google: FakeGoogleServer { get }
+}
 
-    override func setUp() async throws {
+extension FakeGoogleSuite {
+    func stopping(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch {
+            await google.stop()
+            throw error
+        }
+        await google.stop()
+    }
+}
+
+@Suite struct FakeGoogleClientTests: FakeGoogleSuite {
+    let google: FakeGoogleServer
+    let client: FGClient
+
+    init() async throws {
         google = FakeGoogleServer()
         client = FGClient(base: try await google.start())
     }
 
-    override func tearDown() async throws {
-        await google.stop()
+    @Test func startReportsTheBoundPortAndStopCloses() async throws {
+        try await stopping {
+            let base = client.base
+            #expect(base.host == "127.0.0.1")
+            #expect((base.port ?? 0) != 0)
+            #expect(google.tokenURL?.absoluteString == base.absoluteString + "/token")
+            #expect(google.authURL?.absoluteString == base.absoluteString + "/o/oauth2/v2/auth")
+            await google.stop()
+            let quick = FGClient(base: base, timeout: 2)
+            do {
+                _ = try await quick.request("GET", "/_fake/stats")
+                Issue.record("the server still answers after stop()")
+            } catch {}
+        }
     }
 
-    func testStartReportsTheBoundPortAndStopCloses() async throws {
-        let base = client.base
-        XCTAssertEqual(base.host, "127.0.0.1")
-        XCTAssertNotEqual(base.port ?? 0, 0)
-        XCTAssertEqual(google.tokenURL?.absoluteString, base.absoluteString + "/token")
-        XCTAssertEqual(google.authURL?.absoluteString, base.absoluteString + "/o/oauth2/v2/auth")
-        await google.stop()
-        let quick = FGClient(base: base, timeout: 2)
-        do {
-            _ = try await quick.request("GET", "/_fake/stats")
-            XCTFail("the server still answers after stop()")
-        } catch {}
+    @Test func controlPlaneSetsUpAndObserves() async throws {
+        try await stopping {
+            let clients = try await client.postJSON("/_fake/clients", ["client_id": "c1", "client_secret": "s1"])
+            #expect(clients.status == 200)
+            let users = try await client.postJSON("/_fake/users", ["email": "carol@example.com", "has_gmail": true])
+            #expect(users.status == 200)
+            let issued = try await client.postJSON(
+                "/_fake/refresh-tokens", ["client_id": "c1", "email": "carol@example.com", "scopes": [FGFixtures.gmailSend]])
+            let refresh = try #require(issued.json["refresh_token"] as? String)
+
+            let token = try await client.postForm("/token", [
+                ("client_id", "c1"), ("client_secret", "s1"), ("refresh_token", refresh), ("grant_type", "refresh_token"),
+            ])
+            #expect(token.status == 200)
+            let access = try #require(token.json["access_token"] as? String)
+
+            let inject = try await client.postJSON(
+                "/_fake/inject",
+                ["endpoint": "send", "preset": "userRateLimit", "retry_after": "2031-01-02T03:04:05.678Z", "count": 1])
+            #expect(inject.status == 200, "\(inject.text)")
+            let limited = try await client.send(token: access, message: FGFixtures.message)
+            #expect(limited.status == 429)
+            #expect(limited.text.contains(#""message": "User-rate limit exceeded.  Retry after 2031-01-02T03:04:05.678Z","#))
+
+            let custom = try await client.postJSON(
+                "/_fake/inject", ["endpoint": "send", "status": 504, "body": "upstream timeout", "headers": ["Content-Type": "text/plain"]])
+            #expect(custom.status == 200)
+            let timedOut = try await client.send(token: access, message: FGFixtures.message)
+            #expect(timedOut.status == 504)
+            #expect(timedOut.text == "upstream timeout")
+            #expect(timedOut.header("Content-Type") == "text/plain")
+
+            let sent = try await client.send(token: access, message: FGFixtures.message)
+            #expect(sent.status == 200)
+            let outbox = try await client.request("GET", "/_fake/outbox")
+            let list = try #require(try JSONSerialization.jsonObject(with: outbox.body) as? [[String: Any]])
+            #expect(list.count == 1)
+            #expect((list.first?["user"] as? String) == "carol@example.com")
+            #expect((list.first?["bcc"] as? [String]) == ["hidden@example.com"])
+            #expect((list.first?["id"] as? String) == (sent.json["id"] as? String))
+
+            let stats = try await client.request("GET", "/_fake/stats").json
+            #expect((stats["send_requests"] as? Int) == 3)
+            #expect(((stats["token_requests"] as? [String: Any])?["refresh_token"] as? Int) == 1)
+            #expect((stats["pending_injections"] as? Int) == 0)
+
+            _ = try await client.request("POST", "/_fake/reset-outbox")
+            #expect(google.outbox.count == 0)
+
+            let unknown = try await client.postJSON("/_fake/inject", ["endpoint": "send", "preset": "noSuchPreset"])
+            #expect(unknown.status == 400)
+            #expect(unknown.text.contains("unknown preset"))
+        }
     }
 
-    func testControlPlaneSetsUpAndObserves() async throws {
-        let clients = try await client.postJSON("/_fake/clients", ["client_id": "c1", "client_secret": "s1"])
-        XCTAssertEqual(clients.status, 200)
-        let users = try await client.postJSON("/_fake/users", ["email": "carol@example.com", "has_gmail": true])
-        XCTAssertEqual(users.status, 200)
-        let issued = try await client.postJSON(
-            "/_fake/refresh-tokens", ["client_id": "c1", "email": "carol@example.com", "scopes": [FGFixtures.gmailSend]])
-        let refresh = try XCTUnwrap(issued.json["refresh_token"] as? String)
+    @Test func controlPlaneRegistersServiceAccountsAndConsent() async throws {
+        try await stopping {
+            let key = try _RSA.Signing.PrivateKey(keySize: .bits2048)
+            let added = try await client.postJSON("/_fake/service-accounts", [
+                "client_email": "relay@project.iam.gserviceaccount.com",
+                "public_key_pem": key.publicKey.pemRepresentation,
+                "delegated_scopes": [FGFixtures.gmailSend],
+            ])
+            #expect(added.status == 200, "\(added.text)")
+            _ = try await client.postJSON("/_fake/users", ["email": "dave@example.com"])
+            let jwt = try FGFixtures.assertion(
+                key: key, iss: "relay@project.iam.gserviceaccount.com", sub: "dave@example.com",
+                scope: FGFixtures.gmailSend, aud: client.base.absoluteString + "/token")
+            let token = try await client.postForm("/token", [
+                ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", jwt),
+            ])
+            #expect(token.status == 200, "\(token.text)")
+            let stats = try await client.request("GET", "/_fake/stats").json
+            #expect(((stats["last_assertion_claims"] as? [String: Any])?["sub"] as? String) == "dave@example.com")
 
-        let token = try await client.postForm("/token", [
-            ("client_id", "c1"), ("client_secret", "s1"), ("refresh_token", refresh), ("grant_type", "refresh_token"),
-        ])
-        XCTAssertEqual(token.status, 200)
-        let access = try XCTUnwrap(token.json["access_token"] as? String)
-
-        let inject = try await client.postJSON(
-            "/_fake/inject",
-            ["endpoint": "send", "preset": "userRateLimit", "retry_after": "2031-01-02T03:04:05.678Z", "count": 1])
-        XCTAssertEqual(inject.status, 200, inject.text)
-        let limited = try await client.send(token: access, message: FGFixtures.message)
-        XCTAssertEqual(limited.status, 429)
-        XCTAssertTrue(limited.text.contains(#""message": "User-rate limit exceeded.  Retry after 2031-01-02T03:04:05.678Z","#))
-
-        let custom = try await client.postJSON(
-            "/_fake/inject", ["endpoint": "send", "status": 504, "body": "upstream timeout", "headers": ["Content-Type": "text/plain"]])
-        XCTAssertEqual(custom.status, 200)
-        let timedOut = try await client.send(token: access, message: FGFixtures.message)
-        XCTAssertEqual(timedOut.status, 504)
-        XCTAssertEqual(timedOut.text, "upstream timeout")
-        XCTAssertEqual(timedOut.header("Content-Type"), "text/plain")
-
-        let sent = try await client.send(token: access, message: FGFixtures.message)
-        XCTAssertEqual(sent.status, 200)
-        let outbox = try await client.request("GET", "/_fake/outbox")
-        let list = try XCTUnwrap(try JSONSerialization.jsonObject(with: outbox.body) as? [[String: Any]])
-        XCTAssertEqual(list.count, 1)
-        XCTAssertEqual(list.first?["user"] as? String, "carol@example.com")
-        XCTAssertEqual(list.first?["bcc"] as? [String], ["hidden@example.com"])
-        XCTAssertEqual(list.first?["id"] as? String, sent.json["id"] as? String)
-
-        let stats = try await client.request("GET", "/_fake/stats").json
-        XCTAssertEqual(stats["send_requests"] as? Int, 3)
-        XCTAssertEqual((stats["token_requests"] as? [String: Any])?["refresh_token"] as? Int, 1)
-        XCTAssertEqual(stats["pending_injections"] as? Int, 0)
-
-        _ = try await client.request("POST", "/_fake/reset-outbox")
-        XCTAssertEqual(google.outbox.count, 0)
-
-        let unknown = try await client.postJSON("/_fake/inject", ["endpoint": "send", "preset": "noSuchPreset"])
-        XCTAssertEqual(unknown.status, 400)
-        XCTAssertTrue(unknown.text.contains("unknown preset"))
-    }
-
-    func testControlPlaneRegistersServiceAccountsAndConsent() async throws {
-        let key = try _RSA.Signing.PrivateKey(keySize: .bits2048)
-        let added = try await client.postJSON("/_fake/service-accounts", [
-            "client_email": "relay@project.iam.gserviceaccount.com",
-            "public_key_pem": key.publicKey.pemRepresentation,
-            "delegated_scopes": [FGFixtures.gmailSend],
-        ])
-        XCTAssertEqual(added.status, 200, added.text)
-        _ = try await client.postJSON("/_fake/users", ["email": "dave@example.com"])
-        let jwt = try FGFixtures.assertion(
-            key: key, iss: "relay@project.iam.gserviceaccount.com", sub: "dave@example.com",
-            scope: FGFixtures.gmailSend, aud: client.base.absoluteString + "/token")
-        let token = try await client.postForm("/token", [
-            ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", jwt),
-        ])
-        XCTAssertEqual(token.status, 200, token.text)
-        let stats = try await client.request("GET", "/_fake/stats").json
-        XCTAssertEqual((stats["last_assertion_claims"] as? [String: Any])?["sub"] as? String, "dave@example.com")
-
-        let deny = try await client.postJSON("/_fake/consent", ["action": "deny"])
-        XCTAssertEqual(deny.status, 200)
-        let bad = try await client.postJSON("/_fake/service-accounts", [
-            "client_email": "x@y.iam.gserviceaccount.com", "public_key_pem": "not a key",
-        ])
-        XCTAssertEqual(bad.status, 400)
+            let deny = try await client.postJSON("/_fake/consent", ["action": "deny"])
+            #expect(deny.status == 200)
+            let bad = try await client.postJSON("/_fake/service-accounts", [
+                "client_email": "x@y.iam.gserviceaccount.com", "public_key_pem": "not a key",
+            ])
+            #expect(bad.status == 400)
+        }
     }
 }

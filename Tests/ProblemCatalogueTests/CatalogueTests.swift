@@ -1,6 +1,7 @@
 import Foundation
 import Delivery
 import GmailAPI
+import GoogleFixtures
 import Testing
 @testable import ProblemCatalogue
 
@@ -87,11 +88,11 @@ private func explainAnswer(
     }
 }
 
-/// Google's real bodies (shared/google-api.md), through the real classifier, into the catalogue.
+/// Google's real bodies (GoogleFixtures, described in docs/google-api.md), through the real classifier, into the catalogue.
 @Suite struct ExplanationsOfRealAnswers {
     @Test func testingModeExpiryTellsToPublishThenReauth() {
         let consent = now.addingTimeInterval(-7 * 86_400 + 3600)
-        let explained = explainAnswer(.token, status: 400, body: #"{"error": "invalid_grant", "error_description": "Token has been expired or revoked."}"#, consentedAt: consent)
+        let explained = explainAnswer(.token, status: 400, body: GoogleErrorFixture.invalidGrantRevoked, consentedAt: consent)
         #expect(explained.code == "testing_mode_expiry")
         #expect(explained.steps[0].contains("Publish app"))
         #expect(explained.steps[1].contains("gmail-relay reauth shop"))
@@ -100,7 +101,7 @@ private func explainAnswer(
     }
 
     @Test func revokedLongAfterConsentIsNotTestingMode() {
-        let explained = explainAnswer(.token, status: 400, body: #"{"error": "invalid_grant", "error_description": "Token has been expired or revoked."}"#, consentedAt: now.addingTimeInterval(-40 * 86_400))
+        let explained = explainAnswer(.token, status: 400, body: GoogleErrorFixture.invalidGrantRevoked, consentedAt: now.addingTimeInterval(-40 * 86_400))
         #expect(explained.code == "grant_revoked")
         #expect(explained.causes.contains { $0.contains("password") })
         #expect(explained.causes.contains { $0.contains("six months") })
@@ -109,10 +110,10 @@ private func explainAnswer(
 
     @Test func serviceAccountVariantsAreToldApart() {
         let sa = GoogleFailure.AccountKind.serviceAccount(subject: "info@shop.example")
-        let signature = explainAnswer(.token, status: 400, body: #"{"error": "invalid_grant", "error_description": "Invalid JWT Signature."}"#, kind: sa)
-        let clock = explainAnswer(.token, status: 400, body: #"{"error": "invalid_grant", "error_description": "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim."}"#, kind: sa)
-        let subject = explainAnswer(.token, status: 400, body: #"{"error": "invalid_grant", "error_description": "Invalid email or User ID"}"#, kind: sa)
-        let dwd = explainAnswer(.token, status: 401, body: #"{"error": "unauthorized_client", "error_description": "Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested."}"#, kind: sa)
+        let signature = explainAnswer(.token, status: 400, body: GoogleErrorFixture.invalidGrantBadSignature, kind: sa)
+        let clock = explainAnswer(.token, status: 400, body: GoogleErrorFixture.invalidGrantClockSkew, kind: sa)
+        let subject = explainAnswer(.token, status: 400, body: GoogleErrorFixture.invalidGrantUnknownSubject, kind: sa)
+        let dwd = explainAnswer(.token, status: 401, body: GoogleErrorFixture.unauthorizedClient, kind: sa)
         #expect([signature.code, clock.code, subject.code, dwd.code] == ["sa_invalid_signature", "sa_clock_skew", "sa_unknown_subject", "sa_not_authorized"])
         #expect(signature.steps.contains { $0.contains("Create new key") })
         #expect(clock.steps.contains { $0.contains("timedatectl") })
@@ -121,8 +122,8 @@ private func explainAnswer(
     }
 
     @Test func failedPreconditionVariantsAreToldApart() {
-        let precondition = #"{"error": {"code": 400, "message": "Precondition check failed.", "errors": [{"message": "Precondition check failed.", "domain": "global", "reason": "failedPrecondition"}], "status": "FAILED_PRECONDITION"}}"#
-        let noMail = #"{"error": {"code": 400, "message": "Mail service not enabled", "errors": [{"message": "Mail service not enabled", "domain": "global", "reason": "failedPrecondition"}], "status": "FAILED_PRECONDITION"}}"#
+        let precondition = GoogleErrorFixture.failedPrecondition
+        let noMail = GoogleErrorFixture.mailServiceNotEnabled
         let noSubject = explainAnswer(.gmailSend, status: 400, body: precondition, kind: .serviceAccount(subject: nil))
         let consumer = explainAnswer(.gmailSend, status: 400, body: precondition, kind: .serviceAccount(subject: "someone@gmail.com"))
         let disabled = explainAnswer(.gmailSend, status: 400, body: noMail)
@@ -141,15 +142,14 @@ private func explainAnswer(
     }
 
     @Test func apiDisabledCarriesTheActivationURLFromTheBody() {
-        let text = "Gmail API has not been used in project 861228239640 before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=861228239640 then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry."
-        let body = #"{"error": {"code": 403, "message": "\#(text)", "errors": [{"message": "\#(text)", "domain": "usageLimits", "reason": "accessNotConfigured", "extendedHelp": "https://console.developers.google.com"}], "status": "PERMISSION_DENIED"}}"#
-        let explained = explainAnswer(.gmailSend, status: 403, body: body)
+        let explained = explainAnswer(.gmailSend, status: 403, body: GoogleErrorFixture.accessNotConfigured)
         #expect(explained.code == "api_disabled")
         #expect(explained.steps[0] == "Open https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=861228239640 (signed in as a project owner) and click Enable.")
     }
 
     @Test func rateLimitCarriesTheRetryTime() {
-        let body = #"{"error": {"code": 429, "message": "User-rate limit exceeded.  Retry after 2026-11-29T09:30:00.000Z (Mail sending)", "errors": [{"message": "User-rate limit exceeded.  Retry after 2026-11-29T09:30:00.000Z (Mail sending)", "domain": "usageLimits", "reason": "rateLimitExceeded"}], "status": "RESOURCE_EXHAUSTED"}}"#
+        let body = GoogleErrorFixture.mailSendingSuggested
+            .replacingOccurrences(of: "2026-01-01T00:00:00.000Z", with: "2026-11-29T09:30:00.000Z")
         let explained = explainAnswer(.gmailSend, status: 429, body: body)
         #expect(explained.code == "daily_limit")
         #expect(explained.explanation.contains("2026-11-29 09:30 UTC"))
@@ -158,8 +158,7 @@ private func explainAnswer(
     }
 
     @Test func messageRejectedQuotesGmailOnce() {
-        let body = #"{"error": {"code": 400, "message": "Invalid To header", "errors": [{"message": "Invalid To header", "domain": "global", "reason": "invalidArgument"}], "status": "INVALID_ARGUMENT"}}"#
-        let explained = explainAnswer(.gmailSend, status: 400, body: body)
+        let explained = explainAnswer(.gmailSend, status: 400, body: GoogleErrorFixture.invalidToHeader)
         #expect(explained.code == "message_rejected")
         #expect(explained.explanation.contains("Gmail's own words: “Invalid To header”"))
         #expect(explained.explanation.components(separatedBy: "Invalid To header").count == 2)

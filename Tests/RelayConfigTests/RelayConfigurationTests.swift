@@ -1,63 +1,63 @@
 import Foundation
-import XCTest
+import Testing
 
 @testable import RelayConfig
 
-final class RelayConfigurationTests: XCTestCase {
+@Suite struct RelayConfigurationTests {
     // MARK: Defaults
 
-    func testDefaultsWithEmptyText() throws {
+    @Test func defaultsWithEmptyText() throws {
         let c = try load("")
-        XCTAssertEqual(c.dataDirectory, "./gmail-relay-data")
-        XCTAssertNil(c.secretKeyFile)
-        XCTAssertEqual(c.smtp.listen, SocketAddressSpec(host: "127.0.0.1", port: 2525))
-        XCTAssertNil(c.smtp.tlsListen)
-        XCTAssertNil(c.smtp.tls)
-        XCTAssertEqual(c.smtp.hostname, "relay.test")
-        XCTAssertEqual(c.smtp.maxMessageBytes, 36_700_160)
-        XCTAssertEqual(c.smtp.maxRecipients, 100)
-        XCTAssertEqual(c.smtp.maxConnections, 200)
-        XCTAssertEqual(c.smtp.maxLineLength, 4096)
-        XCTAssertEqual(c.smtp.commandTimeoutSeconds, 300)
-        XCTAssertEqual(c.smtp.commandTimeout, .seconds(300))
-        XCTAssertEqual(c.smtp.sessionTimeoutSeconds, 1800)
-        XCTAssertEqual(c.smtp.sessionTimeout, .seconds(1800))
-        XCTAssertEqual(c.smtp.maxErrors, 3)
-        XCTAssertEqual(c.smtp.plaintextAuthNetworks, [CIDR(string: "127.0.0.0/8")!, CIDR(string: "::1/128")!])
-        XCTAssertEqual(c.smtp.trustedNetworks, [])
-        XCTAssertNil(c.smtp.trustedAccount)
-        XCTAssertEqual(c.web.listen, SocketAddressSpec(host: "127.0.0.1", port: 8025))
-        XCTAssertNil(c.web.adminToken)
-        XCTAssertEqual(c.google.authURL.absoluteString, "https://accounts.google.com/o/oauth2/v2/auth")
-        XCTAssertEqual(c.google.tokenURL.absoluteString, "https://oauth2.googleapis.com/token")
-        XCTAssertEqual(c.google.gmailURL.absoluteString, "https://gmail.googleapis.com")
-        XCTAssertEqual(c.google.tokeninfoURL.absoluteString, "https://oauth2.googleapis.com/tokeninfo")
-        XCTAssertEqual(c.google.revokeURL.absoluteString, "https://oauth2.googleapis.com/revoke")
-        XCTAssertEqual(c.delivery.mode, .sync)
-        XCTAssertEqual(c.delivery.syncTimeoutSeconds, 10)
-        XCTAssertEqual(c.delivery.syncTimeout, .seconds(10))
-        XCTAssertEqual(c.delivery.maxAgeHours, 72)
-        XCTAssertEqual(c.delivery.maxAge, .seconds(72 * 3600))
-        XCTAssertEqual(c.delivery.accountConcurrency, 4)
-        XCTAssertEqual(c.delivery.sendsPerMinute, 60)
-        XCTAssertEqual(c.log.retentionDays, 30)
-        XCTAssertEqual(c.log.level, .info)
-        XCTAssertEqual(c.health.probeIntervalHours, 6)
-        XCTAssertEqual(c.health.probeInterval, .seconds(6 * 3600))
-        XCTAssertNil(c.alerts.webhookURL)
+        #expect(c.dataDirectory == "./gmail-relay-data")
+        #expect(c.secretKeyFile == nil)
+        #expect(c.smtp.listen == SocketAddressSpec(host: "127.0.0.1", port: 2525))
+        #expect(c.smtp.tlsListen == nil)
+        #expect(c.smtp.tls == nil)
+        #expect(c.smtp.hostname == "relay.test")
+        #expect(c.smtp.maxMessageBytes == 36_700_160)
+        #expect(c.smtp.maxRecipients == 100)
+        #expect(c.smtp.maxConnections == 200)
+        #expect(c.smtp.maxLineLength == 4096)
+        #expect(c.smtp.commandTimeoutSeconds == 300)
+        #expect(c.smtp.commandTimeout == .seconds(300))
+        #expect(c.smtp.sessionTimeoutSeconds == 1800)
+        #expect(c.smtp.sessionTimeout == .seconds(1800))
+        #expect(c.smtp.maxErrors == 3)
+        #expect(c.smtp.plaintextAuthNetworks == [CIDR(string: "127.0.0.0/8")!, CIDR(string: "::1/128")!])
+        #expect(c.smtp.trustedNetworks == [])
+        #expect(c.smtp.trustedAccount == nil)
+        #expect(c.web.listen == SocketAddressSpec(host: "127.0.0.1", port: 8025))
+        #expect(c.web.adminToken == nil)
+        #expect(c.google.authURL.absoluteString == "https://accounts.google.com/o/oauth2/v2/auth")
+        #expect(c.google.tokenURL.absoluteString == "https://oauth2.googleapis.com/token")
+        #expect(c.google.gmailURL.absoluteString == "https://gmail.googleapis.com")
+        #expect(c.google.tokeninfoURL.absoluteString == "https://oauth2.googleapis.com/tokeninfo")
+        #expect(c.google.revokeURL.absoluteString == "https://oauth2.googleapis.com/revoke")
+        #expect(c.delivery.mode == .sync)
+        #expect(c.delivery.syncTimeoutSeconds == 10)
+        #expect(c.delivery.syncTimeout == .seconds(10))
+        #expect(c.delivery.maxAgeHours == 72)
+        #expect(c.delivery.maxAge == .seconds(72 * 3600))
+        #expect(c.delivery.accountConcurrency == 4)
+        #expect(c.delivery.sendsPerMinute == 60)
+        #expect(c.log.retentionDays == 30)
+        #expect(c.log.level == .info)
+        #expect(c.health.probeIntervalHours == 6)
+        #expect(c.health.probeInterval == .seconds(6 * 3600))
+        #expect(c.alerts.webhookURL == nil)
     }
 
-    func testPublicEntryPointsUseTheMachineHostName() throws {
+    @Test func publicEntryPointsUseTheMachineHostName() throws {
         let c = try RelayConfiguration.parse(text: "", fileName: "config.toml", environment: [:])
-        XCTAssertEqual(c.smtp.hostname, RelayConfiguration.machineHostName())
-        XCTAssertFalse(c.smtp.hostname.isEmpty)
-        XCTAssertEqual(RelayConfiguration.defaults, c)
-        XCTAssertEqual(try RelayConfiguration.load(file: nil, environment: [:]), c)
+        #expect(c.smtp.hostname == RelayConfiguration.machineHostName())
+        #expect(!c.smtp.hostname.isEmpty)
+        #expect(RelayConfiguration.defaults == c)
+        #expect(try RelayConfiguration.load(file: nil, environment: [:]) == c)
     }
 
     // MARK: File values
 
-    func testEveryKeyFromTheFile() throws {
+    @Test func everyKeyFromTheFile() throws {
         let dir = try TemporaryDirectory()
         let cert = try dir.write("cert.pem")
         let key = try dir.write("key.pem")
@@ -113,40 +113,40 @@ final class RelayConfigurationTests: XCTestCase {
             webhook_url = "https://hooks.example.com/relay"
             """
         let c = try load(text)
-        XCTAssertEqual(c.dataDirectory, "/var/lib/gmail-relay")
-        XCTAssertEqual(c.smtp.listen, SocketAddressSpec(host: "0.0.0.0", port: 587))
-        XCTAssertEqual(c.smtp.tlsListen, SocketAddressSpec(host: "::", port: 465))
-        XCTAssertEqual(c.smtp.tls, TLSFiles(certPath: cert, keyPath: key))
-        XCTAssertEqual(c.smtp.hostname, "relay.example.com")
-        XCTAssertEqual(c.smtp.maxMessageBytes, 10_485_760)
-        XCTAssertEqual(c.smtp.maxRecipients, 50)
-        XCTAssertEqual(c.smtp.maxConnections, 20)
-        XCTAssertEqual(c.smtp.maxLineLength, 2000)
-        XCTAssertEqual(c.smtp.commandTimeoutSeconds, 60)
-        XCTAssertEqual(c.smtp.sessionTimeoutSeconds, 600)
-        XCTAssertEqual(c.smtp.maxErrors, 5)
-        XCTAssertEqual(c.smtp.plaintextAuthNetworks.map(\.description), ["10.0.0.0/8", "fd00::/8"])
-        XCTAssertEqual(c.smtp.trustedNetworks.map(\.description), ["192.168.1.0/24", "192.168.2.7/32"])
-        XCTAssertEqual(c.smtp.trustedAccount, "site")
-        XCTAssertEqual(c.web.listen, SocketAddressSpec(host: "::1", port: 9000))
-        XCTAssertEqual(c.web.adminToken, "s3cret-s3cret-s3cret-s3cret")
-        XCTAssertEqual(c.google.authURL, URL(string: "http://127.0.0.1:9999/auth"))
-        XCTAssertEqual(c.google.tokenURL, URL(string: "http://127.0.0.1:9999/token"))
-        XCTAssertEqual(c.google.gmailURL, URL(string: "http://127.0.0.1:9999"))
-        XCTAssertEqual(c.google.tokeninfoURL, URL(string: "http://127.0.0.1:9999/tokeninfo"))
-        XCTAssertEqual(c.google.revokeURL, URL(string: "http://127.0.0.1:9999/revoke"))
-        XCTAssertEqual(c.delivery.mode, .queue)
-        XCTAssertEqual(c.delivery.syncTimeoutSeconds, 20)
-        XCTAssertEqual(c.delivery.maxAgeHours, 24)
-        XCTAssertEqual(c.delivery.accountConcurrency, 2)
-        XCTAssertEqual(c.delivery.sendsPerMinute, 30)
-        XCTAssertEqual(c.log.retentionDays, 7)
-        XCTAssertEqual(c.log.level, .debug)
-        XCTAssertEqual(c.health.probeIntervalHours, 12)
-        XCTAssertEqual(c.alerts.webhookURL, URL(string: "https://hooks.example.com/relay"))
+        #expect(c.dataDirectory == "/var/lib/gmail-relay")
+        #expect(c.smtp.listen == SocketAddressSpec(host: "0.0.0.0", port: 587))
+        #expect(c.smtp.tlsListen == SocketAddressSpec(host: "::", port: 465))
+        #expect(c.smtp.tls == TLSFiles(certPath: cert, keyPath: key))
+        #expect(c.smtp.hostname == "relay.example.com")
+        #expect(c.smtp.maxMessageBytes == 10_485_760)
+        #expect(c.smtp.maxRecipients == 50)
+        #expect(c.smtp.maxConnections == 20)
+        #expect(c.smtp.maxLineLength == 2000)
+        #expect(c.smtp.commandTimeoutSeconds == 60)
+        #expect(c.smtp.sessionTimeoutSeconds == 600)
+        #expect(c.smtp.maxErrors == 5)
+        #expect(c.smtp.plaintextAuthNetworks.map(\.description) == ["10.0.0.0/8", "fd00::/8"])
+        #expect(c.smtp.trustedNetworks.map(\.description) == ["192.168.1.0/24", "192.168.2.7/32"])
+        #expect(c.smtp.trustedAccount == "site")
+        #expect(c.web.listen == SocketAddressSpec(host: "::1", port: 9000))
+        #expect(c.web.adminToken == "s3cret-s3cret-s3cret-s3cret")
+        #expect(c.google.authURL == URL(string: "http://127.0.0.1:9999/auth"))
+        #expect(c.google.tokenURL == URL(string: "http://127.0.0.1:9999/token"))
+        #expect(c.google.gmailURL == URL(string: "http://127.0.0.1:9999"))
+        #expect(c.google.tokeninfoURL == URL(string: "http://127.0.0.1:9999/tokeninfo"))
+        #expect(c.google.revokeURL == URL(string: "http://127.0.0.1:9999/revoke"))
+        #expect(c.delivery.mode == .queue)
+        #expect(c.delivery.syncTimeoutSeconds == 20)
+        #expect(c.delivery.maxAgeHours == 24)
+        #expect(c.delivery.accountConcurrency == 2)
+        #expect(c.delivery.sendsPerMinute == 30)
+        #expect(c.log.retentionDays == 7)
+        #expect(c.log.level == .debug)
+        #expect(c.health.probeIntervalHours == 12)
+        #expect(c.alerts.webhookURL == URL(string: "https://hooks.example.com/relay"))
     }
 
-    func testDottedKeysAtTopLevelAndLenientForms() throws {
+    @Test func dottedKeysAtTopLevelAndLenientForms() throws {
         let c = try load("""
             smtp.listen = "localhost:2526"
             smtp.max_recipients = "250"      # a quoted number, as the environment would give it
@@ -155,24 +155,24 @@ final class RelayConfigurationTests: XCTestCase {
             delivery.mode = " queue "
             smtp.plaintext_auth_networks = []
             """)
-        XCTAssertEqual(c.smtp.listen, SocketAddressSpec(host: "localhost", port: 2526))
-        XCTAssertEqual(c.smtp.maxRecipients, 250)
-        XCTAssertNil(c.smtp.tlsListen)
-        XCTAssertEqual(c.log.level, .warning)
-        XCTAssertEqual(c.delivery.mode, .queue)
-        XCTAssertEqual(c.smtp.plaintextAuthNetworks, [])
+        #expect(c.smtp.listen == SocketAddressSpec(host: "localhost", port: 2526))
+        #expect(c.smtp.maxRecipients == 250)
+        #expect(c.smtp.tlsListen == nil)
+        #expect(c.log.level == .warning)
+        #expect(c.delivery.mode == .queue)
+        #expect(c.smtp.plaintextAuthNetworks == [])
     }
 
-    func testListenOff() throws {
+    @Test func listenOff() throws {
         for value in ["off", "OFF", ""] {
-            XCTAssertNil(try load("smtp.listen = \"\(value)\"").smtp.listen, value)
-            XCTAssertNil(try load("", env: ["GMAIL_RELAY_SMTP_LISTEN": value]).smtp.listen, value)
+            #expect(try (load("smtp.listen = \"\(value)\"").smtp.listen) == nil, "\(value)")
+            #expect(try load("", env: ["GMAIL_RELAY_SMTP_LISTEN": value]).smtp.listen == nil, "\(value)")
         }
     }
 
     // MARK: Environment
 
-    func testEnvironmentOverridesFile() throws {
+    @Test func environmentOverridesFile() throws {
         let file = """
             [smtp]
             listen = "127.0.0.1:2525"
@@ -193,36 +193,36 @@ final class RelayConfigurationTests: XCTestCase {
             "GMAIL_RELAY_UNRELATED_THING": "ignored",
             "OTHER_SMTP_LISTEN": "ignored",
         ])
-        XCTAssertEqual(c.smtp.listen, SocketAddressSpec(host: "::1", port: 2600))
-        XCTAssertEqual(c.smtp.maxRecipients, 20)
-        XCTAssertEqual(c.smtp.plaintextAuthNetworks.map(\.description), ["127.0.0.1/32", "::1/128"])
-        XCTAssertEqual(c.web.adminToken, "from-env-from-env-from-env")
-        XCTAssertEqual(c.dataDirectory, "/srv/relay")
-        XCTAssertEqual(c.secretKeyFile, "/run/secrets/relay-key")
-        XCTAssertEqual(c.log.level, .error, "keys not in the environment keep the file's value")
+        #expect(c.smtp.listen == SocketAddressSpec(host: "::1", port: 2600))
+        #expect(c.smtp.maxRecipients == 20)
+        #expect(c.smtp.plaintextAuthNetworks.map(\.description) == ["127.0.0.1/32", "::1/128"])
+        #expect(c.web.adminToken == "from-env-from-env-from-env")
+        #expect(c.dataDirectory == "/srv/relay")
+        #expect(c.secretKeyFile == "/run/secrets/relay-key")
+        #expect(c.log.level == .error, "keys not in the environment keep the file's value")
     }
 
-    func testEmptyEnvironmentValueClearsOptionalKeys() throws {
+    @Test func emptyEnvironmentValueClearsOptionalKeys() throws {
         let c = try load("web.admin_token = \"x\"\nsmtp.trusted_account = \"site\"", env: [
             "GMAIL_RELAY_WEB_ADMIN_TOKEN": "",
             "GMAIL_RELAY_SMTP_TRUSTED_ACCOUNT": "",
             "GMAIL_RELAY_SECRET_KEY_FILE": "",
         ])
-        XCTAssertNil(c.web.adminToken)
-        XCTAssertNil(c.smtp.trustedAccount)
-        XCTAssertNil(c.secretKeyFile)
+        #expect(c.web.adminToken == nil)
+        #expect(c.smtp.trustedAccount == nil)
+        #expect(c.secretKeyFile == nil)
     }
 
-    func testEnvironmentVariableNames() {
-        XCTAssertEqual(RelayConfiguration.knownKey(named: "smtp.tls.cert")?.environmentVariable, "GMAIL_RELAY_SMTP_TLS_CERT")
-        XCTAssertEqual(RelayConfiguration.knownKey(named: "smtp.tls_listen")?.environmentVariable, "GMAIL_RELAY_SMTP_TLS_LISTEN")
-        XCTAssertEqual(RelayConfiguration.knownKey(named: "data.dir")?.environmentVariable, "GMAIL_RELAY_DATA_DIR")
+    @Test func environmentVariableNames() {
+        #expect(RelayConfiguration.knownKey(named: "smtp.tls.cert")?.environmentVariable == "GMAIL_RELAY_SMTP_TLS_CERT")
+        #expect(RelayConfiguration.knownKey(named: "smtp.tls_listen")?.environmentVariable == "GMAIL_RELAY_SMTP_TLS_LISTEN")
+        #expect(RelayConfiguration.knownKey(named: "data.dir")?.environmentVariable == "GMAIL_RELAY_DATA_DIR")
         let variables = RelayConfiguration.knownKeys.map(\.environmentVariable)
             + RelayConfiguration.otherEnvironmentVariables.map(\.name)
-        XCTAssertEqual(Set(variables).count, variables.count, "two keys must not share a variable")
+        #expect(Set(variables).count == variables.count, "two keys must not share a variable")
     }
 
-    func testUnrecognizedEnvironmentVariables() {
+    @Test func unrecognizedEnvironmentVariables() {
         let messages = RelayConfiguration.unrecognizedEnvironmentVariables(in: [
             "GMAIL_RELAY_SMTP_LISEN": "x",
             "GMAIL_RELAY_CONFIG": "/etc/relay.toml",
@@ -231,18 +231,18 @@ final class RelayConfigurationTests: XCTestCase {
             "GMAIL_RELAY_ZZZ": "x",
             "PATH": "/bin",
         ])
-        XCTAssertEqual(messages, [
+        #expect(messages == ([
             "GMAIL_RELAY_SMTP_LISEN is not a configuration variable (did you mean GMAIL_RELAY_SMTP_LISTEN?)",
             "GMAIL_RELAY_ZZZ is not a configuration variable",
-        ])
+        ]))
     }
 
     // MARK: Key table
 
-    func testKnownKeysTable() {
+    @Test func knownKeysTable() {
         let names = RelayConfiguration.knownKeys.map(\.name)
-        XCTAssertEqual(Set(names).count, names.count)
-        // The keys of DESIGN.md's table plus the extras: a key cannot silently go missing.
+        #expect(Set(names).count == names.count)
+        // The keys of docs/configuration.md ("Keys"): a key cannot silently go missing.
         for name in [
             "data.dir", "smtp.listen", "smtp.tls_listen", "smtp.tls.cert", "smtp.tls.key", "smtp.hostname",
             "smtp.max_message_bytes", "smtp.max_recipients", "smtp.max_connections", "smtp.max_line_length",
@@ -253,42 +253,42 @@ final class RelayConfigurationTests: XCTestCase {
             "delivery.account_concurrency", "delivery.sends_per_minute", "log.retention_days", "log.level",
             "health.probe_interval_hours", "alerts.webhook_url", "web.read_token", "web.open", "smtp.max_connections_per_address",
         ] {
-            XCTAssertNotNil(RelayConfiguration.knownKey(named: name), name)
+            #expect(RelayConfiguration.knownKey(named: name) != nil, "\(name)")
         }
-        XCTAssertEqual(names.count, 35)
+        #expect(names.count == 35)
         for key in RelayConfiguration.knownKeys {
-            XCTAssertFalse(key.meaning.isEmpty, key.name)
-            XCTAssertFalse(key.defaultDescription.isEmpty, key.name)
+            #expect(!key.meaning.isEmpty, "\(key.name)")
+            #expect(!key.defaultDescription.isEmpty, "\(key.name)")
         }
-        XCTAssertEqual(RelayConfiguration.knownKey(named: "smtp.max_message_bytes")?.defaultValue, "36700160")
-        XCTAssertEqual(RelayConfiguration.knownKey(named: "smtp.tls_listen")?.defaultDescription, "(off)")
-        XCTAssertEqual(RelayConfiguration.knownKey(named: "web.admin_token")?.defaultDescription, "(made by serve in data.dir)")
+        #expect(RelayConfiguration.knownKey(named: "smtp.max_message_bytes")?.defaultValue == "36700160")
+        #expect(RelayConfiguration.knownKey(named: "smtp.tls_listen")?.defaultDescription == "(off)")
+        #expect(RelayConfiguration.knownKey(named: "web.admin_token")?.defaultDescription == "(made by serve in data.dir)")
     }
 
     /// docs/configuration.md lists every key with the table's default, so the two cannot drift apart.
-    func testOperatorDocumentListsEveryKey() throws {
+    @Test func operatorDocumentListsEveryKey() throws {
         // The test folder may be reached through a symlink (a scratch package); the docs sit in the real tree.
         let root = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let text = try String(contentsOf: root.appendingPathComponent("docs/configuration.md"), encoding: .utf8)
         for key in RelayConfiguration.knownKeys {
             let shown = key.defaultDescription.hasPrefix("(") ? key.defaultDescription : "`\(key.defaultDescription)`"
-            XCTAssertTrue(text.contains("| `\(key.name)` | \(shown) |"), "docs/configuration.md lacks the row for \(key.name)")
+            #expect(text.contains("| `\(key.name)` | \(shown) |"), "docs/configuration.md lacks the row for \(key.name)")
         }
         for variable in RelayConfiguration.otherEnvironmentVariables {
-            XCTAssertTrue(text.contains("`\(variable.name)`"), variable.name)
+            #expect(text.contains("`\(variable.name)`"), "\(variable.name)")
         }
     }
 
     /// Every key in the table is decoded, and nothing is decoded that is not in the table.
-    func testDecoderReadsEveryKnownKey() throws {
+    @Test func decoderReadsEveryKnownKey() throws {
         var reader = SettingsReader(file: [:], environment: [:])
         _ = try RelayConfiguration.decode(&reader, environment: [:], hostName: "h")
-        XCTAssertEqual(reader.readKeys, Set(RelayConfiguration.knownKeys.map(\.name)))
+        #expect(reader.readKeys == Set(RelayConfiguration.knownKeys.map(\.name)))
     }
 
     /// Each key can be set through its variable, proving the name mapping for all of them.
-    func testEveryKeyIsSettableFromTheEnvironment() throws {
+    @Test func everyKeyIsSettableFromTheEnvironment() throws {
         let dir = try TemporaryDirectory()
         let samples: [String: String] = [
             "data.dir": "/d", "smtp.listen": "127.0.0.1:1", "smtp.tls_listen": "127.0.0.1:2",
@@ -303,50 +303,43 @@ final class RelayConfigurationTests: XCTestCase {
             "delivery.sends_per_minute": "11", "log.retention_days": "12", "log.level": "trace",
             "health.probe_interval_hours": "13", "alerts.webhook_url": "http://a.test/6",
         ]
-        XCTAssertEqual(Set(samples.keys), Set(RelayConfiguration.knownKeys.map(\.name)))
+        #expect(Set(samples.keys) == Set(RelayConfiguration.knownKeys.map(\.name)))
         var env: [String: String] = [:]
         for key in RelayConfiguration.knownKeys { env[key.environmentVariable] = samples[key.name] }
         let c = try load("", env: env)
-        XCTAssertEqual(c.dataDirectory, "/d")
-        XCTAssertEqual(c.smtp.listen?.port, 1)
-        XCTAssertEqual(c.smtp.tlsListen?.port, 2)
-        XCTAssertEqual(c.smtp.tls?.keyPath, samples["smtp.tls.key"])
-        XCTAssertEqual(c.smtp.hostname, "h.example")
-        XCTAssertEqual(
-            [c.smtp.maxMessageBytes, c.smtp.maxRecipients, c.smtp.maxConnections, c.smtp.maxLineLength,
-             c.smtp.commandTimeoutSeconds, c.smtp.sessionTimeoutSeconds, c.smtp.maxErrors],
-            [1000, 2, 3, 1001, 5, 6, 7])
-        XCTAssertEqual(c.smtp.plaintextAuthNetworks.map(\.description), ["10.0.0.0/8"])
-        XCTAssertEqual(c.smtp.trustedNetworks.map(\.description), ["10.1.0.0/16"])
-        XCTAssertEqual(c.smtp.trustedAccount, "acct")
-        XCTAssertEqual(c.web.listen.port, 3)
-        XCTAssertEqual(c.web.adminToken, "t-long-enough-for-a-web-token")
-        XCTAssertEqual(
-            [c.google.authURL, c.google.tokenURL, c.google.gmailURL, c.google.tokeninfoURL, c.google.revokeURL].map(\.path),
-            ["/1", "/2", "/3", "/4", "/5"])
-        XCTAssertEqual(c.delivery.mode, .queue)
-        XCTAssertEqual(
-            [c.delivery.syncTimeoutSeconds, c.delivery.maxAgeHours, c.delivery.accountConcurrency, c.delivery.sendsPerMinute,
-             c.log.retentionDays, c.health.probeIntervalHours],
-            [8, 9, 10, 11, 12, 13])
-        XCTAssertEqual(c.log.level, .trace)
-        XCTAssertEqual(c.alerts.webhookURL?.path, "/6")
+        #expect(c.dataDirectory == "/d")
+        #expect(c.smtp.listen?.port == 1)
+        #expect(c.smtp.tlsListen?.port == 2)
+        #expect(c.smtp.tls?.keyPath == samples["smtp.tls.key"])
+        #expect(c.smtp.hostname == "h.example")
+        #expect([c.smtp.maxMessageBytes, c.smtp.maxRecipients, c.smtp.maxConnections, c.smtp.maxLineLength,
+             c.smtp.commandTimeoutSeconds, c.smtp.sessionTimeoutSeconds, c.smtp.maxErrors] == [1000, 2, 3, 1001, 5, 6, 7] as [Int])
+        #expect(c.smtp.plaintextAuthNetworks.map(\.description) == ["10.0.0.0/8"])
+        #expect(c.smtp.trustedNetworks.map(\.description) == ["10.1.0.0/16"])
+        #expect(c.smtp.trustedAccount == "acct")
+        #expect(c.web.listen.port == 3)
+        #expect(c.web.adminToken == "t-long-enough-for-a-web-token")
+        #expect([c.google.authURL, c.google.tokenURL, c.google.gmailURL, c.google.tokeninfoURL, c.google.revokeURL].map(\.path) == ["/1", "/2", "/3", "/4", "/5"])
+        #expect(c.delivery.mode == .queue)
+        #expect([c.delivery.syncTimeoutSeconds, c.delivery.maxAgeHours, c.delivery.accountConcurrency, c.delivery.sendsPerMinute,
+             c.log.retentionDays, c.health.probeIntervalHours] == [8, 9, 10, 11, 12, 13] as [Int])
+        #expect(c.log.level == .trace)
+        #expect(c.alerts.webhookURL?.path == "/6")
     }
 
     // MARK: Loading files
 
-    func testLoadReadsTheNamedFile() throws {
+    @Test func loadReadsTheNamedFile() throws {
         let dir = try TemporaryDirectory()
         let path = try dir.write("relay.toml", "[smtp]\nmax_recipients = 7\n")
-        XCTAssertEqual(try RelayConfiguration.load(file: path, environment: [:]).smtp.maxRecipients, 7)
+        #expect(try RelayConfiguration.load(file: path, environment: [:]).smtp.maxRecipients == 7)
         // GMAIL_RELAY_CONFIG names the file when no path is given; an explicit path wins over it.
-        XCTAssertEqual(try RelayConfiguration.load(file: nil, environment: ["GMAIL_RELAY_CONFIG": path]).smtp.maxRecipients, 7)
+        #expect(try RelayConfiguration.load(file: nil, environment: ["GMAIL_RELAY_CONFIG": path]).smtp.maxRecipients == 7)
         let other = try dir.write("other.toml", "smtp.max_recipients = 8")
-        XCTAssertEqual(
-            try RelayConfiguration.load(file: other, environment: ["GMAIL_RELAY_CONFIG": path]).smtp.maxRecipients, 8)
+        #expect(try RelayConfiguration.load(file: other, environment: ["GMAIL_RELAY_CONFIG": path]).smtp.maxRecipients == 8)
     }
 
-    func testLoadErrorsNameTheFile() throws {
+    @Test func loadErrorsNameTheFile() throws {
         let dir = try TemporaryDirectory()
         let bad = try dir.write("bad.toml", "\n\nsmtp.max_recipients = \"abc\"\n")
         let missing = dir.path + "/missing.toml"
@@ -357,14 +350,16 @@ final class RelayConfigurationTests: XCTestCase {
             (bad, [:], "\(bad):3: smtp.max_recipients: expected a whole number, got \"abc\""),
         ]
         for (path, env, expected) in cases {
-            XCTAssertThrowsError(try RelayConfiguration.load(file: path, environment: env), expected) { error in
-                XCTAssertEqual((error as? ConfigurationError)?.description, expected)
+            let error = #expect(throws: ConfigurationError.self, "\(expected)") {
+                try RelayConfiguration.load(file: path, environment: env)
             }
+            #expect(error?.description == expected)
         }
         let latin1 = dir.path + "/latin1.toml"
         try Data([0x61, 0x20, 0x3D, 0x20, 0x22, 0xE9, 0x22]).write(to: URL(fileURLWithPath: latin1))
-        XCTAssertThrowsError(try RelayConfiguration.load(file: latin1, environment: [:])) { error in
-            XCTAssertEqual((error as? ConfigurationError)?.description, "configuration file \(latin1) is not UTF-8 text")
+        let error = #expect(throws: ConfigurationError.self) {
+            try RelayConfiguration.load(file: latin1, environment: [:])
         }
+        #expect(error?.description == "configuration file \(latin1) is not UTF-8 text")
     }
 }

@@ -3,7 +3,7 @@
  * What the relay's status API said, read into plain values for the admin pages.
  *
  * Pure: built from the HTTP results (code, body, transport error) of GET /api/status and
- * GET /api/messages?status=failed. The shapes are DESIGN.md's "HTTP" section.
+ * GET /api/messages?status=failed. The shapes are in docs/status-page.md ("JSON API").
  *
  * @package GmailRelayBridge
  */

@@ -1,40 +1,41 @@
-// Generated once from /work/shared/google-api.md (section numbers and evidence tags in the comments):
-// the bodies are copied byte for byte, whitespace included, so the classifier is tested on what Google sends.
-// [DOC] Google documentation, [OBS] real responses in issues, [FIX] third-party fixtures, [INF] inferred.
+// Google's error bodies as they were captured, byte for byte, whitespace included, so the classifier
+// is tested on what Google sends. Each comment gives the section of docs/google-api.md that describes the
+// body, its evidence tag and its source: [DOC] Google documentation, [OBS] real responses in issues,
+// [FIX] third-party fixtures, [INF] inferred.
 
-enum GoogleErrorFixture {
+public enum GoogleErrorFixture {
     /// 2.0 [DOC] 401 sample (old envelope, one line).
-    static let docInvalidCredentials = #"""
+    public static let docInvalidCredentials = #"""
 {"error": {"errors": [{"domain": "global", "reason": "authError", "message": "Invalid Credentials", "locationType": "header", "location": "Authorization"}], "code": 401, "message": "Invalid Credentials"}}
 """#
 
     /// 2.0 [DOC] 403 project daily limit.
-    static let docDailyLimitExceeded = #"""
+    public static let docDailyLimitExceeded = #"""
 {"error": {"errors": [{"domain": "usageLimits", "reason": "dailyLimitExceeded", "message": "Daily Limit Exceeded"}], "code": 403, "message": "Daily Limit Exceeded"}}
 """#
 
     /// 2.0 [DOC] 403 domainPolicy.
-    static let docDomainPolicy = #"""
+    public static let docDomainPolicy = #"""
 {"error": {"errors": [{"domain": "global", "reason": "domainPolicy", "message": "The domain administrators have disabled Gmail apps."}], "code": 403, "message": "The domain administrators have disabled Gmail apps."}}
 """#
 
     /// 2.0 [DOC] 403 rateLimitExceeded.
-    static let docRateLimitExceeded = #"""
+    public static let docRateLimitExceeded = #"""
 {"error": {"errors": [{"domain": "usageLimits", "message": "Rate Limit Exceeded", "reason": "rateLimitExceeded"}], "code": 403, "message": "Rate Limit Exceeded"}}
 """#
 
     /// 2.0 [DOC] 403 userRateLimitExceeded.
-    static let docUserRateLimitExceeded = #"""
+    public static let docUserRateLimitExceeded = #"""
 {"error": {"errors": [{"domain": "usageLimits", "reason": "userRateLimitExceeded", "message": "User Rate Limit Exceeded"}], "code": 403, "message": "User Rate Limit Exceeded"}}
 """#
 
     /// 2.0 [DOC] 500 backendError.
-    static let docBackendError = #"""
+    public static let docBackendError = #"""
 {"error": {"errors": [{"domain": "global", "reason": "backendError", "message": "Backend Error"}], "code": 500, "message": "Backend Error"}}
 """#
 
     /// 2.1 [OBS] php-client #2558: 400 failedPrecondition, current envelope, 2-space indent.
-    static let failedPrecondition = #"""
+    public static let failedPrecondition = #"""
 {
   "error": {
     "code": 400,
@@ -52,12 +53,12 @@ enum GoogleErrorFixture {
 """#
 
     /// 2.1 [OBS] fluent-smtp #152: "Mail service not enabled", as printed on one line.
-    static let mailServiceNotEnabled = #"""
+    public static let mailServiceNotEnabled = #"""
 { "error": { "code": 400, "message": "Mail service not enabled", "errors": [ { "message": "Mail service not enabled", "domain": "global", "reason": "failedPrecondition" } ], "status": "FAILED_PRECONDITION" } }
 """#
 
     /// 2.2 [OBS] message/domain/reason (langchain #6234), status [INF].
-    static let invalidToHeader = #"""
+    public static let invalidToHeader = #"""
 {
   "error": {
     "code": 400,
@@ -75,7 +76,7 @@ enum GoogleErrorFixture {
 """#
 
     /// 2.2 [OBS] FlowCrypt #1370: older wording, old envelope, 1-space indent.
-    static let invalidToHeaderOldEnvelope = #"""
+    public static let invalidToHeaderOldEnvelope = #"""
 {
  "error": {
   "errors": [
@@ -92,12 +93,12 @@ enum GoogleErrorFixture {
 """#
 
     /// 2.2 [OBS] google-apis-rs #351: compact, keys re-sorted by the client.
-    static let recipientAddressRequired = #"""
+    public static let recipientAddressRequired = #"""
 {"error":{"code":400,"errors":[{"domain":"global","message":"Recipient address required","reason":"invalidArgument"}],"message":"Recipient address required","status":"INVALID_ARGUMENT"}}
 """#
 
     /// 2.3 [OBS] laravel-gmail #273: 401 bad or expired token.
-    static let invalidCredentials = #"""
+    public static let invalidCredentials = #"""
 {
   "error": {
     "code": 401,
@@ -117,7 +118,7 @@ enum GoogleErrorFixture {
 """#
 
     /// 2.3 [FIX] 401 without an Authorization header, ErrorInfo CREDENTIALS_MISSING.
-    static let credentialsMissing = #"""
+    public static let credentialsMissing = #"""
 {
   "error": {
     "code": 401,
@@ -148,7 +149,7 @@ enum GoogleErrorFixture {
 """#
 
     /// 2.4 [FIX] rudder-transformer fixture: 403 with ACCESS_TOKEN_SCOPE_INSUFFICIENT.
-    static let insufficientScopes = #"""
+    public static let insufficientScopes = #"""
 {
   "error": {
     "code": 403,
@@ -177,12 +178,12 @@ enum GoogleErrorFixture {
 """#
 
     /// 2.4 [OBS] apps-script-oauth2 #177: old envelope, one line.
-    static let insufficientScopesOldEnvelope = #"""
+    public static let insufficientScopesOldEnvelope = #"""
 {"error": {"errors": [{"domain": "global", "reason": "insufficientPermissions", "message": "Insufficient Permission"}], "code": 403, "message": "Insufficient Permission"}}
 """#
 
     /// 2.5 [OBS] gatsby-mail #35: 403 accessNotConfigured, link only in the message.
-    static let accessNotConfigured = #"""
+    public static let accessNotConfigured = #"""
 {
   "error": {
     "code": 403,
@@ -201,7 +202,7 @@ enum GoogleErrorFixture {
 """#
 
     /// 2.6 [FIX] public troubleshooting doc: old envelope, 1-space indent.
-    static let delegationDeniedOldEnvelope = #"""
+    public static let delegationDeniedOldEnvelope = #"""
 {
  "error": {
   "errors": [
@@ -218,17 +219,17 @@ enum GoogleErrorFixture {
 """#
 
     /// 2.7 [FIX] third-party note: the 429 text answered with 403.
-    static let userRateLimit403 = #"""
+    public static let userRateLimit403 = #"""
 {"error":{"code":403,"message":"User-rate limit exceeded.  Retry after 2026-09-11T20:00:00.000Z","errors":[{"message":"User-rate limit exceeded.","domain":"usageLimits","reason":"rateLimitExceeded"}],"status":"PERMISSION_DENIED"}}
 """#
 
-    /// 2.8 (a) [INF] the sheet's suggested full body for the daily sending limit.
-    static let mailSendingSuggested = #"""
+    /// 2.8 (a) [INF] the full body docs/google-api.md suggests for the daily sending limit.
+    public static let mailSendingSuggested = #"""
 {"error": {"code": 429, "message": "User-rate limit exceeded.  Retry after 2026-01-01T00:00:00.000Z (Mail sending)", "errors": [{"message": "User-rate limit exceeded.  Retry after 2026-01-01T00:00:00.000Z (Mail sending)", "domain": "usageLimits", "reason": "rateLimitExceeded"}], "status": "RESOURCE_EXHAUSTED"}}
 """#
 
     /// 2.8 (b) [OBS] inbox-zero #379: 429 generic resource exhaustion.
-    static let resourceExhausted = #"""
+    public static let resourceExhausted = #"""
 {
   "error": {
     "code": 429,
@@ -246,22 +247,22 @@ enum GoogleErrorFixture {
 """#
 
     /// 2.8 (c) [FIX] public code: 429 concurrency, old envelope.
-    static let tooManyConcurrent = #"""
+    public static let tooManyConcurrent = #"""
 {"error": {"errors": [{"domain": "usageLimits", "reason": "rateLimitExceeded", "message": "Too many concurrent requests for user"}], "code": 429, "message": "Too many concurrent requests for user"}}
 """#
 
     /// 2.9 [OBS on other Google APIs] 500 "Internal error encountered." (seen on a Gmail send, body truncated there).
-    static let internalError = #"""
+    public static let internalError = #"""
 {"error": {"code": 500, "message": "Internal error encountered.", "errors": [{"message": "Internal error encountered.", "domain": "global", "reason": "backendError"}], "status": "INTERNAL"}}
 """#
 
     /// 2.9 [OBS on Sheets/Analytics] 503; Gmail-specific body [UNCONFIRMED].
-    static let serviceUnavailable = #"""
+    public static let serviceUnavailable = #"""
 {"error": {"code": 503, "message": "The service is currently unavailable.", "errors": [{"message": "The service is currently unavailable.", "domain": "global", "reason": "backendError"}], "status": "UNAVAILABLE"}}
 """#
 
-    /// 0 [OBS] nextcloud #40863: the token endpoint's flat body, 2-space indent (\n escapes of the sheet made real).
-    static let invalidGrantBadRequest = #"""
+    /// 0 [OBS] nextcloud #40863: the token endpoint's flat body, 2-space indent (the \n escapes of docs/google-api.md made real).
+    public static let invalidGrantBadRequest = #"""
 {
   "error": "invalid_grant",
   "error_description": "Bad Request"
@@ -269,19 +270,19 @@ enum GoogleErrorFixture {
 """#
 
     /// 7.2 [FIX] oauth2.googleapis.com/tokeninfo with an invalid token.
-    static let tokeninfoInvalidToken = #"""
+    public static let tokeninfoInvalidToken = #"""
 {"error": "invalid_token", "error_description": "Invalid Value"}
 """#
 
     /// 7.2 [OBS] legacy v2/v3 tokeninfo: error_description only.
-    static let tokeninfoLegacy = #"""
+    public static let tokeninfoLegacy = #"""
 {"error_description": "Invalid Value"}
 """#
 
     // MARK: Token endpoint (4.2): verbatim descriptions in the flat body of section 0
 
     /// 4.2 [OBS] django-gmailapi-backend #9.
-    static let invalidGrantRevoked = #"""
+    public static let invalidGrantRevoked = #"""
 {
   "error": "invalid_grant",
   "error_description": "Token has been expired or revoked."
@@ -289,7 +290,7 @@ enum GoogleErrorFixture {
 """#
 
     /// 4.2 [DOC]/[OBS] google-cloud-python #10004.
-    static let invalidGrantBadSignature = #"""
+    public static let invalidGrantBadSignature = #"""
 {
   "error": "invalid_grant",
   "error_description": "Invalid JWT Signature."
@@ -297,7 +298,7 @@ enum GoogleErrorFixture {
 """#
 
     /// 4.2 [OBS] gsheets #96, current wording.
-    static let invalidGrantClockSkew = #"""
+    public static let invalidGrantClockSkew = #"""
 {
   "error": "invalid_grant",
   "error_description": "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim."
@@ -305,7 +306,7 @@ enum GoogleErrorFixture {
 """#
 
     /// 4.2 [OBS] google-analytics-api-symfony #7, oldest wording.
-    static let invalidGrantClockSkewOldest = #"""
+    public static let invalidGrantClockSkewOldest = #"""
 {
   "error": "invalid_grant",
   "error_description": "Invalid JWT: Token must be a short-lived token and in a reasonable timeframe"
@@ -313,7 +314,7 @@ enum GoogleErrorFixture {
 """#
 
     /// 4.2 [FIX/OBS] public code.
-    static let invalidGrantUnknownSubject = #"""
+    public static let invalidGrantUnknownSubject = #"""
 {
   "error": "invalid_grant",
   "error_description": "Invalid email or User ID"
@@ -321,7 +322,7 @@ enum GoogleErrorFixture {
 """#
 
     /// 4.2 [OBS] php-client #783 (2015).
-    static let invalidGrantNotValidEmail = #"""
+    public static let invalidGrantNotValidEmail = #"""
 {
   "error": "invalid_grant",
   "error_description": "Not a valid email."
@@ -329,7 +330,7 @@ enum GoogleErrorFixture {
 """#
 
     /// 4.2 [OBS] device-access-sample-web-app #5.
-    static let invalidGrantMalformedCode = #"""
+    public static let invalidGrantMalformedCode = #"""
 {
   "error": "invalid_grant",
   "error_description": "Malformed auth code."
@@ -337,7 +338,7 @@ enum GoogleErrorFixture {
 """#
 
     /// 4.2 [OBS] google-api-java-client #1479.
-    static let invalidGrantCodeVerifier = #"""
+    public static let invalidGrantCodeVerifier = #"""
 {
   "error": "invalid_grant",
   "error_description": "Invalid code verifier."
@@ -345,7 +346,7 @@ enum GoogleErrorFixture {
 """#
 
     /// 4.2 [OBS] google-api-nodejs-client #3680.
-    static let invalidGrantVerifierNotNeeded = #"""
+    public static let invalidGrantVerifierNotNeeded = #"""
 {
   "error": "invalid_grant",
   "error_description": "code_verifier or verifier is not needed."
@@ -353,7 +354,7 @@ enum GoogleErrorFixture {
 """#
 
     /// 4.2 [DOC]/[OBS] g-suite-identity-sync #7 (401).
-    static let unauthorizedClient = #"""
+    public static let unauthorizedClient = #"""
 {
   "error": "unauthorized_client",
   "error_description": "Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested."
@@ -361,7 +362,7 @@ enum GoogleErrorFixture {
 """#
 
     /// 4.2 [DOC]/[OBS] php-client #950.
-    static let unauthorizedClientScope = #"""
+    public static let unauthorizedClientScope = #"""
 {
   "error": "unauthorized_client",
   "error_description": "Unauthorized client or scope in request."
@@ -369,7 +370,7 @@ enum GoogleErrorFixture {
 """#
 
     /// 4.2 [OBS] timfee/meet #25: refresh token of another client.
-    static let unauthorizedClientMismatch = #"""
+    public static let unauthorizedClientMismatch = #"""
 {
   "error": "unauthorized_client",
   "error_description": "Unauthorized"
@@ -377,7 +378,7 @@ enum GoogleErrorFixture {
 """#
 
     /// 4.2 [OBS] email-oauth2-proxy #362.
-    static let invalidClientNotFound = #"""
+    public static let invalidClientNotFound = #"""
 {
   "error": "invalid_client",
   "error_description": "The OAuth client was not found."
@@ -385,7 +386,7 @@ enum GoogleErrorFixture {
 """#
 
     /// 4.2 [OBS] AndroidOAuth #2: wrong client secret.
-    static let invalidClientSecret = #"""
+    public static let invalidClientSecret = #"""
 {
   "error": "invalid_client",
   "error_description": "Unauthorized"
@@ -393,7 +394,7 @@ enum GoogleErrorFixture {
 """#
 
     /// 4.2 [DOC] table.
-    static let disabledClient = #"""
+    public static let disabledClient = #"""
 {
   "error": "disabled_client",
   "error_description": "The OAuth client was disabled."
@@ -401,7 +402,7 @@ enum GoogleErrorFixture {
 """#
 
     /// 4.2 [DOC] table.
-    static let orgInternal = #"""
+    public static let orgInternal = #"""
 {
   "error": "org_internal",
   "error_description": "This client is restricted to users within its organization."
@@ -409,7 +410,7 @@ enum GoogleErrorFixture {
 """#
 
     /// 4.2 [DOC]/[OBS] laravel-recaptcha-enterprise #10.
-    static let invalidScope = #"""
+    public static let invalidScope = #"""
 {
   "error": "invalid_scope",
   "error_description": "Invalid OAuth scope or ID token audience provided."
@@ -417,7 +418,7 @@ enum GoogleErrorFixture {
 """#
 
     /// 4.2 [OBS] findajob #115.
-    static let invalidScopeDeviceFlow = #"""
+    public static let invalidScopeDeviceFlow = #"""
 {
   "error": "invalid_scope",
   "error_description": "Invalid device flow scope: https://www.googleapis.com/auth/gmail.readonly"

@@ -1,9 +1,9 @@
-// Bodies google-api.md describes but does not print whole, built from the pieces it gives, and
+// Bodies docs/google-api.md describes but does not print whole, built from the pieces it gives, and
 // two HTML pages of Google's front end. Each says what it rests on; [INF] marks assembled shapes.
 
 extension GoogleErrorFixture {
     /// 2.8 (a) [INF] full body; the message text (two spaces after "exceeded.") is [OBS] GAMADV-XTD3 #149.
-    static let userRateLimit429 = #"""
+    public static let userRateLimit429 = #"""
 {
   "error": {
     "code": 429,
@@ -21,12 +21,12 @@ extension GoogleErrorFixture {
 """#
 
     /// 2.8 (a) [FIX] the mail-sending variant with one space, as some codebases record it.
-    static let mailSendingOneSpace = #"""
+    public static let mailSendingOneSpace = #"""
 {"error":{"code":429,"message":"User-rate limit exceeded. Retry after 2026-07-16T00:34:55.867Z (Mail sending)","errors":[{"message":"User-rate limit exceeded. Retry after 2026-07-16T00:34:55.867Z (Mail sending)","domain":"usageLimits","reason":"rateLimitExceeded"}],"status":"RESOURCE_EXHAUSTED"}}
 """#
 
     /// 2.7 [OBS] message, domain and reason (gmail-cleaner #5); `status` [INF].
-    static let queriesPerMinute = #"""
+    public static let queriesPerMinute = #"""
 {
   "error": {
     "code": 403,
@@ -44,7 +44,7 @@ extension GoogleErrorFixture {
 """#
 
     /// 2.1 [OBS] Go client printed "Error 400: Bad Request, failedPrecondition" (service account, gmail.com); body [INF].
-    static let failedPreconditionBadRequest = #"""
+    public static let failedPreconditionBadRequest = #"""
 {
   "error": {
     "code": 400,
@@ -62,7 +62,7 @@ extension GoogleErrorFixture {
 """#
 
     /// 2.1 [OBS] FlowCrypt #435 saw "Mail service not enabled" in the old envelope; shape [INF].
-    static let mailServiceNotEnabledOldEnvelope = #"""
+    public static let mailServiceNotEnabledOldEnvelope = #"""
 {
  "error": {
   "errors": [
@@ -79,7 +79,7 @@ extension GoogleErrorFixture {
 """#
 
     /// 1.2 / 2.2 [OBS] message and reason (dotnet-client #856); `status` [INF].
-    static let rawRequired = #"""
+    public static let rawRequired = #"""
 {
   "error": {
     "code": 400,
@@ -97,7 +97,7 @@ extension GoogleErrorFixture {
 """#
 
     /// 1.3 [OBS] message and reason (dotnet-client #804/#856); envelope [INF].
-    static let payloadSizeExceeded = #"""
+    public static let payloadSizeExceeded = #"""
 {
   "error": {
     "code": 400,
@@ -115,7 +115,7 @@ extension GoogleErrorFixture {
 """#
 
     /// 2.5 [OBS] 2018 wording with the "Access Not Configured. " prefix (python-samples #23); envelope [INF].
-    static let accessNotConfigured2018 = #"""
+    public static let accessNotConfigured2018 = #"""
 {
  "error": {
   "errors": [
@@ -134,7 +134,7 @@ extension GoogleErrorFixture {
 
     /// 2.5 [OBS] message; [FIX] SERVICE_DISABLED ErrorInfo metadata keys; LocalizedMessage/Help entries as
     /// other APIs send them. Shape [INF].
-    static let serviceDisabled = #"""
+    public static let serviceDisabled = #"""
 {
   "error": {
     "code": 403,
@@ -182,12 +182,12 @@ extension GoogleErrorFixture {
 
     /// [INF] SERVICE_DISABLED whose message carries no link: only details[].metadata.activationUrl has it,
     /// and the ErrorInfo comes after another entry.
-    static let serviceDisabledLinkOnlyInDetails = #"""
+    public static let serviceDisabledLinkOnlyInDetails = #"""
 {"error":{"code":403,"message":"Gmail API is disabled for project 42.","status":"PERMISSION_DENIED","details":[{"@type":"type.googleapis.com/google.rpc.LocalizedMessage","locale":"en-US","message":"Gmail API is disabled."},{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"SERVICE_DISABLED","domain":"googleapis.com","metadata":{"service":"gmail.googleapis.com","consumer":"projects/42","activationUrl":"https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=42"}}]}}
 """#
 
     /// 2.6 [OBS] home-assistant #87920 message and errors; `status` [INF].
-    static let delegationDenied = #"""
+    public static let delegationDenied = #"""
 {
   "error": {
     "code": 403,
@@ -204,13 +204,13 @@ extension GoogleErrorFixture {
 }
 """#
 
-    /// 4.2 [OBS outside google-api.md] cline/cline #4080: GCP session control wants a new sign-in.
-    static let invalidGrantRapt = #"""
+    /// 4.2 [OBS] cline/cline #4080: GCP session control wants a new sign-in.
+    public static let invalidGrantRapt = #"""
 {"error":"invalid_grant","error_description":"reauth related error (invalid_rapt)","error_uri":"https://support.google.com/a/answer/9368756","error_subtype":"invalid_rapt"}
 """#
 
     /// 4.2 [INF] the fake Google's answer when the JWT `aud` is not the token URL.
-    static let invalidGrantAudience = #"""
+    public static let invalidGrantAudience = #"""
 {
   "error": "invalid_grant",
   "error_description": "Invalid JWT: Failed audience check. The right audience is https://oauth2.googleapis.com/token"
@@ -218,7 +218,7 @@ extension GoogleErrorFixture {
 """#
 
     /// 4.2 [OBS] the older clock-skew wording (fastlane #14972), prefix as in the current wording.
-    static let invalidGrantClockSkewOlder = #"""
+    public static let invalidGrantClockSkewOlder = #"""
 {
   "error": "invalid_grant",
   "error_description": "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values and use a clock with skew to account for clock differences between systems."
@@ -226,7 +226,7 @@ extension GoogleErrorFixture {
 """#
 
     /// 4.2 [DOC] deleted_client; the description is [UNCONFIRMED].
-    static let deletedClient = #"""
+    public static let deletedClient = #"""
 {
   "error": "deleted_client",
   "error_description": "The OAuth client was deleted."
@@ -234,12 +234,12 @@ extension GoogleErrorFixture {
 """#
 
     /// 4.2 [DOC] access_denied and admin_policy_enforced: "(any)" description, so none here.
-    static let accessDenied = #"""
+    public static let accessDenied = #"""
 {
   "error": "access_denied"
 }
 """#
-    static let adminPolicyEnforced = #"""
+    public static let adminPolicyEnforced = #"""
 {
   "error": "admin_policy_enforced",
   "error_description": "Admin policy enforced"
@@ -247,7 +247,7 @@ extension GoogleErrorFixture {
 """#
 
     /// [INF] the fake Google's answer for an unknown service account.
-    static let invalidGrantAccountNotFound = #"""
+    public static let invalidGrantAccountNotFound = #"""
 {
   "error": "invalid_grant",
   "error_description": "Invalid grant: account not found"
@@ -255,7 +255,7 @@ extension GoogleErrorFixture {
 """#
 
     /// [INF] a request without client_secret.
-    static let invalidRequest = #"""
+    public static let invalidRequest = #"""
 {
   "error": "invalid_request",
   "error_description": "client_secret is missing."
@@ -263,7 +263,7 @@ extension GoogleErrorFixture {
 """#
 
     /// An OAuth `error` the relay does not know.
-    static let unknownOAuthError = #"""
+    public static let unknownOAuthError = #"""
 {
   "error": "temporarily_unavailable_in_region",
   "error_description": "Something new."
@@ -271,17 +271,17 @@ extension GoogleErrorFixture {
 """#
 
     /// [INF] an error list instead of an object, as some Google front ends answer.
-    static let arrayEnvelope = #"""
+    public static let arrayEnvelope = #"""
 [{"error":{"code":400,"message":"Invalid Cc header","errors":[{"message":"Invalid Cc header","domain":"global","reason":"invalidArgument"}],"status":"INVALID_ARGUMENT"}}]
 """#
 
     /// Error fields of the wrong types: a tolerant parser keeps what it can.
-    static let mistypedFields = #"""
+    public static let mistypedFields = #"""
 {"error":{"code":"400","message":"Invalid Bcc header","errors":[7,{"reason":"invalidArgument"}],"status":null,"details":"none"}}
 """#
 
-    /// Google front end's 502 page (the copy in FakeGoogle's GoogleBodies, from a public capture).
-    static let badGatewayHTML = #"""
+    /// Google front end's 502 page, from a public capture (FakeGoogle answers it).
+    public static let badGatewayHTML = #"""
 <!DOCTYPE html>
 <html lang=en>
   <meta charset=utf-8>
@@ -296,8 +296,8 @@ extension GoogleErrorFixture {
 
 """#
 
-    /// Google front end's 413 page (the copy in FakeGoogle's GoogleBodies).
-    static let payloadTooLargeHTML = #"""
+    /// Google front end's 413 page, from public captures (FakeGoogle answers it).
+    public static let payloadTooLargeHTML = #"""
 <html><head>
 <meta http-equiv="content-type" content="text/html;charset=utf-8">
 <title>413 Request Entity Too Large</title>
