@@ -2,6 +2,7 @@
 import PackageDescription
 
 // Module map (each module has a README saying what it owns):
+//   BuildInfo     the relay's version, in one place.
 //   SMTPProtocol  pure ESMTP core: parser, replies, session state machine, DATA decoder. No I/O.
 //   RelayConfig   config file + environment -> typed configuration; CIDR matching. No I/O beyond reading the file.
 //   RelayStore    SQLite (GRDB) store, spool files, accounts, SMTP credentials, send log.
@@ -33,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
+        .target(name: "BuildInfo", exclude: ["README.md"]),
         .target(name: "SMTPProtocol", exclude: ["README.md"]),
         .target(name: "RelayConfig", exclude: ["README.md"]),
         .target(name: "MessageRewrite", exclude: ["README.md"]),
@@ -75,7 +77,7 @@ let package = Package(
             name: "GmailRelayApp",
             dependencies: [
                 "SMTPProtocol", "RelayConfig", "RelayStore", "SMTPServer", "MessageRewrite", "GmailAPI", "Delivery",
-                "ProblemCatalogue", "RelayStatus", "StatusWeb", "AccountAlerts",
+                "ProblemCatalogue", "RelayStatus", "StatusWeb", "AccountAlerts", "BuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -119,7 +121,7 @@ let package = Package(
         .target(
             name: "StatusWeb",
             dependencies: [
-                "RelayStatus", "ProblemCatalogue", "GmailAPI", "RelayStore", "RelayConfig",
+                "RelayStatus", "ProblemCatalogue", "GmailAPI", "RelayStore", "RelayConfig", "BuildInfo",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -142,7 +144,7 @@ let package = Package(
             name: "StatusWebTests",
             dependencies: [
                 "StatusWeb", "RelayStatus", "AccountAlerts", "ProblemCatalogue", "GmailAPI", "RelayStore",
-                "GmailRelayApp", "RelayConfig", "Delivery",
+                "GmailRelayApp", "RelayConfig", "Delivery", "BuildInfo",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),

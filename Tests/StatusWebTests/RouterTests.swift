@@ -1,3 +1,4 @@
+import BuildInfo
 import Foundation
 import GmailAPI
 import HTTPTypes
@@ -40,6 +41,7 @@ import Delivery
             #expect(page.contains("2 held"))
             #expect(page.contains("<strong>1</strong> queued"))
             #expect(page.contains("<h2>blog <span class=\"badge badge-ok\">ok</span></h2>"))
+            #expect(page.contains("<footer>gmail-relay \(RelayVersion.version) · page made"))
             #expect(!page.contains("<script"))
             #expect(response.headers[HTTPField.Name("Content-Security-Policy")!]?.contains("default-src 'none'") == true)
         }
@@ -294,6 +296,7 @@ import Delivery
             #expect(metrics.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
             #expect(metrics.text.contains("relay_messages{status=\"held\"} 1"))
             #expect(metrics.text.contains("relay_accounts{state=\"ok\"} 1"))
+            #expect(metrics.text.contains("\nrelay_build_info{version=\"\(RelayVersion.version)\"} 1\n"))
             let health = try await client.execute(uri: "/healthz", method: .get)
             #expect(health.status == .ok && health.text == "ok\n")
         }
