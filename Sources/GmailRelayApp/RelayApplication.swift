@@ -3,6 +3,7 @@ import Delivery
 import Foundation
 import GmailAPI
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import RelayConfig
@@ -18,6 +19,8 @@ public struct RelayApplication: Sendable {
     public let configuration: RelayConfiguration
     public let store: RelayStore
     public let smtp: SMTPService
+    /// The SMTP certificate in use (nil without smtp.tls); SIGHUP reloads it.
+    public let certificate: SMTPCertificate?
     public let metrics: RelayMetrics
     public let worker: DeliveryWorker
     public let tokens: AccountTokens
@@ -31,6 +34,8 @@ public struct RelayApplication: Sendable {
     /// Where the page's admin token came from, and whether this start made it.
     let webAdminToken: WebAdminToken.Resolved
     let alerts: AccountStateWatcher?
+    let notifier: SystemdNotifier
+    let webListening = NIOLockedValueBox(false)
     let logger: Logger
 
     public init(configuration: RelayConfiguration, store: RelayStore, logger: Logger) throws {
@@ -38,9 +43,11 @@ public struct RelayApplication: Sendable {
         self.store = store
         self.logger = logger
         let smtpConfig = configuration.smtp
-        let tlsContext = try smtpConfig.tls.map {
-            try SMTPServerConfiguration.makeTLSContext(certificatePath: $0.certPath, keyPath: $0.keyPath)
+        let certificate = try smtpConfig.tls.map {
+            try SMTPCertificate(certificatePath: $0.certPath, keyPath: $0.keyPath)
         }
+        self.certificate = certificate
+        self.notifier = SystemdNotifier()
         let plaintextNetworks = smtpConfig.plaintextAuthNetworks
         let trustedNetworks = smtpConfig.trustedNetworks
         let serverConfiguration = SMTPServerConfiguration(
@@ -49,7 +56,7 @@ public struct RelayApplication: Sendable {
             maxErrors: smtpConfig.maxErrors, maxConnections: smtpConfig.maxConnections,
             maxConnectionsPerAddress: smtpConfig.maxConnectionsPerAddress,
             commandTimeout: .seconds(smtpConfig.commandTimeoutSeconds), sessionTimeout: .seconds(smtpConfig.sessionTimeoutSeconds),
-            tlsContext: tlsContext,
+            certificate: certificate,
             plaintextAuthAllowed: { address in plaintextNetworks.contains { $0.contains(address) } },
             trusted: { address in trustedNetworks.contains { $0.contains(address) } }
         )
@@ -89,7 +96,10 @@ public struct RelayApplication: Sendable {
             reporter: reporter, security: security,
             metrics: { metrics.prometheusText() + (await StoreGauges.prometheusText(store)) },
             logger: logger)
-        self.webService = web.application(listen: configuration.web.listen)
+        let webListening = self.webListening
+        self.webService = web.application(listen: configuration.web.listen, onRunning: { _ in
+            webListening.withLockedValue { $0 = true }
+        })
         self.alerts = configuration.alerts.webhookURL.map {
             AccountStateWatcher(reporter: reporter, webhook: $0, logger: logger)
         }
@@ -107,13 +117,19 @@ public struct RelayApplication: Sendable {
     }
 
     /// Every long-running part, in start order; the group stops them in reverse on SIGTERM/SIGINT.
+    /// SIGHUP is not a shutdown signal: it reloads the SMTP certificate.
     public func serviceGroup(signals: [UnixSignal] = [.sigterm, .sigint]) -> ServiceGroup {
-        ServiceGroup(
+        let reload = CertificateReloadService(certificate: certificate, notifier: notifier, logger: logger)
+        let webListening = self.webListening
+        let readiness = ReadinessService(
+            smtp: smtp, webListening: { webListening.withLockedValue { $0 } }, notifier: notifier, logger: logger)
+        return ServiceGroup(
             configuration: .init(
-                // Stopped in reverse: SMTP first (sessions finish, sync sends included), the web page and
-                // alerts next, the worker last.
-                services: [.init(service: worker), .init(service: retention), .init(service: probe)]
-                    + (alerts.map { [.init(service: $0)] } ?? []) + [.init(service: webService), .init(service: smtp)],
+                // Stopped in reverse: readiness first (systemd hears STOPPING=1), then SMTP (sessions finish,
+                // sync sends included), the web page and alerts next, the worker last.
+                services: [.init(service: worker), .init(service: retention), .init(service: probe), .init(service: reload)]
+                    + (alerts.map { [.init(service: $0)] } ?? [])
+                    + [.init(service: webService), .init(service: smtp), .init(service: readiness)],
                 gracefulShutdownSignals: signals,
                 logger: logger
             )
