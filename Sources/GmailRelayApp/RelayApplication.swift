@@ -86,7 +86,10 @@ public struct RelayApplication: Sendable {
         let backend = StoreSubmissionBackend(store: store, configuration: configuration, worker: worker, metrics: metrics, logger: logger)
         self.smtp = SMTPService(configuration: serverConfiguration, listeners: listeners, backend: backend, logger: logger)
 
-        let reporter = StatusReporter(store: store, subject: Self.serviceAccountSubject(store))
+        let certificatePath = smtpConfig.tls?.certPath ?? ""
+        let reporter = StatusReporter(store: store, subject: Self.serviceAccountSubject(store), certificate: {
+            certificate?.notValidAfter.map { ServedCertificate(path: certificatePath, notValidAfter: $0) }
+        })
         self.reporter = reporter
         // The page needs a token unless web.open: the configured one, or the one kept in the data directory.
         let adminToken = try WebAdminToken.resolve(configuration)
@@ -114,6 +117,13 @@ public struct RelayApplication: Sendable {
             else { return nil }
             return subject
         }
+    }
+
+    /// The configured certificate file's end, read from disk (for commands that are not the server).
+    static func certificateOnDisk(_ configuration: RelayConfiguration) -> ServedCertificate? {
+        guard let tls = configuration.smtp.tls, let notAfter = try? SMTPCertificate.notValidAfter(ofFile: tls.certPath)
+        else { return nil }
+        return ServedCertificate(path: tls.certPath, notValidAfter: notAfter)
     }
 
     /// Every long-running part, in start order; the group stops them in reverse on SIGTERM/SIGINT.

@@ -79,6 +79,7 @@ struct PageRenderer: Sendable {
         let q = report.queue
         return [
             "accounts": accounts,
+            "relayProblems": report.relayProblems.map { problem($0) },
             "queue": ["queued": q.queued, "sending": q.sending, "held": q.held, "failed": q.failed, "sent24h": q.sent24h],
         ]
     }

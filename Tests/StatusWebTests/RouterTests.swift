@@ -47,6 +47,23 @@ import Delivery
         }
     }
 
+    @Test func overviewWarnsBeforeTheSMTPCertificateEnds() async throws {
+        let f = try Fixture()
+        try await f.addAccount("shop")
+        let served = ServedCertificate(path: "/etc/ssl/relay.pem", notValidAfter: Date().addingTimeInterval(5 * 86_400))
+        try await f.server(certificate: served).application(listen: SocketAddressSpec(host: "127.0.0.1", port: 0)).test(.router) { client in
+            let page = try await client.execute(uri: "/", method: .get).text
+            #expect(page.contains("<article class=\"relay-problem\">"))
+            #expect(page.contains("SMTP certificate expires soon"))
+            #expect(page.contains("/etc/ssl/relay.pem"))
+            #expect(page.contains("<code>certbot renew</code>"))
+        }
+        try await f.app().test(.router) { client in
+            let page = try await client.execute(uri: "/", method: .get).text
+            #expect(!page.contains("relay-problem\">"), "no certificate, no warning")
+        }
+    }
+
     @Test func overviewWarnsBeforeATestingModeGrantEnds() async throws {
         let f = try Fixture()
         try await f.addAccount("shop")
