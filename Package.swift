@@ -6,6 +6,7 @@ import PackageDescription
 //   SMTPProtocol  pure ESMTP core: parser, replies, session state machine, DATA decoder. No I/O.
 //   RelayConfig   config file + environment -> typed configuration; CIDR matching. No I/O beyond reading the file.
 //   RelayStore    SQLite (GRDB) store, spool files, accounts, SMTP credentials, send log.
+//   RelayBackup   backup and restore of the data directory: manifest, checksums, private file modes.
 //   SMTPServer    SwiftNIO glue: sockets, TLS, timeouts, limits; drives SMTPProtocol, talks to a SubmissionBackend.
 //   Delivery      the delivery worker: per-account lanes, retry policy, Gmail attempts, send log rows, metrics.
 //   ProblemCatalogue every problem code explained: title, meaning, causes, steps, disposition. Pure.
@@ -49,6 +50,11 @@ let package = Package(
             exclude: ["README.md"]
         ),
         .target(
+            name: "RelayBackup",
+            dependencies: ["RelayStore", "BuildInfo", .product(name: "Crypto", package: "swift-crypto")],
+            exclude: ["README.md"]
+        ),
+        .target(
             name: "SMTPServer",
             dependencies: [
                 "SMTPProtocol",
@@ -77,7 +83,7 @@ let package = Package(
             name: "GmailRelayApp",
             dependencies: [
                 "SMTPProtocol", "RelayConfig", "RelayStore", "SMTPServer", "MessageRewrite", "GmailAPI", "Delivery",
-                "ProblemCatalogue", "RelayStatus", "StatusWeb", "AccountAlerts", "BuildInfo",
+                "ProblemCatalogue", "RelayStatus", "StatusWeb", "AccountAlerts", "BuildInfo", "RelayBackup",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -138,6 +144,7 @@ let package = Package(
         .testTarget(name: "RelayConfigTests", dependencies: ["RelayConfig"]),
         .testTarget(name: "MessageRewriteTests", dependencies: ["MessageRewrite"]),
         .testTarget(name: "RelayStoreTests", dependencies: ["RelayStore"]),
+        .testTarget(name: "RelayBackupTests", dependencies: ["RelayBackup", "RelayStore"]),
         .testTarget(name: "GmailAPITests", dependencies: ["GmailAPI", "FakeGoogle"]),
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "GmailAPI", "RelayStore", "FakeGoogle"]),
         .testTarget(name: "ProblemCatalogueTests", dependencies: ["ProblemCatalogue", "GmailAPI", "Delivery"]),
