@@ -73,7 +73,7 @@ def s_client_subject(port: int, starttls: bool) -> str:
 def test_sighup_reloads_the_certificate_without_dropping_sessions(make_relay, tmp_path):
     pairs = tmp_path / "pairs"
     pairs.mkdir()
-    a_cert, a_key = make_pair(pairs, "a", 30)
+    a_cert, a_key = make_pair(pairs, "a", 10)
     b_cert, b_key = make_pair(pairs, "b", 90)
     served_cert, served_key = tmp_path / "served-cert.pem", tmp_path / "served-key.pem"
     shutil.copy(a_cert, served_cert)
@@ -82,6 +82,10 @@ def test_sighup_reloads_the_certificate_without_dropping_sessions(make_relay, tm
 
     assert "relay-a.test" in s_client_subject(relay.port, starttls=True)
     assert "relay-a.test" in s_client_subject(relay.tls_port, starttls=False)
+    # A ends in 10 days: the page and the API warn (14 days ahead).
+    problems = json.loads(relay.web_get("/api/status"))["relay_problems"]
+    assert [p["code"] for p in problems] == ["smtp_certificate_expiring"], problems
+    assert "SMTP certificate expires soon" in relay.web_get("/")
 
     # A session opened on A, encrypted and logged in, stays usable across both reloads.
     session = RawSMTP(relay.tls_port, implicit_tls=True)
@@ -97,6 +101,8 @@ def test_sighup_reloads_the_certificate_without_dropping_sessions(make_relay, tm
     assert "relay-b.test" in s_client_subject(relay.port, starttls=True)
     assert "relay-b.test" in s_client_subject(relay.tls_port, starttls=False)
     assert relay.proc.poll() is None, "SIGHUP stopped the relay"
+    # B has 90 days: the warning goes with the reload.
+    assert json.loads(relay.web_get("/api/status"))["relay_problems"] == []
 
     # A broken new file: the old (B) context stays, and the log says why without key material.
     served_key.write_text("-----BEGIN PRIVATE KEY-----\nMIIBroken\n-----END PRIVATE KEY-----\n")
