@@ -2,9 +2,11 @@
 import PackageDescription
 
 // Module map (each module has a README saying what it owns):
+//   BuildInfo     the relay's version, in one place.
 //   SMTPProtocol  pure ESMTP core: parser, replies, session state machine, DATA decoder. No I/O.
 //   RelayConfig   config file + environment -> typed configuration; CIDR matching. No I/O beyond reading the file.
 //   RelayStore    SQLite (GRDB) store, spool files, accounts, SMTP credentials, send log.
+//   RelayBackup   backup and restore of the data directory: manifest, checksums, private file modes.
 //   SMTPServer    SwiftNIO glue: sockets, TLS, timeouts, limits; drives SMTPProtocol, talks to a SubmissionBackend.
 //   Delivery      the delivery worker: per-account lanes, retry policy, Gmail attempts, send log rows, metrics.
 //   GoogleFixtures Google's error bodies as captured: the one fixture set of FakeGoogle and the tests.
@@ -34,6 +36,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
+        .target(name: "BuildInfo", exclude: ["README.md"]),
         .target(name: "SMTPProtocol", exclude: ["README.md"]),
         .target(name: "RelayConfig", exclude: ["README.md"]),
         .target(name: "MessageRewrite", exclude: ["README.md"]),
@@ -47,6 +50,11 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            exclude: ["README.md"]
+        ),
+        .target(
+            name: "RelayBackup",
+            dependencies: ["RelayStore", "BuildInfo", .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["README.md"]
         ),
         .target(
@@ -78,11 +86,12 @@ let package = Package(
             name: "GmailRelayApp",
             dependencies: [
                 "SMTPProtocol", "RelayConfig", "RelayStore", "SMTPServer", "MessageRewrite", "GmailAPI", "Delivery",
-                "ProblemCatalogue", "RelayStatus", "StatusWeb", "AccountAlerts",
+                "ProblemCatalogue", "RelayStatus", "StatusWeb", "AccountAlerts", "BuildInfo", "RelayBackup",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -123,7 +132,7 @@ let package = Package(
         .target(
             name: "StatusWeb",
             dependencies: [
-                "RelayStatus", "ProblemCatalogue", "GmailAPI", "RelayStore", "RelayConfig",
+                "RelayStatus", "ProblemCatalogue", "GmailAPI", "RelayStore", "RelayConfig", "BuildInfo",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -139,6 +148,7 @@ let package = Package(
         .testTarget(name: "RelayConfigTests", dependencies: ["RelayConfig"]),
         .testTarget(name: "MessageRewriteTests", dependencies: ["MessageRewrite"]),
         .testTarget(name: "RelayStoreTests", dependencies: ["RelayStore"]),
+        .testTarget(name: "RelayBackupTests", dependencies: ["RelayBackup", "RelayStore"]),
         .testTarget(name: "GmailAPITests", dependencies: ["GmailAPI", "FakeGoogle", "GoogleFixtures"]),
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "GmailAPI", "RelayStore", "FakeGoogle"]),
         .testTarget(name: "ProblemCatalogueTests", dependencies: ["ProblemCatalogue", "GmailAPI", "Delivery", "GoogleFixtures"]),
@@ -146,7 +156,7 @@ let package = Package(
             name: "StatusWebTests",
             dependencies: [
                 "StatusWeb", "RelayStatus", "AccountAlerts", "ProblemCatalogue", "GmailAPI", "RelayStore",
-                "GmailRelayApp", "RelayConfig", "Delivery",
+                "GmailRelayApp", "RelayConfig", "Delivery", "BuildInfo",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -32,7 +32,7 @@ case ${1:-} in
 esac
 
 # Metrics the alert rules use that the code does not serve yet (the rules stay silent until it does).
-ASSUMED=(relay_smtp_certificate_expiry_timestamp_seconds)
+ASSUMED=()
 
 # --- tools, installed only when missing (as scripts/install-deps.sh does) ------------------------------
 missing=()
@@ -203,13 +203,9 @@ man_warnings=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z "
 zcat "$root/usr/share/man/man1/gmail-relay.1.gz" | grep -q '^.SS "gmail-relay credential add"' || fail "the man page lacks nested subcommands"
 
 step "run the packaged binary"
-# TODO(after the ops merge): --version exists; require it and drop the --help fallback.
-if "$binary" --version >"$work/version" 2>&1; then
-    echo "gmail-relay --version: $(cat "$work/version")"
-else
-    "$binary" --help >"$work/help" || fail "$binary --help"
-    echo "(--version not there yet: --help works, $(wc -l <"$work/help") lines)"
-fi
+"$binary" --version >"$work/version" 2>&1 || fail "$binary --version"
+grep -qE '^[0-9]+\.[0-9]+' "$work/version" || fail "--version printed no version: $(cat "$work/version")"
+echo "gmail-relay --version: $(cat "$work/version")"
 
 # serve with the packaged config; only data.dir and the ports are moved (environment wins over the file).
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -222,7 +218,7 @@ mkdir -p "$GMAIL_RELAY_DATA_DIR" && chmod 0700 "$GMAIL_RELAY_DATA_DIR"
 "$binary" account add demo --sandbox --from relay@example.com >/dev/null
 echo 'a-long-smtp-password-for-the-check' | "$binary" credential add wordpress --account demo --password-stdin >/dev/null
 
-# The notify socket as systemd would give it (READY=1 is reported, not required, until the ops merge),
+# The notify socket as systemd would give it (READY=1 is required: the unit is Type=notify),
 # and MemoryDenyWriteExecute as the kernel's prctl(PR_SET_MDWE) (Linux 6.3+): inherited across exec.
 python3 - "$work/notify.sock" "$work/relay.log" "$work/relay.pid" "$binary" serve <<'EOF' &
 import ctypes, os, socket, sys
@@ -254,7 +250,8 @@ while not exited:
     waited += 0.5
     exited = os.waitpid(pid, os.WNOHANG)[0] == pid
 if not ready:
-    print(f"notify socket: no READY=1 in the {waited:.0f} s it ran (Type=notify support comes with the ops merge)", flush=True)
+    print(f"notify socket: no READY=1 in the {waited:.0f} s it ran", flush=True)
+    sys.exit(1)
 EOF
 watcher=$!
 for _ in $(seq 1 100); do [[ -s $work/relay.pid ]] && break; sleep 0.1; done
@@ -290,7 +287,7 @@ echo "metrics: the gauges and the delivery counters are served (read token)"
 kill -TERM "$relay_pid"
 for _ in $(seq 1 180); do kill -0 "$relay_pid" 2>/dev/null || break; sleep 0.5; done
 if kill -0 "$relay_pid" 2>/dev/null; then fail "serve did not stop within 90 s of SIGTERM"; fi
-wait "$watcher" || true
+wait "$watcher" || fail "the relay never said READY=1 on NOTIFY_SOCKET (Type=notify would time out)"
 relay_pid=""
 echo "serve: stopped on SIGTERM"
 unset GMAIL_RELAY_CONFIG GMAIL_RELAY_DATA_DIR GMAIL_RELAY_SMTP_LISTEN GMAIL_RELAY_WEB_LISTEN GMAIL_RELAY_WEB_READ_TOKEN

@@ -50,7 +50,7 @@ fi
 [[ -x $binary ]] || { echo "package-deb.sh: no binary at $binary (build it first)" >&2; exit 1; }
 binary=$(cd "$(dirname "$binary")" && pwd)/$(basename "$binary")
 
-# The version. TODO(after the ops merge): `--version` exists; drop the fallback.
+# The version, from the binary (--version); a binary that cannot tell gets a git-based one.
 if [[ -z ${GMAIL_RELAY_DEB_VERSION:-} ]]; then
     reported=$("$binary" --version 2>/dev/null | grep -oE '[0-9]+\.[0-9]+(\.[0-9]+)?[0-9A-Za-z.+~-]*' | head -n 1 || true)
     if [[ -n $reported ]]; then

@@ -3,6 +3,7 @@ import Delivery
 import Foundation
 import GmailAPI
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import RelayConfig
@@ -18,6 +19,8 @@ public struct RelayApplication: Sendable {
     public let configuration: RelayConfiguration
     public let store: RelayStore
     public let smtp: SMTPService
+    /// The SMTP certificate in use (nil without smtp.tls); SIGHUP reloads it.
+    public let certificate: SMTPCertificate?
     public let metrics: RelayMetrics
     public let worker: DeliveryWorker
     public let tokens: AccountTokens
@@ -31,6 +34,8 @@ public struct RelayApplication: Sendable {
     /// Where the page's admin token came from, and whether this start made it.
     let webAdminToken: WebAdminToken.Resolved
     let alerts: AccountStateWatcher?
+    let notifier: SystemdNotifier
+    let webListening = NIOLockedValueBox(false)
     let logger: Logger
 
     public init(configuration: RelayConfiguration, store: RelayStore, logger: Logger) throws {
@@ -38,9 +43,11 @@ public struct RelayApplication: Sendable {
         self.store = store
         self.logger = logger
         let smtpConfig = configuration.smtp
-        let tlsContext = try smtpConfig.tls.map {
-            try SMTPServerConfiguration.makeTLSContext(certificatePath: $0.certPath, keyPath: $0.keyPath)
+        let certificate = try smtpConfig.tls.map {
+            try SMTPCertificate(certificatePath: $0.certPath, keyPath: $0.keyPath)
         }
+        self.certificate = certificate
+        self.notifier = SystemdNotifier()
         let plaintextNetworks = smtpConfig.plaintextAuthNetworks
         let trustedNetworks = smtpConfig.trustedNetworks
         let serverConfiguration = SMTPServerConfiguration(
@@ -49,7 +56,7 @@ public struct RelayApplication: Sendable {
             maxErrors: smtpConfig.maxErrors, maxConnections: smtpConfig.maxConnections,
             maxConnectionsPerAddress: smtpConfig.maxConnectionsPerAddress,
             commandTimeout: .seconds(smtpConfig.commandTimeoutSeconds), sessionTimeout: .seconds(smtpConfig.sessionTimeoutSeconds),
-            tlsContext: tlsContext,
+            certificate: certificate,
             plaintextAuthAllowed: { address in plaintextNetworks.contains { $0.contains(address) } },
             trusted: { address in trustedNetworks.contains { $0.contains(address) } }
         )
@@ -79,7 +86,10 @@ public struct RelayApplication: Sendable {
         let backend = StoreSubmissionBackend(store: store, configuration: configuration, worker: worker, metrics: metrics, logger: logger)
         self.smtp = SMTPService(configuration: serverConfiguration, listeners: listeners, backend: backend, logger: logger)
 
-        let reporter = StatusReporter(store: store, subject: Self.serviceAccountSubject(store))
+        let certificatePath = smtpConfig.tls?.certPath ?? ""
+        let reporter = StatusReporter(store: store, subject: Self.serviceAccountSubject(store), certificate: {
+            certificate?.notValidAfter.map { ServedCertificate(path: certificatePath, notValidAfter: $0) }
+        })
         self.reporter = reporter
         // The page needs a token unless web.open: the configured one, or the one kept in the data directory.
         let adminToken = try WebAdminToken.resolve(configuration)
@@ -87,12 +97,27 @@ public struct RelayApplication: Sendable {
         let security = try WebSecurity(listen: configuration.web.listen, adminToken: adminToken.token, readToken: configuration.web.readToken)
         self.web = try StatusWebServer(
             reporter: reporter, security: security,
-            metrics: { metrics.prometheusText() + (await StoreGauges.prometheusText(store)) },
+            metrics: { metrics.prometheusText() + (await StoreGauges.prometheusText(store)) + Self.certificateGauge(certificate) },
             logger: logger)
-        self.webService = web.application(listen: configuration.web.listen)
+        let webListening = self.webListening
+        self.webService = web.application(listen: configuration.web.listen, onRunning: { _ in
+            webListening.withLockedValue { $0 = true }
+        })
         self.alerts = configuration.alerts.webhookURL.map {
             AccountStateWatcher(reporter: reporter, webhook: $0, logger: logger)
         }
+    }
+
+    /// The served SMTP certificate's end, for the certificate-expiry alert (contrib/prometheus/alerts.yml);
+    /// nothing without smtp.tls.
+    static func certificateGauge(_ certificate: SMTPCertificate?) -> String {
+        guard let end = certificate?.notValidAfter else { return "" }
+        return """
+            # HELP relay_smtp_certificate_expiry_timestamp_seconds When the SMTP certificate in use ends (notAfter), Unix seconds.
+            # TYPE relay_smtp_certificate_expiry_timestamp_seconds gauge
+            relay_smtp_certificate_expiry_timestamp_seconds \(Int64(end.timeIntervalSince1970))
+
+            """
     }
 
     /// The user a service account impersonates is kept in its sealed grant; the page names it in steps.
@@ -106,14 +131,27 @@ public struct RelayApplication: Sendable {
         }
     }
 
+    /// The configured certificate file's end, read from disk (for commands that are not the server).
+    static func certificateOnDisk(_ configuration: RelayConfiguration) -> ServedCertificate? {
+        guard let tls = configuration.smtp.tls, let notAfter = try? SMTPCertificate.notValidAfter(ofFile: tls.certPath)
+        else { return nil }
+        return ServedCertificate(path: tls.certPath, notValidAfter: notAfter)
+    }
+
     /// Every long-running part, in start order; the group stops them in reverse on SIGTERM/SIGINT.
+    /// SIGHUP is not a shutdown signal: it reloads the SMTP certificate.
     public func serviceGroup(signals: [UnixSignal] = [.sigterm, .sigint]) -> ServiceGroup {
-        ServiceGroup(
+        let reload = CertificateReloadService(certificate: certificate, notifier: notifier, logger: logger)
+        let webListening = self.webListening
+        let readiness = ReadinessService(
+            smtp: smtp, webListening: { webListening.withLockedValue { $0 } }, notifier: notifier, logger: logger)
+        return ServiceGroup(
             configuration: .init(
-                // Stopped in reverse: SMTP first (sessions finish, sync sends included), the web page and
-                // alerts next, the worker last.
-                services: [.init(service: worker), .init(service: retention), .init(service: probe)]
-                    + (alerts.map { [.init(service: $0)] } ?? []) + [.init(service: webService), .init(service: smtp)],
+                // Stopped in reverse: readiness first (systemd hears STOPPING=1), then SMTP (sessions finish,
+                // sync sends included), the web page and alerts next, the worker last.
+                services: [.init(service: worker), .init(service: retention), .init(service: probe), .init(service: reload)]
+                    + (alerts.map { [.init(service: $0)] } ?? [])
+                    + [.init(service: webService), .init(service: smtp), .init(service: readiness)],
                 gracefulShutdownSignals: signals,
                 logger: logger
             )

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BuildInfo
 import Foundation
 import Logging
 import RelayConfig
@@ -9,10 +10,11 @@ public struct RelayCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "gmail-relay",
         abstract: "An SMTP relay for CMS sites that sends through Gmail's API and explains why sending fails.",
+        version: RelayVersion.version,
         subcommands: [
             ServeCommand.self, AccountCommand.self, ReauthCommand.self, CredentialCommand.self, LogCommand.self,
             QueueCommand.self, DoctorCommand.self, SendTestCommand.self, StatusCommand.self, WebTokenCommand.self,
-            TroubleshootingDocCommand.self,
+            BackupCommand.self, RestoreCommand.self, TroubleshootingDocCommand.self,
         ]
     )
 

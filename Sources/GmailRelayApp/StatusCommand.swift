@@ -16,7 +16,11 @@ struct StatusCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration = try global.loadConfiguration()
         let store = try global.openStore(configuration)
-        let report = try await StatusReporter(store: store, subject: RelayApplication.serviceAccountSubject(store)).report()
+        // A separate process: it checks the certificate file, which is what serve has loaded unless it
+        // was renewed without a SIGHUP.
+        let served = RelayApplication.certificateOnDisk(configuration)
+        let report = try await StatusReporter(
+            store: store, subject: RelayApplication.serviceAccountSubject(store), certificate: { served }).report()
         print(json ? try StatusJSON.encode(report) : Self.text(report))
     }
 
@@ -24,6 +28,12 @@ struct StatusCommand: AsyncParsableCommand {
         var lines: [String] = []
         let q = report.queue
         lines.append("queue: \(q.queued) queued, \(q.sending) sending, \(q.held) held, \(q.failed) failed, \(q.sent24h) sent in 24 h")
+        for problem in report.relayProblems {
+            lines.append("relay problem: \(problem.code): \(problem.title) (mail \(problem.disposition.rawValue))")
+            lines.append("    \(problem.explanation)")
+            lines.append("  what to do:")
+            for (index, step) in problem.steps.enumerated() { lines.append("    \(index + 1). \(step)") }
+        }
         if report.accounts.isEmpty {
             lines.append("no accounts; add one with: gmail-relay account add NAME --sandbox")
         }

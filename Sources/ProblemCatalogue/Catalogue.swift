@@ -9,12 +9,18 @@ public enum Disposition: String, Sendable, Codable, CaseIterable {
     case retried
     /// Given up for this message; other messages are unaffected.
     case failed
+    /// Not a sending problem (yet): mail flows as usual; a warning to act on before it stops.
+    case unaffected
+    /// Mail may not reach the relay: clients refuse to hand it over (an expired SMTP certificate).
+    case refused
 
     public var sentence: String {
         switch self {
         case .held: return "Mail for this account is held (accepted and kept, not sent) until this is fixed; nothing is lost."
         case .retried: return "Mail stays queued and the relay retries by itself."
         case .failed: return "This message has failed for good; other messages are not affected."
+        case .unaffected: return "Mail is accepted and sent as usual for now; act before it stops."
+        case .refused: return "SMTP clients that check the certificate refuse to send through the relay; the CMS keeps or drops those messages by its own rules."
         }
     }
 }
@@ -106,6 +112,9 @@ public struct ProblemContext: Sendable {
     public var grantedScopes: [String]?
     /// The send-log id, for problems of one message.
     public var messageID: Int64?
+    /// The SMTP certificate file and its notAfter, for the relay's own certificate problems.
+    public var certificatePath: String?
+    public var certificateNotAfter: Date?
     public var now: Date
     /// Whether this is the generic rendering for the docs.
     public var isPlaceholder: Bool
@@ -166,7 +175,7 @@ public struct ProblemContext: Sendable {
 public enum ProblemCatalogue {
     /// Every entry, in the order of the docs.
     public static let entries: [CatalogueEntry] = oauthEntries + serviceAccountEntries + gmailEntries
-        + limitEntries + messageEntries + answerEntries + relayEntries
+        + limitEntries + messageEntries + answerEntries + relayEntries + serverEntries
 
     private static let byCode: [String: CatalogueEntry] = Dictionary(
         entries.map { ($0.code, $0) }, uniquingKeysWith: { first, _ in first })
@@ -188,6 +197,13 @@ public enum ProblemCatalogue {
                     "Upgrade this gmail-relay to the version that wrote the code."],
             disposition: .held)
     }
+}
+
+/// Problems of the relay itself rather than of an account (the status page shows them above the accounts).
+public enum ServerProblemCodes {
+    public static let certificateExpiring = "smtp_certificate_expiring"
+    public static let certificateExpired = "smtp_certificate_expired"
+    public static let all = [certificateExpiring, certificateExpired]
 }
 
 /// The relay's own problem codes (Delivery.RelayProblem defines them; the catalogue only knows their

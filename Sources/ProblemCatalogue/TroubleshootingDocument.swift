@@ -19,6 +19,8 @@ extension ProblemCatalogue {
             - **held**: \(Disposition.held.sentence)
             - **retried**: \(Disposition.retried.sentence)
             - **failed**: \(Disposition.failed.sentence)
+            - **unaffected**: \(Disposition.unaffected.sentence)
+            - **refused**: \(Disposition.refused.sentence)
 
             | code | problem | mail |
             |---|---|---|

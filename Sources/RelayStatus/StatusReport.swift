@@ -9,10 +9,26 @@ import RelayStore
 public struct StatusReport: Codable, Sendable, Equatable {
     public var accounts: [AccountStatus]
     public var queue: QueueSummary
+    /// Problems of the relay itself, not of an account (an SMTP certificate about to end); usually empty.
+    public var relayProblems: [Explanation]
 
-    public init(accounts: [AccountStatus], queue: QueueSummary) {
+    enum CodingKeys: String, CodingKey {
+        case accounts, queue
+        case relayProblems = "relay_problems"
+    }
+
+    public init(accounts: [AccountStatus], queue: QueueSummary, relayProblems: [Explanation] = []) {
         self.accounts = accounts
         self.queue = queue
+        self.relayProblems = relayProblems
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        accounts = try c.decode([AccountStatus].self, forKey: .accounts)
+        queue = try c.decode(QueueSummary.self, forKey: .queue)
+        // Reports of relays older than the key have none.
+        relayProblems = try c.decodeIfPresent([Explanation].self, forKey: .relayProblems) ?? []
     }
 }
 

@@ -10,13 +10,19 @@ public struct StatusReporter: Sendable {
 
     public let store: RelayStore
     let subject: SubjectLookup
+    let certificate: @Sendable () -> ServedCertificate?
     let clock: @Sendable () -> Date
 
     /// - Parameter subject: the user a service account impersonates (kept in its sealed grant, which
     ///   only the app layer opens); nil when it has none.
-    public init(store: RelayStore, subject: @escaping SubjectLookup = { _ in nil }, clock: @escaping @Sendable () -> Date = { Date() }) {
+    /// - Parameter certificate: the SMTP certificate being served, nil without TLS; checked for its end.
+    public init(
+        store: RelayStore, subject: @escaping SubjectLookup = { _ in nil },
+        certificate: @escaping @Sendable () -> ServedCertificate? = { nil }, clock: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.store = store
         self.subject = subject
+        self.certificate = certificate
         self.clock = clock
     }
 
@@ -35,7 +41,9 @@ public struct StatusReporter: Sendable {
                 messages: counts[account.name] ?? AccountMessageCounts(),
                 warning: try await grantWarning(for: account, now: now)))
         }
-        return StatusReport(accounts: statuses, queue: QueueSummary(try await store.queueCounts()))
+        return StatusReport(
+            accounts: statuses, queue: QueueSummary(try await store.queueCounts()),
+            relayProblems: [CertificateCheck.problem(certificate(), now: now)].compactMap { $0 })
     }
 
     /// The account's facts for the catalogue's templates.

@@ -60,6 +60,9 @@ public final class SMTPService: Service, Sendable {
         }
     }
 
+    /// True once every listener is bound (a check that never waits, for readiness polling).
+    public var isListening: Bool { bound.withLockedValue { $0.count == listeners.count } }
+
     public var openConnections: Int { registry.count }
 
     public func run() async throws {
@@ -111,7 +114,7 @@ public final class SMTPService: Service, Sendable {
         let registry = self.registry
         let throttle = self.throttle
         let logger = self.logger
-        if listener.implicitTLS && configuration.tlsContext == nil {
+        if listener.implicitTLS && configuration.certificate == nil {
             throw SMTPServerError.tlsListenerWithoutCertificate
         }
         let bootstrap = ServerBootstrap(group: group)
@@ -159,6 +162,7 @@ public final class SMTPService: Service, Sendable {
         }
         // Whatever ends the connection (a handler error included) gives its slot back.
         channel.closeFuture.whenComplete { _ in registry.remove(id) }
+        // Read at each connection: a certificate reloaded by SIGHUP reaches the next handshake.
         if implicitTLS, let tlsContext = configuration.tlsContext {
             try sync.addHandler(NIOSSLServerHandler(context: tlsContext))
         }
@@ -167,7 +171,7 @@ public final class SMTPService: Service, Sendable {
             hostname: configuration.hostname, maxMessageBytes: configuration.maxMessageBytes,
             maxRecipients: configuration.maxRecipients, maxLineLength: configuration.maxLineLength,
             maxErrors: configuration.maxErrors,
-            startTLSAvailable: configuration.tlsContext != nil && !implicitTLS, tlsActive: implicitTLS,
+            startTLSAvailable: configuration.certificate != nil && !implicitTLS, tlsActive: implicitTLS,
             plaintextAuthAllowed: configuration.plaintextAuthAllowed(address), trustedPeer: configuration.trusted(address)
         )
         let handler = SMTPSessionHandler(

@@ -17,8 +17,11 @@ public struct SMTPServerConfiguration: Sendable {
     public var commandTimeout: Duration
     /// Upper bound for a whole connection.
     public var sessionTimeout: Duration
-    /// Certificate and key, when configured: enables STARTTLS and the implicit-TLS listener.
-    public var tlsContext: NIOSSLContext?
+    /// Certificate and key, when configured: enables STARTTLS and the implicit-TLS listener. A shared box:
+    /// `SMTPCertificate.reload()` changes what the next handshake uses.
+    public var certificate: SMTPCertificate?
+    /// The context a handshake starting now uses.
+    public var tlsContext: NIOSSLContext? { certificate?.context }
     /// May this peer AUTH without TLS? (smtp.plaintext_auth_networks)
     public var plaintextAuthAllowed: @Sendable (String) -> Bool
     /// May this peer submit without AUTH? (smtp.trusted_networks)
@@ -31,7 +34,7 @@ public struct SMTPServerConfiguration: Sendable {
     public init(
         hostname: String, maxMessageBytes: Int = 36_700_160, maxRecipients: Int = 100, maxLineLength: Int = 4096,
         maxErrors: Int = 3, maxConnections: Int = 200, maxConnectionsPerAddress: Int = 20, commandTimeout: Duration = .seconds(300),
-        sessionTimeout: Duration = .seconds(1800), tlsContext: NIOSSLContext? = nil,
+        sessionTimeout: Duration = .seconds(1800), tlsContext: NIOSSLContext? = nil, certificate: SMTPCertificate? = nil,
         plaintextAuthAllowed: @escaping @Sendable (String) -> Bool = { _ in false },
         trusted: @escaping @Sendable (String) -> Bool = { _ in false },
         authFailureDelay: Duration = .milliseconds(500), shutdownGracePeriod: Duration = .seconds(30)
@@ -45,7 +48,7 @@ public struct SMTPServerConfiguration: Sendable {
         self.maxConnectionsPerAddress = maxConnectionsPerAddress
         self.commandTimeout = commandTimeout
         self.sessionTimeout = sessionTimeout
-        self.tlsContext = tlsContext
+        self.certificate = certificate ?? tlsContext.map { SMTPCertificate(context: $0) }
         self.plaintextAuthAllowed = plaintextAuthAllowed
         self.trusted = trusted
         self.authFailureDelay = authFailureDelay
@@ -54,10 +57,6 @@ public struct SMTPServerConfiguration: Sendable {
 
     /// Loads a PEM certificate chain and key into a server TLS context.
     public static func makeTLSContext(certificatePath: String, keyPath: String) throws -> NIOSSLContext {
-        let chain = try NIOSSLCertificate.fromPEMFile(certificatePath).map { NIOSSLCertificateSource.certificate($0) }
-        let key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
-        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
-        tls.minimumTLSVersion = .tlsv12
-        return try NIOSSLContext(configuration: tls)
+        try SMTPCertificate.load(certificatePath: certificatePath, keyPath: keyPath).context
     }
 }

@@ -1,3 +1,4 @@
+import BuildInfo
 import Foundation
 import Mustache
 import ProblemCatalogue
@@ -16,7 +17,7 @@ struct PageRenderer: Sendable {
     func page(title: String, body: String, csrf: String?, loggedIn: Bool, now: Date) -> String {
         let data: [String: Any] = [
             "title": title, "body": body, "csrf": csrf ?? "", "loggedIn": loggedIn,
-            "footer": "gmail-relay · page made \(ISO8601.string(now))",
+            "footer": "gmail-relay \(RelayVersion.version) · page made \(ISO8601.string(now))",
         ]
         return library.render(data, withTemplate: "layout") ?? body
     }
@@ -78,6 +79,7 @@ struct PageRenderer: Sendable {
         let q = report.queue
         return [
             "accounts": accounts,
+            "relayProblems": report.relayProblems.map { problem($0) },
             "queue": ["queued": q.queued, "sending": q.sending, "held": q.held, "failed": q.failed, "sent24h": q.sent24h],
         ]
     }

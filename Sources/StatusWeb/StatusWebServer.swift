@@ -1,3 +1,4 @@
+import BuildInfo
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -64,7 +65,7 @@ public struct StatusWebServer: Sendable {
         router.get("/metrics") { _, _ -> Response in
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: await self.metrics())))
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: RelayVersion.prometheusText + (await self.metrics()))))
         }
         addAPIRoutes(router)
         addPageRoutes(router)

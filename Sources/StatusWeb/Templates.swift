@@ -74,6 +74,11 @@ enum Templates {
         <a href="/messages?status=failed"><strong>{{queue.failed}}</strong> failed</a>
         <a href="/messages?status=sent"><strong>{{queue.sent24h}}</strong> sent in 24 h</a>
         </section>
+        {{#relayProblems}}
+        <article class="relay-problem">
+        {{> problem}}
+        </article>
+        {{/relayProblems}}
         {{^accounts}}
         <p>No accounts yet. Add one with <code>gmail-relay account add NAME --sandbox</code> (or with a Google grant, see the README).</p>
         {{/accounts}}
@@ -215,6 +220,8 @@ enum Templates {
         .queue a { text-decoration: none; border: 1px solid var(--line); background: var(--card); padding: .4em .8em; border-radius: .4em; }
         .account, .attempt { background: var(--card); border: 1px solid var(--line); border-left: .4em solid var(--ok); border-radius: .4em; padding: .6em 1em; margin: 0 0 1em; }
         .account.state-needs_reauth, .account.state-blocked, .account.state-unconfigured { border-left-color: var(--bad); }
+        .relay-problem { background: var(--card); border: 1px solid var(--line); border-left: .4em solid var(--warn); border-radius: .4em; padding: 0 1em .6em; margin: 0 0 1em; }
+        .relay-problem .problem { border-top: none; }
         dl { display: grid; grid-template-columns: max-content 1fr; gap: .2em 1em; margin: .5em 0; }
         dt { color: var(--muted); }
         dd { margin: 0; overflow-wrap: anywhere; }

@@ -58,13 +58,27 @@ private func explainAnswer(
         #expect(!entry.explain(context()).steps.isEmpty)
     }
 
+    @Test(arguments: ServerProblemCodes.all)
+    func certificateCodesSayWhenAndHowToRenew(code: String) throws {
+        let entry = try #require(ProblemCatalogue.entry(for: code), "no catalogue entry for \(code)")
+        var ctx = ProblemContext(accountName: "relay", accountKind: nil, now: now)
+        ctx.certificatePath = "/etc/letsencrypt/live/relay.example/fullchain.pem"
+        ctx.certificateNotAfter = now.addingTimeInterval(code == ServerProblemCodes.certificateExpired ? -86_400 : 3 * 86_400)
+        let explained = entry.explain(ctx)
+        #expect(explained.explanation.contains("fullchain.pem"))
+        #expect(explained.explanation.contains(code == ServerProblemCodes.certificateExpired ? "24 h ago" : "in 3.0 days"), "\(explained.explanation)")
+        #expect(explained.steps.contains { $0.contains("certbot renew") })
+        #expect(explained.steps.contains { $0.contains("--deploy-hook") && $0.contains("SIGHUP") })
+        #expect(explained.disposition == (code == ServerProblemCodes.certificateExpired ? .refused : .unaffected))
+    }
+
     @Test func catalogueKnowsExactlyTheDeliveryEnginesOwnCodes() {
         #expect(Set(RelayProblemCodes.all) == Set(RelayProblem.allCases.map(\.rawValue)))
     }
 
     @Test func codesTitlesAndMeaningsAreDistinct() {
         let entries = ProblemCatalogue.entries
-        #expect(entries.count == ProblemCode.allCases.count + RelayProblem.allCases.count)
+        #expect(entries.count == ProblemCode.allCases.count + RelayProblem.allCases.count + ServerProblemCodes.all.count)
         #expect(Set(entries.map(\.code)).count == entries.count)
         #expect(Set(entries.map(\.title)).count == entries.count, "two codes share a title")
         #expect(Set(entries.map(\.meaning)).count == entries.count, "two codes share their explanation")

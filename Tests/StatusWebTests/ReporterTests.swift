@@ -20,6 +20,28 @@ import Testing
         #expect(problem.disposition == .retried)
     }
 
+    @Test func smtpCertificateIsWarnedAbout14DaysBeforeItEnds() async throws {
+        let f = try Fixture()
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let path = "/etc/letsencrypt/live/relay.example/fullchain.pem"
+        func relayProblems(daysLeft: Double) async throws -> [String] {
+            let served = ServedCertificate(path: path, notValidAfter: now.addingTimeInterval(daysLeft * 86_400))
+            return try await StatusReporter(store: f.store, certificate: { served }, clock: { now }).report().relayProblems.map(\.code)
+        }
+        #expect(try await relayProblems(daysLeft: 15) == [])
+        #expect(try await relayProblems(daysLeft: 13.9) == ["smtp_certificate_expiring"])
+        #expect(try await relayProblems(daysLeft: -0.1) == ["smtp_certificate_expired"])
+        #expect(try await StatusReporter(store: f.store, clock: { now }).report().relayProblems.isEmpty, "no TLS, no warning")
+        // The key is in the JSON (the /api/status contract only ever gains keys), and older reports still decode.
+        let served = ServedCertificate(path: path, notValidAfter: now.addingTimeInterval(86_400))
+        let report = try await StatusReporter(store: f.store, certificate: { served }, clock: { now }).report()
+        let json = try StatusJSON.encode(report)
+        #expect(json.contains("\"relay_problems\""))
+        #expect(json.contains("smtp_certificate_expiring"))
+        let old = try JSONDecoder().decode(StatusReport.self, from: Data(#"{"accounts":[],"queue":{"queued":0,"sending":0,"held":0,"failed":0,"sent_24h":0}}"#.utf8))
+        #expect(old.relayProblems.isEmpty)
+    }
+
     @Test func countsArePerAccount() async throws {
         let f = try Fixture()
         try await f.addAccount("shop")

@@ -1,3 +1,4 @@
+import BuildInfo
 import Foundation
 import GmailAPI
 import HTTPTypes
@@ -40,8 +41,26 @@ import Delivery
             #expect(page.contains("2 held"))
             #expect(page.contains("<strong>1</strong> queued"))
             #expect(page.contains("<h2>blog <span class=\"badge badge-ok\">ok</span></h2>"))
+            #expect(page.contains("<footer>gmail-relay \(RelayVersion.version) · page made"))
             #expect(!page.contains("<script"))
             #expect(response.headers[HTTPField.Name("Content-Security-Policy")!]?.contains("default-src 'none'") == true)
+        }
+    }
+
+    @Test func overviewWarnsBeforeTheSMTPCertificateEnds() async throws {
+        let f = try Fixture()
+        try await f.addAccount("shop")
+        let served = ServedCertificate(path: "/etc/ssl/relay.pem", notValidAfter: Date().addingTimeInterval(5 * 86_400))
+        try await f.server(certificate: served).application(listen: SocketAddressSpec(host: "127.0.0.1", port: 0)).test(.router) { client in
+            let page = try await client.execute(uri: "/", method: .get).text
+            #expect(page.contains("<article class=\"relay-problem\">"))
+            #expect(page.contains("SMTP certificate expires soon"))
+            #expect(page.contains("/etc/ssl/relay.pem"))
+            #expect(page.contains("<code>certbot renew</code>"))
+        }
+        try await f.app().test(.router) { client in
+            let page = try await client.execute(uri: "/", method: .get).text
+            #expect(!page.contains("relay-problem\">"), "no certificate, no warning")
         }
     }
 
@@ -296,6 +315,7 @@ import Delivery
             #expect(metrics.text.contains("relay_oldest_message_age_seconds{status=\"held\"} "))
             #expect(metrics.text.contains("relay_oldest_message_age_seconds{status=\"queued\"} 0\n"), "no queued message: 0")
             #expect(metrics.text.contains("relay_accounts{state=\"ok\"} 1"))
+            #expect(metrics.text.contains("\nrelay_build_info{version=\"\(RelayVersion.version)\"} 1\n"))
             let health = try await client.execute(uri: "/healthz", method: .get)
             #expect(health.status == .ok && health.text == "ok\n")
         }

@@ -27,13 +27,16 @@ final class Fixture: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    func server(token: String? = nil, listen: SocketAddressSpec = SocketAddressSpec(host: "127.0.0.1", port: 0)) throws -> StatusWebServer {
+    func server(
+        token: String? = nil, listen: SocketAddressSpec = SocketAddressSpec(host: "127.0.0.1", port: 0),
+        certificate: ServedCertificate? = nil
+    ) throws -> StatusWebServer {
         var logger = Logger(label: "statusweb-test")
         logger.logLevel = .critical
         let security = try WebSecurity(listen: listen, adminToken: token)
         let store = self.store
         return try StatusWebServer(
-            reporter: StatusReporter(store: store), security: security,
+            reporter: StatusReporter(store: store, certificate: { certificate }), security: security,
             metrics: { await StoreGauges.prometheusText(store) }, logger: logger)
     }
 
