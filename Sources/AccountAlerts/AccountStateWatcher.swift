@@ -19,11 +19,15 @@ public struct AccountStateWatcher: Service {
     let sender: any WebhookSending
     let clock: @Sendable () -> Date
     let logger: Logger
+    /// Called once the baseline reading is taken (tests wait for it instead of sleeping).
+    let baselineTaken: @Sendable () -> Void
 
     public init(
         reporter: StatusReporter, webhook: URL, interval: Duration = .seconds(2), retry: AlertRetryPolicy = AlertRetryPolicy(),
-        sender: any WebhookSending = URLSessionWebhookSender(), clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger
+        sender: any WebhookSending = URLSessionWebhookSender(), clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger,
+        baselineTaken: @escaping @Sendable () -> Void = {}
     ) {
+        self.baselineTaken = baselineTaken
         self.reporter = reporter
         self.webhook = webhook
         self.interval = interval
@@ -59,7 +63,9 @@ public struct AccountStateWatcher: Service {
                         continuation.yield(await alert(for: change))
                     }
                 }
+                let isBaseline = known == nil
                 known = Dictionary(accounts.map { ($0.name, $0.state) }, uniquingKeysWith: { first, _ in first })
+                if isBaseline { baselineTaken() }
             } catch {
                 logger.warning("alert watcher could not read the accounts", metadata: ["error": "\(error)"])
             }

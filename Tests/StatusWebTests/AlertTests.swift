@@ -56,12 +56,21 @@ final class WebhookReceiver: @unchecked Sendable {
 }
 
 @Suite struct AlertWebhook {
-    func watcher(_ f: Fixture, _ receiver: WebhookReceiver) -> AccountStateWatcher {
+    /// A watcher, and a stream that yields once its baseline reading is taken (no sleeping on a guess:
+    /// under load the first reading can take longer than any fixed wait).
+    func makeWatcher(_ f: Fixture, _ receiver: WebhookReceiver) -> (AccountStateWatcher, AsyncStream<Void>) {
         var logger = Logger(label: "alerts-test")
         logger.logLevel = .critical
-        return AccountStateWatcher(
+        let (baseline, taken) = AsyncStream.makeStream(of: Void.self)
+        let watcher = AccountStateWatcher(
             reporter: StatusReporter(store: f.store), webhook: receiver.url, interval: .milliseconds(50),
-            retry: AlertRetryPolicy(attempts: 4, firstDelay: .milliseconds(20), maximumDelay: .milliseconds(100)), logger: logger)
+            retry: AlertRetryPolicy(attempts: 4, firstDelay: .milliseconds(20), maximumDelay: .milliseconds(100)), logger: logger,
+            baselineTaken: { taken.yield(); taken.finish() })
+        return (watcher, baseline)
+    }
+
+    func untilBaseline(_ baseline: AsyncStream<Void>) async {
+        for await _ in baseline { return }
     }
 
     @Test func postsStateChangesWithTheProblemAndRetries() async throws {
@@ -70,10 +79,11 @@ final class WebhookReceiver: @unchecked Sendable {
         let receiver = WebhookReceiver(failFirst: 2)
         try await receiver.start()
         defer { receiver.stop() }
-        let watcher = watcher(f, receiver)
+        let (watcher, baseline) = makeWatcher(f, receiver)
         let running = Task { try await watcher.run() }
         defer { running.cancel() }
-        try await Task.sleep(for: .milliseconds(200))  // the baseline reading
+        await untilBaseline(baseline)
+        try await Task.sleep(for: .milliseconds(150))  // a few more readings of the unchanged state
         #expect(receiver.received.isEmpty, "no alert for the state at start")
 
         try await f.block("shop", state: .needsReauth, code: "grant_revoked")
@@ -81,7 +91,8 @@ final class WebhookReceiver: @unchecked Sendable {
         let bodies = try await receiver.wait(for: 3)
         #expect(bodies.count == 3)
         #expect(Set(bodies).count == 1)
-        let alert = try #require(try JSONSerialization.jsonObject(with: bodies[0]) as? [String: Any])
+        let first = try #require(bodies.first)
+        let alert = try #require(try JSONSerialization.jsonObject(with: first) as? [String: Any])
         #expect(alert["account"] as? String == "shop")
         #expect(alert["email"] as? String == "owner@shop.example")
         #expect(alert["from_state"] as? String == "ok")
@@ -95,6 +106,7 @@ final class WebhookReceiver: @unchecked Sendable {
         // And back.
         try await f.store.recordAccountSuccess(name: "shop")
         let all = try await receiver.wait(for: 4)
+        try #require(all.count >= 4)
         let back = try #require(try JSONSerialization.jsonObject(with: all[3]) as? [String: Any])
         #expect(back["from_state"] as? String == "needs_reauth")
         #expect(back["to_state"] as? String == "ok")
@@ -107,9 +119,10 @@ final class WebhookReceiver: @unchecked Sendable {
         let receiver = WebhookReceiver(failFirst: 100)
         try await receiver.start()
         defer { receiver.stop() }
-        let running = Task { try await watcher(f, receiver).run() }
+        let (watcher, baseline) = makeWatcher(f, receiver)
+        let running = Task { try await watcher.run() }
         defer { running.cancel() }
-        try await Task.sleep(for: .milliseconds(200))
+        await untilBaseline(baseline)
         try await f.block("shop", code: "api_disabled")
         _ = try await receiver.wait(for: 4)
         try await Task.sleep(for: .milliseconds(400))
