@@ -118,7 +118,7 @@ extension RelayConfiguration {
     /// later, and a number from a file must never be able to overflow that arithmetic (a trap is an outage).
     static let maxSeconds = 10 * 366 * 24 * 3600
     static let maxHours = 10 * 366 * 24
-    /// The web server refuses shorter tokens too (WebSecurity.minimumTokenLength).
+    /// The one minimum for web tokens: the loader checks configured ones, the web server (WebSecurity) any it is given.
     public static let minimumWebTokenLength = 24
 
     static func decode(_ r: inout SettingsReader, environment: [String: String], hostName: String) throws(ConfigurationError)

@@ -87,10 +87,11 @@ extension RelayStore {
             valid = checked
             if valid, let stored {
                 loginCache.insert(username: username, password: password, storedHash: stored.hash, now: now)
+                // Only after a slow check: a cached or fast login need not parse the hash again.
+                if hasher.needsRehash(stored.hash) { await rehash(username: username, password: password, old: stored.hash) }
             }
         }
         guard valid, let stored else { return .invalid }
-        if hasher.needsRehash(stored.hash) { await rehash(username: username, password: password, old: stored.hash) }
         // A CMS may log in once per message: refresh last_used_at at most once a minute, not a write per AUTH.
         let nowMillis = Millis.from(now)
         if (stored.lastUsedAt ?? 0) < nowMillis - 60_000 {

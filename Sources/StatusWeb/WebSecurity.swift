@@ -50,7 +50,7 @@ public struct WebSecurity: Sendable {
     public static let sessionCookie = "gmail_relay_session"
     public static let sessionLifetime: TimeInterval = 12 * 3600
     /// Shorter tokens are refused at start: a token is the only thing between the network and the mail.
-    public static let minimumTokenLength = 24
+    public static let minimumTokenLength = RelayConfiguration.minimumWebTokenLength
     /// How long a wrong token waits for its answer (form and Bearer alike): guessing stays slow.
     static let wrongTokenDelay: Duration = .milliseconds(300)
 

@@ -535,12 +535,7 @@ import Delivery
     }
 
     func server(_ f: Fixture) throws -> StatusWebServer {
-        var logger = Logger(label: "statusweb-test")
-        logger.logLevel = .critical
-        let security = try WebSecurity(listen: SocketAddressSpec(host: "127.0.0.1", port: 0), adminToken: Self.token, readToken: Self.readToken)
-        let store = f.store
-        return try StatusWebServer(reporter: StatusReporter(store: store), security: security,
-                                   metrics: { await StoreGauges.prometheusText(store) }, logger: logger)
+        try f.server(token: Self.token, readToken: Self.readToken)
     }
 
     @Test(arguments: Setup.allCases)

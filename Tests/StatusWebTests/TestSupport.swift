@@ -28,12 +28,12 @@ final class Fixture: @unchecked Sendable {
     }
 
     func server(
-        token: String? = nil, listen: SocketAddressSpec = SocketAddressSpec(host: "127.0.0.1", port: 0),
+        token: String? = nil, readToken: String? = nil, listen: SocketAddressSpec = SocketAddressSpec(host: "127.0.0.1", port: 0),
         certificate: ServedCertificate? = nil
     ) throws -> StatusWebServer {
         var logger = Logger(label: "statusweb-test")
         logger.logLevel = .critical
-        let security = try WebSecurity(listen: listen, adminToken: token)
+        let security = try WebSecurity(listen: listen, adminToken: token, readToken: readToken)
         let store = self.store
         return try StatusWebServer(
             reporter: StatusReporter(store: store, certificate: { certificate }), security: security,
