@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A longer HTTP fuzz run of the live web listener (tests/e2e/test_http_fuzz.py) for local use; CI runs
+# A longer HTTP fuzz run of the live web listener (e2e/test_http_fuzz.py) for local use; CI runs
 # the default 3000 cases as part of the end-to-end tests.
 #
 #   scripts/http-fuzz.sh                 200000 cases, a random seed (printed)
@@ -19,4 +19,4 @@ if [[ -n "${2:-}" ]]; then export HTTP_FUZZ_SEED="$2"; fi
 export GMAIL_RELAY_BINARY="${GMAIL_RELAY_BINARY:-$PWD/.build/debug/gmail-relay}"
 # No time budget unless one is given: a long run takes what it takes.
 export HTTP_FUZZ_SECONDS="${HTTP_FUZZ_SECONDS:-1000000}"
-exec python3 -m pytest tests/e2e/test_http_fuzz.py -q -p no:cacheprovider -s
+exec python3 -m pytest e2e/test_http_fuzz.py -q -p no:cacheprovider -s

@@ -33,4 +33,4 @@ echo "== contrib (systemd unit, Prometheus rules, dashboard, .deb)"
 scripts/bounded.sh 1500 scripts/check-contrib.sh
 
 echo "== end-to-end"
-GMAIL_RELAY_BINARY="$PWD/.build/debug/gmail-relay" scripts/bounded.sh 1800 python3 -m pytest tests/e2e -q -p no:cacheprovider
+GMAIL_RELAY_BINARY="$PWD/.build/debug/gmail-relay" scripts/bounded.sh 1800 python3 -m pytest e2e -q -p no:cacheprovider

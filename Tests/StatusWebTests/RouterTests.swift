@@ -450,7 +450,7 @@ import Delivery
         let id = try await f.addMessage(account: "shop", status: .held, problem: "grant_revoked")
         try await f.app().test(setup.testing) { client in
             // (A foreign Host header is refused too: the test clients always send "localhost", so
-            // tests/e2e/test_web.py checks that over a raw connection; here the name check itself.)
+            // e2e/test_web.py checks that over a raw connection; here the name check itself.)
             #expect(WebSecurity.isLoopbackHost("localhost") && WebSecurity.isLoopbackHost("127.0.0.1:8025") && WebSecurity.isLoopbackHost("[::1]:8025"))
             #expect(!WebSecurity.isLoopbackHost("evil.example:8025") && !WebSecurity.isLoopbackHost("127.0.0.1.evil.example"))
             let crossSite = try await client.execute(uri: "/api/messages/\(id)/retry", method: .post, headers: headers([("Sec-Fetch-Site", "cross-site")]))

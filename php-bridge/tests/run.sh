@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The WordPress plugin's own checks: php -l over every file, then the PHPUnit unit tests
-# (Debian's phpunit). The plugin in a real WordPress is tests/e2e/test_wordpress.py.
+# (Debian's phpunit). The plugin in a real WordPress is e2e/test_wordpress.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

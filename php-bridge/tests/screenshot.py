@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "e2e"))
+sys.path.insert(0, str(REPO / "e2e"))
 
 from test_wordpress import StatusServer  # noqa: E402
 from wordpress_site import MariaDB, WordPressSite  # noqa: E402

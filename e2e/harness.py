@@ -16,7 +16,7 @@ from pathlib import Path
 
 BINARY = os.environ.get(
     "GMAIL_RELAY_BINARY",
-    str(Path(__file__).resolve().parents[2] / ".build" / "debug" / "gmail-relay"),
+    str(Path(__file__).resolve().parents[1] / ".build" / "debug" / "gmail-relay"),
 )
 HOST = "127.0.0.1"
 USERNAME = "site1"

@@ -18,7 +18,7 @@ from harness import HOST
 
 FAKE_BINARY = os.environ.get(
     "FAKE_GOOGLE_BINARY",
-    str(Path(os.environ.get("GMAIL_RELAY_BINARY", Path(__file__).resolve().parents[2] / ".build" / "debug" / "gmail-relay")).parent
+    str(Path(os.environ.get("GMAIL_RELAY_BINARY", Path(__file__).resolve().parents[1] / ".build" / "debug" / "gmail-relay")).parent
         / "fake-google"),
 )
 GMAIL_SEND = "https://www.googleapis.com/auth/gmail.send"

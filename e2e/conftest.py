@@ -59,7 +59,7 @@ class Relay:
         self.settings = settings
         self.web_token: str | None = settings.get("web.admin_token")
         self.config_path.write_text(
-            "# written by tests/e2e/conftest.py\n"
+            "# written by e2e/conftest.py\n"
             + "".join(f"{key} = {toml_value(value)}\n" for key, value in settings.items())
         )
         if setup:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from harness import HOST, free_port
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 PLUGIN_SOURCE = REPO / "php-bridge" / "gmail-relay-bridge"
 PLUGIN = "gmail-relay-bridge/gmail-relay-bridge.php"
 DRIVER = Path(__file__).with_name("wordpress") / "wp_driver.php"
@@ -103,7 +103,7 @@ class MariaDB:
 
 
 WP_CONFIG = """<?php
-// Written by tests/e2e/wordpress_site.py: a throw-away site on a throw-away database.
+// Written by e2e/wordpress_site.py: a throw-away site on a throw-away database.
 define( 'DB_NAME', 'wordpress' );
 define( 'DB_USER', 'root' );
 define( 'DB_PASSWORD', '' );
@@ -138,7 +138,7 @@ require_once ABSPATH . 'wp-settings.php';
 # wp-admin checks wordpress.org for updates on admin_init; here that is blocked and WordPress
 # logs a warning for each attempt. The test site does not check.
 NO_UPDATE_CHECKS = """<?php
-// Written by tests/e2e/wordpress_site.py.
+// Written by e2e/wordpress_site.py.
 remove_action( 'admin_init', '_maybe_update_core' );
 remove_action( 'admin_init', '_maybe_update_plugins' );
 remove_action( 'admin_init', '_maybe_update_themes' );

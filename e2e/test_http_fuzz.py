@@ -56,7 +56,7 @@ machine cannot make it flaky.
 A longer run for local use (about 100 cases a second; a random seed unless HTTP_FUZZ_SEED is set):
 
     HTTP_FUZZ_CASES=200000 GMAIL_RELAY_BINARY=$PWD/.build/debug/gmail-relay \\
-        python3 -m pytest tests/e2e/test_http_fuzz.py -q -p no:cacheprovider -s
+        python3 -m pytest e2e/test_http_fuzz.py -q -p no:cacheprovider -s
 
 or `scripts/http-fuzz.sh 200000 [SEED]`. Knobs: HTTP_FUZZ_CASES (random cases, default 3000),
 HTTP_FUZZ_SEED, HTTP_FUZZ_ONLY (comma-separated case indices; the sweep's are negative),
