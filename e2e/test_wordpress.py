@@ -891,3 +891,23 @@ def test_network_each_site_sends_with_its_own_login_and_the_network_admin_sees_e
         assert "GMAIL_RELAY_USER is in wp-config.php" in site_rows(page)[shop_id]["text"]
     finally:
         network.relay_constants()
+
+
+def test_network_uninstall_removes_the_network_settings_the_logins_and_every_sites_options(network, relay):
+    use_relay(network, relay)
+    shop_id = network.shop["id"]
+    network.php("set_site_option", {"name": "gmail_relay_bridge_site_logins", "value": {str(shop_id): {"user": "x", "pass": "", "from": ""}}})
+    network.php("set_site_option", {"name": "gmail_relay_bridge_settings", "value": {"security": "none"}})
+    for path in ("/", "/shop/"):
+        sent = network.php("mail", {"to": "to1@example.com", "subject": f"before uninstall {path}", "message": "x", "path": path})
+        assert sent["ok"] is True, sent
+    network.php("widget", {"admin": True, "fresh": True, "path": "/shop/"})
+    before = network.php("options_like", {"like": "gmail_relay_bridge", "path": "/shop/"})
+    assert "gmail_relay_bridge_last_reply" in [row["option_name"] for row in before]
+    try:
+        left = network.php("uninstall", {"plugin": PLUGIN})
+        assert left["left_network"] == [], left
+        assert left["left_sites"] == {"1": [], str(shop_id): []}, left
+    finally:
+        assert network.php("activate", {"plugin": PLUGIN, "network": True})["active"] is True
+        network.relay_constants()

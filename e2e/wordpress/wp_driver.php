@@ -310,11 +310,23 @@ switch ( $command ) {
 		deactivate_plugins( $args['plugin'] );
 		uninstall_plugin( $args['plugin'] );
 		global $wpdb;
-		grb_out(
-			array(
-				'left' => $wpdb->get_col( "SELECT option_name FROM {$wpdb->options} WHERE option_name LIKE '%gmail_relay_bridge%'" ),
-			)
-		);
+		$left = array( 'left' => $wpdb->get_col( "SELECT option_name FROM {$wpdb->options} WHERE option_name LIKE '%gmail_relay_bridge%'" ) );
+		if ( is_multisite() ) {
+			$left['left_network'] = $wpdb->get_col( "SELECT meta_key FROM {$wpdb->sitemeta} WHERE meta_key LIKE '%gmail_relay_bridge%'" );
+			foreach ( get_sites( array( 'fields' => 'ids' ) ) as $site_id ) {
+				$left['left_sites'][ $site_id ] = $wpdb->get_col( 'SELECT option_name FROM ' . $wpdb->get_blog_prefix( $site_id ) . "options WHERE option_name LIKE '%gmail_relay_bridge%'" );
+			}
+		}
+		grb_out( $left );
+		break;
+
+	case 'set_site_option':
+		if ( null === $args['value'] ) {
+			delete_site_option( $args['name'] );
+		} else {
+			update_site_option( $args['name'], $args['value'] );
+		}
+		grb_out( array( 'ok' => true ) );
 		break;
 
 	case 'options_like':
