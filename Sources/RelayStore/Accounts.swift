@@ -62,15 +62,11 @@ extension RelayStore {
                 throw StoreError.unknownAccount(name)
             }
             let credentials = try Int.fetchOne(db, cached: "SELECT COUNT(*) FROM credentials WHERE account_id = ?", arguments: [id]) ?? 0
-            let stranded = try Int64.fetchAll(db, cached: "SELECT id FROM messages WHERE account_id = ? AND status IN ('queued', 'held')", arguments: [id])
-            for messageID in stranded {
-                try db.execute(cached: """
-                        UPDATE messages SET status = 'failed', problem_code = 'account_removed',
-                            next_attempt_at = NULL, updated_at = ? WHERE id = ?
-                        """,
-                    arguments: [now, messageID])
-                try insertEvent(db, at: now, kind: MessageStatus.failed.rawValue,
-                                detail: "account \(name) was removed", messageID: messageID, accountID: id, account: name)
+            let stranded = try Row.fetchAll(db, cached: """
+                    SELECT id, status, account_id, account FROM messages WHERE account_id = ? AND status IN ('queued', 'held')
+                    """, arguments: [id])
+            for row in stranded {
+                try MessageLifecycle.apply(db, MessageState(row: row), .accountRemoved, now: now)
             }
             // Credentials go by ON DELETE CASCADE; messages and events keep the name, lose the id.
             try db.execute(cached: "DELETE FROM accounts WHERE id = ?", arguments: [id])

@@ -109,10 +109,10 @@ final class AccountTests: XCTestCase {
         try await store.addAccount(name: "keep", kind: .sandbox)
         try await store.addCredential(username: "site1", account: "main", password: "correct horse")
         try await store.addCredential(username: "site2", account: "keep", password: "correct horse")
-        let sent = try await store.acceptMessage(try spoolMessage(store))
-        try await store.markSent(id: sent, gmailID: nil)
-        let waiting = try await store.acceptMessage(try spoolMessage(store))
-        let other = try await store.acceptMessage(try spoolMessage(store, account: "keep"))
+        let sent = try await store.accept(try spoolMessage(store, status: .sending))
+        try await store.finish(sent, .sent(gmailID: nil))
+        let waiting = try await store.accept(try spoolMessage(store))
+        let other = try await store.accept(try spoolMessage(store, account: "keep"))
 
         let removal = try await store.removeAccount(named: "main")
         XCTAssertEqual(removal, AccountRemoval(credentialsRemoved: 1, messagesFailed: 1))
@@ -192,7 +192,7 @@ final class AccountTests: XCTestCase {
         try await store.addAccount(name: "main", kind: .oauthUser, fromAddresses: ["old@example.com"],
                                    secret: Data("old grant".utf8), state: .ok)
         try await store.setAccountState(name: "main", state: .needsReauth, problemCode: "grant_revoked")
-        let held = try await store.acceptMessage(try spoolMessage(store, status: .held))
+        let held = try await store.accept(try spoolMessage(store, status: .held))
 
         let none = try await store.updateAccount(AccountUpdate(
             name: "main", secret: Data("client without token".utf8), afterwards: .needsReauth(problemCode: "grant_missing")))
