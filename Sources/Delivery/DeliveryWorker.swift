@@ -16,7 +16,7 @@ public final class DeliveryWorker: Service, Sendable {
         public init() {}
     }
 
-    let store: RelayStore
+    let store: any MessageStore & AccountStore
     let deliverer: MessageDeliverer
     public let lanes: DeliveryLanes
     let options: Options
@@ -24,7 +24,7 @@ public final class DeliveryWorker: Service, Sendable {
     let clock: @Sendable () -> Date
     private let doorbell = Doorbell()
 
-    public init(store: RelayStore, deliverer: MessageDeliverer, lanes: DeliveryLanes, options: Options = Options(),
+    public init(store: any MessageStore & AccountStore, deliverer: MessageDeliverer, lanes: DeliveryLanes, options: Options = Options(),
                 logger: Logger, clock: @escaping @Sendable () -> Date = Date.init) {
         self.store = store
         self.deliverer = deliverer
@@ -119,7 +119,7 @@ public final class DeliveryWorker: Service, Sendable {
     /// requeues it: nothing is lost, but the operator should know the database refused a write).
     private func requeue(_ message: MessageRecord, detail: String) async {
         do {
-            try await store.markStatus(id: message.id, status: .queued, detail: detail)
+            try await store.markStatus(id: message.id, status: .queued, problemCode: nil, nextAttemptAt: nil, detail: detail)
         } catch {
             logger.error("could not put a message back in the queue", metadata: ["message.id": "\(message.id)", "error": "\(error)"])
         }

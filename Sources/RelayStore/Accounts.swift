@@ -88,29 +88,6 @@ extension RelayStore {
         }
     }
 
-    /// A send (or token refresh) worked: remember when, and clear any problem, since the account
-    /// evidently works again.
-    public func recordAccountSuccess(name: String, at date: Date? = nil) async throws {
-        let at = Millis.from(date ?? now)
-        try await pool.write { db in _ = try applyAccountSuccess(db, name: name, at: at) }
-    }
-
-    /// Stores (or with nil, clears) the account's secret, encrypted. `consentedAt` records a new grant (reauth).
-    public func setAccountSecret(name: String, secret: Data?, consentedAt: Date? = nil) async throws {
-        let sealed = try secret.map { try secretBox().seal($0, context: secretContext(name)) }
-        let now = nowMillis
-        let consented = consentedAt.map(Millis.from)
-        try await pool.write { db in
-            guard let id = try Int64.fetchOne(db, cached: "SELECT id FROM accounts WHERE name = ?", arguments: [name]) else {
-                throw StoreError.unknownAccount(name)
-            }
-            try db.execute(cached: "UPDATE accounts SET secret = ?, consented_at = COALESCE(?, consented_at), updated_at = ? WHERE id = ?",
-                arguments: [sealed, consented, now, id])
-            try insertEvent(db, at: now, kind: "account_secret",
-                            detail: sealed == nil ? "secret cleared" : "secret stored", accountID: id, account: name)
-        }
-    }
-
     /// The decrypted secret, or nil when none is stored.
     public func accountSecret(named name: String) async throws -> Data? {
         let sealed: Data?? = try await pool.read { db in
@@ -138,11 +115,6 @@ extension RelayStore {
             try recordToken(db, name: name, expiresAt: expiresAt, scopes: scopes, now: now)
             if db.changesCount == 0 { throw StoreError.unknownAccount(name) }
         }
-    }
-
-    /// Replaces the account's from addresses (the first is the primary one).
-    public func setFromAddresses(name: String, addresses: [String]) async throws {
-        try await updateAccount(AccountUpdate(name: name, fromAddresses: addresses, afterwards: .unchanged))
     }
 
     func normalizedAddresses(_ addresses: [String]) throws -> [String] {

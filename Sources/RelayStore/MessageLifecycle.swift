@@ -364,14 +364,6 @@ extension RelayStore {
         }
     }
 
-    /// The account cannot send: its other queued messages are held too (not those being sent right now),
-    /// so a burst does not make one doomed call each. Returns how many.
-    @discardableResult
-    public func holdQueued(account: String, problemCode: String) async throws -> Int {
-        let now = nowMillis
-        return try await pool.write { db in try applyHoldQueued(db, account: account, problemCode: problemCode, now: now) }
-    }
-
     /// At server start: messages left `.sending` by a crash or kill go back to the queue. (Gmail has no
     /// idempotency key, so one of them may be sent twice; losing it would be worse.) Only the server may
     /// call this, never a CLI command while a server runs.
@@ -385,13 +377,6 @@ extension RelayStore {
             }
             return rows.count
         }
-    }
-
-    /// After reauth (or when an account is unblocked): its held messages go back to the queue, due now.
-    @discardableResult
-    public func releaseHeld(account: String) async throws -> Int {
-        let now = nowMillis
-        return try await pool.write { db in try applyReleaseHeld(db, account: account, now: now) }
     }
 
     /// `queue retry ID`: a held or failed (or waiting queued) message is due again now.

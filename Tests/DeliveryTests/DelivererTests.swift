@@ -178,7 +178,9 @@ final class DelivererTests: XCTestCase {
 
         // A person fixed it (here: a new grant as reauth would store); retrying sends and releases the rest.
         let fresh = google.issueRefreshToken(clientID: "cid", email: "shop@example.com", scopes: [GmailScope.send])
-        try await store.setAccountSecret(name: "shop", secret: try StoredGrant.oauthClient(clientID: "cid", clientSecret: "csecret", refreshToken: fresh).encoded())
+        try await store.updateAccount(AccountUpdate(
+            name: "shop", secret: try StoredGrant.oauthClient(clientID: "cid", clientSecret: "csecret", refreshToken: fresh).encoded(),
+            afterwards: .unchanged))
         try await store.retry(id: first.id)
         let again = await deliverer.deliver(try await reclaim(first.id))
         guard case .sent = again else { return XCTFail("\(again)") }

@@ -94,8 +94,9 @@ import Testing
         let id = try await store.accept(try spoolMessage(store))
         _ = try await store.claimAll()
         try await store.finish(id, .held(problemCode: "token_revoked"))
-        _ = try await store.releaseHeld(account: "main")
-        try await store.holdQueued(account: "main", problemCode: "token_revoked")
+        _ = try await store.updateAccount(AccountUpdate(name: "main", afterwards: .readyToSend))
+        try await store.recordGrantCheck(name: "main", at: Date(), .cannotSend(
+            state: .needsReauth, problemCode: "token_revoked", detail: nil, holdQueued: true))
         try await store.retry(id: id)
         try await store.discard(id: id)
         let events = try await store.events(messageID: id)

@@ -209,7 +209,7 @@ final class SendLogTests: XCTestCase {
     func testHeldReleaseRetryAndDiscard() async throws {
         let (store, _, ids) = try await seeded([.held, .held, .held, .sending])
 
-        let released = try await store.releaseHeld(account: "shop")
+        let released = try await store.updateAccount(AccountUpdate(name: "shop", afterwards: .readyToSend))
         XCTAssertEqual(released, 2)
         var record = try await XCTUnwrapAsync(await store.message(id: ids[0]))
         XCTAssertEqual(record.status, .queued)

@@ -99,6 +99,20 @@ extension RelayStore {
         return try await claimDue(limit: limit, capacities: due.mapValues { min($0, perAccount) })
     }
 
+    /// An SMTP login as the SMTP server checks it (`checkCredential`): the login, or nil.
+    func verifiedLogin(username: String, password: String) async throws -> VerifiedCredential? {
+        if case .valid(let login) = try await checkCredential(username: username, password: password) { return login }
+        return nil
+    }
+
+    /// A send through the account worked, as `finishAttempt` records it: a message accepted `.sending`
+    /// (synchronous path), sent, and the account's success.
+    func recordSuccess(account: String) async throws {
+        let id = try await accept(try spoolMessage(self, account: account, status: .sending))
+        try await finishAttempt(AttemptReport(messageID: id, account: account, outcome: .sent(gmailID: "g-\(id)"),
+                                              accountChange: .succeeded(at: now)))
+    }
+
     /// Ends an attempt on a message being sent (accepted `.sending` or claimed), as the deliverer does.
     @discardableResult
     func finish(_ id: Int64, _ outcome: AttemptReport.Outcome, attempts: [NewAttempt] = []) async throws -> AttemptEffects {

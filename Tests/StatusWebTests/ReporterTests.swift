@@ -68,8 +68,9 @@ import Testing
         let f = try Fixture()
         try await f.addAccount("shop")
         try await f.block("shop", state: .needsReauth, code: "testing_mode_expiry")
-        try await f.store.setAccountSecret(name: "shop", secret: Data("new grant".utf8), consentedAt: Date().addingTimeInterval(-86_400))
-        try await f.store.recordAccountSuccess(name: "shop")
+        try await f.store.updateAccount(AccountUpdate(
+            name: "shop", secret: Data("new grant".utf8), consentedAt: Date().addingTimeInterval(-86_400), afterwards: .unchanged))
+        try await f.recordSuccess("shop")
         let warning = try #require(try await StatusReporter(store: f.store).report().accounts.first?.warning)
         #expect(warning.level == "warning")
         #expect(warning.text.contains("last grant ended after 7 days"))

@@ -67,7 +67,8 @@ import Delivery
     @Test func overviewWarnsBeforeATestingModeGrantEnds() async throws {
         let f = try Fixture()
         try await f.addAccount("shop")
-        try await f.store.setAccountSecret(name: "shop", secret: Data("grant".utf8), consentedAt: Date().addingTimeInterval(-6 * 86_400))
+        try await f.store.updateAccount(AccountUpdate(
+            name: "shop", secret: Data("grant".utf8), consentedAt: Date().addingTimeInterval(-6 * 86_400), afterwards: .unchanged))
         try await f.app().test(.router) { client in
             let page = try await client.execute(uri: "/", method: .get).text
             #expect(page.contains("<p class=\"warning\">If this account&#39;s OAuth app is in Testing mode, Google ends this grant on"))

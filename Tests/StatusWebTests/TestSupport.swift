@@ -62,13 +62,13 @@ final class Fixture: @unchecked Sendable {
     func addMessage(
         account: String, subject: String = "Hello", to: [String] = ["alice@example.com"], from: String = "wordpress@example.org",
         status: MessageStatus = .queued, problem: String? = nil, gmailID: String? = nil, headers: String? = nil,
-        attempt: Attempt? = nil
+        attempt: Attempt? = nil, accountChange: AttemptReport.AccountChange? = nil
     ) async throws -> Int64 {
         let body = "Subject: \(subject)\r\n\r\nbody\r\n"
         let file = try store.spool.create()
         try file.write(Array(body.utf8))
         let path = try file.finish()
-        let delivered = [.sent, .failed].contains(status) || headers != nil || attempt != nil
+        let delivered = [.sent, .failed].contains(status) || headers != nil || attempt != nil || accountChange != nil
         let id = try await GroupCommitter(store: store).accept(NewMessage(
             account: account, credentialUsername: "site1", peer: "127.0.0.1:50000", tls: false, mailFrom: from,
             recipients: to, subject: subject, messageID: "<\(UUID().uuidString)@example.org>",
@@ -89,8 +89,14 @@ final class Fixture: @unchecked Sendable {
                 httpStatus: $0.status, responseBody: $0.body, problemCode: problem, nextDelaySeconds: nil)]
         } ?? []
         try await store.finishAttempt(AttemptReport(
-            messageID: id, account: account, rewrittenHeaders: headers, attempts: attempts, outcome: outcome))
+            messageID: id, account: account, rewrittenHeaders: headers, attempts: attempts, outcome: outcome,
+            accountChange: accountChange))
         return id
+    }
+
+    /// A send through the account worked, recorded as the delivery path records one.
+    func recordSuccess(_ name: String) async throws {
+        _ = try await addMessage(account: name, status: .sent, gmailID: "g-success", accountChange: .succeeded(at: Date()))
     }
 
     /// The account blocked the way the delivery engine records it: the code and the JSON of ProblemDetail.
