@@ -467,6 +467,8 @@ func applyStatus(
 }
 
 func applyHoldQueued(_ db: Database, account: String, problemCode: String, now: Int64) throws -> Int {
+    // An account whose fallback can send keeps its mail queued: it goes out through the fallback.
+    if try fetchUsableFallback(db, account: account) != nil { return 0 }
     let rows = try Row.fetchAll(db, cached: "SELECT id, account_id FROM messages WHERE status = 'queued' AND account = ?", arguments: [account])
     for row in rows {
         try db.execute(cached: "UPDATE messages SET status = 'held', problem_code = ?, next_attempt_at = NULL, updated_at = ? WHERE id = ?",
@@ -483,7 +485,7 @@ func applyReleaseHeld(_ db: Database, account: String, now: Int64) throws -> Int
         try requeue(db, id: row["id"], accountID: row["account_id"], account: account, now: now,
                     kind: "released", detail: "account \(account) can send again")
     }
-    return rows.count
+    return rows.count + (try applyReleaseHeldOfDependents(db, fallback: account, now: now))
 }
 
 private struct MessageState {
@@ -507,7 +509,7 @@ private func messageState(_ db: Database, _ id: Int64) throws -> MessageState {
         hasBody: (row["spool_path"] as String?) != nil || (row["inline"] as Bool? ?? false))
 }
 
-private func requeue(
+func requeue(
     _ db: Database, id: Int64, accountID: Int64?, account: String, now: Int64, kind: String, detail: String
 ) throws {
     try db.execute(cached: "UPDATE messages SET status = 'queued', problem_code = NULL, next_attempt_at = ?, updated_at = ? WHERE id = ?",
@@ -538,7 +540,8 @@ extension MessageRecord {
             credentialUsername: row["credential_username"],
             spoolPath: row["spool_path"],
             nextAttemptAt: Millis.dateIfAny(row["next_attempt_at"] as Int64?),
-            rewrittenHeaders: row["rewritten_headers"])
+            rewrittenHeaders: row["rewritten_headers"],
+            sentThrough: row["sent_through"])
     }
 }
 
