@@ -74,6 +74,8 @@ extension RelayStore {
             }
             // Credentials go by ON DELETE CASCADE; messages and events keep the name, lose the id.
             try db.execute(cached: "DELETE FROM accounts WHERE id = ?", arguments: [id])
+            // Accounts that fell back on this one no longer have a fallback.
+            try db.execute(cached: "UPDATE accounts SET fallback_account = NULL WHERE fallback_account = ?", arguments: [name])
             try insertEvent(db, at: now, kind: "account_removed",
                             detail: "\(credentials) SMTP credential(s) removed, \(stranded.count) waiting message(s) failed",
                             account: name)
