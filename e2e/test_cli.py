@@ -191,7 +191,7 @@ def test_log_json_fields_and_filters(relay):
 def test_account_list_add_remove(relay):
     accounts = relay.cli_json("account", "list")
     assert accounts == [{"name": ACCOUNT, "kind": "sandbox", "addresses": [ACCOUNT_FROM],
-                         "state": accounts[0]["state"]}], accounts
+                         "state": accounts[0]["state"], "fallback": None}], accounts
     assert accounts[0]["state"] in {"ok", "needs_reauth", "blocked", "unconfigured"}, accounts
 
     relay.cli_ok("account", "add", "second", "--sandbox", "--from", "a@example.org", "--from", "alias@example.org")

@@ -51,6 +51,8 @@ final class StoreSubmissionBackend: SubmissionBackend {
         // Which account sends this: the login's own account (one read: the login and its account), or
         // the trusted networks' account.
         let account: Account
+        // An account that needs reauthorization or is blocked queues its mail anyway when its fallback can send it.
+        var fallbackCanSend = false
         do {
             if let user = envelope.authenticatedUser {
                 guard let found = try await store.account(forLogin: user) else {
@@ -68,6 +70,9 @@ final class StoreSubmissionBackend: SubmissionBackend {
             } else {
                 sink.abandon()
                 return .authRequired
+            }
+            if account.state.isCoveredByFallback, account.fallback != nil {
+                fallbackCanSend = try await store.usableFallback(for: account.name) != nil
             }
         } catch {
             // The store could not be read: a local problem, not the login's.
@@ -115,7 +120,8 @@ final class StoreSubmissionBackend: SubmissionBackend {
         // An account that cannot send holds its mail from the start: no doomed call to Google per message.
         let heldProblem: String? = switch account.state {
         case .ok: nil
-        case .needsReauth, .blocked, .unconfigured: account.problemCode ?? RelayProblem.grantMissing.rawValue
+        case .needsReauth, .blocked, .unconfigured:
+            fallbackCanSend ? nil : account.problemCode ?? RelayProblem.grantMissing.rawValue
         }
         let sync = configuration.delivery.mode == .sync
         let status: MessageStatus = heldProblem != nil ? .held : (sync ? .sending : .queued)

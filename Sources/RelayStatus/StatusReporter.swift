@@ -30,8 +30,11 @@ public struct StatusReporter: Sendable {
         let accounts = try await store.accounts()
         let counts = try await store.messageCountsByAccount()
         let now = clock()
+        let states = Dictionary(accounts.map { ($0.name, $0.state) }, uniquingKeysWith: { first, _ in first })
         var statuses: [AccountStatus] = []
         for account in accounts {
+            // The same rule as delivery's (RelayStore.usableFallback), on the accounts just read.
+            let fallbackInUse = account.state.isCoveredByFallback && account.fallback.flatMap { states[$0] } == .ok
             let context = await context(for: account, now: now)
             statuses.append(AccountStatus(
                 name: account.name, email: account.primaryAddress, kind: account.kind.rawValue,
@@ -39,7 +42,8 @@ public struct StatusReporter: Sendable {
                 lastSuccessAt: account.lastSuccessAt, consentedAt: account.consentedAt, checkedAt: account.checkedAt,
                 problem: Self.problem(of: account, context: context),
                 messages: counts[account.name] ?? AccountMessageCounts(),
-                warning: try await grantWarning(for: account, now: now)))
+                warning: try await grantWarning(for: account, now: now),
+                fallback: account.fallback, fallbackInUse: fallbackInUse))
         }
         return StatusReport(
             accounts: statuses, queue: QueueSummary(try await store.queueCounts()),

@@ -70,6 +70,8 @@ extension RelayStore {
             }
             // Credentials go by ON DELETE CASCADE; messages and events keep the name, lose the id.
             try db.execute(cached: "DELETE FROM accounts WHERE id = ?", arguments: [id])
+            // Accounts that fell back on this one no longer have a fallback.
+            try db.execute(cached: "UPDATE accounts SET fallback_account = NULL WHERE fallback_account = ?", arguments: [name])
             try insertEvent(db, at: now, kind: "account_removed",
                             detail: "\(credentials) SMTP credential(s) removed, \(stranded.count) waiting message(s) failed",
                             account: name)
@@ -142,7 +144,7 @@ extension Account {
     /// Every column but the secret itself (an account read does not copy the encrypted grant).
     static let columns = """
         id, name, kind, from_addresses, state, problem_code, problem_detail, secret IS NOT NULL AS has_secret,
-        consented_at, last_success_at, token_expires_at, checked_at, granted_scopes, created_at, updated_at
+        consented_at, last_success_at, token_expires_at, checked_at, granted_scopes, fallback_account, created_at, updated_at
         """
 
     init(row: Row) {
@@ -160,6 +162,7 @@ extension Account {
             tokenExpiresAt: Millis.dateIfAny(row["token_expires_at"] as Int64?),
             checkedAt: Millis.dateIfAny(row["checked_at"] as Int64?),
             grantedScopes: (row["granted_scopes"] as String?).map { $0.split(separator: " ").map(String.init) },
+            fallback: row["fallback_account"],
             createdAt: Millis.date(row["created_at"] as Int64),
             updatedAt: Millis.date(row["updated_at"] as Int64))
     }

@@ -19,8 +19,23 @@ public struct AttemptReport: Sendable, Equatable {
         case state(AccountState, problemCode: String?, detail: String?, holdQueued: Bool)
     }
 
+    /// The attempt went out through the message's account's fallback (`account` is then the fallback).
+    public struct FallbackUse: Sendable, Equatable {
+        /// The message's own account, which cannot send.
+        public var ownAccount: String
+        /// Why it cannot: its problem code (or its state when it has none).
+        public var reason: String
+
+        public init(ownAccount: String, reason: String) {
+            self.ownAccount = ownAccount
+            self.reason = reason
+        }
+    }
+
     public var messageID: Int64
+    /// The account that made the attempt, whose state the attempt's answer changes.
     public var account: String
+    public var fallback: FallbackUse?
     /// The header that went to Gmail, when not stored yet (first attempt), and what the rewrite changed.
     public var rewrittenHeaders: String?
     public var rewriteNote: String?
@@ -73,6 +88,16 @@ extension RelayStore {
         }
         for attempt in report.attempts {
             _ = try insertAttempt(db, attempt, now: now)
+        }
+        if let fallback = report.fallback {
+            let sent: Bool = if case .sent = report.outcome { true } else { false }
+            if sent {
+                try db.execute(cached: "UPDATE messages SET sent_through = ? WHERE id = ?", arguments: [report.account, id])
+            }
+            let row = try Row.fetchOne(db, cached: "SELECT account_id FROM messages WHERE id = ?", arguments: [id])
+            try insertEvent(db, at: now, kind: "fallback",
+                            detail: "\(sent ? "sent" : "tried") through fallback \(report.account) because \(fallback.ownAccount): \(fallback.reason)",
+                            messageID: id, accountID: row?["account_id"], account: fallback.ownAccount)
         }
         let move: MessageMove = switch report.outcome {
         case .sent(let gmailID):

@@ -42,7 +42,8 @@ enum MessageMove: Sendable, Equatable {
     /// Its account cannot send: waiting mail is held with the sender that found out.
     case heldWithAccount(problemCode: String)
     /// Its account can send again.
-    case released
+    /// `through`: the fallback that can send it, when the message's own account still cannot.
+    case released(through: String?)
     /// An operator asked for another try.
     case retried
     /// An operator dropped it.
@@ -97,7 +98,7 @@ enum MessageLifecycle {
     static var allowedPairs: Set<Pair> {
         var pairs = Set<Pair>()
         let moves: [MessageMove] = [
-            .claimed, .sent(gmailID: nil), .interrupted, .heldWithAccount(problemCode: ""), .released, .retried,
+            .claimed, .sent(gmailID: nil), .interrupted, .heldWithAccount(problemCode: ""), .released(through: nil), .retried,
             .discarded(detail: ""), .accountRemoved,
         ] + attemptOutcomesMoves
         for move in moves {
@@ -230,7 +231,9 @@ enum MessageLifecycle {
             return (MessageStatus.queued.rawValue, "interrupted by a restart")
         case .heldWithAccount(let code):
             return (MessageStatus.held.rawValue, "\(code) (account \(message.account) cannot send)")
-        case .released:
+        case .released(let fallback?):
+            return ("released", "fallback \(fallback) can send it")
+        case .released(nil):
             return ("released", "account \(message.account) can send again")
         case .retried:
             return ("retry", "retry requested (was \(message.status.rawValue))")
@@ -423,6 +426,8 @@ extension MessageState {
 // MARK: - Moves shared by several transactions (finishAttempt, reauth, account update, grant check)
 
 func applyHoldQueued(_ db: Database, account: String, problemCode: String, now: Int64) throws -> Int {
+    // An account whose fallback can send keeps its mail queued: it goes out through the fallback.
+    if try fetchUsableFallback(db, account: account) != nil { return 0 }
     let messages = try MessageLifecycle.states(db, status: .queued, account: account)
     for message in messages {
         try MessageLifecycle.apply(db, message, .heldWithAccount(problemCode: problemCode), now: now)
@@ -433,7 +438,7 @@ func applyHoldQueued(_ db: Database, account: String, problemCode: String, now: 
 func applyReleaseHeld(_ db: Database, account: String, now: Int64) throws -> Int {
     let messages = try MessageLifecycle.states(db, status: .held, account: account)
     for message in messages {
-        try MessageLifecycle.apply(db, message, .released, now: now)
+        try MessageLifecycle.apply(db, message, .released(through: nil), now: now)
     }
-    return messages.count
+    return messages.count + (try applyReleaseHeldOfDependents(db, fallback: account, now: now))
 }

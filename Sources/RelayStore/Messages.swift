@@ -211,7 +211,8 @@ extension MessageRecord {
             credentialUsername: row["credential_username"],
             spoolPath: row["spool_path"],
             nextAttemptAt: Millis.dateIfAny(row["next_attempt_at"] as Int64?),
-            rewrittenHeaders: row["rewritten_headers"])
+            rewrittenHeaders: row["rewritten_headers"],
+            sentThrough: row["sent_through"])
     }
 }
 

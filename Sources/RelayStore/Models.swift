@@ -60,6 +60,8 @@ public struct Account: Codable, Sendable, Equatable {
     public var checkedAt: Date?
     /// The scopes Google last reported for the account's access token; nil when never reported.
     public var grantedScopes: [String]?
+    /// The account that sends this one's mail while this one needs reauthorization or is blocked.
+    public var fallback: String?
     public var createdAt: Date
     public var updatedAt: Date
 
@@ -67,7 +69,7 @@ public struct Account: Codable, Sendable, Equatable {
     public var primaryAddress: String? { fromAddresses.first }
 
     enum CodingKeys: String, CodingKey {
-        case id, name, kind, state
+        case id, name, kind, state, fallback
         case fromAddresses = "from_addresses"
         case problemCode = "problem_code"
         case problemDetail = "problem_detail"
@@ -96,6 +98,7 @@ public struct Account: Codable, Sendable, Equatable {
         try c.encodeDate(tokenExpiresAt, forKey: .tokenExpiresAt)
         try c.encodeDate(checkedAt, forKey: .checkedAt)
         try c.encode(grantedScopes, forKey: .grantedScopes)
+        try c.encode(fallback, forKey: .fallback)
         try c.encodeDate(createdAt, forKey: .createdAt)
         try c.encodeDate(updatedAt, forKey: .updatedAt)
     }
@@ -115,6 +118,7 @@ public struct Account: Codable, Sendable, Equatable {
         tokenExpiresAt = try c.decodeDate(.tokenExpiresAt)
         checkedAt = try c.decodeDate(.checkedAt)
         grantedScopes = try c.decodeIfPresent([String].self, forKey: .grantedScopes)
+        fallback = try c.decodeIfPresent(String.self, forKey: .fallback)
         createdAt = try c.decodeRequiredDate(.createdAt)
         updatedAt = try c.decodeRequiredDate(.updatedAt)
     }
@@ -123,7 +127,7 @@ public struct Account: Codable, Sendable, Equatable {
         id: Int64, name: String, kind: AccountKind, fromAddresses: [String], state: AccountState,
         problemCode: String?, problemDetail: String?, hasSecret: Bool, consentedAt: Date?,
         lastSuccessAt: Date?, tokenExpiresAt: Date?, checkedAt: Date? = nil, grantedScopes: [String]? = nil,
-        createdAt: Date, updatedAt: Date
+        fallback: String? = nil, createdAt: Date, updatedAt: Date
     ) {
         self.id = id
         self.name = name
@@ -138,6 +142,7 @@ public struct Account: Codable, Sendable, Equatable {
         self.tokenExpiresAt = tokenExpiresAt
         self.checkedAt = checkedAt
         self.grantedScopes = grantedScopes
+        self.fallback = fallback
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }
@@ -255,6 +260,8 @@ public struct MessageRecord: Codable, Sendable, Equatable {
     public var messageID: String?
     public var size: Int64
     public var gmailID: String?
+    /// The account the message went out through when that was its account's fallback; else nil.
+    public var sentThrough: String?
     /// Problem code from the explanation catalogue, or nil.
     public var problem: String?
     public var attempts: Int
@@ -276,6 +283,7 @@ public struct MessageRecord: Codable, Sendable, Equatable {
         case mailFrom = "mail_from"
         case messageID = "message_id"
         case gmailID = "gmail_id"
+        case sentThrough = "sent_through"
         case createdAt = "created_at"
         case updatedAt = "updated_at"
     }
@@ -294,6 +302,7 @@ public struct MessageRecord: Codable, Sendable, Equatable {
         try c.encode(messageID, forKey: .messageID)
         try c.encode(size, forKey: .size)
         try c.encode(gmailID, forKey: .gmailID)
+        try c.encode(sentThrough, forKey: .sentThrough)
         try c.encode(problem, forKey: .problem)
         try c.encode(attempts, forKey: .attempts)
         try c.encodeDate(createdAt, forKey: .createdAt)
@@ -314,6 +323,7 @@ public struct MessageRecord: Codable, Sendable, Equatable {
         messageID = try c.decodeIfPresent(String.self, forKey: .messageID)
         size = try c.decode(Int64.self, forKey: .size)
         gmailID = try c.decodeIfPresent(String.self, forKey: .gmailID)
+        sentThrough = try c.decodeIfPresent(String.self, forKey: .sentThrough)
         problem = try c.decodeIfPresent(String.self, forKey: .problem)
         attempts = try c.decode(Int.self, forKey: .attempts)
         createdAt = try c.decodeRequiredDate(.createdAt)
@@ -328,7 +338,7 @@ public struct MessageRecord: Codable, Sendable, Equatable {
         subject: String?, messageID: String?, size: Int64, gmailID: String?, problem: String?,
         attempts: Int, createdAt: Date, updatedAt: Date, sandbox: Bool, peer: String, tls: Bool,
         accountID: Int64?, credentialUsername: String?, spoolPath: String?, nextAttemptAt: Date?,
-        rewrittenHeaders: String?
+        rewrittenHeaders: String?, sentThrough: String? = nil
     ) {
         self.id = id
         self.status = status
@@ -351,6 +361,7 @@ public struct MessageRecord: Codable, Sendable, Equatable {
         self.spoolPath = spoolPath
         self.nextAttemptAt = nextAttemptAt
         self.rewrittenHeaders = rewrittenHeaders
+        self.sentThrough = sentThrough
     }
 }
 

@@ -111,6 +111,13 @@ enum Schema {
                 )
                 """)
         }
+        migrator.registerMigration("v7-account-fallback") { db in
+            // The account that sends this one's mail while it needs reauthorization or is blocked
+            // (`account update NAME --fallback OTHER`). A name, as messages carry account names.
+            try db.execute(sql: "ALTER TABLE accounts ADD COLUMN fallback_account TEXT")
+            // The account a message actually went out through, when that was its account's fallback.
+            try db.execute(sql: "ALTER TABLE messages ADD COLUMN sent_through TEXT")
+        }
         return migrator
     }
 }

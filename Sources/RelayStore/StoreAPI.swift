@@ -99,6 +99,12 @@ public protocol AccountStore: Sendable {
     /// What a health check of the grant found, with the check time. Returns how many messages were held.
     @discardableResult
     func recordGrantCheck(name: String, at date: Date, _ check: GrantCheck) async throws -> Int
+    /// Sets or clears the account's fallback; returns how many held messages it now sends.
+    @discardableResult
+    func setFallback(account name: String, to fallback: String?) async throws -> Int
+    /// The fallback that sends the account's mail now (the account needs reauthorization or is blocked,
+    /// the fallback is ok), or nil. One step: the fallback's own fallback is never followed.
+    func usableFallback(for name: String) async throws -> Account?
 }
 
 /// SMTP logins: usernames with hashed passwords, each sending for one account.

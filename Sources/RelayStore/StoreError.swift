@@ -7,6 +7,7 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible, Loc
     case invalidAddress(String)
     case duplicateAccount(String)
     case unknownAccount(String)
+    case invalidFallback(String)
     case duplicateCredential(String)
     case unknownCredential(String)
     case weakPassword(minimumLength: Int)
@@ -36,6 +37,8 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible, Loc
             return "an account named \(quoted(name)) already exists"
         case .unknownAccount(let name):
             return "no account named \(quoted(name)); `gmail-relay account list` shows the accounts"
+        case .invalidFallback(let name):
+            return "account \(quoted(name)) cannot be its own fallback; name another account"
         case .duplicateCredential(let name):
             return "an SMTP credential with username \(quoted(name)) already exists"
         case .unknownCredential(let name):

@@ -74,7 +74,7 @@ final class SendLogTests: XCTestCase {
         let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         XCTAssertEqual(Set(object.keys), [
             "id", "status", "account", "mail_from", "recipients", "subject", "message_id", "size", "gmail_id",
-            "problem", "attempts", "created_at", "updated_at", "sandbox", "peer", "tls",
+            "problem", "attempts", "created_at", "updated_at", "sandbox", "peer", "tls", "sent_through",
         ])
         XCTAssertEqual(MessageRecord.jsonKeys, Set(object.keys))
         XCTAssertEqual(object["recipients"] as? [String], ["bob@example.com", "carol@example.com"])
