@@ -31,7 +31,7 @@ extension RelayStore {
         return try await pool.write { db in
             try messages.map { message -> Result<Int64, StoreError> in
                 do {
-                    return .success(try RelayStore.applyAccept(db, message, now: now))
+                    return .success(try RelayStore.applyAccept(db, message, now: now).id)
                 } catch let error as StoreError {
                     return .failure(error)  // only .unknownAccount, found before anything was written
                 }
@@ -40,15 +40,16 @@ extension RelayStore {
     }
 
     /// One accepted message in the caller's transaction: its row and its "accepted" event. Fails with
-    /// `.unknownAccount` before writing anything when the account is gone.
-    static func applyAccept(_ db: Database, _ message: NewMessage, now: Int64) throws -> Int64 {
+    /// `.unknownAccount` before writing anything when the account is gone. Returns the row as written,
+    /// so a caller that sends it at once (sync mode) need not read it back.
+    static func applyAccept(_ db: Database, _ message: NewMessage, now: Int64) throws -> MessageRecord {
         guard let accountID = try Int64.fetchOne(db, cached: "SELECT id FROM accounts WHERE name = ?", arguments: [message.account]) else {
             throw StoreError.unknownAccount(message.account)
         }
         return try insertMessage(db, message, accountID: accountID, now: now)
     }
 
-    private static func insertMessage(_ db: Database, _ m: NewMessage, accountID: Int64, now: Int64) throws -> Int64 {
+    private static func insertMessage(_ db: Database, _ m: NewMessage, accountID: Int64, now: Int64) throws -> MessageRecord {
         try db.execute(cached: """
                 INSERT INTO messages (status, account, account_id, credential_username, peer, tls, mail_from,
                     recipients, subject, message_id, size, spool_path, sandbox, problem_code, next_attempt_at,
@@ -73,7 +74,13 @@ extension RelayStore {
             try insertEvent(db, at: now, kind: MessageStatus.held.rawValue, detail: m.problemCode ?? "account cannot send",
                             messageID: id, accountID: accountID, account: m.account)
         }
-        return id
+        let at = Millis.date(now)
+        return MessageRecord(
+            id: id, status: m.status, account: m.account, mailFrom: m.mailFrom, recipients: m.recipients,
+            subject: m.subject, messageID: m.messageID, size: m.size, gmailID: nil, problem: m.problemCode,
+            attempts: 0, createdAt: at, updatedAt: at, sandbox: m.sandbox, peer: m.peer, tls: m.tls,
+            accountID: accountID, credentialUsername: m.credentialUsername, spoolPath: m.spoolPath,
+            nextAttemptAt: m.status == .queued ? at : nil, rewrittenHeaders: m.rewrittenHeaders)
     }
 
     // MARK: - Send log

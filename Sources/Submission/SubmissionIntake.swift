@@ -1,0 +1,232 @@
+import Foundation
+import Logging
+import NIOPosix
+import RelayStore
+import SMTPProtocol
+import SMTPServer
+
+/// The SMTP listener's view of the relay: logins are checked against the store, message bytes go to
+/// the spool, and a finished message is committed to SQLite before the client hears 250. In sync mode
+/// the reply then waits for the first delivery attempt, up to `IntakePolicy.syncTimeout`.
+///
+/// The walk of one message reads forward: the login AUTH verified comes back with the message, the
+/// header was read while DATA streamed in, and the committer returns the row it wrote.
+public final class SubmissionIntake: SubmissionBackend {
+    /// The login as AUTH verified it: username, account id and name, kind and state at that time.
+    public typealias Login = VerifiedCredential
+
+    private let store: RelayStore
+    private let committer: GroupCommitter
+    private let policy: IntakePolicy
+    private let delivery: any SyncDelivery
+    private let metrics: any IntakeMetrics
+    private let logger: Logger
+
+    public init(store: RelayStore, policy: IntakePolicy, delivery: any SyncDelivery, metrics: any IntakeMetrics, logger: Logger) {
+        self.store = store
+        // The spool directory is synced once per commit batch, not once per message.
+        self.committer = GroupCommitter(store: store, syncsSpoolDirectory: true) { metrics.acceptBatchCommitted(messages: $0) }
+        self.policy = policy
+        self.delivery = delivery
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    public func authenticate(username: String, password: String, peer: PeerInfo) async -> AuthenticationResult<Login> {
+        do {
+            switch try await store.checkCredential(username: username, password: password) {
+            case .valid(let login): return .accepted(login)
+            case .invalid: return .rejected
+            case .busy: return .temporarilyUnavailable
+            }
+        } catch {
+            // The store could not be read: not the client's fault, so not a 535.
+            logger.error("credential check failed", metadata: ["error": "\(error)"])
+            return .temporarilyUnavailable
+        }
+    }
+
+    public func openSpool() throws -> IntakeSpool {
+        IntakeSpool(store.spool.receive())
+    }
+
+    public func commit(envelope: Envelope, login: Login?, spool: IntakeSpool, peer: PeerInfo) async -> SMTPReply {
+        let account: Account
+        switch await resolveAccount(login: login) {
+        case .next(let found): account = found
+        case .stop(let reply):
+            spool.abandon()
+            return reply
+        }
+        let body: StoredBody
+        switch await finishSpool(spool) {
+        case .next(let finished): body = finished
+        case .stop(let reply): return reply
+        }
+        if let refusal = applyRecipientLimit(spool.header, envelope: envelope, body: body) { return refusal }
+        let disposition = decide(account)
+        let record: MessageRecord
+        switch await storeMessage(envelope: envelope, login: login, peer: peer, account: account, header: spool.header, body: body, disposition) {
+        case .next(let stored): record = stored
+        case .stop(let reply): return reply
+        }
+        return await reply(record, disposition)
+    }
+
+    // MARK: The steps of a commit
+
+    /// A step's result: go on with a value, or stop with this reply.
+    enum Step<Value> {
+        case next(Value)
+        case stop(SMTPReply)
+    }
+
+    /// The message's body once finished: in memory (stored with its row) or a synced spool file.
+    struct StoredBody {
+        var spoolPath: String?
+        var inline: [UInt8]?
+        var size: Int
+
+        /// Removes the spool file of a message that will not be stored.
+        func discard() {
+            if let spoolPath { try? FileManager.default.removeItem(atPath: spoolPath) }
+        }
+    }
+
+    /// Held when its account cannot send (no doomed call to Google per message); else sent now in
+    /// sync mode, or queued for the worker.
+    enum Disposition: Equatable {
+        case held(problem: String)
+        case sending
+        case queued
+    }
+
+    /// Which account sends the message: the account of the session's login as it is now (the login
+    /// may have been removed, the account's state changed, since AUTH), or the trusted networks' one.
+    func resolveAccount(login: Login?) async -> Step<Account> {
+        do {
+            if let login {
+                guard let account = try await store.account(id: login.accountID, stillHoldingLogin: login.username) else {
+                    logger.error("smtp login vanished before commit", metadata: ["smtp.user": "\(login.username)"])
+                    return .stop(SMTPReply(451, "4.7.1", "Login no longer valid, try again"))
+                }
+                return .next(account)
+            }
+            guard let trusted = policy.trustedAccount else { return .stop(.authRequired) }
+            guard let account = try await store.account(named: trusted) else {
+                return .stop(SMTPReply(451, "4.3.0", "Account \(trusted) is not configured"))
+            }
+            return .next(account)
+        } catch {
+            // The store could not be read: a local problem, not the login's.
+            logger.error("smtp commit: account lookup failed", metadata: ["error": "\(error)"])
+            return .stop(SMTPReply(451, "4.3.0", "Temporary local problem, try again later"))
+        }
+    }
+
+    /// Makes the body durable (a spool file is synced and renamed; a small body stays in memory) and
+    /// completes the header capture.
+    func finishSpool(_ spool: IntakeSpool) async -> Step<StoredBody> {
+        spool.finishHeader()
+        let message = spool.message
+        let finish = { @Sendable () throws -> IncomingMessage.Finished in try message.finish() }
+        do {
+            // Blocking file work (sync, rename) stays off Swift's cooperative pool; a small message is
+            // all in memory and needs no I/O, so no hop to another thread either.
+            let finished = message.isInMemory ? try finish() : try await NIOThreadPool.singleton.runIfActive(finish)
+            return switch finished {
+            case .inline(let bytes): .next(StoredBody(spoolPath: nil, inline: bytes, size: message.bytesWritten))
+            case .file(let path): .next(StoredBody(spoolPath: path, inline: nil, size: message.bytesWritten))
+            }
+        } catch {
+            spool.abandon()
+            logger.error("spool commit failed", metadata: ["error": "\(error)"])
+            return .stop(.insufficientStorage)
+        }
+    }
+
+    /// Gmail sends to the To, Cc and Bcc headers: they count against smtp.max_recipients as RCPT TO does.
+    func applyRecipientLimit(_ header: HeaderCapture, envelope: Envelope, body: StoredBody) -> SMTPReply? {
+        let recipients = header.gmailRecipientCount(envelopeRecipients: envelope.recipients)
+        let limit = policy.maxRecipients
+        guard recipients > limit else { return nil }
+        body.discard()
+        logger.notice("message refused: too many header recipients", metadata: ["smtp.recipients": "\(recipients)", "smtp.max_recipients": "\(limit)"])
+        return SMTPReply(550, "5.5.3", "Too many recipients: Gmail would send this message to \(recipients) addresses (To, Cc, Bcc and RCPT TO together); this relay allows at most \(limit) (smtp.max_recipients)")
+    }
+
+    func decide(_ account: Account) -> Disposition {
+        switch account.state {
+        case .ok: policy.syncTimeout == nil ? .queued : .sending
+        case .needsReauth, .blocked, .unconfigured: .held(problem: account.problemCode ?? policy.cannotSendProblem)
+        }
+    }
+
+    /// Commits the row (with its "accepted" event) in the next group-commit transaction.
+    func storeMessage(
+        envelope: Envelope, login: Login?, peer: PeerInfo, account: Account, header: HeaderCapture, body: StoredBody,
+        _ disposition: Disposition
+    ) async -> Step<MessageRecord> {
+        let (status, problem): (MessageStatus, String?) = switch disposition {
+        case .held(let problem): (.held, problem)
+        case .sending: (.sending, nil)
+        case .queued: (.queued, nil)
+        }
+        let message = NewMessage(
+            account: account.name, credentialUsername: login?.username, peer: peer.description,
+            tls: envelope.tls, mailFrom: envelope.mailFrom, recipients: envelope.recipients,
+            subject: header.subject, messageID: header.messageID, size: Int64(body.size), spoolPath: body.spoolPath,
+            inlineBody: body.inline, sandbox: account.kind == .sandbox, status: status, problemCode: problem
+        )
+        do {
+            let record = try await committer.accept(message)
+            metrics.messageAccepted(account: account.name)
+            logger.info("message accepted", metadata: [
+                "message.id": "\(record.id)", "account": "\(account.name)", "message.size": "\(body.size)", "status": "\(status.rawValue)",
+            ])
+            return .next(record)
+        } catch {
+            logger.error("message commit failed", metadata: ["error": "\(error)"])
+            body.discard()
+            return .stop(.insufficientStorage)
+        }
+    }
+
+    /// The DATA reply: at once for held and queued mail; in sync mode after the first attempt, or
+    /// "queued" when it cannot start or outlasts the sync time-out (it goes on in the background).
+    func reply(_ record: MessageRecord, _ disposition: Disposition) async -> SMTPReply {
+        let id = record.id
+        switch disposition {
+        case .held(let problem):
+            return SMTPReply(250, "2.0.0", "Ok: queued as \(id), held: \(problem)")
+        case .queued:
+            delivery.wake()
+            return SMTPReply(250, "2.0.0", "Ok: queued as \(id)")
+        case .sending:
+            guard let timeout = policy.syncTimeout, let attempt = await delivery.start(record) else {
+                return SMTPReply(250, "2.0.0", "Ok: queued as \(id)")
+            }
+            let outcome: SyncOutcome? = await withTaskGroup(of: SyncOutcome?.self) { group in
+                group.addTask { await attempt.value }
+                group.addTask {
+                    try? await Task.sleep(for: timeout)
+                    return nil
+                }
+                let first = await group.next() ?? nil
+                group.cancelAll()
+                return first
+            }
+            return Self.reply(id: id, outcome)
+        }
+    }
+
+    /// The DATA reply for the first attempt's outcome (nil: still running when the sync time-out came).
+    public static func reply(id: Int64, _ outcome: SyncOutcome?) -> SMTPReply {
+        switch outcome {
+        case .sent(let gmailID): SMTPReply(250, "2.0.0", "Ok: sent as \(gmailID) (log \(id))")
+        case .held(let problem): SMTPReply(250, "2.0.0", "Ok: queued as \(id), held: \(problem)")
+        case .failed(let text): SMTPReply(554, "5.6.0", "\(text) (log \(id))")
+        case .queued, nil: SMTPReply(250, "2.0.0", "Ok: queued as \(id)")
+        }
+    }
+}
