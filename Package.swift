@@ -180,6 +180,7 @@ let package = Package(
             dependencies: [
                 "Submission", "SMTPServer", "SMTPProtocol", "RelayStore", "MessageRewrite",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         .testTarget(

@@ -206,17 +206,26 @@ public final class SubmissionIntake: SubmissionBackend {
             guard let timeout = policy.syncTimeout, let attempt = await delivery.start(record) else {
                 return SMTPReply(250, "2.0.0", "Ok: queued as \(id)")
             }
-            let outcome: SyncOutcome? = await withTaskGroup(of: SyncOutcome?.self) { group in
-                group.addTask { await attempt.value }
-                group.addTask {
-                    try? await Task.sleep(for: timeout)
-                    return nil
-                }
-                let first = await group.next() ?? nil
-                group.cancelAll()
-                return first
+            return Self.reply(id: id, await Self.outcome(of: attempt, within: timeout))
+        }
+    }
+
+    /// The attempt's outcome, or nil when it is still running after `timeout`; the attempt then goes
+    /// on in the background. (Not a task group: a group waits for all its children before it returns,
+    /// and waiting for a Task's value does not end when the waiter is cancelled, so the reply would
+    /// wait for the attempt however long it took.)
+    static func outcome(of attempt: Task<SyncOutcome, Never>, within timeout: Duration) async -> SyncOutcome? {
+        let answer = FirstAnswer()
+        return await withCheckedContinuation { continuation in
+            let timer = Task {
+                try? await Task.sleep(for: timeout)
+                answer.give(nil, to: continuation)
             }
-            return Self.reply(id: id, outcome)
+            Task {
+                let outcome = await attempt.value
+                timer.cancel()
+                answer.give(outcome, to: continuation)
+            }
         }
     }
 
@@ -228,5 +237,19 @@ public final class SubmissionIntake: SubmissionBackend {
         case .failed(let text): SMTPReply(554, "5.6.0", "\(text) (log \(id))")
         case .queued, nil: SMTPReply(250, "2.0.0", "Ok: queued as \(id)")
         }
+    }
+}
+
+/// Resumes a continuation once: the first of the attempt and the timer to answer wins.
+private final class FirstAnswer: @unchecked Sendable {
+    private let lock = NSLock()
+    private var answered = false
+
+    func give(_ outcome: SyncOutcome?, to continuation: CheckedContinuation<SyncOutcome?, Never>) {
+        let first = lock.withLock {
+            defer { answered = true }
+            return !answered
+        }
+        if first { continuation.resume(returning: outcome) }
     }
 }
