@@ -140,6 +140,9 @@ final class SMTPSessionHandler<Backend: SubmissionBackend>: ChannelDuplexHandler
             case .authenticate(let username, let password):
                 flush(&output)
                 authenticate(username: username, password: password)
+            case .checkSender(let mailFrom):
+                flush(&output)
+                checkSender(mailFrom: mailFrom)
             case .beginMessage:
                 // beginMessage() answers (354 or 452) through a nested perform(): send the replies
                 // before it first, or a pipelined MAIL/RCPT/DATA group gets its 354 ahead of its 250s.
@@ -204,6 +207,7 @@ final class SMTPSessionHandler<Backend: SubmissionBackend>: ChannelDuplexHandler
             switch result {
             case .accepted(let verified):
                 login = verified
+                session.checksSender = backend.checksSender(for: verified)
                 throttle.succeeded(peer: peer.address)
                 logger.info("smtp auth succeeded", metadata: ["smtp.user": "\(username)"])
                 perform(session.authenticationFinished(success: true))
@@ -225,6 +229,21 @@ final class SMTPSessionHandler<Backend: SubmissionBackend>: ChannelDuplexHandler
                 guard !closing else { return }
                 perform(session.authenticationFinished(success: false))
             }
+        }
+    }
+
+    private func checkSender(mailFrom: String) {
+        guard let context, let login else { return perform(session.senderChecked(refusal: nil)) }
+        let backend = self.backend
+        let peer = self.peer
+        let promise = context.eventLoop.makePromise(of: SMTPReply?.self)
+        promise.completeWithTask { await backend.admitSender(login: login, mailFrom: mailFrom, peer: peer) }
+        promise.futureResult.assumeIsolated().whenSuccess { [self] refusal in
+            guard !closing else { return }
+            if let refusal {
+                logger.notice("smtp sender refused", metadata: ["smtp.reply": "\(refusal.code) \(refusal.enhancedCode ?? "")"])
+            }
+            perform(session.senderChecked(refusal: refusal))
         }
     }
 

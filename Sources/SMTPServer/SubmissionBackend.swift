@@ -13,12 +13,22 @@ public protocol SubmissionBackend: Sendable {
 
     /// Checks an SMTP login. May be slow (a password hash): called off the event loop.
     func authenticate(username: String, password: String, peer: PeerInfo) async -> AuthenticationResult<Login>
+    /// Whether this login's MAIL FROM must wait for `admitSender` (a login with a daily limit). Called
+    /// on the event loop once per AUTH: must be quick. The default is false.
+    func checksSender(for login: Login) -> Bool
+    /// Whether the login may start a message now: nil lets it, a reply refuses the MAIL FROM.
+    func admitSender(login: Login, mailFrom: String, peer: PeerInfo) async -> SMTPReply?
     /// Opens a spool for an incoming message. Called on the event loop: must be quick.
     func openSpool() throws -> Spool
     /// Makes the message durable (and, in sync delivery mode, tries to deliver it) and returns the
     /// reply for the client. Called once per message, after the final dot. `login` is the session's
     /// verified login (nil for a trusted peer that did not log in).
     func commit(envelope: Envelope, login: Login?, spool: Spool, peer: PeerInfo) async -> SMTPReply
+}
+
+extension SubmissionBackend {
+    public func checksSender(for login: Login) -> Bool { false }
+    public func admitSender(login: Login, mailFrom: String, peer: PeerInfo) async -> SMTPReply? { nil }
 }
 
 /// What a login check found.

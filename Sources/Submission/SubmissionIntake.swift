@@ -46,6 +46,34 @@ public final class SubmissionIntake: SubmissionBackend {
         }
     }
 
+    /// Only a login with a daily limit (as of its AUTH) is checked at MAIL FROM: the others cost nothing.
+    public func checksSender(for login: Login) -> Bool {
+        login.dailyLimit != nil
+    }
+
+    /// A login past its daily limit gets 452 4.5.3 at MAIL FROM: the message is not taken (and then
+    /// held), so the site's own mail plugin keeps it and tries again. The count is of messages accepted
+    /// for the login since 00:00 UTC; the limit is read now, so a changed limit applies at once.
+    public func admitSender(login: Login, mailFrom: String, peer: PeerInfo) async -> SMTPReply? {
+        let usage: DailyUsage
+        do {
+            usage = try await store.dailyUsage(username: login.username)
+        } catch {
+            logger.error("smtp daily limit: usage lookup failed", metadata: ["smtp.user": "\(login.username)", "error": "\(error)"])
+            return SMTPReply(451, "4.3.0", "Temporary local problem, try again later")
+        }
+        guard usage.isExhausted, let limit = usage.limit else { return nil }
+        logger.notice("smtp login over its daily limit", metadata: [
+            "smtp.user": "\(login.username)", "limit": "\(limit)", "sent_today": "\(usage.count)",
+        ])
+        return Self.dailyLimitReply(username: login.username, usage: usage, limit: limit)
+    }
+
+    /// The words of the daily-limit refusal: the login, the limit, and when it resets.
+    static func dailyLimitReply(username: String, usage: DailyUsage, limit: Int) -> SMTPReply {
+        SMTPReply(452, "4.5.3", "Daily limit reached: login \(username) may send \(limit) message\(limit == 1 ? "" : "s") a day and has sent \(usage.count) today; the limit resets at 00:00 UTC (\(ISO8601.string(usage.resetsAt)))")
+    }
+
     public func openSpool() throws -> IntakeSpool {
         IntakeSpool(store.spool.receive())
     }

@@ -166,10 +166,12 @@ final class Relay: @unchecked Sendable {
     let delivery = RecordingDelivery()
     let metrics = RecordingMetrics()
 
-    init() throws {
+    init(clock: MovableClock? = nil) throws {
         directory = NSTemporaryDirectory() + "submission-tests-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        store = try RelayStore.open(dataDirectory: directory + "/data", options: .init(passwordHashing: .testing))
+        var options = RelayStore.Options(passwordHashing: .testing)
+        if let clock { options.clock = { clock.now } }
+        store = try RelayStore.open(dataDirectory: directory + "/data", options: options)
     }
 
     deinit { try? FileManager.default.removeItem(atPath: directory) }
@@ -185,10 +187,16 @@ final class Relay: @unchecked Sendable {
     func addLogin(state: AccountState, problem: String? = nil) async throws -> VerifiedCredential {
         try await store.addAccount(name: "main", kind: .sandbox, fromAddresses: ["site@example.com"], state: .ok)
         if state != .ok || problem != nil { try await store.setAccountState(name: "main", state: state, problemCode: problem) }
-        try await store.addCredential(username: "site@example.com", account: "main", password: "correct horse battery")
-        let result = await intake().authenticate(username: "site@example.com", password: "correct horse battery", peer: Self.peer)
-        guard case .accepted(let login) = result else { throw Failure("AUTH did not accept the login: \(result)") }
+        try await store.addCredential(username: "site@example.com", account: "main", password: "correct horse battery", generated: true)
+        let login = try await verify(intake(), "site@example.com", "correct horse battery")
         #expect(login.account == "main" && login.username == "site@example.com")
+        return login
+    }
+
+    /// The login as intake's AUTH returns it.
+    func verify(_ intake: SubmissionIntake, _ username: String, _ password: String) async throws -> VerifiedCredential {
+        let result = await intake.authenticate(username: username, password: password, peer: Self.peer)
+        guard case .accepted(let login) = result else { throw Failure("AUTH did not accept \(username): \(result)") }
         return login
     }
 
@@ -215,9 +223,11 @@ final class Relay: @unchecked Sendable {
     }
 
     /// `commitOnly`, then the stored row (read back here, in the test, to check what intake wrote).
-    func send(_ intake: SubmissionIntake, login: VerifiedCredential?, message: [UInt8] = Relay.message(), chunk: Int = 4096)
-        async throws -> (SMTPReply, MessageRecord)
-    {
+    func send(
+        _ intake: SubmissionIntake, login: VerifiedCredential?, message: [UInt8] = Relay.message(), chunk: Int = 4096,
+        trusted: Bool = false
+    ) async throws -> (SMTPReply, MessageRecord) {
+        let intake = trusted ? self.intake(trustedAccount: "main") : intake
         let reply = try await commitOnly(intake, login: login, message: message, chunk: chunk)
         let record = try #require(try await store.messages(limit: 1).first, "no row for \(reply)")
         return (reply, record)
