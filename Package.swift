@@ -9,6 +9,7 @@ import PackageDescription
 //                 implementation: spool files, accounts, SMTP credentials, send log, the message lifecycle.
 //   RelayBackup   backup and restore of the data directory: manifest, checksums, private file modes.
 //   SMTPServer    SwiftNIO glue: sockets, TLS, timeouts, limits; drives SMTPProtocol, talks to a SubmissionBackend.
+//   Submission    intake: the SubmissionBackend of the store (logins, spool + header capture, held/queued/sending, commit).
 //   Delivery      the delivery worker: per-account lanes, retry policy, Gmail attempts, send log rows, metrics.
 //   GoogleFixtures Google's error bodies as captured: the one fixture set of FakeGoogle and the tests.
 //   ProblemCatalogue every problem code explained: title, meaning, causes, steps, disposition. Pure.
@@ -71,6 +72,16 @@ let package = Package(
             ],
             exclude: ["README.md"]
         ),
+        // Intake: the SMTP listener's backend (login, spool with header capture, the accept decision, commit).
+        .target(
+            name: "Submission",
+            dependencies: [
+                "SMTPServer", "SMTPProtocol", "RelayStore", "MessageRewrite",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            exclude: ["README.md"]
+        ),
         // The delivery engine: worker, per-account lanes, retry policy, send log rows, metrics.
         .target(
             name: "Delivery",
@@ -86,7 +97,7 @@ let package = Package(
         .target(
             name: "GmailRelayApp",
             dependencies: [
-                "SMTPProtocol", "RelayConfig", "RelayStore", "SMTPServer", "MessageRewrite", "GmailAPI", "Delivery",
+                "SMTPProtocol", "RelayConfig", "RelayStore", "SMTPServer", "Submission", "MessageRewrite", "GmailAPI", "Delivery",
                 "ProblemCatalogue", "RelayStatus", "StatusWeb", "AccountAlerts", "BuildInfo", "RelayBackup",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -163,6 +174,14 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "SubmissionTests",
+            dependencies: [
+                "Submission", "SMTPServer", "SMTPProtocol", "RelayStore", "MessageRewrite",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         .testTarget(

@@ -12,6 +12,7 @@ import RelayStore
 import SMTPServer
 import ServiceLifecycle
 import StatusWeb
+import Submission
 import UnixSignals
 
 /// Builds the running relay from a configuration: shared by `serve` and the tests.
@@ -83,7 +84,8 @@ public struct RelayApplication: Sendable {
         self.worker = worker
         self.retention = RetentionService(store: store, retentionDays: configuration.log.retentionDays, logger: logger)
         self.probe = TokenHealthProbe(store: store, tokens: tokens, interval: configuration.health.probeInterval, logger: logger)
-        let backend = StoreSubmissionBackend(store: store, configuration: configuration, worker: worker, metrics: metrics, logger: logger)
+        let backend = SubmissionIntake(
+            store: store, policy: IntakePolicy(configuration), delivery: WorkerSyncDelivery(worker: worker), metrics: metrics, logger: logger)
         self.smtp = SMTPService(configuration: serverConfiguration, listeners: listeners, backend: backend, logger: logger)
 
         let certificatePath = smtpConfig.tls?.certPath ?? ""

@@ -35,14 +35,16 @@ extension RelayStore {
         try await pool.read { db in try fetchAccount(db, name: name) }
     }
 
-    /// The account an SMTP login sends through, in one read (the commit path of every message); nil when
-    /// the login no longer exists (removing an account removes its logins).
-    public func account(forLogin username: String) async throws -> Account? {
+
+    /// The account a verified login sends through, as it is now (its state may have changed since the
+    /// login was checked), in one read by primary key (the commit path of every message); nil when that
+    /// login no longer exists or no longer belongs to it (removing an account removes its logins).
+    public func account(id: Int64, stillHoldingLogin username: String) async throws -> Account? {
         try await pool.read { db in
             try Row.fetchOne(db, cached: """
                     SELECT \(Account.columns) FROM accounts
-                    WHERE id = (SELECT account_id FROM credentials WHERE username = ?)
-                    """, arguments: [username]).map(Account.init(row:))
+                    WHERE id = ? AND EXISTS (SELECT 1 FROM credentials WHERE username = ? AND account_id = accounts.id)
+                    """, arguments: [id, username]).map(Account.init(row:))
         }
     }
 

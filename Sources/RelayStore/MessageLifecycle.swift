@@ -178,7 +178,8 @@ enum MessageLifecycle {
 
     /// A new message: its row (in one of `initialStatuses`), its inline body, and its "accepted" event
     /// (and "held" when it is born held).
-    static func accept(_ db: Database, _ m: NewMessage, accountID: Int64, now: Int64) throws -> Int64 {
+    /// Returns the row as written, so a caller that sends it at once (sync mode) need not read it back.
+    static func accept(_ db: Database, _ m: NewMessage, accountID: Int64, now: Int64) throws -> MessageRecord {
         guard initialStatuses.contains(m.status) else { throw StoreError.invalidInitialStatus(m.status) }
         try db.execute(cached: """
                 INSERT INTO messages (status, account, account_id, credential_username, peer, tls, mail_from,
@@ -204,7 +205,13 @@ enum MessageLifecycle {
         if m.status == .held {
             try record(db, message, kind: MessageStatus.held.rawValue, detail: m.problemCode ?? "account cannot send", now: now)
         }
-        return id
+        let at = Millis.date(now)
+        return MessageRecord(
+            id: id, status: m.status, account: m.account, mailFrom: m.mailFrom, recipients: m.recipients,
+            subject: m.subject, messageID: m.messageID, size: m.size, gmailID: nil, problem: m.problemCode,
+            attempts: 0, createdAt: at, updatedAt: at, sandbox: m.sandbox, peer: m.peer, tls: m.tls,
+            accountID: accountID, credentialUsername: m.credentialUsername, spoolPath: m.spoolPath,
+            nextAttemptAt: m.status == .queued ? at : nil, rewrittenHeaders: m.rewrittenHeaders)
     }
 
     /// A line in the message's history that is not a status change (what the header rewrite changed).
@@ -301,7 +308,7 @@ extension RelayStore {
     /// Records one received message in one durable transaction and returns its id (the "log id").
     /// With WAL and synchronous=FULL the row is on disk when this returns: only then may SMTP say 250.
     /// (The SMTP path goes through GroupCommitter, which batches concurrent accepts.)
-    static func applyAccept(_ db: Database, _ message: NewMessage, now: Int64) throws -> Int64 {
+    static func applyAccept(_ db: Database, _ message: NewMessage, now: Int64) throws -> MessageRecord {
         guard let accountID = try Int64.fetchOne(db, cached: "SELECT id FROM accounts WHERE name = ?", arguments: [message.account]) else {
             throw StoreError.unknownAccount(message.account)
         }

@@ -161,18 +161,26 @@ public struct Credential: Codable, Sendable, Equatable {
     public var account: String
     public var createdAt: Date
     public var lastUsedAt: Date?
+    /// Messages this login may send per UTC day (nil: no limit of its own).
+    public var dailyLimit: Int?
+    /// Messages accepted for this login since 00:00 UTC today.
+    public var sentToday: Int
 
     enum CodingKeys: String, CodingKey {
         case username, account
         case createdAt = "created_at"
         case lastUsedAt = "last_used_at"
+        case dailyLimit = "daily_limit"
+        case sentToday = "sent_today"
     }
 
-    public init(username: String, account: String, createdAt: Date, lastUsedAt: Date?) {
+    public init(username: String, account: String, createdAt: Date, lastUsedAt: Date?, dailyLimit: Int? = nil, sentToday: Int = 0) {
         self.username = username
         self.account = account
         self.createdAt = createdAt
         self.lastUsedAt = lastUsedAt
+        self.dailyLimit = dailyLimit
+        self.sentToday = sentToday
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -181,6 +189,8 @@ public struct Credential: Codable, Sendable, Equatable {
         try c.encode(account, forKey: .account)
         try c.encodeDate(createdAt, forKey: .createdAt)
         try c.encodeDate(lastUsedAt, forKey: .lastUsedAt)
+        try c.encode(dailyLimit, forKey: .dailyLimit)
+        try c.encode(sentToday, forKey: .sentToday)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -189,6 +199,8 @@ public struct Credential: Codable, Sendable, Equatable {
         account = try c.decode(String.self, forKey: .account)
         createdAt = try c.decodeRequiredDate(.createdAt)
         lastUsedAt = try c.decodeDate(.lastUsedAt)
+        dailyLimit = try c.decodeIfPresent(Int.self, forKey: .dailyLimit)
+        sentToday = try c.decodeIfPresent(Int.self, forKey: .sentToday) ?? 0
     }
 }
 
@@ -199,6 +211,28 @@ public struct VerifiedCredential: Sendable, Equatable {
     public var account: String
     public var kind: AccountKind
     public var state: AccountState
+    /// The login's daily message limit when it was verified (nil: none); MAIL FROM checks it.
+    public var dailyLimit: Int? = nil
+}
+
+/// A login's messages today against its daily limit.
+public struct DailyUsage: Sendable, Equatable {
+    /// The limit now (nil: none, or the login is gone).
+    public var limit: Int?
+    /// Messages accepted for the login since `since`.
+    public var count: Int
+    /// 00:00 UTC today: the count starts here and the limit resets at the next one.
+    public var since: Date
+    public var resetsAt: Date { since.addingTimeInterval(86_400) }
+
+    public init(limit: Int?, count: Int, since: Date) {
+        self.limit = limit
+        self.count = count
+        self.since = since
+    }
+
+    /// The limit is used up: the login's next message is refused until `resetsAt`.
+    public var isExhausted: Bool { limit.map { count >= $0 } ?? false }
 }
 
 /// A message as the SMTP listener hands it over, after its body is in the spool.

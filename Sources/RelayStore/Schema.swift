@@ -111,6 +111,15 @@ enum Schema {
                 )
                 """)
         }
+        // "v5-..." is another branch's (delivery attempts); the names only need to be unique.
+        migrator.registerMigration("v6-credential-daily-limit") { db in
+            // A login's daily message limit (NULL: none), and the index that keeps its count cheap: the
+            // messages of one login since midnight UTC, counted at each MAIL FROM of a limited login.
+            try db.execute(sql: """
+                ALTER TABLE credentials ADD COLUMN daily_limit INTEGER CHECK (daily_limit IS NULL OR daily_limit >= 0);
+                CREATE INDEX messages_credential_created ON messages(credential_username, created_at);
+                """)
+        }
         migrator.registerMigration("v7-account-fallback") { db in
             // The account that sends this one's mail while it needs reauthorization or is blocked
             // (`account update NAME --fallback OTHER`). A name, as messages carry account names.

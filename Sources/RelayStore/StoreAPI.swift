@@ -68,8 +68,9 @@ public protocol MessageStore: Sendable {
 /// Accepting received messages: each is durable when this returns (SMTP may then say 250).
 /// `GroupCommitter` is SQLite's (it batches concurrent messages into one transaction).
 public protocol MessageIntake: Sendable {
-    /// Stores one message in `queued`, `sending` or `held` and returns its log id.
-    func accept(_ message: NewMessage) async throws -> Int64
+    /// Stores one message in `queued`, `sending` or `held` and returns its row as stored (its log id
+    /// included), so the caller need not read it back.
+    func accept(_ message: NewMessage) async throws -> MessageRecord
 }
 
 /// Gmail accounts: their grants (sealed at rest), states and problems.
@@ -78,8 +79,9 @@ public protocol AccountStore: Sendable {
     func addAccount(name: String, kind: AccountKind, fromAddresses: [String], secret: Data?, state: AccountState) async throws -> Account
     /// The account with this name, or nil.
     func account(named name: String) async throws -> Account?
-    /// The account an SMTP login sends for, or nil.
-    func account(forLogin username: String) async throws -> Account?
+    /// The account with this id as it is now, if the login `username` still sends for it; nil when the
+    /// login or the account is gone (the commit of a message of an authenticated session).
+    func account(id: Int64, stillHoldingLogin username: String) async throws -> Account?
     /// All accounts by name.
     func accounts() async throws -> [Account]
     /// Removes the account and its credentials; its waiting messages fail (`account_removed`).
@@ -119,6 +121,10 @@ public protocol CredentialStore: Sendable {
     func credential(username: String) async throws -> Credential?
     /// Removes a login.
     func removeCredential(username: String) async throws
+    /// Sets (or with nil removes) a login's daily message limit.
+    func setCredentialDailyLimit(username: String, limit: Int?) async throws
+    /// The login's messages since 00:00 UTC against its limit (checked at each MAIL FROM of a limited login).
+    func dailyUsage(username: String) async throws -> DailyUsage
 }
 
 /// Everything the app and the CLI use.

@@ -10,6 +10,7 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible, Loc
     case invalidFallback(String)
     case duplicateCredential(String)
     case unknownCredential(String)
+    case invalidDailyLimit(Int)
     case weakPassword(minimumLength: Int)
     case unknownMessage(Int64)
     case invalidTransition(id: Int64, from: MessageStatus, to: MessageStatus)
@@ -43,6 +44,8 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible, Loc
             return "an SMTP credential with username \(quoted(name)) already exists"
         case .unknownCredential(let name):
             return "no SMTP credential with username \(quoted(name)); `gmail-relay credential list` shows them"
+        case .invalidDailyLimit(let limit):
+            return "invalid daily limit \(limit): use a whole number of messages, 0 or more (or --no-daily-limit)"
         case .weakPassword(let minimum):
             return "the password is too short: use at least \(minimum) characters (leave it out to get a generated one)"
         case .unknownMessage(let id):

@@ -56,7 +56,7 @@ final class DelivererTests: XCTestCase {
         let id = try await GroupCommitter(store: store).accept(NewMessage(
             account: account, credentialUsername: "site1", peer: "127.0.0.1:5000", tls: false, mailFrom: "shop@example.com",
             recipients: recipients, subject: "Order", messageID: nil, size: Int64(body.utf8.count), spoolPath: path,
-            sandbox: false, status: status))
+            sandbox: false, status: status)).id
         return try await store.message(id: id)!
     }
 
@@ -118,7 +118,7 @@ final class DelivererTests: XCTestCase {
         let id = try await GroupCommitter(store: store).accept(NewMessage(
             account: "shop", credentialUsername: "site1", peer: "127.0.0.1:5000", tls: false, mailFrom: "shop@example.com",
             recipients: ["alice@example.com", "hidden@example.com"], subject: "Inline", messageID: nil, size: Int64(bytes.count),
-            spoolPath: nil, inlineBody: bytes, sandbox: false, status: .sending))
+            spoolPath: nil, inlineBody: bytes, sandbox: false, status: .sending)).id
         let message = try await store.message(id: id)!
         XCTAssertNil(message.spoolPath)
         let result = await deliverer.deliver(message)

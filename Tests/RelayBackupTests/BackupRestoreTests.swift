@@ -29,7 +29,7 @@ import Testing
         return try await GroupCommitter(store: store).accept(NewMessage(
             account: "shop", credentialUsername: nil, peer: "127.0.0.1:50000", tls: false, mailFrom: "site@example.org",
             recipients: ["reader@example.com"], subject: "s", messageID: nil, size: Int64(body.utf8.count),
-            spoolPath: path, sandbox: false, status: status, problemCode: nil))
+            spoolPath: path, sandbox: false, status: status, problemCode: nil)).id
     }
 
     static func mode(_ path: String) throws -> Int {

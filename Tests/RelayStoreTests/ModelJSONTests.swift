@@ -38,7 +38,7 @@ import Testing
         #expect(try Self.json(Self.message) == #"{"account":"shop","attempts":1,"created_at":"2025-06-15T15:06:40Z","gmail_id":"18c2","id":42,"mail_from":"wp@example.org","message_id":"<m@example.org>","peer":"127.0.0.1:5000","problem":null,"recipients":["a@example.com"],"sandbox":false,"sent_through":null,"size":123,"status":"sent","subject":null,"tls":true,"updated_at":"2025-06-15T15:06:41Z"}"#)
         #expect(try Self.json(Self.attempt) == #"{"endpoint":"https://gmail.googleapis.com/x","finished_at":"2025-06-15T15:06:42Z","http_status":429,"next_delay_seconds":60.5,"problem":"rate_limited","response_body":"{}","started_at":"2025-06-15T15:06:40Z"}"#)
         #expect(try Self.json(Self.event) == #"{"account":"shop","at":"2025-06-15T15:06:40Z","detail":"oauth_user","id":9,"kind":"account_added","message_id":null}"#)
-        #expect(try Self.json(Self.credential) == #"{"account":"shop","created_at":"2025-06-15T15:06:40Z","last_used_at":null,"username":"site1"}"#)
+        #expect(try Self.json(Self.credential) == #"{"account":"shop","created_at":"2025-06-15T15:06:40Z","daily_limit":null,"last_used_at":null,"sent_today":0,"username":"site1"}"#)
     }
 
     @Test func everyModelSurvivesARoundTrip() throws {

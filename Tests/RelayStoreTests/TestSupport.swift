@@ -89,7 +89,7 @@ func writeSync<T>(_ store: RelayStore, _ body: (Database) throws -> T) throws ->
 extension RelayStore {
     /// Accepts one message the way SMTP does: through a GroupCommitter.
     func accept(_ message: NewMessage) async throws -> Int64 {
-        try await GroupCommitter(store: self).accept(message)
+        try await GroupCommitter(store: self).accept(message).id
     }
 
     /// Claims due messages as the worker does, with `perAccount` slots reserved for each account that

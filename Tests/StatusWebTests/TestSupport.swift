@@ -73,7 +73,7 @@ final class Fixture: @unchecked Sendable {
             account: account, credentialUsername: "site1", peer: "127.0.0.1:50000", tls: false, mailFrom: from,
             recipients: to, subject: subject, messageID: "<\(UUID().uuidString)@example.org>",
             size: Int64(body.utf8.count), spoolPath: path, sandbox: false, status: delivered ? .sending : status,
-            problemCode: delivered ? nil : problem))
+            problemCode: delivered ? nil : problem)).id
         guard delivered else { return id }
         let now = Date()
         let outcome: AttemptReport.Outcome = switch status {
