@@ -18,11 +18,11 @@ extension RelayStore {
                 throw StoreError.duplicateAccount(name)
             }
             try db.execute(cached: """
-                    INSERT INTO accounts (name, kind, from_addresses, state, secret, consented_at, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO accounts (name, kind, from_addresses, state, secret, consented_at, secret_stored_at, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [name, kind.rawValue, JSONList.encode(addresses), state.rawValue, sealed,
-                            sealed == nil ? nil : now, now, now])
+                            sealed == nil ? nil : now, sealed == nil ? nil : now, now, now])
             let id = db.lastInsertedRowID
             let from = addresses.isEmpty ? "no from address yet" : "from " + addresses.joined(separator: ", ")
             try insertEvent(db, at: now, kind: "account_added", detail: "\(kind.rawValue) account, \(from)",
@@ -108,8 +108,8 @@ extension RelayStore {
             guard let id = try Int64.fetchOne(db, cached: "SELECT id FROM accounts WHERE name = ?", arguments: [name]) else {
                 throw StoreError.unknownAccount(name)
             }
-            try db.execute(cached: "UPDATE accounts SET secret = ?, consented_at = COALESCE(?, consented_at), updated_at = ? WHERE id = ?",
-                arguments: [sealed, consented, now, id])
+            try db.execute(cached: "UPDATE accounts SET secret = ?, consented_at = COALESCE(?, consented_at), secret_stored_at = ?, updated_at = ? WHERE id = ?",
+                arguments: [sealed, consented, sealed == nil ? nil : now, now, id])
             try insertEvent(db, at: now, kind: "account_secret",
                             detail: sealed == nil ? "secret cleared" : "secret stored", accountID: id, account: name)
         }
@@ -174,7 +174,7 @@ extension Account {
     /// Every column but the secret itself (an account read does not copy the encrypted grant).
     static let columns = """
         id, name, kind, from_addresses, state, problem_code, problem_detail, secret IS NOT NULL AS has_secret,
-        consented_at, last_success_at, token_expires_at, checked_at, granted_scopes, created_at, updated_at
+        consented_at, last_success_at, token_expires_at, checked_at, granted_scopes, secret_stored_at, created_at, updated_at
         """
 
     init(row: Row) {
@@ -192,6 +192,7 @@ extension Account {
             tokenExpiresAt: Millis.dateIfAny(row["token_expires_at"] as Int64?),
             checkedAt: Millis.dateIfAny(row["checked_at"] as Int64?),
             grantedScopes: (row["granted_scopes"] as String?).map { $0.split(separator: " ").map(String.init) },
+            secretStoredAt: Millis.dateIfAny(row["secret_stored_at"] as Int64?),
             createdAt: Millis.date(row["created_at"] as Int64),
             updatedAt: Millis.date(row["updated_at"] as Int64))
     }

@@ -60,6 +60,9 @@ public struct Account: Codable, Sendable, Equatable {
     public var checkedAt: Date?
     /// The scopes Google last reported for the account's access token; nil when never reported.
     public var grantedScopes: [String]?
+    /// When the secret was last stored (`account add`/`update` with a key or grant, `reauth`); nil without one.
+    /// For a service account this is when the relay got the key, not when Google created it.
+    public var secretStoredAt: Date?
     public var createdAt: Date
     public var updatedAt: Date
 
@@ -77,6 +80,7 @@ public struct Account: Codable, Sendable, Equatable {
         case tokenExpiresAt = "token_expires_at"
         case checkedAt = "checked_at"
         case grantedScopes = "granted_scopes"
+        case secretStoredAt = "secret_stored_at"
         case createdAt = "created_at"
         case updatedAt = "updated_at"
     }
@@ -96,6 +100,7 @@ public struct Account: Codable, Sendable, Equatable {
         try c.encode(tokenExpiresAt.map(ISO8601.string), forKey: .tokenExpiresAt)
         try c.encode(checkedAt.map(ISO8601.string), forKey: .checkedAt)
         try c.encode(grantedScopes, forKey: .grantedScopes)
+        try c.encode(secretStoredAt.map(ISO8601.string), forKey: .secretStoredAt)
         try c.encode(ISO8601.string(createdAt), forKey: .createdAt)
         try c.encode(ISO8601.string(updatedAt), forKey: .updatedAt)
     }
@@ -115,6 +120,7 @@ public struct Account: Codable, Sendable, Equatable {
         tokenExpiresAt = try decodeDate(c, .tokenExpiresAt)
         checkedAt = try decodeDate(c, .checkedAt)
         grantedScopes = try c.decodeIfPresent([String].self, forKey: .grantedScopes)
+        secretStoredAt = try decodeDate(c, .secretStoredAt)
         createdAt = try decodeRequiredDate(c, .createdAt)
         updatedAt = try decodeRequiredDate(c, .updatedAt)
     }
@@ -123,7 +129,7 @@ public struct Account: Codable, Sendable, Equatable {
         id: Int64, name: String, kind: AccountKind, fromAddresses: [String], state: AccountState,
         problemCode: String?, problemDetail: String?, hasSecret: Bool, consentedAt: Date?,
         lastSuccessAt: Date?, tokenExpiresAt: Date?, checkedAt: Date? = nil, grantedScopes: [String]? = nil,
-        createdAt: Date, updatedAt: Date
+        secretStoredAt: Date? = nil, createdAt: Date, updatedAt: Date
     ) {
         self.id = id
         self.name = name
@@ -138,6 +144,7 @@ public struct Account: Codable, Sendable, Equatable {
         self.tokenExpiresAt = tokenExpiresAt
         self.checkedAt = checkedAt
         self.grantedScopes = grantedScopes
+        self.secretStoredAt = secretStoredAt
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }
