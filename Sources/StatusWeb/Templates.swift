@@ -12,7 +12,7 @@ enum Templates {
 
     static let all: [(String, String)] = [
         ("layout", layout), ("overview", overview), ("messages", messages), ("message", message),
-        ("login", login), ("problem", problem), ("error", error),
+        ("login", login), ("problem", problem), ("error", error), ("charts", StatsChart.template),
     ]
 
     static let layout = """
@@ -74,6 +74,7 @@ enum Templates {
         <a href="/messages?status=failed"><strong>{{queue.failed}}</strong> failed</a>
         <a href="/messages?status=sent"><strong>{{queue.sent24h}}</strong> sent in 24 h</a>
         </section>
+        {{> charts}}
         {{#relayProblems}}
         <article class="relay-problem">
         {{> problem}}
