@@ -49,9 +49,12 @@ public struct AccountStatus: Codable, Sendable, Equatable {
     public var messages: AccountMessageCounts
     /// A grant known or likely to stop soon (Testing-mode apps end grants 7 days after consent).
     public var warning: GrantWarning?
+    /// Problems to act on while mail still flows (catalogue codes with disposition `unaffected`: an old
+    /// service-account key, a Testing-mode grant about to end); empty when there are none.
+    public var warnings: [Explanation]
 
     enum CodingKeys: String, CodingKey {
-        case name, email, kind, state, problem, messages, warning
+        case name, email, kind, state, problem, messages, warning, warnings
         case tokenExpiresAt = "token_expires_at"
         case lastSuccessAt = "last_success_at"
         case consentedAt = "consented_at"
@@ -60,7 +63,8 @@ public struct AccountStatus: Codable, Sendable, Equatable {
 
     public init(
         name: String, email: String?, kind: String, state: String, tokenExpiresAt: Date?, lastSuccessAt: Date?,
-        consentedAt: Date?, checkedAt: Date? = nil, problem: Explanation?, messages: AccountMessageCounts, warning: GrantWarning?
+        consentedAt: Date?, checkedAt: Date? = nil, problem: Explanation?, messages: AccountMessageCounts, warning: GrantWarning?,
+        warnings: [Explanation] = []
     ) {
         self.name = name
         self.email = email
@@ -73,6 +77,7 @@ public struct AccountStatus: Codable, Sendable, Equatable {
         self.problem = problem
         self.messages = messages
         self.warning = warning
+        self.warnings = warnings
     }
 
     // Explicit nulls: every key is always present, as the contract lists them.
@@ -89,6 +94,7 @@ public struct AccountStatus: Codable, Sendable, Equatable {
         try c.encode(problem, forKey: .problem)
         try c.encode(messages, forKey: .messages)
         try c.encode(warning, forKey: .warning)
+        try c.encode(warnings, forKey: .warnings)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -104,6 +110,8 @@ public struct AccountStatus: Codable, Sendable, Equatable {
         problem = try c.decodeIfPresent(Explanation.self, forKey: .problem)
         messages = try c.decode(AccountMessageCounts.self, forKey: .messages)
         warning = try c.decodeIfPresent(GrantWarning.self, forKey: .warning)
+        // Reports of relays older than the key have none.
+        warnings = try c.decodeIfPresent([Explanation].self, forKey: .warnings) ?? []
     }
 }
 

@@ -96,6 +96,7 @@ enum Templates {
         <dt>Messages</dt><dd><a href="/messages?account={{name}}&amp;status=queued">{{messages.queued}} queued</a> · <a href="/messages?account={{name}}&amp;status=held">{{messages.held}} held</a> · <a href="/messages?account={{name}}&amp;status=failed">{{messages.failed}} failed</a></dd>
         </dl>
         {{#warning}}<p class="{{level}}">{{text}}</p>{{/warning}}
+        {{#warnings}}<div class="account-warning">{{> problem}}</div>{{/warnings}}
         {{#problem}}{{> problem}}{{/problem}}
         </article>
         {{/accounts}}
