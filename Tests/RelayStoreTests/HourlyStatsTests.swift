@@ -60,13 +60,13 @@ import Testing
         let (store, directory) = try makeStore(clock)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let plan = try readSync(store) { db in
-            try Row.fetchAll(db, sql: """
-                EXPLAIN QUERY PLAN SELECT at / 3600000 AS hour, kind, COUNT(*) AS n FROM events
-                WHERE kind IN ('sent', 'failed', 'held', 'accepted') AND at >= ? AND at < ?
-                GROUP BY hour, kind
-                """, arguments: [0, 1]).map { $0["detail"] as String }
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + RelayStore.hourlyCountsQuery, arguments: [0, 1])
+                .map { $0["detail"] as String }
         }
-        #expect(plan.contains { $0.contains("COVERING INDEX events_kind_at") }, "plan: \(plan)")
+        let searches = plan.filter { $0.contains("SEARCH events") }
+        #expect(searches.count == 4, "plan: \(plan)")
+        #expect(searches.allSatisfy { $0.contains("COVERING INDEX events_kind_at (kind=? AND at>? AND at<?)") }, "plan: \(plan)")
+        #expect(!plan.contains { $0.contains("SCAN events") || $0.contains("TEMP B-TREE") }, "plan: \(plan)")
     }
 
     @Test func secretStoredAtFollowsTheSecret() async throws {
