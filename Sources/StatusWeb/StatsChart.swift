@@ -215,23 +215,24 @@ struct StatsChart: Sendable {
 
         """
 
+    /// UTC labels from calendar components (a page draws up to 768 bars: no DateFormatter per label).
     enum Format {
-        static func hour(_ date: Date) -> String { formatter("yyyy-MM-dd HH:00 'UTC'").string(from: date) }
-        static func clock(_ date: Date) -> String { formatter("HH:00").string(from: date) }
-        static func day(_ date: Date) -> String { formatter("yyyy-MM-dd").string(from: date) }
+        static func hour(_ date: Date) -> String { "\(day(date)) \(clock(date)) UTC" }
+        static func clock(_ date: Date) -> String { two(Calendar.utc.component(.hour, from: date)) + ":00" }
+        static func day(_ date: Date) -> String {
+            let c = Calendar.utc.dateComponents([.year, .month, .day], from: date)
+            return "\(c.year ?? 0)-\(two(c.month ?? 0))-\(two(c.day ?? 0))"
+        }
         /// "2026-12-03" -> "Dec 3"
         static func shortDay(_ label: String) -> String {
-            guard let date = formatter("yyyy-MM-dd").date(from: label) else { return label }
-            return formatter("MMM d").string(from: date)
+            let parts = label.split(separator: "-")
+            guard parts.count == 3, let month = Int(parts[1]), let day = Int(parts[2]), (1...12).contains(month) else { return label }
+            return "\(months[month - 1]) \(day)"
         }
 
-        private static func formatter(_ format: String) -> DateFormatter {
-            let f = DateFormatter()
-            f.locale = Locale(identifier: "en_US_POSIX")
-            f.timeZone = TimeZone(identifier: "UTC")
-            f.dateFormat = format
-            return f
-        }
+        static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+        private static func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
     }
 }
 
