@@ -5,7 +5,8 @@ import PackageDescription
 //   BuildInfo     the relay's version, in one place.
 //   SMTPProtocol  pure ESMTP core: parser, replies, session state machine, DATA decoder. No I/O.
 //   RelayConfig   config file + environment -> typed configuration; CIDR matching. No I/O beyond reading the file.
-//   RelayStore    SQLite (GRDB) store, spool files, accounts, SMTP credentials, send log.
+//   RelayStore    the store API (MessageStore, AccountStore, CredentialStore protocols) and its SQLite (GRDB)
+//                 implementation: spool files, accounts, SMTP credentials, send log, the message lifecycle.
 //   RelayBackup   backup and restore of the data directory: manifest, checksums, private file modes.
 //   SMTPServer    SwiftNIO glue: sockets, TLS, timeouts, limits; drives SMTPProtocol, talks to a SubmissionBackend.
 //   Delivery      the delivery worker: per-account lanes, retry policy, Gmail attempts, send log rows, metrics.

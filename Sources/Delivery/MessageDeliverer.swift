@@ -17,7 +17,7 @@ public enum AttemptResult: Sendable, Equatable {
 /// One attempt for one message that the caller has claimed (status `sending`): the header rewrite, the
 /// token, the upload, the send log rows, and the message's (and maybe the account's) next state.
 public struct MessageDeliverer: Sendable {
-    let store: RelayStore
+    let store: any MessageStore & AccountStore
     let tokens: AccountTokens
     let sender: GmailSender
     let policy: RetryPolicy
@@ -28,7 +28,7 @@ public struct MessageDeliverer: Sendable {
     let random: @Sendable () -> Double
 
     public init(
-        store: RelayStore, tokens: AccountTokens, sender: GmailSender, policy: RetryPolicy, hostname: String,
+        store: any MessageStore & AccountStore, tokens: AccountTokens, sender: GmailSender, policy: RetryPolicy, hostname: String,
         metrics: RelayMetrics, logger: Logger, clock: @escaping @Sendable () -> Date = Date.init,
         random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
     ) {

@@ -8,7 +8,7 @@ import RelayStore
 public struct StatusReporter: Sendable {
     public typealias SubjectLookup = @Sendable (Account) async -> String?
 
-    public let store: RelayStore
+    public let store: any MessageStore & AccountStore
     let subject: SubjectLookup
     let certificate: @Sendable () -> ServedCertificate?
     let clock: @Sendable () -> Date
@@ -17,7 +17,7 @@ public struct StatusReporter: Sendable {
     ///   only the app layer opens); nil when it has none.
     /// - Parameter certificate: the SMTP certificate being served, nil without TLS; checked for its end.
     public init(
-        store: RelayStore, subject: @escaping SubjectLookup = { _ in nil },
+        store: any MessageStore & AccountStore, subject: @escaping SubjectLookup = { _ in nil },
         certificate: @escaping @Sendable () -> ServedCertificate? = { nil }, clock: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.store = store

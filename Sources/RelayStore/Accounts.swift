@@ -62,15 +62,11 @@ extension RelayStore {
                 throw StoreError.unknownAccount(name)
             }
             let credentials = try Int.fetchOne(db, cached: "SELECT COUNT(*) FROM credentials WHERE account_id = ?", arguments: [id]) ?? 0
-            let stranded = try Int64.fetchAll(db, cached: "SELECT id FROM messages WHERE account_id = ? AND status IN ('queued', 'held')", arguments: [id])
-            for messageID in stranded {
-                try db.execute(cached: """
-                        UPDATE messages SET status = 'failed', problem_code = 'account_removed',
-                            next_attempt_at = NULL, updated_at = ? WHERE id = ?
-                        """,
-                    arguments: [now, messageID])
-                try insertEvent(db, at: now, kind: MessageStatus.failed.rawValue,
-                                detail: "account \(name) was removed", messageID: messageID, accountID: id, account: name)
+            let stranded = try Row.fetchAll(db, cached: """
+                    SELECT id, status, account_id, account FROM messages WHERE account_id = ? AND status IN ('queued', 'held')
+                    """, arguments: [id])
+            for row in stranded {
+                try MessageLifecycle.apply(db, MessageState(row: row), .accountRemoved, now: now)
             }
             // Credentials go by ON DELETE CASCADE; messages and events keep the name, lose the id.
             try db.execute(cached: "DELETE FROM accounts WHERE id = ?", arguments: [id])
@@ -89,29 +85,6 @@ extension RelayStore {
         let now = nowMillis
         try await pool.write { db in
             try applyAccountState(db, name: name, state: state, problemCode: problemCode, detail: detail, now: now)
-        }
-    }
-
-    /// A send (or token refresh) worked: remember when, and clear any problem, since the account
-    /// evidently works again.
-    public func recordAccountSuccess(name: String, at date: Date? = nil) async throws {
-        let at = Millis.from(date ?? now)
-        try await pool.write { db in _ = try applyAccountSuccess(db, name: name, at: at) }
-    }
-
-    /// Stores (or with nil, clears) the account's secret, encrypted. `consentedAt` records a new grant (reauth).
-    public func setAccountSecret(name: String, secret: Data?, consentedAt: Date? = nil) async throws {
-        let sealed = try secret.map { try secretBox().seal($0, context: secretContext(name)) }
-        let now = nowMillis
-        let consented = consentedAt.map(Millis.from)
-        try await pool.write { db in
-            guard let id = try Int64.fetchOne(db, cached: "SELECT id FROM accounts WHERE name = ?", arguments: [name]) else {
-                throw StoreError.unknownAccount(name)
-            }
-            try db.execute(cached: "UPDATE accounts SET secret = ?, consented_at = COALESCE(?, consented_at), secret_stored_at = ?, updated_at = ? WHERE id = ?",
-                arguments: [sealed, consented, sealed == nil ? nil : now, now, id])
-            try insertEvent(db, at: now, kind: "account_secret",
-                            detail: sealed == nil ? "secret cleared" : "secret stored", accountID: id, account: name)
         }
     }
 
@@ -142,11 +115,6 @@ extension RelayStore {
             try recordToken(db, name: name, expiresAt: expiresAt, scopes: scopes, now: now)
             if db.changesCount == 0 { throw StoreError.unknownAccount(name) }
         }
-    }
-
-    /// Replaces the account's from addresses (the first is the primary one).
-    public func setFromAddresses(name: String, addresses: [String]) async throws {
-        try await updateAccount(AccountUpdate(name: name, fromAddresses: addresses, afterwards: .unchanged))
     }
 
     func normalizedAddresses(_ addresses: [String]) throws -> [String] {

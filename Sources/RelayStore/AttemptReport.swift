@@ -69,23 +69,22 @@ extension RelayStore {
             try db.execute(cached: "UPDATE messages SET rewritten_headers = ? WHERE id = ?", arguments: [headers, id])
         }
         if let note = report.rewriteNote {
-            let row = try Row.fetchOne(db, cached: "SELECT account_id FROM messages WHERE id = ?", arguments: [id])
-            try insertEvent(db, at: now, kind: "rewritten", detail: note, messageID: id,
-                            accountID: row?["account_id"], account: report.account)
+            try MessageLifecycle.note(db, id: id, kind: "rewritten", detail: note, now: now)
         }
         for attempt in report.attempts {
             _ = try insertAttempt(db, attempt, now: now)
         }
-        switch report.outcome {
+        let move: MessageMove = switch report.outcome {
         case .sent(let gmailID):
-            try applySent(db, id: id, gmailID: gmailID, now: now)
+            .sent(gmailID: gmailID)
         case .queued(let problem, let next, let detail):
-            try applyStatus(db, id: id, status: .queued, problemCode: problem, nextAttemptAt: next, detail: detail, now: now)
+            .attemptEnded(.queued, problemCode: problem, nextAttemptAt: Millis.from(next), detail: detail)
         case .held(let problem):
-            try applyStatus(db, id: id, status: .held, problemCode: problem, nextAttemptAt: nil, detail: nil, now: now)
+            .attemptEnded(.held, problemCode: problem, nextAttemptAt: nil, detail: nil)
         case .failed(let problem, let detail):
-            try applyStatus(db, id: id, status: .failed, problemCode: problem, nextAttemptAt: nil, detail: detail, now: now)
+            .attemptEnded(.failed, problemCode: problem, nextAttemptAt: nil, detail: detail)
         }
+        try MessageLifecycle.apply(db, id: id, move, now: now)
         var effects = AttemptEffects()
         switch report.accountChange {
         case .succeeded(let at)?:
@@ -105,4 +104,25 @@ extension RelayStore {
         }
         return effects
     }
+}
+
+// MARK: - Writing an attempt's row, inside finishAttempt's transaction
+
+func insertAttempt(_ db: Database, _ attempt: NewAttempt, now: Int64) throws -> Int64 {
+    var body = attempt.responseBody
+    if let text = body, text.utf8.count > RelayStore.maximumResponseBodyBytes {
+        let kept = String(decoding: text.utf8.prefix(RelayStore.maximumResponseBodyBytes), as: UTF8.self)
+        body = kept + "\n[truncated: \(text.utf8.count) bytes in all]"
+    }
+    try db.execute(cached: "UPDATE messages SET attempts = attempts + 1, updated_at = ? WHERE id = ?",
+                   arguments: [now, attempt.messageID])
+    if db.changesCount == 0 { throw StoreError.unknownMessage(attempt.messageID) }
+    try db.execute(cached: """
+            INSERT INTO attempts (message_id, started_at, finished_at, endpoint, http_status, response_body,
+                problem_code, next_delay_seconds)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+        arguments: [attempt.messageID, Millis.from(attempt.startedAt), Millis.from(attempt.finishedAt),
+                    attempt.endpoint, attempt.httpStatus, body, attempt.problemCode, attempt.nextDelaySeconds])
+    return db.lastInsertedRowID
 }

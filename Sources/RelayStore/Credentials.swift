@@ -118,13 +118,6 @@ extension RelayStore {
         }
     }
 
-    /// `checkCredential` as an optional: the login, or nil for a wrong password, an unknown username
-    /// or (rarely) a busy relay.
-    public func verifyCredential(username: String, password: String) async throws -> VerifiedCredential? {
-        if case .valid(let credential) = try await checkCredential(username: username, password: password) { return credential }
-        return nil
-    }
-
     public func credentials() async throws -> [Credential] {
         try await credentialRows(whereUsername: nil)
     }

@@ -95,14 +95,14 @@ public struct Account: Codable, Sendable, Equatable {
         try c.encode(problemCode, forKey: .problemCode)
         try c.encode(problemDetail, forKey: .problemDetail)
         try c.encode(hasSecret, forKey: .hasSecret)
-        try c.encode(consentedAt.map(ISO8601.string), forKey: .consentedAt)
-        try c.encode(lastSuccessAt.map(ISO8601.string), forKey: .lastSuccessAt)
-        try c.encode(tokenExpiresAt.map(ISO8601.string), forKey: .tokenExpiresAt)
-        try c.encode(checkedAt.map(ISO8601.string), forKey: .checkedAt)
+        try c.encodeDate(consentedAt, forKey: .consentedAt)
+        try c.encodeDate(lastSuccessAt, forKey: .lastSuccessAt)
+        try c.encodeDate(tokenExpiresAt, forKey: .tokenExpiresAt)
+        try c.encodeDate(checkedAt, forKey: .checkedAt)
         try c.encode(grantedScopes, forKey: .grantedScopes)
-        try c.encode(secretStoredAt.map(ISO8601.string), forKey: .secretStoredAt)
-        try c.encode(ISO8601.string(createdAt), forKey: .createdAt)
-        try c.encode(ISO8601.string(updatedAt), forKey: .updatedAt)
+        try c.encodeDate(secretStoredAt, forKey: .secretStoredAt)
+        try c.encodeDate(createdAt, forKey: .createdAt)
+        try c.encodeDate(updatedAt, forKey: .updatedAt)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -115,14 +115,14 @@ public struct Account: Codable, Sendable, Equatable {
         problemCode = try c.decodeIfPresent(String.self, forKey: .problemCode)
         problemDetail = try c.decodeIfPresent(String.self, forKey: .problemDetail)
         hasSecret = try c.decode(Bool.self, forKey: .hasSecret)
-        consentedAt = try decodeDate(c, .consentedAt)
-        lastSuccessAt = try decodeDate(c, .lastSuccessAt)
-        tokenExpiresAt = try decodeDate(c, .tokenExpiresAt)
-        checkedAt = try decodeDate(c, .checkedAt)
+        consentedAt = try c.decodeDate(.consentedAt)
+        lastSuccessAt = try c.decodeDate(.lastSuccessAt)
+        tokenExpiresAt = try c.decodeDate(.tokenExpiresAt)
+        checkedAt = try c.decodeDate(.checkedAt)
         grantedScopes = try c.decodeIfPresent([String].self, forKey: .grantedScopes)
-        secretStoredAt = try decodeDate(c, .secretStoredAt)
-        createdAt = try decodeRequiredDate(c, .createdAt)
-        updatedAt = try decodeRequiredDate(c, .updatedAt)
+        secretStoredAt = try c.decodeDate(.secretStoredAt)
+        createdAt = try c.decodeRequiredDate(.createdAt)
+        updatedAt = try c.decodeRequiredDate(.updatedAt)
     }
 
     init(
@@ -181,16 +181,16 @@ public struct Credential: Codable, Sendable, Equatable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(username, forKey: .username)
         try c.encode(account, forKey: .account)
-        try c.encode(ISO8601.string(createdAt), forKey: .createdAt)
-        try c.encode(lastUsedAt.map(ISO8601.string), forKey: .lastUsedAt)
+        try c.encodeDate(createdAt, forKey: .createdAt)
+        try c.encodeDate(lastUsedAt, forKey: .lastUsedAt)
     }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         username = try c.decode(String.self, forKey: .username)
         account = try c.decode(String.self, forKey: .account)
-        createdAt = try decodeRequiredDate(c, .createdAt)
-        lastUsedAt = try decodeDate(c, .lastUsedAt)
+        createdAt = try c.decodeRequiredDate(.createdAt)
+        lastUsedAt = try c.decodeDate(.lastUsedAt)
     }
 }
 
@@ -303,8 +303,8 @@ public struct MessageRecord: Codable, Sendable, Equatable {
         try c.encode(gmailID, forKey: .gmailID)
         try c.encode(problem, forKey: .problem)
         try c.encode(attempts, forKey: .attempts)
-        try c.encode(ISO8601.string(createdAt), forKey: .createdAt)
-        try c.encode(ISO8601.string(updatedAt), forKey: .updatedAt)
+        try c.encodeDate(createdAt, forKey: .createdAt)
+        try c.encodeDate(updatedAt, forKey: .updatedAt)
         try c.encode(sandbox, forKey: .sandbox)
         try c.encode(peer, forKey: .peer)
         try c.encode(tls, forKey: .tls)
@@ -323,8 +323,8 @@ public struct MessageRecord: Codable, Sendable, Equatable {
         gmailID = try c.decodeIfPresent(String.self, forKey: .gmailID)
         problem = try c.decodeIfPresent(String.self, forKey: .problem)
         attempts = try c.decode(Int.self, forKey: .attempts)
-        createdAt = try decodeRequiredDate(c, .createdAt)
-        updatedAt = try decodeRequiredDate(c, .updatedAt)
+        createdAt = try c.decodeRequiredDate(.createdAt)
+        updatedAt = try c.decodeRequiredDate(.updatedAt)
         sandbox = try c.decode(Bool.self, forKey: .sandbox)
         peer = try c.decode(String.self, forKey: .peer)
         tls = try c.decode(Bool.self, forKey: .tls)
@@ -414,8 +414,8 @@ public struct AttemptRecord: Codable, Sendable, Equatable {
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(ISO8601.string(startedAt), forKey: .startedAt)
-        try c.encode(ISO8601.string(finishedAt), forKey: .finishedAt)
+        try c.encodeDate(startedAt, forKey: .startedAt)
+        try c.encodeDate(finishedAt, forKey: .finishedAt)
         try c.encode(httpStatus, forKey: .httpStatus)
         try c.encode(responseBody, forKey: .responseBody)
         try c.encode(problem, forKey: .problem)
@@ -427,8 +427,8 @@ public struct AttemptRecord: Codable, Sendable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         id = 0
         messageID = 0
-        startedAt = try decodeRequiredDate(c, .startedAt)
-        finishedAt = try decodeRequiredDate(c, .finishedAt)
+        startedAt = try c.decodeRequiredDate(.startedAt)
+        finishedAt = try c.decodeRequiredDate(.finishedAt)
         endpoint = try c.decode(String.self, forKey: .endpoint)
         httpStatus = try c.decodeIfPresent(Int.self, forKey: .httpStatus)
         responseBody = try c.decodeIfPresent(String.self, forKey: .responseBody)
@@ -472,7 +472,7 @@ public struct EventRecord: Codable, Sendable, Equatable {
         try c.encode(id, forKey: .id)
         try c.encode(messageID, forKey: .messageID)
         try c.encode(account, forKey: .account)
-        try c.encode(ISO8601.string(at), forKey: .at)
+        try c.encodeDate(at, forKey: .at)
         try c.encode(kind, forKey: .kind)
         try c.encode(detail, forKey: .detail)
     }
@@ -482,7 +482,7 @@ public struct EventRecord: Codable, Sendable, Equatable {
         id = try c.decode(Int64.self, forKey: .id)
         messageID = try c.decodeIfPresent(Int64.self, forKey: .messageID)
         account = try c.decodeIfPresent(String.self, forKey: .account)
-        at = try decodeRequiredDate(c, .at)
+        at = try c.decodeRequiredDate(.at)
         kind = try c.decode(String.self, forKey: .kind)
         detail = try c.decode(String.self, forKey: .detail)
     }
@@ -526,17 +526,32 @@ public struct PurgeResult: Sendable, Equatable {
     public var spoolFilesRemoved: Int
 }
 
-private func decodeDate<K: CodingKey>(_ c: KeyedDecodingContainer<K>, _ key: K) throws -> Date? {
-    guard let text = try c.decodeIfPresent(String.self, forKey: key) else { return nil }
-    guard let date = ISO8601.date(text) else {
-        throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "not an ISO-8601 date: \(text)")
+// MARK: - The one date strategy of the JSON forms
+
+// Every timestamp in the JSON forms (/api/status, /api/messages, `--json`) is an ISO-8601 UTC string with
+// second precision ("2025-01-31T12:00:00Z", `ISO8601`), and an absent one is null with its key present.
+// The models write and read dates only through these two extensions, whatever encoder the caller uses.
+
+extension KeyedEncodingContainer {
+    mutating func encodeDate(_ date: Date?, forKey key: Key) throws {
+        try encode(date.map(ISO8601.string), forKey: key)
     }
-    return date
 }
 
-private func decodeRequiredDate<K: CodingKey>(_ c: KeyedDecodingContainer<K>, _ key: K) throws -> Date {
-    guard let date = try decodeDate(c, key) else {
-        throw DecodingError.valueNotFound(Date.self, .init(codingPath: c.codingPath + [key], debugDescription: "missing date"))
+extension KeyedDecodingContainer {
+    /// nil when the key is missing or null; an error when the text is not an ISO-8601 date.
+    func decodeDate(_ key: Key) throws -> Date? {
+        guard let text = try decodeIfPresent(String.self, forKey: key) else { return nil }
+        guard let date = ISO8601.date(text) else {
+            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "not an ISO-8601 date: \(text)")
+        }
+        return date
     }
-    return date
+
+    func decodeRequiredDate(_ key: Key) throws -> Date {
+        guard let date = try decodeDate(key) else {
+            throw DecodingError.valueNotFound(Date.self, .init(codingPath: codingPath + [key], debugDescription: "missing date"))
+        }
+        return date
+    }
 }

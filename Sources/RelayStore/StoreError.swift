@@ -12,6 +12,7 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible, Loc
     case weakPassword(minimumLength: Int)
     case unknownMessage(Int64)
     case invalidTransition(id: Int64, from: MessageStatus, to: MessageStatus)
+    case invalidInitialStatus(MessageStatus)
     case spoolFileMissing(id: Int64)
     case databaseTooNew(path: String)
     case cannotCreateDirectory(path: String, errno: Int32)
@@ -45,6 +46,8 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible, Loc
             return "no message with id \(id) in the send log"
         case .invalidTransition(let id, let from, let to):
             return "message \(id) is \(from.rawValue) and cannot become \(to.rawValue)"
+        case .invalidInitialStatus(let status):
+            return "a message cannot be accepted as \(status.rawValue)"
         case .spoolFileMissing(let id):
             return "message \(id) can no longer be sent: its stored copy was already purged"
         case .databaseTooNew(let path):

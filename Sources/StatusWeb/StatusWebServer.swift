@@ -33,7 +33,7 @@ public struct StatusWebServer: Sendable {
         self.pages = try PageRenderer()
     }
 
-    var store: RelayStore { reporter.store }
+    var store: any MessageStore & AccountStore { reporter.store }
 
     /// The server as a Service, listening on `listen`. `onRunning` receives the bound port (tests listen on 0).
     public func application(

@@ -91,7 +91,7 @@ final class BatchedAttemptTests: XCTestCase {
         let store = try openStore(makeTemporaryDirectory(self))
         try await store.addAccount(name: "main", kind: .sandbox, state: .ok)
         var ids: [Int64] = []
-        for _ in 0..<48 { ids.append(try await store.acceptMessage(try spoolMessage(store))) }
+        for _ in 0..<48 { ids.append(try await store.accept(try spoolMessage(store, status: .sending))) }
         let results = await withTaskGroup(of: (Int64, Bool).self) { group in
             for id in ids + [999_999] {
                 group.addTask {

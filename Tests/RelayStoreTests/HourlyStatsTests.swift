@@ -20,15 +20,16 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try await store.addAccount(name: "main", kind: .oauthUser, state: .ok)
 
-        let a = try await store.acceptMessage(try spoolMessage(store))         // queued at 14:59:59.999
+        // Accepted `.sending` and then finished, as the synchronous SMTP path does.
+        let a = try await store.accept(try spoolMessage(store, status: .sending))  // accepted at 14:59:59.999
         clock.advance(0.001)                                                    // 15:00:00.000
-        try await store.markSent(id: a, gmailID: "18c0")                        // sent at 15:00
-        _ = try await store.acceptMessage(try spoolMessage(store, status: .held))  // queued + held at 15:00
+        try await store.finish(a, .sent(gmailID: "18c0"))                       // sent at 15:00
+        _ = try await store.accept(try spoolMessage(store, status: .held))      // accepted + held at 15:00
         clock.advance(3599.999)                                                 // 15:59:59.999
-        let c = try await store.acceptMessage(try spoolMessage(store))
-        try await store.markStatus(id: c, status: .failed, problemCode: "message_rejected")
+        let c = try await store.accept(try spoolMessage(store, status: .sending))
+        try await store.finish(c, .failed(problemCode: "message_rejected", detail: "rejected"))
         clock.advance(0.001)                                                    // 16:00:00.000
-        let d = try await store.acceptMessage(try spoolMessage(store))
+        let d = try await store.accept(try spoolMessage(store))
         try await store.retry(id: d)                                            // not one of the four: not counted
         clock.advance(1800)                                                     // 16:30
 
@@ -76,7 +77,7 @@ import Testing
         try await store.addAccount(name: "sa", kind: .serviceAccount, secret: Data("{}".utf8), state: .ok)
         #expect(try await store.account(named: "sa")?.secretStoredAt == Self.hourStart)
         clock.advance(86_400)
-        try await store.setAccountSecret(name: "sa", secret: Data("{\"new\":1}".utf8))
+        _ = try await store.updateAccount(AccountUpdate(name: "sa", secret: Data("{\"new\":1}".utf8), afterwards: .readyToSend))
         #expect(try await store.account(named: "sa")?.secretStoredAt == Self.hourStart.addingTimeInterval(86_400))
         try await store.addAccount(name: "box", kind: .sandbox, state: .ok)
         #expect(try await store.account(named: "box")?.secretStoredAt == nil)

@@ -104,7 +104,7 @@ final class WebhookReceiver: @unchecked Sendable {
         #expect((problem["steps"] as? [String])?.contains { $0.contains("gmail-relay reauth shop") } == true)
 
         // And back.
-        try await f.store.recordAccountSuccess(name: "shop")
+        try await f.recordSuccess("shop")
         let all = try await receiver.wait(for: 4)
         try #require(all.count >= 4)
         let back = try #require(try JSONSerialization.jsonObject(with: all[3]) as? [String: Any])

@@ -67,7 +67,8 @@ import Delivery
     @Test func overviewWarnsBeforeATestingModeGrantEnds() async throws {
         let f = try Fixture()
         try await f.addAccount("shop")
-        try await f.store.setAccountSecret(name: "shop", secret: Data("grant".utf8), consentedAt: Date().addingTimeInterval(-6 * 86_400))
+        try await f.store.updateAccount(AccountUpdate(
+            name: "shop", secret: Data("grant".utf8), consentedAt: Date().addingTimeInterval(-6 * 86_400), afterwards: .unchanged))
         try await f.app().test(.router) { client in
             let page = try await client.execute(uri: "/", method: .get).text
             #expect(page.contains("<p class=\"warning\">If this account&#39;s OAuth app is in Testing mode, Google ends this grant on"))
@@ -130,9 +131,9 @@ import Delivery
     func messagePageShowsEnvelopeHeadersAttemptsAndExplanation(setup: Setup) async throws {
         let f = try Fixture()
         try await f.addAccount("shop")
-        let id = try await f.addMessage(account: "shop", subject: "Invoice 7", to: ["bob@example.net"], status: .failed, problem: "message_rejected")
-        try await f.store.setRewrittenHeaders(id: id, headers: "From: shop@example.com\r\nTo: bob@example.net\r\nBcc: carol@example.net\r\n")
-        try await f.addAttempt(id, status: 400, body: #"{"error":{"code":400,"message":"Invalid To header","errors":[{"message":"Invalid To header","domain":"global","reason":"invalidArgument"}],"status":"INVALID_ARGUMENT"}}"#, problem: "message_rejected")
+        let id = try await f.addMessage(account: "shop", subject: "Invoice 7", to: ["bob@example.net"], status: .failed, problem: "message_rejected",
+                                    headers: "From: shop@example.com\r\nTo: bob@example.net\r\nBcc: carol@example.net\r\n",
+                                    attempt: .init(status: 400, body: #"{"error":{"code":400,"message":"Invalid To header","errors":[{"message":"Invalid To header","domain":"global","reason":"invalidArgument"}],"status":"INVALID_ARGUMENT"}}"#))
         try await f.app().test(setup.testing) { client in
             let response = try await client.execute(uri: "/messages/\(id)", method: .get)
             #expect(response.status == .ok)
@@ -189,8 +190,7 @@ import Delivery
         try await f.block("shop", code: "permission_denied",
                           detail: ProblemDetail(googleMessage: "<b onmouseover=alert(2)>denied</b>", reason: "forbidden", httpStatus: 403, bodyFormat: .googleError, rawBody: ""))
         let id = try await f.addMessage(account: "shop", subject: "<script>alert(1)</script>", to: ["\"<img src=x onerror=alert(3)>\"@example.com"],
-                                        status: .held, problem: "permission_denied")
-        try await f.addAttempt(id, status: 403, body: "<html><script>alert(4)</script></html>", problem: "permission_denied")
+                                        status: .held, problem: "permission_denied", attempt: .init(status: 403, body: "<html><script>alert(4)</script></html>"))
         try await f.app().test(setup.testing) { client in
             for uri in ["/", "/messages", "/messages/\(id)"] {
                 let page = try await client.execute(uri: uri, method: .get).text
@@ -265,8 +265,8 @@ import Delivery
     func messageDocumentHasAttemptsAndExplanation(setup: Setup) async throws {
         let f = try Fixture()
         try await f.addAccount("shop")
-        let id = try await f.addMessage(account: "shop", status: .failed, problem: "message_rejected")
-        try await f.addAttempt(id, status: 400, body: #"{"error":{"code":400,"message":"Recipient address required","errors":[{"domain":"global","message":"Recipient address required","reason":"invalidArgument"}],"status":"INVALID_ARGUMENT"}}"#, problem: "message_rejected")
+        let id = try await f.addMessage(account: "shop", status: .failed, problem: "message_rejected",
+                                    attempt: .init(status: 400, body: #"{"error":{"code":400,"message":"Recipient address required","errors":[{"domain":"global","message":"Recipient address required","reason":"invalidArgument"}],"status":"INVALID_ARGUMENT"}}"#))
         try await f.app().test(setup.testing) { client in
             let json = try #require(try await client.execute(uri: "/api/messages/\(id)", method: .get).json() as? [String: Any])
             #expect(json["id"] as? Int == Int(id))
@@ -286,8 +286,7 @@ import Delivery
         let f = try Fixture()
         try await f.addAccount("shop")
         let held = try await f.addMessage(account: "shop", status: .held, problem: "grant_revoked")
-        let sent = try await f.addMessage(account: "shop")
-        try await f.store.markSent(id: sent, gmailID: "18d1e2f3a4b5c6d8")
+        let sent = try await f.addMessage(account: "shop", status: .sent, gmailID: "18d1e2f3a4b5c6d8")
         try await f.app().test(setup.testing) { client in
             let retried = try await client.execute(uri: "/api/messages/\(held)/retry", method: .post)
             #expect(retried.status == .ok)

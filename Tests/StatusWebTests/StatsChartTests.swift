@@ -84,8 +84,7 @@ import Testing
     func apiStatsCountsTheLogAndBoundsHours(setup: Setup) async throws {
         let f = try Fixture()
         try await f.addAccount("shop")
-        let sent = try await f.addMessage(account: "shop")
-        try await f.store.markSent(id: sent, gmailID: "18c")
+        _ = try await f.addMessage(account: "shop", status: .sent, gmailID: "18c")
         _ = try await f.addMessage(account: "shop", status: .held, problem: "grant_revoked")
         let app = try f.server(token: Self.token, readToken: Self.readToken).application(listen: .init(host: "127.0.0.1", port: 0))
         try await app.test(setup.testing) { client in
@@ -117,11 +116,9 @@ import Testing
         let f = try Fixture()
         try await f.addAccount("shop")
         for _ in 0..<3 {
-            let id = try await f.addMessage(account: "shop")
-            try await f.store.markSent(id: id, gmailID: "18c")
+            _ = try await f.addMessage(account: "shop", status: .sent, gmailID: "18c")
         }
-        let failed = try await f.addMessage(account: "shop")
-        try await f.store.markStatus(id: failed, status: .failed, problemCode: "message_rejected")
+        _ = try await f.addMessage(account: "shop", status: .failed, problem: "message_rejected")
         try await f.app().test(setup.testing) { client in
             let page = try await client.execute(uri: "/", method: .get)
             #expect(page.status == .ok)

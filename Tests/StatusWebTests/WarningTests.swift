@@ -61,7 +61,7 @@ final class MovableClock: Sendable {
         #expect(warning.steps.contains { $0.contains("gmail-relay account update corp --service-account NEW-KEY.json --subject boss@corp.example") })
 
         // A new key resets the age.
-        try await s.store.setAccountSecret(name: "corp", secret: Data("{\"type\":\"service_account\",\"new\":1}".utf8))
+        _ = try await s.store.updateAccount(AccountUpdate(name: "corp", secret: Data("{\"type\":\"service_account\",\"new\":1}".utf8), afterwards: .readyToSend))
         #expect(try await s.reporter.report().accounts[0].warnings.isEmpty)
 
         // `gmail-relay status` and /api/status carry it too.
@@ -81,9 +81,8 @@ final class MovableClock: Sendable {
         try await s.store.setAccountState(name: "shop", state: .needsReauth, problemCode: "testing_mode_expiry", detail: nil)
         s.clock.advance(3600)
         let consent = s.clock.now
-        try await s.store.setAccountSecret(name: "shop", secret: Data("grant 2".utf8), consentedAt: consent)
-        try await s.store.recordAccountSuccess(name: "shop")
-        try await s.store.setAccountSecret(name: "blog", secret: Data("grant 2".utf8), consentedAt: consent)
+        _ = try await s.store.recordReauthorization(name: "shop", secret: Data("grant 2".utf8), consentedAt: consent, address: nil)
+        _ = try await s.store.recordReauthorization(name: "blog", secret: Data("grant 2".utf8), consentedAt: consent, address: nil)
 
         func codes(_ name: String) async throws -> [String] {
             try await s.reporter.report().accounts.first { $0.name == name }!.warnings.map(\.code)

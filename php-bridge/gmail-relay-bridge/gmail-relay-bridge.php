@@ -9,6 +9,7 @@
  * License:           MIT
  * Text Domain:       gmail-relay-bridge
  * Domain Path:       /languages
+ * Network:           true
  *
  * @package GmailRelayBridge
  */
@@ -28,5 +29,6 @@ require_once __DIR__ . '/includes/class-gmail-relay-bridge-status-client.php';
 require_once __DIR__ . '/includes/class-gmail-relay-bridge-chart.php';
 require_once __DIR__ . '/includes/class-gmail-relay-bridge-plugin.php';
 require_once __DIR__ . '/includes/class-gmail-relay-bridge-admin.php';
+require_once __DIR__ . '/includes/class-gmail-relay-bridge-network-admin.php';
 
 Gmail_Relay_Bridge_Plugin::instance()->register();
