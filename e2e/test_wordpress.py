@@ -95,6 +95,7 @@ def use_relay(site: WordPressSite, relay, **overrides):
     constants.update(overrides)
     site.relay_constants(**{k: v for k, v in constants.items() if v is not None})
     site.php("set_option", {"name": "_transient_gmail_relay_bridge_status", "value": None})
+    site.php("set_option", {"name": "_transient_gmail_relay_bridge_stats", "value": None})
 
 
 def log_id(reply: str) -> int:
@@ -371,6 +372,17 @@ def test_widget_shows_recorded_needs_reauth_status_and_notice(wordpress, relay):
         healthy = wordpress.php("widget", {"admin": True})
         assert 'data-account="main" data-state="ok"' in healthy["widget"]
         assert "gmail-relay-bridge-attention" not in healthy["notices"]
+
+
+def test_widget_draws_the_live_relays_48_hour_chart(wordpress, relay):
+    use_relay(wordpress, relay, read_token=relay.web_token)
+    for n in range(2):
+        result = wordpress.php("mail", {"to": TO, "subject": f"chart {n}", "message": "Hello.\n"})
+        assert result["ok"] is True, result
+    html = wordpress.php("widget", {"admin": True})["widget"]
+    assert 'id="gmail-relay-bridge-chart-48h"' in html and 'role="img"' in html, html[-3000:]
+    assert "2 sent, 0 failed, 0 held, 2 accepted." in html, html[-3000:]
+    assert '<table class="screen-reader-text">' in html and "failed (hatched)" in html
 
 
 def test_editors_see_neither_the_widget_nor_the_notice(wordpress, relay):

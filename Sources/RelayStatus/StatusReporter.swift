@@ -43,7 +43,8 @@ public struct StatusReporter: Sendable {
                 problem: Self.problem(of: account, context: context),
                 messages: counts[account.name] ?? AccountMessageCounts(),
                 warning: try await grantWarning(for: account, now: now),
-                fallback: account.fallback, fallbackInUse: fallbackInUse))
+                fallback: account.fallback, fallbackInUse: fallbackInUse,
+                warnings: Self.warnings(for: account, knownTesting: try await knownTestingExpiry(account), context: context)))
         }
         return StatusReport(
             accounts: statuses, queue: QueueSummary(try await store.queueCounts()),
@@ -108,6 +109,36 @@ public struct StatusReporter: Sendable {
         return GrantWarning(
             level: level, expiresAt: end,
             text: "If this account's OAuth app is in Testing mode, Google ends this grant on \(when), 7 days after consent. Publishing the consent screen (Google Auth Platform → Audience → Publish app) and then running `gmail-relay reauth \(account.name)` avoids it.")
+    }
+
+    /// Whether this account's grant already ended once because its app was in Testing mode (the
+    /// account's own history records the state change with `testing_mode_expiry`).
+    func knownTestingExpiry(_ account: Account) async throws -> Bool {
+        guard account.kind == .oauthUser else { return false }
+        let history = try await store.events(account: account.name, limit: 200)
+        return history.contains { $0.kind == "account_state" && $0.detail.contains(ProblemCode.testingModeExpiry.rawValue) }
+    }
+
+    /// The warnings of an account that can still send, explained by the catalogue (`context.now` is the clock):
+    /// - a service-account key the relay stored more than 90 days ago (`service_account_key_old`);
+    /// - a grant of an account whose last grant ended after 7 days (Testing mode), from its day 5 until
+    ///   it ends (`grant_testing_expiry_soon`).
+    public static func warnings(for account: Account, knownTesting: Bool, context: ProblemContext) -> [Explanation] {
+        var found: [Explanation] = []
+        let now = context.now
+        if account.kind == .serviceAccount, account.hasSecret, let stored = account.secretStoredAt,
+           now.timeIntervalSince(stored) > AccountWarningCodes.keyMaximumAge {
+            var c = context
+            c.keyStoredAt = stored
+            found.append(ProblemCatalogue.explain(code: AccountWarningCodes.serviceAccountKeyOld, context: c))
+        }
+        if account.kind == .oauthUser, account.state == .ok, knownTesting, let consented = account.consentedAt {
+            let age = now.timeIntervalSince(consented)
+            if age >= AccountWarningCodes.testingWarningAfter, age < AccountWarningCodes.testingGrantLifetime {
+                found.append(ProblemCatalogue.explain(code: AccountWarningCodes.grantTestingExpirySoon, context: context))
+            }
+        }
+        return found
     }
 
     static func span(_ seconds: TimeInterval) -> String {

@@ -18,11 +18,11 @@ extension RelayStore {
                 throw StoreError.duplicateAccount(name)
             }
             try db.execute(cached: """
-                    INSERT INTO accounts (name, kind, from_addresses, state, secret, consented_at, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO accounts (name, kind, from_addresses, state, secret, consented_at, secret_stored_at, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [name, kind.rawValue, JSONList.encode(addresses), state.rawValue, sealed,
-                            sealed == nil ? nil : now, now, now])
+                            sealed == nil ? nil : now, sealed == nil ? nil : now, now, now])
             let id = db.lastInsertedRowID
             let from = addresses.isEmpty ? "no from address yet" : "from " + addresses.joined(separator: ", ")
             try insertEvent(db, at: now, kind: "account_added", detail: "\(kind.rawValue) account, \(from)",
@@ -146,7 +146,7 @@ extension Account {
     /// Every column but the secret itself (an account read does not copy the encrypted grant).
     static let columns = """
         id, name, kind, from_addresses, state, problem_code, problem_detail, secret IS NOT NULL AS has_secret,
-        consented_at, last_success_at, token_expires_at, checked_at, granted_scopes, fallback_account, created_at, updated_at
+        consented_at, last_success_at, token_expires_at, checked_at, granted_scopes, fallback_account, secret_stored_at, created_at, updated_at
         """
 
     init(row: Row) {
@@ -165,6 +165,7 @@ extension Account {
             checkedAt: Millis.dateIfAny(row["checked_at"] as Int64?),
             grantedScopes: (row["granted_scopes"] as String?).map { $0.split(separator: " ").map(String.init) },
             fallback: row["fallback_account"],
+            secretStoredAt: Millis.dateIfAny(row["secret_stored_at"] as Int64?),
             createdAt: Millis.date(row["created_at"] as Int64),
             updatedAt: Millis.date(row["updated_at"] as Int64))
     }

@@ -62,6 +62,9 @@ public struct Account: Codable, Sendable, Equatable {
     public var grantedScopes: [String]?
     /// The account that sends this one's mail while this one needs reauthorization or is blocked.
     public var fallback: String?
+    /// When the secret was last stored (`account add`/`update` with a key or grant, `reauth`); nil without one.
+    /// For a service account this is when the relay got the key, not when Google created it.
+    public var secretStoredAt: Date?
     public var createdAt: Date
     public var updatedAt: Date
 
@@ -79,6 +82,7 @@ public struct Account: Codable, Sendable, Equatable {
         case tokenExpiresAt = "token_expires_at"
         case checkedAt = "checked_at"
         case grantedScopes = "granted_scopes"
+        case secretStoredAt = "secret_stored_at"
         case createdAt = "created_at"
         case updatedAt = "updated_at"
     }
@@ -99,6 +103,7 @@ public struct Account: Codable, Sendable, Equatable {
         try c.encodeDate(checkedAt, forKey: .checkedAt)
         try c.encode(grantedScopes, forKey: .grantedScopes)
         try c.encode(fallback, forKey: .fallback)
+        try c.encodeDate(secretStoredAt, forKey: .secretStoredAt)
         try c.encodeDate(createdAt, forKey: .createdAt)
         try c.encodeDate(updatedAt, forKey: .updatedAt)
     }
@@ -119,6 +124,7 @@ public struct Account: Codable, Sendable, Equatable {
         checkedAt = try c.decodeDate(.checkedAt)
         grantedScopes = try c.decodeIfPresent([String].self, forKey: .grantedScopes)
         fallback = try c.decodeIfPresent(String.self, forKey: .fallback)
+        secretStoredAt = try c.decodeDate(.secretStoredAt)
         createdAt = try c.decodeRequiredDate(.createdAt)
         updatedAt = try c.decodeRequiredDate(.updatedAt)
     }
@@ -127,7 +133,7 @@ public struct Account: Codable, Sendable, Equatable {
         id: Int64, name: String, kind: AccountKind, fromAddresses: [String], state: AccountState,
         problemCode: String?, problemDetail: String?, hasSecret: Bool, consentedAt: Date?,
         lastSuccessAt: Date?, tokenExpiresAt: Date?, checkedAt: Date? = nil, grantedScopes: [String]? = nil,
-        fallback: String? = nil, createdAt: Date, updatedAt: Date
+        fallback: String? = nil, secretStoredAt: Date? = nil, createdAt: Date, updatedAt: Date
     ) {
         self.id = id
         self.name = name
@@ -143,6 +149,7 @@ public struct Account: Codable, Sendable, Equatable {
         self.checkedAt = checkedAt
         self.grantedScopes = grantedScopes
         self.fallback = fallback
+        self.secretStoredAt = secretStoredAt
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }

@@ -111,7 +111,18 @@ enum Schema {
                 )
                 """)
         }
-        // "v5-..." is another branch's (delivery attempts); the names only need to be unique.
+        migrator.registerMigration("v5-stats-index-key-age") { db in
+            // /api/stats and the status page's charts count events per kind and hour: this index makes
+            // that one range scan per kind over the index alone (no table reads), however long the log.
+            try db.execute(sql: "CREATE INDEX events_kind_at ON events(kind, at)")
+            // When the account's secret (refresh token or service-account key) was last stored: the
+            // key-age warning needs it past the send log's retention, which purges account events.
+            // Existing secrets get the best date the database has: the consent, else the account's creation.
+            try db.execute(sql: """
+                ALTER TABLE accounts ADD COLUMN secret_stored_at INTEGER;
+                UPDATE accounts SET secret_stored_at = COALESCE(consented_at, created_at) WHERE secret IS NOT NULL;
+                """)
+        }
         migrator.registerMigration("v6-credential-daily-limit") { db in
             // A login's daily message limit (NULL: none), and the index that keeps its count cheap: the
             // messages of one login since midnight UTC, counted at each MAIL FROM of a limited login.

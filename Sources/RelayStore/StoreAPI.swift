@@ -32,6 +32,9 @@ public protocol MessageStore: Sendable {
     func oldestWaiting() async throws -> [MessageStatus: Date]
     /// When the earliest queued message is due; nil when none is queued.
     func nextDueDate() async throws -> Date?
+    /// Sent, failed, held and accepted per UTC hour over the last `hours` hours (1...720), oldest first,
+    /// every hour present: /api/stats and the status page's charts.
+    func hourlyCounts(hours: Int) async throws -> [HourlyCounts]
 
     /// Due queued messages per account, at most `limit` each: what the worker reserves lane slots for.
     func dueCounts(limit: Int) async throws -> [String: Int]

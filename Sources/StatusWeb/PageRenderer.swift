@@ -73,6 +73,7 @@ struct PageRenderer: Sendable {
                 "consented": account.consentedAt.map { time($0, now: now) as Any } ?? false,
                 "messages": ["queued": account.messages.queued, "held": account.messages.held, "failed": account.messages.failed],
                 "warning": warning,
+                "warnings": account.warnings.map { problem($0) },
                 "problem": problem(account.problem),
                 "fallback": account.fallback.map { name -> Any in
                     account.fallbackInUse

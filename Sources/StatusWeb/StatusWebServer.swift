@@ -59,7 +59,7 @@ public struct StatusWebServer: Sendable {
             var headers = HTTPFields()
             headers[.contentType] = "text/css; charset=utf-8"
             headers[.cacheControl] = "max-age=3600"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: Templates.css)))
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: Templates.css + StatsChart.css)))
         }
         router.get("/healthz") { _, _ -> Response in try await self.healthz() }
         router.get("/metrics") { _, _ -> Response in

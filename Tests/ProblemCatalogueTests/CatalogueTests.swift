@@ -78,7 +78,7 @@ private func explainAnswer(
 
     @Test func codesTitlesAndMeaningsAreDistinct() {
         let entries = ProblemCatalogue.entries
-        #expect(entries.count == ProblemCode.allCases.count + RelayProblem.allCases.count + ServerProblemCodes.all.count)
+        #expect(entries.count == ProblemCode.allCases.count + RelayProblem.allCases.count + ServerProblemCodes.all.count + AccountWarningCodes.all.count)
         #expect(Set(entries.map(\.code)).count == entries.count)
         #expect(Set(entries.map(\.title)).count == entries.count, "two codes share a title")
         #expect(Set(entries.map(\.meaning)).count == entries.count, "two codes share their explanation")
@@ -206,5 +206,24 @@ private func explainAnswer(
         }
         #expect(text.contains("gmail-relay reauth NAME"))
         #expect(!text.contains("1970"), "the placeholder clock leaked into the docs")
+    }
+}
+
+@Suite struct WarningEntries {
+    @Test(arguments: AccountWarningCodes.all)
+    func warningsLeaveMailAloneAndSayWhatToDo(code: String) throws {
+        let entry = try #require(ProblemCatalogue.entry(for: code), "no catalogue entry for \(code)")
+        #expect(entry.disposition == .unaffected)
+        var ctx = ProblemContext(accountName: "shop", accountKind: .serviceAccount, subject: "boss@shop.example",
+                                 consentedAt: now.addingTimeInterval(-5 * 86_400), now: now)
+        ctx.keyStoredAt = now.addingTimeInterval(-100 * 86_400)
+        let explained = entry.explain(ctx)
+        #expect(explained.steps.count >= 2)
+        if code == AccountWarningCodes.serviceAccountKeyOld {
+            #expect(explained.explanation.contains("2026-08-22 00:53 UTC") && explained.explanation.contains("100.0 days ago"), "\(explained.explanation)")
+            #expect(explained.steps.contains { $0.contains("account update shop --service-account NEW-KEY.json --subject boss@shop.example") })
+        } else {
+            #expect(explained.explanation.contains("ends on 2026-12-02 00:53 UTC") && explained.explanation.contains("in 2.0 days"), "\(explained.explanation)")
+        }
     }
 }

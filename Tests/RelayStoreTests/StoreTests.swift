@@ -111,7 +111,7 @@ final class StoreTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: record.spoolPath!))
         // Migrations are not applied twice.
         let applied = try readSync(reopened) { try String.fetchAll($0, sql: "SELECT identifier FROM grdb_migrations") }
-        XCTAssertEqual(applied, ["v1", "v2", "v3", "v4", "v6-credential-daily-limit", "v7-account-fallback"])
+        XCTAssertEqual(applied, ["v1", "v2", "v3", "v4", "v5-stats-index-key-age", "v6-credential-daily-limit", "v7-account-fallback"])
     }
 
     func testClosedStoreRefusesWork() async throws {
@@ -161,7 +161,7 @@ final class StoreTests: XCTestCase {
         let stores = try results.withLock { $0 }.map { try $0.get() }
         XCTAssertEqual(stores.count, 4)
         let applied = try readSync(stores[0]) { try String.fetchAll($0, sql: "SELECT identifier FROM grdb_migrations") }
-        XCTAssertEqual(applied, ["v1", "v2", "v3", "v4", "v6-credential-daily-limit", "v7-account-fallback"])
+        XCTAssertEqual(applied, ["v1", "v2", "v3", "v4", "v5-stats-index-key-age", "v6-credential-daily-limit", "v7-account-fallback"])
     }
 
     func testDatabaseFromANewerVersionIsRefused() async throws {

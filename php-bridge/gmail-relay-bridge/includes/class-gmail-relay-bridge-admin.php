@@ -242,6 +242,7 @@ final class Gmail_Relay_Bridge_Admin {
 		$this->render_mode_line();
 		$status = $this->status();
 		$this->render_status( $status, false );
+		echo Gmail_Relay_Bridge_Chart::widget( $this->plugin->settings() ); // phpcs:ignore WordPress.Security.EscapeOutput -- escaped by the renderer.
 		$this->render_last_failure( true );
 		echo '<p><a href="' . esc_url( admin_url( 'tools.php?page=' . self::TOOLS_PAGE ) ) . '">' . esc_html__( 'Relay status and test email', 'gmail-relay-bridge' ) . '</a></p>';
 		echo '</div>';

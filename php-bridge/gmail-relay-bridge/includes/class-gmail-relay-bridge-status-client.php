@@ -112,10 +112,12 @@ final class Gmail_Relay_Bridge_Status_Client {
 	}
 
 	/**
+	 * One GET of the relay's API (also used by Gmail_Relay_Bridge_Chart for /api/stats).
+	 *
 	 * @param string $url URL.
 	 * @return array{code:int,body:string,error:string}
 	 */
-	private function request( $url ) {
+	public function request( $url ) {
 		// Lower-case "close": WordPress's own "Connection: Close" is not honoured by the relay's web
 		// server (it keeps the connection open and WordPress waits for its end until the timeout).
 		$headers = array(
