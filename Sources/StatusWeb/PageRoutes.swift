@@ -16,7 +16,7 @@ extension StatusWebServer {
         router.get("/") { request, _ -> Response in
             let now = self.clock()
             let report = try await self.reporter.report()
-            let body = self.pages.render("overview", PageRenderer.overview(report, now: now))
+            let body = self.pages.render("overview", PageRenderer.overview(report, now: now)) + self.alertPanel(request)
             return self.page(request, title: "Status", body: body)
         }
 
