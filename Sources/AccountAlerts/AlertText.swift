@@ -41,7 +41,7 @@ public struct AlertText: Sendable, Equatable {
             lines.append("This is a test alert from gmail-relay: alerts reach this place.")
         } else {
             let address = alert.email.map { " (\($0))" } ?? ""
-            lines.append("Account \(name)\(address): \(Self.words(alert.fromState)) -> \(state)")
+            lines.append("Account \(name)\(address): \(Self.words(alert.fromState)) → \(state)")
             if let problem = alert.problem {
                 lines.append("Problem: \(problem.title)")
                 if alert.event != .resolved { lines.append(problem.disposition.sentence) }

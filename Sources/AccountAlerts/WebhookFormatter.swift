@@ -99,7 +99,7 @@ public enum WebhookFormatter {
         var facts: [[String: String]] = []
         if alert.event != .test {
             facts.append(["name": "Account", "value": alert.account])
-            facts.append(["name": "State", "value": "\(AlertText.words(alert.fromState)) -> \(AlertText.words(alert.toState))"])
+            facts.append(["name": "State", "value": "\(AlertText.words(alert.fromState)) → \(AlertText.words(alert.toState))"])
             if let problem = alert.problem { facts.append(["name": "Problem", "value": problem.title]) }
             if let command = text.command { facts.append(["name": "Run", "value": command]) }
         }
@@ -126,7 +126,7 @@ public enum WebhookFormatter {
 
     /// A header value: line breaks become spaces; anything not printable ASCII makes it an RFC 2047
     /// encoded word (base64 of the UTF-8), which ntfy decodes.
-    static func headerValue(_ text: String) -> String {
+    public static func headerValue(_ text: String) -> String {
         let flat = text.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")
         if flat.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value < 0x7F }) { return flat }
         return "=?UTF-8?B?" + Data(flat.utf8).base64EncodedString() + "?="
