@@ -28,14 +28,23 @@ public struct AlertSettings: Sendable {
 /// What the status page shows about alerts: where they go, and the last thing that went wrong.
 /// Shared by the watcher (writes) and the page (reads); the webhook URL itself is never kept here.
 public final class AlertNotices: @unchecked Sendable {
+    public enum Channel: Sendable { case webhook, email }
     private let lock = NSLock()
-    private var problem: String?
+    private var problems: [Channel: String] = [:]
 
     public init() {}
 
-    public var lastProblem: String? { lock.withLock { problem } }
+    /// The current problems, webhook first; nil when each channel's last alert went out.
+    public var lastProblem: String? {
+        lock.withLock { [problems[.webhook], problems[.email]].compactMap { $0 }.joined(separator: " ") }.nilIfEmpty
+    }
 
-    func set(_ text: String?) { lock.withLock { problem = text } }
+    /// A problem on `channel`, or nil once an alert went out there again.
+    func set(_ channel: Channel, _ text: String?) { lock.withLock { problems[channel] = text } }
+}
+
+extension String {
+    fileprivate var nilIfEmpty: String? { isEmpty ? nil : self }
 }
 
 /// Sends one alert to the webhook (in its format, retried with bounded backoff) and as email.
@@ -73,6 +82,7 @@ public struct AlertDispatcher: Sendable {
                 let answer = try await sender.send(request, to: webhook)
                 if (200..<300).contains(answer.status) {
                     logger.info("account alert delivered", metadata: metadata.merging(["http.status": "\(answer.status)"]) { $1 })
+                    notices.set(.webhook, nil)
                     return
                 }
                 outcome = "HTTP \(answer.status)"
@@ -80,7 +90,7 @@ public struct AlertDispatcher: Sendable {
                     logger.error("account alert refused by the webhook", metadata: metadata.merging([
                         "http.status": "\(answer.status)", "http.body": "\(answer.bodyText(limit: 300))",
                     ]) { $1 })
-                    notices.set("The alert webhook refused an alert: HTTP \(answer.status).")
+                    notices.set(.webhook, "The alert webhook refused an alert: HTTP \(answer.status).")
                     return
                 }
             } catch {
@@ -88,7 +98,7 @@ public struct AlertDispatcher: Sendable {
             }
             if attempt == retry.attempts {
                 logger.error("account alert not delivered, giving up", metadata: metadata.merging(["error": "\(outcome)", "attempts": "\(attempt)"]) { $1 })
-                notices.set("An alert could not be delivered to the webhook (\(outcome)).")
+                notices.set(.webhook, "An alert could not be delivered to the webhook (\(outcome)).")
                 return
             }
             logger.warning("account alert not delivered, retrying", metadata: metadata.merging(["error": "\(outcome)", "attempt": "\(attempt)"]) { $1 })
@@ -103,14 +113,15 @@ public struct AlertDispatcher: Sendable {
             switch outcome {
             case .queued(let id, let through):
                 logger.info("alert email queued", metadata: metadata.merging(["message.id": "\(id)", "alert.sent_through": "\(through)"]) { $1 })
+                notices.set(.email, nil)
             case .noHealthyAccount:
                 logger.error("alert email not sent: no healthy account to send it through (an account in state ok that is not a sandbox and is not the one the alert is about)", metadata: metadata)
-                notices.set("An alert email about \(alert.account.isEmpty ? "a test" : alert.account) could not be sent at \(ISO8601.string(alert.at)): no healthy account to send it through.")
+                notices.set(.email, "An alert email about \(alert.account.isEmpty ? "a test" : alert.account) could not be sent at \(ISO8601.string(alert.at)): no healthy account to send it through.")
             }
             return outcome
         } catch {
             logger.error("alert email could not be queued", metadata: metadata.merging(["error": "\(error)"]) { $1 })
-            notices.set("An alert email could not be queued: \(error).")
+            notices.set(.email, "An alert email could not be queued: \(error).")
             return nil
         }
     }

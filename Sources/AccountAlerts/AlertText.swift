@@ -52,8 +52,10 @@ public struct AlertText: Sendable, Equatable {
         if let command { lines.append("Run: \(command)") }
         if let statusPage {
             let base = statusPage.absoluteString.hasSuffix("/") ? String(statusPage.absoluteString.dropLast()) : statusPage.absoluteString
-            link = alert.event == .test || name.isEmpty ? base + "/" : base + "/#account-" + (name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? name)
-            lines.append("Status page: \(link!)")
+            let page = alert.event == .test || name.isEmpty
+                ? base + "/" : base + "/#account-" + (name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? name)
+            link = page
+            lines.append("Status page: \(page)")
         } else {
             link = nil
         }
