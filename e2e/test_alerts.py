@@ -138,6 +138,17 @@ def test_a_revoked_grant_gives_one_alert_in_the_format(make_relay, fake_google, 
         time.sleep(5)
         assert len(catcher.requests) == 1, [r["body"][:200] for r in catcher.requests]
         assert "T000/secret" not in relay.stderr_text(), "the webhook URL is a secret: never logged"
+        # Fixed (the injected failure was one refresh): held mail goes out and a "resolved" alert follows.
+        relay.cli_ok("queue", "retry", "--all")
+        requests = catcher.wait(2, timeout=60)
+        assert len(requests) == 2, [r["body"][:200] for r in requests]
+        resolved = requests[1]
+        if fmt == "json":
+            assert json.loads(resolved["body"])["event"] == "resolved"
+        elif fmt == "ntfy":
+            assert resolved["headers"]["title"] == "gmail-relay: shop is ok again" and resolved["headers"]["priority"] == "default"
+        else:
+            assert "gmail-relay: shop is ok again" in resolved["body"].decode(), resolved["body"]
     finally:
         catcher.stop()
 
