@@ -15,7 +15,7 @@ import PackageDescription
 //   ProblemCatalogue every problem code explained: title, meaning, causes, steps, disposition. Pure.
 //   RelayStatus   the status report and message documents (store + catalogue), shared by the page, the API and the CLI.
 //   StatusWeb     the status page, JSON API, /metrics, /healthz (Hummingbird + Mustache templates).
-//   AccountAlerts the alert webhook: watches account states and POSTs changes.
+//   AccountAlerts alerts: watches account states; webhook (json, slack, discord, teams, ntfy), reminders, email.
 //   GmailRelayApp composition and command implementations shared by the executable and the tests.
 //   gmail-relay   the executable: argument parsing only.
 let package = Package(

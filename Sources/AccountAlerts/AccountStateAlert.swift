@@ -2,10 +2,23 @@ import Foundation
 import ProblemCatalogue
 import RelayStore
 
-/// The JSON POSTed to alerts.webhook_url when an account changes state:
-/// `{"account", "email", "kind", "from_state", "to_state", "problem": {code, title, explanation, causes,
-/// steps, disposition} | null, "at"}`.
+/// Why an alert goes out.
+public enum AlertEvent: String, Codable, Sendable, Equatable, CaseIterable {
+    /// The account moved to another state that is not ok.
+    case stateChange = "state_change"
+    /// The problem still lasts `alerts.remind_hours` after the last alert about it.
+    case reminder
+    /// The account is ok again.
+    case resolved
+    /// `gmail-relay alerts test` or the page's "Send test alert" button.
+    case test
+}
+
+/// The alert as data; the `json` webhook format POSTs it as is:
+/// `{"event", "account", "email", "kind", "from_state", "to_state", "problem": {code, title, explanation, causes,
+/// steps, disposition} | null, "at"}`. The other formats are made from it by `WebhookFormatter`.
 public struct AccountStateAlert: Codable, Sendable, Equatable {
+    public var event: AlertEvent
     public var account: String
     public var email: String?
     public var kind: String
@@ -16,12 +29,16 @@ public struct AccountStateAlert: Codable, Sendable, Equatable {
     public var at: Date
 
     enum CodingKeys: String, CodingKey {
-        case account, email, kind, problem, at
+        case event, account, email, kind, problem, at
         case fromState = "from_state"
         case toState = "to_state"
     }
 
-    public init(account: String, email: String?, kind: String, fromState: String, toState: String, problem: Explanation?, at: Date) {
+    public init(
+        event: AlertEvent? = nil, account: String, email: String?, kind: String, fromState: String, toState: String,
+        problem: Explanation?, at: Date
+    ) {
+        self.event = event ?? (toState == "ok" ? .resolved : .stateChange)
         self.account = account
         self.email = email
         self.kind = kind
@@ -33,6 +50,7 @@ public struct AccountStateAlert: Codable, Sendable, Equatable {
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(event, forKey: .event)
         try c.encode(account, forKey: .account)
         try c.encode(email, forKey: .email)
         try c.encode(kind, forKey: .kind)
@@ -49,6 +67,7 @@ public struct AccountStateAlert: Codable, Sendable, Equatable {
         kind = try c.decode(String.self, forKey: .kind)
         fromState = try c.decode(String.self, forKey: .fromState)
         toState = try c.decode(String.self, forKey: .toState)
+        event = try c.decodeIfPresent(AlertEvent.self, forKey: .event) ?? (toState == "ok" ? .resolved : .stateChange)
         problem = try c.decodeIfPresent(Explanation.self, forKey: .problem)
         guard let date = ISO8601.date(try c.decode(String.self, forKey: .at)) else {
             throw DecodingError.dataCorruptedError(forKey: .at, in: c, debugDescription: "not ISO-8601")

@@ -97,17 +97,16 @@ public struct RelayApplication: Sendable {
         let adminToken = try WebAdminToken.resolve(configuration)
         self.webAdminToken = adminToken
         let security = try WebSecurity(listen: configuration.web.listen, adminToken: adminToken.token, readToken: configuration.web.readToken)
+        let dispatcher = Self.alertDispatcher(configuration, store: store, wake: { worker.wake() }, logger: logger)
         self.web = try StatusWebServer(
             reporter: reporter, security: security,
             metrics: { metrics.prometheusText() + (await StoreGauges.prometheusText(store)) + Self.certificateGauge(certificate) },
-            logger: logger)
+            logger: logger, alerts: Self.alertControls(configuration, dispatcher))
         let webListening = self.webListening
         self.webService = web.application(listen: configuration.web.listen, onRunning: { _ in
             webListening.withLockedValue { $0 = true }
         })
-        self.alerts = configuration.alerts.webhookURL.map {
-            AccountStateWatcher(reporter: reporter, webhook: $0, logger: logger)
-        }
+        self.alerts = dispatcher.map { AccountStateWatcher(reporter: reporter, dispatcher: $0, logger: logger) }
     }
 
     /// The served SMTP certificate's end, for the certificate-expiry alert (contrib/prometheus/alerts.yml);

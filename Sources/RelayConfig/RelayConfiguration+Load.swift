@@ -150,7 +150,8 @@ extension RelayConfiguration {
             listen: try r.socketAddress("web.listen", allowOff: false)!,
             adminToken: try r.optionalText("web.admin_token"),
             readToken: try r.optionalText("web.read_token"),
-            open: try r.boolean("web.open")
+            open: try r.boolean("web.open"),
+            publicURL: try r.url("web.public_url", optional: true)
         )
         let google = RelayConfiguration.Google(
             authURL: try r.url("google.auth_url")!,
@@ -171,7 +172,12 @@ extension RelayConfiguration {
             level: try r.choice("log.level", of: LogLevel.self)
         )
         let health = RelayConfiguration.Health(probeIntervalHours: try r.wholeNumber("health.probe_interval_hours", in: 1...Self.maxHours))
-        let alerts = RelayConfiguration.Alerts(webhookURL: try r.url("alerts.webhook_url", optional: true))
+        let alerts = RelayConfiguration.Alerts(
+            webhookURL: try r.url("alerts.webhook_url", optional: true),
+            webhookFormat: try r.choice("alerts.webhook_format", of: RelayConfiguration.WebhookFormat.self),
+            remindHours: try r.wholeNumber("alerts.remind_hours", in: 0...Self.maxHours),
+            emailTo: try r.emailAddresses("alerts.email_to", most: 20)
+        )
 
         return RelayConfiguration(
             dataDirectory: dataDirectory, secretKeyFile: secretKeyFile, smtp: smtp, web: web, google: google,
@@ -271,6 +277,12 @@ extension RelayConfiguration {
         }
         if c.web.open && (c.web.adminToken != nil || c.web.readToken != nil) {
             throw r.invalid("web.open", r.origin(of: "web.open"), "true means no token, but web.admin_token or web.read_token is set: remove one or the other")
+        }
+
+        // A chat format without a webhook would silently do nothing.
+        if c.alerts.webhookURL == nil && r.origin(of: "alerts.webhook_format") != .builtInDefault {
+            throw r.invalid("alerts.webhook_format", r.origin(of: "alerts.webhook_format"),
+                            "needs alerts.webhook_url (the \(c.alerts.webhookFormat.rawValue) webhook's address)")
         }
 
         if c.smtp.sessionTimeoutSeconds < c.smtp.commandTimeoutSeconds {

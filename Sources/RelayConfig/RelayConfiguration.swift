@@ -50,6 +50,8 @@ public struct RelayConfiguration: Sendable, Equatable {
         public var readToken: String?
         /// `web.open`: no token on a loopback listener.
         public var open: Bool
+        /// `web.public_url`: where people reach the page (alerts link to it); nil when unset.
+        public var publicURL: URL? = nil
     }
 
     public struct Google: Sendable, Equatable {
@@ -83,6 +85,17 @@ public struct RelayConfiguration: Sendable, Equatable {
 
     public struct Alerts: Sendable, Equatable {
         public var webhookURL: URL?
+        /// `alerts.webhook_format`.
+        public var webhookFormat: WebhookFormat = .json
+        /// `alerts.remind_hours`; 0: no reminders.
+        public var remindHours: Int = 24
+        /// `alerts.email_to`; empty when unset.
+        public var emailTo: [String] = []
+    }
+
+    /// `alerts.webhook_format`: what the webhook understands.
+    public enum WebhookFormat: String, Sendable, Equatable, CaseIterable {
+        case json, slack, discord, teams, ntfy
     }
 }
 

@@ -18,7 +18,7 @@ extension StatusWebServer {
             let report = try await self.reporter.report()
             var data = PageRenderer.overview(report, now: now)
             data["charts"] = StatsChart.overviewCharts(try await self.store.hourlyCounts(hours: RelayStore.maximumStatsHours))
-            let body = self.pages.render("overview", data)
+            let body = self.pages.render("overview", data) + self.alertPanel(request)
             return self.page(request, title: "Status", body: body)
         }
 

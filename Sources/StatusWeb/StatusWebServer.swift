@@ -20,11 +20,14 @@ public struct StatusWebServer: Sendable {
     let clock: @Sendable () -> Date
     let logger: Logger
     let pages: PageRenderer
+    /// The alerts panel and its test button; nil when no alerts are configured.
+    let alerts: AlertControls?
 
     public init(
         reporter: StatusReporter, security: WebSecurity, metrics: @escaping @Sendable () async -> String,
-        clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger
+        clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger, alerts: AlertControls? = nil
     ) throws {
+        self.alerts = alerts
         self.reporter = reporter
         self.security = security
         self.metrics = metrics
@@ -69,6 +72,7 @@ public struct StatusWebServer: Sendable {
         }
         addAPIRoutes(router)
         addPageRoutes(router)
+        addAlertRoutes(router)
         return router
     }
 
