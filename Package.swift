@@ -6,6 +6,7 @@ import PackageDescription
 //   SMTPProtocol  pure ESMTP core: parser, replies, session state machine, DATA decoder. No I/O.
 //   RelayConfig   config file + environment -> typed configuration; CIDR matching. No I/O beyond reading the file.
 //   RelayStore    SQLite (GRDB) store, spool files, accounts, SMTP credentials, send log.
+//   PostgresStore the PostgreSQL store for relays that share one database: connection, migrations, chunked bodies, leases.
 //   RelayBackup   backup and restore of the data directory: manifest, checksums, private file modes.
 //   SMTPServer    SwiftNIO glue: sockets, TLS, timeouts, limits; drives SMTPProtocol, talks to a SubmissionBackend.
 //   Delivery      the delivery worker: per-account lanes, retry policy, Gmail attempts, send log rows, metrics.
@@ -34,6 +35,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .target(name: "BuildInfo", exclude: ["README.md"]),
@@ -48,6 +50,19 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["README.md"]
+        ),
+        // The PostgreSQL store (issue 15): several relays share one database.
+        .target(
+            name: "PostgresStore",
+            dependencies: [
+                "RelayConfig",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["README.md"]
@@ -148,6 +163,14 @@ let package = Package(
         .testTarget(name: "RelayConfigTests", dependencies: ["RelayConfig"]),
         .testTarget(name: "MessageRewriteTests", dependencies: ["MessageRewrite"]),
         .testTarget(name: "RelayStoreTests", dependencies: ["RelayStore"]),
+        .testTarget(
+            name: "PostgresStoreTests",
+            dependencies: [
+                "PostgresStore", "RelayConfig",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "RelayBackupTests", dependencies: ["RelayBackup", "RelayStore"]),
         .testTarget(name: "GmailAPITests", dependencies: ["GmailAPI", "FakeGoogle", "GoogleFixtures"]),
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "GmailAPI", "RelayStore", "FakeGoogle"]),
