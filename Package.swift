@@ -101,7 +101,7 @@ let package = Package(
             name: "GmailRelayApp",
             dependencies: [
                 "SMTPProtocol", "RelayConfig", "RelayStore", "SMTPServer", "MessageRewrite", "GmailAPI", "Delivery",
-                "ProblemCatalogue", "RelayStatus", "StatusWeb", "AccountAlerts", "BuildInfo", "RelayBackup",
+                "ProblemCatalogue", "RelayStatus", "StatusWeb", "AccountAlerts", "BuildInfo", "RelayBackup", "PostgresStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
