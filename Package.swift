@@ -7,6 +7,7 @@ import PackageDescription
 //   RelayConfig   config file + environment -> typed configuration; CIDR matching. No I/O beyond reading the file.
 //   RelayStore    the store API (MessageStore, AccountStore, CredentialStore protocols) and its SQLite (GRDB)
 //                 implementation: spool files, accounts, SMTP credentials, send log, the message lifecycle.
+//   PostgresStore the PostgreSQL store for relays that share one database: connection, migrations, chunked bodies, leases.
 //   RelayBackup   backup and restore of the data directory: manifest, checksums, private file modes.
 //   SMTPServer    SwiftNIO glue: sockets, TLS, timeouts, limits; drives SMTPProtocol, talks to a SubmissionBackend.
 //   Submission    intake: the SubmissionBackend of the store (logins, spool + header capture, held/queued/sending, commit).
@@ -36,6 +37,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .target(name: "BuildInfo", exclude: ["README.md"]),
@@ -50,6 +52,19 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["README.md"]
+        ),
+        // The PostgreSQL store (issue 15): several relays share one database.
+        .target(
+            name: "PostgresStore",
+            dependencies: [
+                "RelayConfig",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["README.md"]
@@ -98,7 +113,7 @@ let package = Package(
             name: "GmailRelayApp",
             dependencies: [
                 "SMTPProtocol", "RelayConfig", "RelayStore", "SMTPServer", "Submission", "MessageRewrite", "GmailAPI", "Delivery",
-                "ProblemCatalogue", "RelayStatus", "StatusWeb", "AccountAlerts", "BuildInfo", "RelayBackup",
+                "ProblemCatalogue", "RelayStatus", "StatusWeb", "AccountAlerts", "BuildInfo", "RelayBackup", "PostgresStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -160,6 +175,14 @@ let package = Package(
         .testTarget(name: "RelayConfigTests", dependencies: ["RelayConfig"]),
         .testTarget(name: "MessageRewriteTests", dependencies: ["MessageRewrite"]),
         .testTarget(name: "RelayStoreTests", dependencies: ["RelayStore"]),
+        .testTarget(
+            name: "PostgresStoreTests",
+            dependencies: [
+                "PostgresStore", "RelayConfig",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "RelayBackupTests", dependencies: ["RelayBackup", "RelayStore"]),
         .testTarget(name: "GmailAPITests", dependencies: ["GmailAPI", "FakeGoogle", "GoogleFixtures"]),
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "GmailAPI", "RelayStore", "FakeGoogle"]),

@@ -43,6 +43,11 @@ extension RelayConfiguration {
     /// Every configuration key, in the order of the docs.
     public static let knownKeys: [ConfigKey] = [
         ConfigKey("data.dir", "./gmail-relay-data", "Directory for the SQLite database, the spool and the secret key."),
+        // Secret: the URL may hold the password, so errors never echo the value.
+        ConfigKey("store.url", nil, shown: "(SQLite in data.dir)", secret: true,
+                  "A shared PostgreSQL store for several relays: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE?sslmode=disable|require|verify-full (default verify-full, disable on loopback)."),
+        ConfigKey("store.password_file", nil,
+                  "A file holding the database password (one line), instead of putting it in store.url; GMAIL_RELAY_STORE_PASSWORD is the third way."),
 
         ConfigKey("smtp.listen", "127.0.0.1:2525",
                   "Submission listener, host:port ([::1]:2525 for IPv6; \"off\" disables it). STARTTLS is offered only when a certificate is set."),
@@ -110,6 +115,9 @@ extension RelayConfiguration {
         EnvironmentVariableInfo(
             name: "GMAIL_RELAY_SECRET_KEY_FILE",
             meaning: "File holding the key that encrypts secrets at rest, instead of the one in data.dir."),
+        EnvironmentVariableInfo(
+            name: "GMAIL_RELAY_STORE_PASSWORD",
+            meaning: "The password for store.url, instead of putting it in the URL or store.password_file."),
     ]
 
     /// The key with this dotted name, if any.

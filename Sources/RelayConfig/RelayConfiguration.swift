@@ -9,6 +9,7 @@ public struct RelayConfiguration: Sendable, Equatable {
     public var dataDirectory: String
     /// `GMAIL_RELAY_SECRET_KEY_FILE`: the key that encrypts secrets at rest, when not the one in `dataDirectory`.
     public var secretKeyFile: String?
+    public var store: Store
     public var smtp: SMTP
     public var web: Web
     public var google: Google
@@ -16,6 +17,12 @@ public struct RelayConfiguration: Sendable, Equatable {
     public var log: Log
     public var health: Health
     public var alerts: Alerts
+
+    public struct Store: Sendable, Equatable {
+        /// `store.url`: the shared PostgreSQL database, with its password resolved (from the URL,
+        /// `store.password_file` or `GMAIL_RELAY_STORE_PASSWORD`). nil: SQLite in `data.dir`.
+        public var postgres: PostgresLocation?
+    }
 
     public struct SMTP: Sendable, Equatable {
         /// `smtp.listen`; nil when set to "off".

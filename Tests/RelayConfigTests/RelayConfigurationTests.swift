@@ -45,6 +45,7 @@ import Testing
         #expect(c.health.probeIntervalHours == 6)
         #expect(c.health.probeInterval == .seconds(6 * 3600))
         #expect(c.alerts.webhookURL == nil)
+        #expect(c.store.postgres == nil)
     }
 
     @Test func publicEntryPointsUseTheMachineHostName() throws {
@@ -253,10 +254,11 @@ import Testing
             "delivery.account_concurrency", "delivery.sends_per_minute", "log.retention_days", "log.level",
             "health.probe_interval_hours", "alerts.webhook_url", "web.read_token", "web.open", "smtp.max_connections_per_address",
             "alerts.webhook_format", "alerts.remind_hours", "alerts.email_to", "web.public_url",
+            "store.url", "store.password_file",
         ] {
             #expect(RelayConfiguration.knownKey(named: name) != nil, "\(name)")
         }
-        #expect(names.count == 39)
+        #expect(names.count == 41)
         for key in RelayConfiguration.knownKeys {
             #expect(!key.meaning.isEmpty, "\(key.name)")
             #expect(!key.defaultDescription.isEmpty, "\(key.name)")
@@ -305,6 +307,7 @@ import Testing
             "health.probe_interval_hours": "13", "alerts.webhook_url": "http://a.test/6",
             "alerts.webhook_format": "ntfy", "alerts.remind_hours": "14", "alerts.email_to": "ops@example.com, b@example.org",
             "web.public_url": "https://relay.example.com/",
+            "store.url": "postgres://relay@db.test:6432/mail?sslmode=require", "store.password_file": try dir.write("pw", "sesame\n"),
         ]
         #expect(Set(samples.keys) == Set(RelayConfiguration.knownKeys.map(\.name)))
         var env: [String: String] = [:]
@@ -331,6 +334,8 @@ import Testing
         #expect(c.alerts.webhookFormat == .ntfy && c.alerts.remindHours == 14)
         #expect(c.alerts.emailTo == ["ops@example.com", "b@example.org"])
         #expect(c.web.publicURL?.host == "relay.example.com")
+        #expect(c.store.postgres == PostgresLocation(
+            host: "db.test", port: 6432, user: "relay", password: RedactedSecret("sesame"), database: "mail", sslMode: .require))
     }
 
     // MARK: Loading files
