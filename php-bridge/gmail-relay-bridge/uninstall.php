@@ -29,6 +29,17 @@ function gmail_relay_bridge_uninstall_site() {
 	foreach ( $names as $name ) {
 		delete_transient( substr( $name, strlen( '_transient_' ) ) );
 	}
+	delete_transient( 'gmail_relay_bridge_stats' );
+	// A timeout row can outlive its value row (the widget's chart cache was seen to leave one): remove those too.
+	$timeouts = $wpdb->get_col( // phpcs:ignore WordPress.DB.DirectDatabaseQuery -- one-time cleanup.
+		$wpdb->prepare(
+			"SELECT option_name FROM {$wpdb->options} WHERE option_name LIKE %s",
+			$wpdb->esc_like( '_transient_timeout_gmail_relay_bridge_' ) . '%'
+		)
+	);
+	foreach ( $timeouts as $name ) {
+		delete_option( $name );
+	}
 }
 
 if ( is_multisite() ) {
