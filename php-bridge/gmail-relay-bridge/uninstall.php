@@ -14,32 +14,35 @@ if ( ! defined( 'WP_UNINSTALL_PLUGIN' ) ) {
  * Deletes the bridge's options and transients on the current site.
  */
 function gmail_relay_bridge_uninstall_site() {
-	global $wpdb;
 	delete_option( 'gmail_relay_bridge_settings' );
 	delete_option( 'gmail_relay_bridge_last_reply' );
 	delete_option( 'gmail_relay_bridge_last_failure' );
 	delete_transient( 'gmail_relay_bridge_status' );
-	// Per-user test email results: gmail_relay_bridge_test_<user id>.
-	$names = $wpdb->get_col( // phpcs:ignore WordPress.DB.DirectDatabaseQuery -- one-time cleanup.
-		$wpdb->prepare(
-			"SELECT option_name FROM {$wpdb->options} WHERE option_name LIKE %s",
-			$wpdb->esc_like( '_transient_gmail_relay_bridge_' ) . '%'
-		)
-	);
-	foreach ( $names as $name ) {
+	// Per-user test email results (gmail_relay_bridge_test_<user id>) and the chart cache.
+	foreach ( gmail_relay_bridge_option_names( '_transient_gmail_relay_bridge_' ) as $name ) {
 		delete_transient( substr( $name, strlen( '_transient_' ) ) );
 	}
 	delete_transient( 'gmail_relay_bridge_stats' );
 	// A timeout row can outlive its value row (the widget's chart cache was seen to leave one): remove those too.
-	$timeouts = $wpdb->get_col( // phpcs:ignore WordPress.DB.DirectDatabaseQuery -- one-time cleanup.
-		$wpdb->prepare(
-			"SELECT option_name FROM {$wpdb->options} WHERE option_name LIKE %s",
-			$wpdb->esc_like( '_transient_timeout_gmail_relay_bridge_' ) . '%'
-		)
-	);
-	foreach ( $timeouts as $name ) {
+	foreach ( gmail_relay_bridge_option_names( '_transient_timeout_gmail_relay_bridge_' ) as $name ) {
 		delete_option( $name );
 	}
+}
+
+/**
+ * The current site's option names that start with $prefix.
+ *
+ * @param string $prefix Literal prefix (LIKE wildcards in it are escaped).
+ * @return string[]
+ */
+function gmail_relay_bridge_option_names( $prefix ) {
+	global $wpdb;
+	return $wpdb->get_col( // phpcs:ignore WordPress.DB.DirectDatabaseQuery -- one-time cleanup.
+		$wpdb->prepare(
+			"SELECT option_name FROM {$wpdb->options} WHERE option_name LIKE %s",
+			$wpdb->esc_like( $prefix ) . '%'
+		)
+	);
 }
 
 if ( is_multisite() ) {
