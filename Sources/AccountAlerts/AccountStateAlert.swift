@@ -1,6 +1,7 @@
 import Foundation
 import ProblemCatalogue
 import RelayStore
+import RelayVocabulary
 
 /// The JSON POSTed to alerts.webhook_url when an account changes state:
 /// `{"account", "email", "kind", "from_state", "to_state", "problem": {code, title, explanation, causes,
@@ -8,9 +9,9 @@ import RelayStore
 public struct AccountStateAlert: Codable, Sendable, Equatable {
     public var account: String
     public var email: String?
-    public var kind: String
-    public var fromState: String
-    public var toState: String
+    public var kind: AccountKind
+    public var fromState: AccountState
+    public var toState: AccountState
     /// The account's problem after the change; null when it is ok again.
     public var problem: Explanation?
     public var at: Date
@@ -21,7 +22,7 @@ public struct AccountStateAlert: Codable, Sendable, Equatable {
         case toState = "to_state"
     }
 
-    public init(account: String, email: String?, kind: String, fromState: String, toState: String, problem: Explanation?, at: Date) {
+    public init(account: String, email: String?, kind: AccountKind, fromState: AccountState, toState: AccountState, problem: Explanation?, at: Date) {
         self.account = account
         self.email = email
         self.kind = kind
@@ -46,9 +47,9 @@ public struct AccountStateAlert: Codable, Sendable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         account = try c.decode(String.self, forKey: .account)
         email = try c.decodeIfPresent(String.self, forKey: .email)
-        kind = try c.decode(String.self, forKey: .kind)
-        fromState = try c.decode(String.self, forKey: .fromState)
-        toState = try c.decode(String.self, forKey: .toState)
+        kind = try c.decode(AccountKind.self, forKey: .kind)
+        fromState = try c.decode(AccountState.self, forKey: .fromState)
+        toState = try c.decode(AccountState.self, forKey: .toState)
         problem = try c.decodeIfPresent(Explanation.self, forKey: .problem)
         guard let date = ISO8601.date(try c.decode(String.self, forKey: .at)) else {
             throw DecodingError.dataCorruptedError(forKey: .at, in: c, debugDescription: "not ISO-8601")

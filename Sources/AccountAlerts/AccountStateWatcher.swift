@@ -3,6 +3,7 @@ import Logging
 import ProblemCatalogue
 import RelayStatus
 import RelayStore
+import RelayVocabulary
 import ServiceLifecycle
 
 /// Watches the accounts table (the delivery engine, `reauth` and other CLI commands write it, possibly from
@@ -77,15 +78,15 @@ public struct AccountStateWatcher: Service {
         let account = change.account
         let context = await reporter.context(for: account, now: clock())
         return AccountStateAlert(
-            account: account.name, email: account.primaryAddress, kind: account.kind.rawValue,
-            fromState: change.from.rawValue, toState: account.state.rawValue,
+            account: account.name, email: account.primaryAddress, kind: account.kind,
+            fromState: change.from, toState: account.state,
             problem: StatusReporter.problem(of: account, context: context), at: clock())
     }
 
     /// Tries until a 2xx, a 4xx that repeating cannot fix, or `retry.attempts` tries.
     func deliver(_ alert: AccountStateAlert) async {
         guard let body = try? Data(StatusJSON.encode(alert).utf8) else { return }
-        let metadata: Logger.Metadata = ["account": "\(alert.account)", "alert.to_state": "\(alert.toState)"]
+        let metadata: Logger.Metadata = ["account": "\(alert.account)", "alert.to_state": "\(alert.toState.rawValue)"]
         for attempt in 1...max(retry.attempts, 1) {
             var outcome: String
             do {

@@ -4,6 +4,7 @@ import Logging
 import NIOPosix
 import RelayConfig
 import RelayStore
+import RelayVocabulary
 import SMTPProtocol
 import SMTPServer
 
@@ -113,9 +114,9 @@ final class StoreSubmissionBackend: SubmissionBackend {
         }
 
         // An account that cannot send holds its mail from the start: no doomed call to Google per message.
-        let heldProblem: String? = switch account.state {
+        let heldProblem: ProblemCode? = switch account.state {
         case .ok: nil
-        case .needsReauth, .blocked, .unconfigured: account.problemCode ?? RelayProblem.grantMissing.rawValue
+        case .needsReauth, .blocked, .unconfigured: account.problemCode ?? .grantMissing
         }
         let sync = configuration.delivery.mode == .sync
         let status: MessageStatus = heldProblem != nil ? .held : (sync ? .sending : .queued)
@@ -165,7 +166,7 @@ final class StoreSubmissionBackend: SubmissionBackend {
     static func reply(id: Int64, _ result: AttemptResult?) -> SMTPReply {
         switch result {
         case .sent(let gmailID): return SMTPReply(250, "2.0.0", "Ok: sent as \(gmailID) (log \(id))")
-        case .held(let problem): return SMTPReply(250, "2.0.0", "Ok: queued as \(id), held: \(problem)")
+        case .held(let problem): return SMTPReply(250, "2.0.0", "Ok: queued as \(id), held: \(problem.rawValue)")
         case .failed(_, let text): return SMTPReply(554, "5.6.0", "\(text) (log \(id))")
         case .queued, nil: return SMTPReply(250, "2.0.0", "Ok: queued as \(id)")
         }

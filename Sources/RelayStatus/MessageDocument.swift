@@ -2,6 +2,7 @@ import Foundation
 import GmailAPI
 import ProblemCatalogue
 import RelayStore
+import RelayVocabulary
 
 /// One message with its attempts and history: `log show --json` and /api/messages/{id}.
 ///
@@ -56,7 +57,7 @@ public struct MessageDocument: Encodable, Sendable {
             "  received:   \(ISO8601.string(message.createdAt)) from \(message.peer)\(message.tls ? " over TLS" : "")",
         ]
         if let gmailID = message.gmailID { lines.append("  gmail id:   \(gmailID)") }
-        if let problem = message.problem { lines.append("  problem:    \(problem)") }
+        if let problem = message.problem { lines.append("  problem:    \(problem.rawValue)") }
         if let explanation {
             lines.append("  \(explanation.title) (mail \(explanation.disposition.rawValue))")
             lines.append("    " + explanation.explanation)
@@ -69,7 +70,7 @@ public struct MessageDocument: Encodable, Sendable {
         lines.append("  attempts: \(attempts.count)")
         for (index, attempt) in attempts.enumerated() {
             let status = attempt.httpStatus.map { "HTTP \($0)" } ?? "no HTTP answer"
-            lines.append("  #\(index + 1) \(ISO8601.string(attempt.startedAt)) -> \(ISO8601.string(attempt.finishedAt)) \(attempt.endpoint) \(status) \(attempt.problem ?? "")")
+            lines.append("  #\(index + 1) \(ISO8601.string(attempt.startedAt)) -> \(ISO8601.string(attempt.finishedAt)) \(attempt.endpoint) \(status) \(attempt.problem?.rawValue ?? "")")
             if let body = attempt.responseBody, !body.isEmpty {
                 lines += body.split(separator: "\n", omittingEmptySubsequences: false).map { "     | " + $0 }
             }
@@ -105,7 +106,7 @@ extension StatusReporter {
     /// detail when it is the same problem, else what the last attempt's body says (read by the same pure
     /// classifier the delivery engine uses; only its fields are taken, the stored code stays).
     func explanation(of message: MessageRecord, attempts: [AttemptRecord]) async throws -> Explanation? {
-        guard let code = message.problem, !code.isEmpty else { return nil }
+        guard let code = message.problem else { return nil }
         let account = try await store.account(named: message.account)
         var context: ProblemContext
         if let account {

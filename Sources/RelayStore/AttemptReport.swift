@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import RelayVocabulary
 
 /// Everything one delivery attempt changes, written in one transaction: the send log rows, the
 /// message's next state and the account's. One fsync instead of five, and no crash can leave an
@@ -7,16 +8,16 @@ import GRDB
 public struct AttemptReport: Sendable, Equatable {
     public enum Outcome: Sendable, Equatable {
         case sent(gmailID: String?)
-        case queued(problemCode: String?, nextAttemptAt: Date, detail: String?)
-        case held(problemCode: String)
-        case failed(problemCode: String, detail: String)
+        case queued(problemCode: ProblemCode?, nextAttemptAt: Date, detail: String?)
+        case held(problemCode: ProblemCode)
+        case failed(problemCode: ProblemCode, detail: String)
     }
 
     public enum AccountChange: Sendable, Equatable {
         /// The send worked: last success now; a stopped account becomes ok and its held mail is released.
         case succeeded(at: Date)
         /// What Google said about the account; with `holdQueued` its waiting mail is held too.
-        case state(AccountState, problemCode: String?, detail: String?, holdQueued: Bool)
+        case state(AccountState, problemCode: ProblemCode?, detail: ProblemDetail?, holdQueued: Bool)
     }
 
     public var messageID: Int64
@@ -70,7 +71,7 @@ extension RelayStore {
         }
         if let note = report.rewriteNote {
             let row = try Row.fetchOne(db, cached: "SELECT account_id FROM messages WHERE id = ?", arguments: [id])
-            try insertEvent(db, at: now, kind: "rewritten", detail: note, messageID: id,
+            try insertEvent(db, at: now, kind: .rewritten, detail: note, messageID: id,
                             accountID: row?["account_id"], account: report.account)
         }
         for attempt in report.attempts {

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import RelayVocabulary
 
 extension RelayStore {
     /// Adds an SMTP login for one CMS site, bound to an account.
@@ -21,7 +22,7 @@ extension RelayStore {
             }
             try db.execute(cached: "INSERT INTO credentials (username, account_id, password_hash, created_at) VALUES (?, ?, ?, ?)",
                 arguments: [username, accountID, hash, now])
-            try insertEvent(db, at: now, kind: "credential_added", detail: "SMTP username \(username)",
+            try insertEvent(db, at: now, kind: .credentialAdded, detail: "SMTP username \(username)",
                             accountID: accountID, account: account)
         }
     }
@@ -159,7 +160,7 @@ extension RelayStore {
                 arguments: [username])
             else { throw StoreError.unknownCredential(username) }
             try db.execute(cached: "DELETE FROM credentials WHERE id = ?", arguments: [row["id"] as Int64])
-            try insertEvent(db, at: now, kind: "credential_removed", detail: "SMTP username \(username)",
+            try insertEvent(db, at: now, kind: .credentialRemoved, detail: "SMTP username \(username)",
                             accountID: row["account_id"], account: row["name"])
         }
     }

@@ -7,6 +7,7 @@ import Darwin
 #endif
 import Foundation
 import GRDB
+import RelayVocabulary
 
 extension RelayStore {
     /// Longest response body kept per attempt; Google's error bodies are far smaller, but a proxy's
@@ -58,7 +59,7 @@ extension RelayStore {
             arguments: [
                 m.status.rawValue, m.account, accountID, m.credentialUsername, m.peer, m.tls, m.mailFrom,
                 JSONList.encode(m.recipients), m.subject, m.messageID, m.size, m.spoolPath, m.sandbox,
-                m.problemCode, m.status == .queued ? now : nil, m.rewrittenHeaders, now, now,
+                m.problemCode?.rawValue, m.status == .queued ? now : nil, m.rewrittenHeaders, now, now,
             ])
         let id = db.lastInsertedRowID
         if let body = m.inlineBody {
@@ -68,9 +69,9 @@ extension RelayStore {
         detail += m.tls ? " over TLS" : " without TLS"
         if let user = m.credentialUsername { detail += ", user \(user)" }
         if m.sandbox { detail += ", sandbox" }
-        try insertEvent(db, at: now, kind: "accepted", detail: detail, messageID: id, accountID: accountID, account: m.account)
+        try insertEvent(db, at: now, kind: .accepted, detail: detail, messageID: id, accountID: accountID, account: m.account)
         if m.status == .held {
-            try insertEvent(db, at: now, kind: MessageStatus.held.rawValue, detail: m.problemCode ?? "account cannot send",
+            try insertEvent(db, at: now, kind: .held, detail: m.problemCode?.rawValue ?? "account cannot send",
                             messageID: id, accountID: accountID, account: m.account)
         }
         return id
@@ -141,7 +142,7 @@ extension RelayStore {
     public func events(messageID: Int64) async throws -> [EventRecord] {
         try await pool.read { db in
             try Row.fetchAll(db, cached: "SELECT * FROM events WHERE message_id = ? ORDER BY id", arguments: [messageID])
-                .map(EventRecord.init(row:))
+                .compactMap(EventRecord.init(row:))
         }
     }
 
@@ -150,7 +151,7 @@ extension RelayStore {
         try await pool.read { db in
             try Row.fetchAll(db, cached: "SELECT * FROM events WHERE account = ? AND message_id IS NULL ORDER BY id DESC LIMIT ?",
                 arguments: [account, limit]
-            ).map(EventRecord.init(row:))
+            ).compactMap(EventRecord.init(row:))
         }
     }
 
@@ -209,7 +210,7 @@ extension RelayStore {
     /// (now when nil), `.held` or `.failed` with a problem code, `.sending` when a sender claims it.
     /// Every change but to `.sending` adds an event, with `detail` when given.
     public func markStatus(
-        id: Int64, status: MessageStatus, problemCode: String? = nil, nextAttemptAt: Date? = nil, detail: String? = nil
+        id: Int64, status: MessageStatus, problemCode: ProblemCode? = nil, nextAttemptAt: Date? = nil, detail: String? = nil
     ) async throws {
         let now = nowMillis
         try await pool.write { db in
@@ -265,13 +266,13 @@ extension RelayStore {
     /// The account cannot send: its other queued messages are held too (not those being sent right now),
     /// so a burst does not make one doomed call each. Returns how many.
     @discardableResult
-    public func holdQueued(account: String, problemCode: String) async throws -> Int {
+    public func holdQueued(account: String, problemCode: ProblemCode) async throws -> Int {
         let now = nowMillis
         return try await pool.write { db in try applyHoldQueued(db, account: account, problemCode: problemCode, now: now) }
     }
 
     /// A line in a message's history that is not a state change (e.g. what the header rewrite changed).
-    public func recordEvent(messageID id: Int64, kind: String, detail: String) async throws {
+    public func recordEvent(messageID id: Int64, kind: EventKind, detail: String) async throws {
         let now = nowMillis
         try await pool.write { db in
             let row = try messageState(db, id)
@@ -301,7 +302,7 @@ extension RelayStore {
             for row in rows {
                 try db.execute(cached: "UPDATE messages SET status = 'queued', next_attempt_at = ?, updated_at = ? WHERE id = ?",
                     arguments: [now, now, row["id"] as Int64])
-                try insertEvent(db, at: now, kind: MessageStatus.queued.rawValue, detail: "interrupted by a restart",
+                try insertEvent(db, at: now, kind: .queued, detail: "interrupted by a restart",
                                 messageID: row["id"], accountID: row["account_id"], account: row["account"])
             }
             return rows.count
@@ -324,7 +325,7 @@ extension RelayStore {
             case .held, .failed, .queued:
                 guard row.hasBody else { throw StoreError.spoolFileMissing(id: id) }
                 try requeue(db, id: id, accountID: row.accountID, account: row.account, now: now,
-                            kind: "retry", detail: "retry requested (was \(row.status.rawValue))")
+                            kind: .retry, detail: "retry requested (was \(row.status.rawValue))")
             case .sending, .sent, .discarded:
                 throw StoreError.invalidTransition(id: id, from: row.status, to: .queued)
             }
@@ -344,7 +345,7 @@ extension RelayStore {
             for row in rows {
                 let previous: String = row["status"]
                 try requeue(db, id: row["id"], accountID: row["account_id"], account: row["account"], now: now,
-                            kind: "retry", detail: "retry requested (was \(previous))")
+                            kind: .retry, detail: "retry requested (was \(previous))")
             }
             return rows.count
         }
@@ -359,7 +360,7 @@ extension RelayStore {
             case .queued, .held, .failed:
                 try db.execute(cached: "UPDATE messages SET status = 'discarded', next_attempt_at = NULL, updated_at = ? WHERE id = ?",
                     arguments: [now, id])
-                try insertEvent(db, at: now, kind: MessageStatus.discarded.rawValue, detail: detail,
+                try insertEvent(db, at: now, kind: .discarded, detail: detail,
                                 messageID: id, accountID: row.accountID, account: row.account)
             case .sending, .sent, .discarded:
                 throw StoreError.invalidTransition(id: id, from: row.status, to: .discarded)
@@ -434,7 +435,7 @@ func insertAttempt(_ db: Database, _ attempt: NewAttempt, now: Int64) throws -> 
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """,
         arguments: [attempt.messageID, Millis.from(attempt.startedAt), Millis.from(attempt.finishedAt),
-                    attempt.endpoint, attempt.httpStatus, body, attempt.problemCode, attempt.nextDelaySeconds])
+                    attempt.endpoint, attempt.httpStatus, body, attempt.problemCode?.rawValue, attempt.nextDelaySeconds])
     return db.lastInsertedRowID
 }
 
@@ -445,33 +446,33 @@ func applySent(_ db: Database, id: Int64, gmailID: String?, now: Int64) throws {
                 updated_at = ? WHERE id = ?
             """,
         arguments: [gmailID, now, id])
-    try insertEvent(db, at: now, kind: MessageStatus.sent.rawValue,
+    try insertEvent(db, at: now, kind: .sent,
                     detail: gmailID.map { "Gmail id \($0)" } ?? "sandbox: not sent to Google",
                     messageID: id, accountID: row.accountID, account: row.account)
 }
 
 func applyStatus(
-    _ db: Database, id: Int64, status: MessageStatus, problemCode: String?, nextAttemptAt: Date?, detail: String?, now: Int64
+    _ db: Database, id: Int64, status: MessageStatus, problemCode: ProblemCode?, nextAttemptAt: Date?, detail: String?, now: Int64
 ) throws {
     let next: Int64? = status == .queued ? Millis.from(nextAttemptAt ?? Millis.date(now)) : nil
     let row = try messageState(db, id)
     try db.execute(cached: "UPDATE messages SET status = ?, problem_code = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?",
-        arguments: [status.rawValue, problemCode, next, now, id])
-    guard status != .sending else { return }
-    var text = detail ?? problemCode ?? "was \(row.status.rawValue)"
+        arguments: [status.rawValue, problemCode?.rawValue, next, now, id])
+    guard let kind = EventKind(entering: status) else { return }
+    var text = detail ?? problemCode?.rawValue ?? "was \(row.status.rawValue)"
     if status == .queued, let next, next > now {
         text += ", next attempt at \(ISO8601.string(Millis.date(next)))"
     }
-    try insertEvent(db, at: now, kind: status.rawValue, detail: text,
+    try insertEvent(db, at: now, kind: kind, detail: text,
                     messageID: id, accountID: row.accountID, account: row.account)
 }
 
-func applyHoldQueued(_ db: Database, account: String, problemCode: String, now: Int64) throws -> Int {
+func applyHoldQueued(_ db: Database, account: String, problemCode: ProblemCode, now: Int64) throws -> Int {
     let rows = try Row.fetchAll(db, cached: "SELECT id, account_id FROM messages WHERE status = 'queued' AND account = ?", arguments: [account])
     for row in rows {
         try db.execute(cached: "UPDATE messages SET status = 'held', problem_code = ?, next_attempt_at = NULL, updated_at = ? WHERE id = ?",
-            arguments: [problemCode, now, row["id"] as Int64])
-        try insertEvent(db, at: now, kind: MessageStatus.held.rawValue, detail: "\(problemCode) (account \(account) cannot send)",
+            arguments: [problemCode.rawValue, now, row["id"] as Int64])
+        try insertEvent(db, at: now, kind: .held, detail: "\(problemCode.rawValue) (account \(account) cannot send)",
                         messageID: row["id"], accountID: row["account_id"], account: account)
     }
     return rows.count
@@ -481,7 +482,7 @@ func applyReleaseHeld(_ db: Database, account: String, now: Int64) throws -> Int
     let rows = try Row.fetchAll(db, cached: "SELECT id, account_id FROM messages WHERE status = 'held' AND account = ?", arguments: [account])
     for row in rows {
         try requeue(db, id: row["id"], accountID: row["account_id"], account: account, now: now,
-                    kind: "released", detail: "account \(account) can send again")
+                    kind: .released, detail: "account \(account) can send again")
     }
     return rows.count
 }
@@ -508,7 +509,7 @@ private func messageState(_ db: Database, _ id: Int64) throws -> MessageState {
 }
 
 private func requeue(
-    _ db: Database, id: Int64, accountID: Int64?, account: String, now: Int64, kind: String, detail: String
+    _ db: Database, id: Int64, accountID: Int64?, account: String, now: Int64, kind: EventKind, detail: String
 ) throws {
     try db.execute(cached: "UPDATE messages SET status = 'queued', problem_code = NULL, next_attempt_at = ?, updated_at = ? WHERE id = ?",
         arguments: [now, now, id])
@@ -527,7 +528,7 @@ extension MessageRecord {
             messageID: row["message_id"],
             size: row["size"],
             gmailID: row["gmail_id"],
-            problem: row["problem_code"],
+            problem: ProblemCode(stored: row["problem_code"]),
             attempts: row["attempts"],
             createdAt: Millis.date(row["created_at"] as Int64),
             updatedAt: Millis.date(row["updated_at"] as Int64),
@@ -552,15 +553,17 @@ extension AttemptRecord {
             endpoint: row["endpoint"],
             httpStatus: row["http_status"],
             responseBody: row["response_body"],
-            problem: row["problem_code"],
+            problem: ProblemCode(stored: row["problem_code"]),
             nextDelaySeconds: row["next_delay_seconds"])
     }
 }
 
 extension EventRecord {
-    init(row: Row) {
+    /// Nil for a kind this version does not know (written by a newer relay): history shows what it can.
+    init?(row: Row) {
+        guard let kind = EventKind(rawValue: row["kind"]) else { return nil }
         self.init(
             id: row["id"], messageID: row["message_id"], account: row["account"],
-            at: Millis.date(row["at"] as Int64), kind: row["kind"], detail: row["detail"])
+            at: Millis.date(row["at"] as Int64), kind: kind, detail: row["detail"])
     }
 }

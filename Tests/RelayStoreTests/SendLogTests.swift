@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import RelayVocabulary
 import XCTest
 @testable import RelayStore
 
@@ -26,7 +27,7 @@ final class SendLogTests: XCTestCase {
     func testFiltersAndPaging() async throws {
         let (store, _, ids) = try await seeded()
         try await store.markSent(id: ids[0], gmailID: "18c2f0a1b2c3d4e5")
-        try await store.markStatus(id: ids[2], status: .failed, problemCode: "invalid_argument")
+        try await store.markStatus(id: ids[2], status: .failed, problemCode: .messageRejected)
 
         var page = try await store.messages()
         XCTAssertEqual(page.map(\.id), ids.reversed(), "newest first")
@@ -98,24 +99,24 @@ final class SendLogTests: XCTestCase {
         try await store.recordAttempt(NewAttempt(
             messageID: ids[0], startedAt: started, finishedAt: clock.now,
             endpoint: "https://gmail.googleapis.com/upload/gmail/v1/users/me/messages/send?uploadType=media",
-            httpStatus: 429, responseBody: body, problemCode: "rate_limited", nextDelaySeconds: 60.5))
-        try await store.markStatus(id: ids[0], status: .queued, problemCode: "rate_limited", nextAttemptAt: clock.now + 60.5)
+            httpStatus: 429, responseBody: body, problemCode: .rateLimited, nextDelaySeconds: 60.5))
+        try await store.markStatus(id: ids[0], status: .queued, problemCode: .rateLimited, nextAttemptAt: clock.now + 60.5)
         try await store.recordAttempt(NewAttempt(
             messageID: ids[0], startedAt: clock.now, finishedAt: clock.now, endpoint: "https://gmail.googleapis.com/x",
-            httpStatus: nil, responseBody: nil, problemCode: "network", nextDelaySeconds: nil))
+            httpStatus: nil, responseBody: nil, problemCode: .networkError, nextDelaySeconds: nil))
 
         let attempts = try await store.attempts(messageID: ids[0])
         XCTAssertEqual(attempts.count, 2)
         XCTAssertEqual(attempts[0].httpStatus, 429)
         XCTAssertEqual(attempts[0].responseBody, body)
-        XCTAssertEqual(attempts[0].problem, "rate_limited")
+        XCTAssertEqual(attempts[0].problem, .rateLimited)
         XCTAssertEqual(attempts[0].nextDelaySeconds, 60.5)
         XCTAssertEqual(attempts[0].startedAt, started)
         XCTAssertEqual(attempts[0].finishedAt, started + 2)
         XCTAssertNil(attempts[1].httpStatus)
         let record = try await XCTUnwrapAsync(await store.message(id: ids[0]))
         XCTAssertEqual(record.attempts, 2)
-        XCTAssertEqual(record.problem, "rate_limited")
+        XCTAssertEqual(record.problem, .rateLimited)
         XCTAssertEqual(record.nextAttemptAt, clock.now + 60.5)
 
         let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(attempts[0])) as? [String: Any]
@@ -136,8 +137,8 @@ final class SendLogTests: XCTestCase {
     func testQueueCounts() async throws {
         let (store, clock, ids) = try await seeded()
         try await store.markSent(id: ids[0], gmailID: "a")
-        try await store.markStatus(id: ids[1], status: .held, problemCode: "token_revoked")
-        try await store.markStatus(id: ids[2], status: .failed, problemCode: "invalid_argument")
+        try await store.markStatus(id: ids[1], status: .held, problemCode: .grantRevoked)
+        try await store.markStatus(id: ids[2], status: .failed, problemCode: .messageRejected)
         var counts = try await store.queueCounts()
         XCTAssertEqual(counts, QueueCounts(queued: 1, sending: 0, held: 1, failed: 1, sent24h: 1))
         _ = try await store.claimDue(limit: 10)
@@ -160,7 +161,7 @@ final class SendLogTests: XCTestCase {
         let again = try await store.claimDue(limit: 10)
         XCTAssertEqual(again.map(\.id), [ids[3]], "claimed ones are not handed out twice")
 
-        try await store.markStatus(id: ids[0], status: .queued, problemCode: "backend_error", nextAttemptAt: clock.now + 30)
+        try await store.markStatus(id: ids[0], status: .queued, problemCode: .backendError, nextAttemptAt: clock.now + 30)
         var none = try await store.claimDue(limit: 10)
         XCTAssertEqual(none.count, 0, "not due yet")
         let nextDue = try await store.nextDueDate()
@@ -174,7 +175,7 @@ final class SendLogTests: XCTestCase {
         XCTAssertEqual(record.gmailID, "g1")
         XCTAssertNil(record.problem)
         XCTAssertNil(record.nextAttemptAt)
-        let kinds = try await store.events(messageID: ids[0]).map(\.kind)
+        let kinds = try await store.events(messageID: ids[0]).map(\.kind.rawValue)
         XCTAssertEqual(kinds, ["accepted", "queued", "sent"])
         none = try await store.claimDue(limit: 10)
         XCTAssertEqual(none.count, 0)
@@ -202,16 +203,16 @@ final class SendLogTests: XCTestCase {
 
     func testHeldReleaseRetryAndDiscard() async throws {
         let (store, _, ids) = try await seeded()
-        try await store.markStatus(id: ids[0], status: .held, problemCode: "token_revoked")
-        try await store.markStatus(id: ids[1], status: .held, problemCode: "token_revoked")
-        try await store.markStatus(id: ids[2], status: .held, problemCode: "api_disabled")
+        try await store.markStatus(id: ids[0], status: .held, problemCode: .grantRevoked)
+        try await store.markStatus(id: ids[1], status: .held, problemCode: .grantRevoked)
+        try await store.markStatus(id: ids[2], status: .held, problemCode: .apiDisabled)
 
         let released = try await store.releaseHeld(account: "shop")
         XCTAssertEqual(released, 2)
         var record = try await XCTUnwrapAsync(await store.message(id: ids[0]))
         XCTAssertEqual(record.status, .queued)
         XCTAssertNil(record.problem)
-        let events = try await store.events(messageID: ids[0]).map(\.kind)
+        let events = try await store.events(messageID: ids[0]).map(\.kind.rawValue)
         XCTAssertEqual(events, ["accepted", "held", "released"])
 
         try await store.retry(id: ids[2])
@@ -226,14 +227,14 @@ final class SendLogTests: XCTestCase {
         try await store.discard(id: ids[2])
         await assertThrows(.invalidTransition(id: ids[2], from: .discarded, to: .queued)) { try await store.retry(id: ids[2]) }
         let discardEvent = try await store.events(messageID: ids[2]).last
-        XCTAssertEqual(discardEvent?.kind, "discarded")
+        XCTAssertEqual(discardEvent?.kind, .discarded)
         XCTAssertEqual(discardEvent?.detail, "discarded by operator")
 
         _ = try await store.claimDue(limit: 1)
         await assertThrows(.invalidTransition(id: ids[0], from: .sending, to: .discarded)) { try await store.discard(id: ids[0]) }
 
-        try await store.markStatus(id: ids[1], status: .failed, problemCode: "invalid_argument")
-        try await store.markStatus(id: ids[0], status: .held, problemCode: "token_revoked")
+        try await store.markStatus(id: ids[1], status: .failed, problemCode: .messageRejected)
+        try await store.markStatus(id: ids[0], status: .held, problemCode: .grantRevoked)
         let all = try await store.retryAll()
         XCTAssertEqual(all, 2)
         let statuses = try await store.messages().map(\.status)
@@ -242,7 +243,7 @@ final class SendLogTests: XCTestCase {
 
     func testRetryNeedsTheBody() async throws {
         let (store, _, ids) = try await seeded()
-        try await store.markStatus(id: ids[0], status: .failed, problemCode: "x")
+        try await store.markStatus(id: ids[0], status: .failed, problemCode: .backendError)
         try writeSync(store) { try $0.execute(sql: "UPDATE messages SET spool_path = NULL WHERE id = ?", arguments: [ids[0]]) }
         await assertThrows(.spoolFileMissing(id: ids[0])) { try await store.retry(id: ids[0]) }
         let count = try await store.retryAll()
@@ -252,11 +253,11 @@ final class SendLogTests: XCTestCase {
     func testPurgeRemovesOldFinishedMessagesAndTheirFiles() async throws {
         let (store, clock, ids) = try await seeded()
         try await store.markSent(id: ids[0], gmailID: "a")
-        try await store.markStatus(id: ids[1], status: .failed, problemCode: "x")
+        try await store.markStatus(id: ids[1], status: .failed, problemCode: .backendError)
         try await store.recordAttempt(NewAttempt(
             messageID: ids[1], startedAt: clock.now, finishedAt: clock.now, endpoint: "e", httpStatus: 400,
-            responseBody: "{}", problemCode: "x", nextDelaySeconds: nil))
-        try await store.markStatus(id: ids[2], status: .held, problemCode: "y")
+            responseBody: "{}", problemCode: .backendError, nextDelaySeconds: nil))
+        try await store.markStatus(id: ids[2], status: .held, problemCode: .apiDisabled)
         let paths = try await store.messages().compactMap(\.spoolPath)
         clock.advance(31 * 24 * 3600)
         try await store.markSent(id: ids[3], gmailID: "recent")

@@ -70,7 +70,7 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(record.rewrittenHeaders, "From: me@example.com\r\n")
 
         let events = try await store.events(messageID: id)
-        XCTAssertEqual(events.map(\.kind), ["accepted"])
+        XCTAssertEqual(events.map(\.kind.rawValue), ["accepted"])
         XCTAssertTrue(events[0].detail.contains("2 recipient(s)"), events[0].detail)
         XCTAssertTrue(events[0].detail.contains("over TLS"), events[0].detail)
     }
@@ -97,13 +97,13 @@ final class StoreTests: XCTestCase {
         let store = try openStore(makeTemporaryDirectory(self))
         try await store.addAccount(name: "main", kind: .oauthUser, state: .needsReauth)
         var message = try spoolMessage(store, status: .held)
-        message.problemCode = "token_revoked"
+        message.problemCode = .grantRevoked
         let id = try await store.acceptMessage(message)
         let record = try await XCTUnwrapAsync(await store.message(id: id))
         XCTAssertEqual(record.status, .held)
-        XCTAssertEqual(record.problem, "token_revoked")
+        XCTAssertEqual(record.problem, .grantRevoked)
         XCTAssertNil(record.nextAttemptAt)
-        let kinds = try await store.events(messageID: id).map(\.kind)
+        let kinds = try await store.events(messageID: id).map(\.kind.rawValue)
         XCTAssertEqual(kinds, ["accepted", "held"])
     }
 

@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import RelayConfig
 import RelayStatus
+import RelayVocabulary
 import Testing
 import RelayStore
 @testable import StatusWeb
@@ -53,7 +54,7 @@ final class Fixture: @unchecked Sendable {
     /// A message stored the way the SMTP listener stores one.
     func addMessage(
         account: String, subject: String = "Hello", to: [String] = ["alice@example.com"], from: String = "wordpress@example.org",
-        status: MessageStatus = .queued, problem: String? = nil
+        status: MessageStatus = .queued, problem: ProblemCode? = nil
     ) async throws -> Int64 {
         let body = "Subject: \(subject)\r\n\r\nbody\r\n"
         let file = try store.spool.create()
@@ -65,7 +66,7 @@ final class Fixture: @unchecked Sendable {
             size: Int64(body.utf8.count), spoolPath: path, sandbox: false, status: status, problemCode: problem))
     }
 
-    func addAttempt(_ id: Int64, status: Int?, body: String?, problem: String?) async throws {
+    func addAttempt(_ id: Int64, status: Int?, body: String?, problem: ProblemCode?) async throws {
         let now = Date()
         try await store.recordAttempt(NewAttempt(
             messageID: id, startedAt: now.addingTimeInterval(-0.4), finishedAt: now,
@@ -73,10 +74,9 @@ final class Fixture: @unchecked Sendable {
             httpStatus: status, responseBody: body, problemCode: problem, nextDelaySeconds: nil))
     }
 
-    /// The account blocked the way the delivery engine records it: the code and the JSON of ProblemDetail.
-    func block(_ name: String, state: AccountState = .blocked, code: String, detail: ProblemDetail? = nil) async throws {
-        let json = try detail.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
-        try await store.setAccountState(name: name, state: state, problemCode: code, detail: json)
+    /// The account blocked the way the delivery engine records it: the code and Google's detail.
+    func block(_ name: String, state: AccountState = .blocked, code: ProblemCode, detail: ProblemDetail? = nil) async throws {
+        try await store.setAccountState(name: name, state: state, problemCode: code, detail: detail)
     }
 }
 
