@@ -125,7 +125,7 @@ let package = Package(
             exclude: ["README.md"]
         ),
         .target(name: "ProblemCatalogue", dependencies: ["RelayVocabulary"], exclude: ["README.md"]),
-        .target(name: "RelayStatus", dependencies: ["RelayVocabulary", "ProblemCatalogue", "GmailAPI", "RelayStore"], exclude: ["README.md"]),
+        .target(name: "RelayStatus", dependencies: ["RelayVocabulary", "ProblemCatalogue", "RelayStore"], exclude: ["README.md"]),
         .target(
             name: "AccountAlerts",
             dependencies: [

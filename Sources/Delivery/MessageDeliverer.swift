@@ -147,7 +147,7 @@ public struct MessageDeliverer: Sendable {
         var nextDelay: Double?
         if case .retry(let at) = decision { nextDelay = at.timeIntervalSince(now) }
         if case .pauseAccount(let until) = decision { nextDelay = until.timeIntervalSince(now) }
-        report.attempts = rows(exchanges, of: message.id, problem: problem, nextDelay: nextDelay)
+        report.attempts = rows(exchanges, of: message.id, problem: problem, detail: classification.detail, nextDelay: nextDelay)
         logger.info("delivery attempt failed", metadata: [
             "message.id": "\(message.id)", "account": "\(account.name)", "problem": "\(problem.rawValue)",
             "class": "\(classification.failureClass.name)", "http.status": "\(call.response?.status ?? 0)",
@@ -214,15 +214,15 @@ public struct MessageDeliverer: Sendable {
         return .failed(problem: problem, smtpText: detail)
     }
 
-    /// One send-log row per HTTP exchange; the problem and the chosen delay go on the last one.
-    private func rows(_ exchanges: [HTTPExchange], of id: Int64, problem: ProblemCode?, nextDelay: Double?) -> [NewAttempt] {
+    /// One send-log row per HTTP exchange; the problem, its classified detail and the chosen delay go on the last one.
+    private func rows(_ exchanges: [HTTPExchange], of id: Int64, problem: ProblemCode?, detail: ProblemDetail? = nil, nextDelay: Double?) -> [NewAttempt] {
         exchanges.enumerated().map { index, exchange in
             let last = index == exchanges.count - 1
             let body = exchange.response.map { Redaction.redact($0.bodyText) } ?? exchange.transportError.map { "no answer: \($0)" }
             return NewAttempt(
                 messageID: id, startedAt: exchange.startedAt, finishedAt: exchange.finishedAt,
                 endpoint: exchange.url.absoluteString, httpStatus: exchange.response?.status, responseBody: body,
-                problemCode: last ? problem : nil, nextDelaySeconds: last ? nextDelay : nil)
+                problemCode: last ? problem : nil, problemDetail: last ? detail : nil, nextDelaySeconds: last ? nextDelay : nil)
         }
     }
 

@@ -1,5 +1,4 @@
 import Foundation
-import GmailAPI
 import ProblemCatalogue
 import RelayStore
 import RelayVocabulary
@@ -103,8 +102,8 @@ extension StatusReporter {
     }
 
     /// The message's problem with the account's facts and the answer that caused it: the account's stored
-    /// detail when it is the same problem, else what the last attempt's body says (read by the same pure
-    /// classifier the delivery engine uses; only its fields are taken, the stored code stays).
+    /// detail when it is the same problem, else the detail stored with the attempt that had it (classified
+    /// once, when the answer came; rows from before v5 got theirs in the migration).
     func explanation(of message: MessageRecord, attempts: [AttemptRecord]) async throws -> Explanation? {
         guard let code = message.problem else { return nil }
         let account = try await store.account(named: message.account)
@@ -115,20 +114,9 @@ extension StatusReporter {
         } else {
             context = ProblemContext(accountName: message.account, accountKind: nil, messageID: message.id, now: clock())
         }
-        if context.detail == nil, let last = attempts.last(where: { $0.problem == code }) ?? attempts.last {
-            context.detail = Self.detail(of: last, account: account, now: context.now)
+        if context.detail == nil {
+            context.detail = (attempts.last(where: { $0.problem == code }) ?? attempts.last)?.detail
         }
         return ProblemCatalogue.explain(code: code, context: context)
-    }
-
-    static func detail(of attempt: AttemptRecord, account: Account?, now: Date) -> ProblemDetail? {
-        guard attempt.httpStatus != nil || attempt.responseBody != nil else { return nil }
-        let endpoint: GoogleFailure.Endpoint = attempt.endpoint.contains("/token") ? .token
-            : attempt.endpoint.contains("tokeninfo") ? .tokeninfo : .gmailSend
-        let kind: GoogleFailure.AccountKind = account?.kind == .serviceAccount ? .serviceAccount(subject: account?.primaryAddress) : .userGrant
-        let failure = GoogleFailure(
-            endpoint: endpoint, status: attempt.httpStatus, body: Data((attempt.responseBody ?? "").utf8),
-            accountKind: kind, now: now)
-        return FailureClassifier.classify(failure).detail
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import GmailAPI
 import ProblemCatalogue
 import RelayStore
 import RelayVocabulary
@@ -77,8 +76,7 @@ public struct StatusReporter: Sendable {
         guard account.kind == .oauthUser, account.state == .ok, let consented = account.consentedAt else { return nil }
         let end = consented.addingTimeInterval(7 * 86_400)
         guard end > now else { return nil }
-        let history = try await store.events(account: account.name, limit: 200)
-        let knownTesting = history.contains { $0.kind == .accountState && $0.detail.contains(ProblemCode.testingModeExpiry.rawValue) }
+        let knownTesting = try await store.accountHadProblem(account.name, .testingModeExpiry)
         let when = "\(ISO8601.string(end)) (in \(Self.span(end.timeIntervalSince(now))))"
         if knownTesting {
             return GrantWarning(

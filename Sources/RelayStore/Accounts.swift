@@ -213,7 +213,7 @@ func applyAccountState(_ db: Database, name: String, state: AccountState, proble
     var text = state.rawValue
     if let code { text += " (\(code))" }
     if let detail { text += ": \(detail)" }
-    try insertEvent(db, at: now, kind: .accountState, detail: text, accountID: id, account: name)
+    try insertEvent(db, at: now, kind: .accountState, detail: text, accountID: id, account: name, problem: problemCode)
 }
 
 /// Records a success; returns whether the account had been stopped (a state other than ok, or a problem

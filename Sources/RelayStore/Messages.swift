@@ -146,6 +146,16 @@ extension RelayStore {
         }
     }
 
+    /// Whether the account ever stopped with `problem` (its account-state events name it in a field).
+    /// The status page warns of a Testing-mode app this way.
+    public func accountHadProblem(_ account: String, _ problem: ProblemCode) async throws -> Bool {
+        try await pool.read { db in
+            try Bool.fetchOne(db, cached: """
+                    SELECT EXISTS (SELECT 1 FROM events WHERE account = ? AND message_id IS NULL AND kind = ? AND problem_code = ?)
+                    """, arguments: [account, EventKind.accountState.rawValue, problem.rawValue]) ?? false
+        }
+    }
+
     /// The account's own history (added, state changes, secret stored, ...), newest first.
     public func events(account: String, limit: Int = 50) async throws -> [EventRecord] {
         try await pool.read { db in
@@ -431,11 +441,12 @@ func insertAttempt(_ db: Database, _ attempt: NewAttempt, now: Int64) throws -> 
     if db.changesCount == 0 { throw StoreError.unknownMessage(attempt.messageID) }
     try db.execute(cached: """
             INSERT INTO attempts (message_id, started_at, finished_at, endpoint, http_status, response_body,
-                problem_code, next_delay_seconds)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                problem_code, problem_detail, next_delay_seconds)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
         arguments: [attempt.messageID, Millis.from(attempt.startedAt), Millis.from(attempt.finishedAt),
-                    attempt.endpoint, attempt.httpStatus, body, attempt.problemCode?.rawValue, attempt.nextDelaySeconds])
+                    attempt.endpoint, attempt.httpStatus, body, attempt.problemCode?.rawValue,
+                    attempt.problemDetail?.json, attempt.nextDelaySeconds])
     return db.lastInsertedRowID
 }
 
@@ -554,7 +565,8 @@ extension AttemptRecord {
             httpStatus: row["http_status"],
             responseBody: row["response_body"],
             problem: ProblemCode(stored: row["problem_code"]),
-            nextDelaySeconds: row["next_delay_seconds"])
+            nextDelaySeconds: row["next_delay_seconds"],
+            detail: ProblemDetail(json: row["problem_detail"]))
     }
 }
 
@@ -564,6 +576,7 @@ extension EventRecord {
         guard let kind = EventKind(rawValue: row["kind"]) else { return nil }
         self.init(
             id: row["id"], messageID: row["message_id"], account: row["account"],
-            at: Millis.date(row["at"] as Int64), kind: kind, detail: row["detail"])
+            at: Millis.date(row["at"] as Int64), kind: kind, detail: row["detail"],
+            problem: ProblemCode(stored: row["problem_code"]))
     }
 }

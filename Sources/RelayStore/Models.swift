@@ -326,12 +326,15 @@ public struct NewAttempt: Sendable, Equatable {
     public var httpStatus: Int?
     public var responseBody: String?
     public var problemCode: ProblemCode?
+    /// The classified answer (endpoint, HTTP status, Google's reason and words), stored with the attempt
+    /// so the status side never reads the body or the URL again.
+    public var problemDetail: ProblemDetail?
     /// The delay chosen before the next attempt, if one is scheduled.
     public var nextDelaySeconds: Double?
 
     public init(
         messageID: Int64, startedAt: Date, finishedAt: Date, endpoint: String, httpStatus: Int?,
-        responseBody: String?, problemCode: ProblemCode?, nextDelaySeconds: Double?
+        responseBody: String?, problemCode: ProblemCode?, problemDetail: ProblemDetail? = nil, nextDelaySeconds: Double?
     ) {
         self.messageID = messageID
         self.startedAt = startedAt
@@ -340,6 +343,7 @@ public struct NewAttempt: Sendable, Equatable {
         self.httpStatus = httpStatus
         self.responseBody = responseBody
         self.problemCode = problemCode
+        self.problemDetail = problemDetail
         self.nextDelaySeconds = nextDelaySeconds
     }
 }
@@ -354,6 +358,8 @@ public struct AttemptRecord: Codable, Sendable, Equatable {
     public var responseBody: String?
     public var problem: ProblemCode?
     public var nextDelaySeconds: Double?
+    /// What the answer said, as classified when it came (not part of the JSON form, which keeps the body).
+    public var detail: ProblemDetail?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case endpoint, problem
@@ -392,8 +398,9 @@ public struct AttemptRecord: Codable, Sendable, Equatable {
 
     init(
         id: Int64, messageID: Int64, startedAt: Date, finishedAt: Date, endpoint: String, httpStatus: Int?,
-        responseBody: String?, problem: ProblemCode?, nextDelaySeconds: Double?
+        responseBody: String?, problem: ProblemCode?, nextDelaySeconds: Double?, detail: ProblemDetail? = nil
     ) {
+        self.detail = detail
         self.id = id
         self.messageID = messageID
         self.startedAt = startedAt
@@ -414,6 +421,8 @@ public struct EventRecord: Codable, Sendable, Equatable {
     public var at: Date
     public var kind: EventKind
     public var detail: String
+    /// The problem an account-state event records (a field, so nobody searches `detail` for it).
+    public var problem: ProblemCode?
 
     enum CodingKeys: String, CodingKey {
         case id, account, at, kind, detail
@@ -440,7 +449,8 @@ public struct EventRecord: Codable, Sendable, Equatable {
         detail = try c.decode(String.self, forKey: .detail)
     }
 
-    init(id: Int64, messageID: Int64?, account: String?, at: Date, kind: EventKind, detail: String) {
+    init(id: Int64, messageID: Int64?, account: String?, at: Date, kind: EventKind, detail: String, problem: ProblemCode? = nil) {
+        self.problem = problem
         self.id = id
         self.messageID = messageID
         self.account = account

@@ -66,12 +66,17 @@ final class Fixture: @unchecked Sendable {
             size: Int64(body.utf8.count), spoolPath: path, sandbox: false, status: status, problemCode: problem))
     }
 
+    /// A send attempt recorded the way the delivery engine records it: a failed one with the classifier's detail.
     func addAttempt(_ id: Int64, status: Int?, body: String?, problem: ProblemCode?) async throws {
         let now = Date()
+        let detail = problem.map { _ in
+            FailureClassifier.classify(GoogleFailure(
+                endpoint: .gmailSend, status: status, body: Data((body ?? "").utf8), accountKind: .userGrant, now: now)).detail
+        }
         try await store.recordAttempt(NewAttempt(
             messageID: id, startedAt: now.addingTimeInterval(-0.4), finishedAt: now,
             endpoint: "https://gmail.googleapis.com/upload/gmail/v1/users/me/messages/send?uploadType=media",
-            httpStatus: status, responseBody: body, problemCode: problem, nextDelaySeconds: nil))
+            httpStatus: status, responseBody: body, problemCode: problem, problemDetail: detail, nextDelaySeconds: nil))
     }
 
     /// The account blocked the way the delivery engine records it: the code and Google's detail.
