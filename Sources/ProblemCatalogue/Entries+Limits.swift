@@ -152,7 +152,7 @@ extension ProblemCatalogue {
         ),
     ]
 
-    /// The relay's own problems (not an answer from Google): Delivery.RelayProblem.
+    /// The relay's own problems (not an answer from Google): the codes of origin `.relay`.
     static let relayEntries: [CatalogueEntry] = [
         CatalogueEntry(
             .grantMissing,
