@@ -7,15 +7,18 @@ import PackageDescription
 //                 and its one stored form, account/message/event kinds. No dependencies.
 //   SMTPProtocol  pure ESMTP core: parser, replies, session state machine, DATA decoder. No I/O.
 //   RelayConfig   config file + environment -> typed configuration; CIDR matching. No I/O beyond reading the file.
-//   RelayStore    SQLite (GRDB) store, spool files, accounts, SMTP credentials, send log.
+//   RelayStore    the store API (MessageStore, AccountStore, CredentialStore protocols) and its SQLite (GRDB)
+//                 implementation: spool files, accounts, SMTP credentials, send log, the message lifecycle.
+//   PostgresStore the PostgreSQL store for relays that share one database: connection, migrations, chunked bodies, leases.
 //   RelayBackup   backup and restore of the data directory: manifest, checksums, private file modes.
 //   SMTPServer    SwiftNIO glue: sockets, TLS, timeouts, limits; drives SMTPProtocol, talks to a SubmissionBackend.
+//   Submission    intake: the SubmissionBackend of the store (logins, spool + header capture, held/queued/sending, commit).
 //   Delivery      the delivery worker: per-account lanes, retry policy, Gmail attempts, send log rows, metrics.
 //   GoogleFixtures Google's error bodies as captured: the one fixture set of FakeGoogle and the tests.
 //   ProblemCatalogue every problem code explained: title, meaning, causes, steps, disposition. Pure.
 //   RelayStatus   the status report and message documents (store + catalogue), shared by the page, the API and the CLI.
 //   StatusWeb     the status page, JSON API, /metrics, /healthz (Hummingbird + Mustache templates).
-//   AccountAlerts the alert webhook: watches account states and POSTs changes.
+//   AccountAlerts alerts: watches account states; webhook (json, slack, discord, teams, ntfy), reminders, email.
 //   GmailRelayApp composition and command implementations shared by the executable and the tests.
 //   gmail-relay   the executable: argument parsing only.
 let package = Package(
@@ -36,6 +39,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .target(name: "BuildInfo", exclude: ["README.md"]),
@@ -53,6 +57,19 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["README.md"]
+        ),
+        // The PostgreSQL store (issue 15): several relays share one database.
+        .target(
+            name: "PostgresStore",
+            dependencies: [
+                "RelayVocabulary", "RelayConfig",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["README.md"]
@@ -75,6 +92,16 @@ let package = Package(
             ],
             exclude: ["README.md"]
         ),
+        // Intake: the SMTP listener's backend (login, spool with header capture, the accept decision, commit).
+        .target(
+            name: "Submission",
+            dependencies: [
+                "RelayVocabulary", "SMTPServer", "SMTPProtocol", "RelayStore", "MessageRewrite",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            exclude: ["README.md"]
+        ),
         // The delivery engine: worker, per-account lanes, retry policy, send log rows, metrics.
         .target(
             name: "Delivery",
@@ -90,8 +117,8 @@ let package = Package(
         .target(
             name: "GmailRelayApp",
             dependencies: [
-                "RelayVocabulary", "SMTPProtocol", "RelayConfig", "RelayStore", "SMTPServer", "MessageRewrite", "GmailAPI", "Delivery",
-                "ProblemCatalogue", "RelayStatus", "StatusWeb", "AccountAlerts", "BuildInfo", "RelayBackup",
+                "RelayVocabulary", "SMTPProtocol", "RelayConfig", "RelayStore", "SMTPServer", "Submission", "MessageRewrite", "GmailAPI",
+                "Delivery", "ProblemCatalogue", "RelayStatus", "StatusWeb", "AccountAlerts", "BuildInfo", "RelayBackup", "PostgresStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -155,6 +182,14 @@ let package = Package(
         .testTarget(name: "RelayConfigTests", dependencies: ["RelayConfig"]),
         .testTarget(name: "MessageRewriteTests", dependencies: ["MessageRewrite"]),
         .testTarget(name: "RelayStoreTests", dependencies: ["RelayStore", "RelayVocabulary"]),
+        .testTarget(
+            name: "PostgresStoreTests",
+            dependencies: [
+                "PostgresStore", "RelayConfig", "RelayVocabulary",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "RelayBackupTests", dependencies: ["RelayBackup", "RelayStore", "RelayVocabulary"]),
         .testTarget(name: "GmailAPITests", dependencies: ["GmailAPI", "RelayVocabulary", "FakeGoogle", "GoogleFixtures"]),
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "GmailAPI", "RelayStore", "RelayVocabulary", "FakeGoogle"]),
@@ -169,6 +204,14 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "SubmissionTests",
+            dependencies: [
+                "Submission", "RelayVocabulary", "SMTPServer", "SMTPProtocol", "RelayStore", "MessageRewrite",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         .testTarget(

@@ -50,7 +50,7 @@ def test_generated_password_list_and_remove(relay):
     for output in (listing.stdout, listing.stderr, table.stdout, table.stderr):
         assert generated not in output and PASSWORD not in output
     for row in relay.cli_json("credential", "list"):
-        assert set(row) <= {"username", "account", "created_at", "last_used_at"}, row
+        assert set(row) <= {"username", "account", "created_at", "last_used_at", "daily_limit", "sent_today"}, row
         assert not any("pass" in key or "hash" in key or "secret" in key for key in row), row
         assert isinstance(row["created_at"], str) and row["created_at"], row
     used = {r["username"]: r for r in relay.cli_json("credential", "list")}["site2"]
@@ -191,7 +191,7 @@ def test_log_json_fields_and_filters(relay):
 def test_account_list_add_remove(relay):
     accounts = relay.cli_json("account", "list")
     assert accounts == [{"name": ACCOUNT, "kind": "sandbox", "addresses": [ACCOUNT_FROM],
-                         "state": accounts[0]["state"]}], accounts
+                         "state": accounts[0]["state"], "fallback": None}], accounts
     assert accounts[0]["state"] in {"ok", "needs_reauth", "blocked", "unconfigured"}, accounts
 
     relay.cli_ok("account", "add", "second", "--sandbox", "--from", "a@example.org", "--from", "alias@example.org")

@@ -13,20 +13,23 @@ import email
 import email.policy
 import http.server
 import json
+import os
 import re
+import shutil
 import socket
 import subprocess
 import threading
 import urllib.error
 import urllib.request
 import time
+import zipfile
 from email.header import decode_header, make_header
 from pathlib import Path
 
 import pytest
 
 from harness import ACCOUNT, ACCOUNT_FROM, HOST, PASSWORD, SENT_RE, USERNAME, free_port
-from wordpress_site import PLUGIN, PLUGIN_SOURCE, MariaDB, WordPressSite, write_mo
+from wordpress_site import PLUGIN, PLUGIN_SOURCE, MariaDB, WordPressSite, build_plugin_zip, write_mo
 
 FIXTURES = PLUGIN_SOURCE.parent / "tests" / "fixtures"
 SUBJECT = "Grüße – Bestellung ✓ 注文 #42"
@@ -40,30 +43,50 @@ ADMIN_TOKEN = "relay-admin-token-N4bV8cX2zQ6wE1rT9yU3iO7pA5sG"
 
 
 @pytest.fixture(scope="module")
-def wordpress(tmp_path_factory):
-    base = tmp_path_factory.mktemp("wordpress")
-    db = MariaDB(base / "mariadb").start()
-    site = None
+def plugin_zip(tmp_path_factory) -> Path:
+    """The zip people upload in Plugins -> Add New, built by scripts/package-plugin.sh."""
+    return build_plugin_zip(tmp_path_factory.mktemp("plugin-zip"))
+
+
+@pytest.fixture(scope="module")
+def mariadb(tmp_path_factory):
+    db = MariaDB(tmp_path_factory.mktemp("mariadb")).start()
     try:
-        site = WordPressSite(base, db).create()
+        yield db
+    finally:
+        db.stop()
+
+
+@pytest.fixture(scope="module")
+def wordpress(tmp_path_factory, mariadb, plugin_zip):
+    site = WordPressSite(tmp_path_factory.mktemp("wordpress"), mariadb)
+    try:
+        yield site.create(plugin_zip)
+    finally:
+        site.stop()
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory, mariadb, plugin_zip):
+    """A multisite network (subdirectory sites) with the plugin network-activated, and a second site /shop/."""
+    site = WordPressSite(tmp_path_factory.mktemp("network"), mariadb, network=True, database="wordpress_network")
+    try:
+        site.create(plugin_zip)
+        site.shop = site.add_site("/shop/", "Shop")
         yield site
     finally:
-        if site is not None:
-            site.stop()
-        db.stop()
+        site.stop()
 
 
 @pytest.fixture(autouse=True)
 def no_php_diagnostics(request):
     """Under WP_DEBUG nothing may be logged while a test runs (core's own PHP 8.2 deprecations aside)."""
-    if "wordpress" not in request.fixturenames:
-        yield
-        return
-    site = request.getfixturevalue("wordpress")
-    mark = site.log_mark()
+    sites = [request.getfixturevalue(name) for name in ("wordpress", "network") if name in request.fixturenames]
+    marks = [(site, site.log_mark()) for site in sites]
     yield
-    lines = site.diagnostics(mark)
-    assert not lines, "WordPress logged diagnostics:\n" + "\n".join(lines[:20])
+    for site, mark in marks:
+        lines = site.diagnostics(mark)
+        assert not lines, "WordPress logged diagnostics:\n" + "\n".join(lines[:20])
 
 
 def use_relay(site: WordPressSite, relay, **overrides):
@@ -72,6 +95,7 @@ def use_relay(site: WordPressSite, relay, **overrides):
     constants.update(overrides)
     site.relay_constants(**{k: v for k, v in constants.items() if v is not None})
     site.php("set_option", {"name": "_transient_gmail_relay_bridge_status", "value": None})
+    site.php("set_option", {"name": "_transient_gmail_relay_bridge_stats", "value": None})
 
 
 def log_id(reply: str) -> int:
@@ -348,6 +372,17 @@ def test_widget_shows_recorded_needs_reauth_status_and_notice(wordpress, relay):
         healthy = wordpress.php("widget", {"admin": True})
         assert 'data-account="main" data-state="ok"' in healthy["widget"]
         assert "gmail-relay-bridge-attention" not in healthy["notices"]
+
+
+def test_widget_draws_the_live_relays_48_hour_chart(wordpress, relay):
+    use_relay(wordpress, relay, read_token=relay.web_token)
+    for n in range(2):
+        result = wordpress.php("mail", {"to": TO, "subject": f"chart {n}", "message": "Hello.\n"})
+        assert result["ok"] is True, result
+    html = wordpress.php("widget", {"admin": True})["widget"]
+    assert 'id="gmail-relay-bridge-chart-48h"' in html and 'role="img"' in html, html[-3000:]
+    assert "2 sent, 0 failed, 0 held, 2 accepted." in html, html[-3000:]
+    assert '<table class="screen-reader-text">' in html and "failed (hatched)" in html
 
 
 def test_editors_see_neither_the_widget_nor_the_notice(wordpress, relay):
@@ -676,3 +711,215 @@ def test_widget_reads_the_live_relay_and_shows_needs_reauth_once_google_revokes_
     assert "held: 1" in html
     assert 'id="gmail-relay-bridge-attention"' in shown["notices"]
     assert "1 message is held until this is fixed." in shown["notices"]
+
+
+# -- the zip people install ---------------------------------------------------------------------
+
+def plugin_version() -> str:
+    return re.search(r"^ \* Version: +(\S+)$", (PLUGIN_SOURCE / "gmail-relay-bridge.php").read_text(), re.M).group(1)
+
+
+def test_the_plugin_zip_is_the_plugin_folder_and_nothing_else(plugin_zip):
+    assert plugin_zip.name == f"gmail-relay-bridge-{plugin_version()}.zip"
+    with zipfile.ZipFile(plugin_zip) as archive:
+        names = archive.namelist()
+        assert archive.testzip() is None
+    assert names and all(name.startswith("gmail-relay-bridge/") for name in names), names
+    files = {name[len("gmail-relay-bridge/"):] for name in names if not name.endswith("/")}
+    tracked = subprocess.run(["git", "ls-files", "-z", "."], cwd=PLUGIN_SOURCE, capture_output=True, check=True, timeout=30).stdout
+    assert files == set(filter(None, tracked.decode().split("\0"))), "the zip is not exactly the plugin's files"
+    assert {"gmail-relay-bridge.php", "readme.txt", "uninstall.php"} <= files
+
+
+def test_the_packager_leaves_out_dotfiles_tests_and_dev_files_and_refuses_unknown_ones(tmp_path):
+    # A copy of the repository's two parts the script reads, with what a developer's folder collects.
+    shutil.copytree(PLUGIN_SOURCE, tmp_path / "php-bridge" / "gmail-relay-bridge")
+    (tmp_path / "scripts").mkdir()
+    shutil.copy2(Path(__file__).resolve().parents[1] / "scripts" / "package-plugin.sh", tmp_path / "scripts")
+    plugin = tmp_path / "php-bridge" / "gmail-relay-bridge"
+    for junk in (".DS_Store", ".git/config", ".phpcs.cache", "composer.json", "composer.lock", "phpcs.xml.dist",
+                 "phpunit.xml", "tests/SettingsTest.php", "node_modules/x/index.js", "includes/old.php.orig",
+                 "includes/class-gmail-relay-bridge-admin.php~"):
+        (plugin / junk).parent.mkdir(parents=True, exist_ok=True)
+        (plugin / junk).write_text("<?php // junk\n")
+    script = tmp_path / "scripts" / "package-plugin.sh"
+    built = subprocess.run([str(script), str(tmp_path / "out")], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                           env={**os.environ, "SOURCE_DATE_EPOCH": "1700000000"})
+    assert built.returncode == 0, built.stderr
+    with zipfile.ZipFile(built.stdout.strip().splitlines()[-1]) as archive:
+        shipped = {name for name in archive.namelist() if not name.endswith("/")}
+    with zipfile.ZipFile(next(iter(sorted((tmp_path / "out").glob("*.zip"))))) as archive:
+        assert all(info.date_time == (2023, 11, 14, 22, 13, 20) for info in archive.infolist())
+    assert not any("/." in name or "tests/" in name or "composer" in name or "phpunit" in name or "phpcs" in name
+                   or "node_modules" in name or name.endswith(("~", ".orig")) for name in shipped), shipped
+
+    (plugin / "debug.log").write_text("something new\n")
+    refused = subprocess.run([str(script), str(tmp_path / "out2")], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert refused.returncode != 0 and "debug.log is neither a plugin file" in refused.stderr, refused.stderr
+    (plugin / "debug.log").unlink()
+
+    readme = (plugin / "readme.txt").read_text()
+    (plugin / "readme.txt").write_text(readme.replace(f"Stable tag: {plugin_version()}", "Stable tag: 9.9.9"))
+    mismatch = subprocess.run([str(script), str(tmp_path / "out3")], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert mismatch.returncode != 0 and "must be the same" in mismatch.stderr, mismatch.stderr
+
+
+# -- multisite ----------------------------------------------------------------------------------
+
+SHOP_FROM = "shop-owner@example.org"
+MAIN_LOGIN, MAIN_PASS = "main-site", "main-Site-pass-3Fh8Lw"
+SHOP_LOGIN, SHOP_PASS = "shop-site", "shop-Site-pass-9Gq2Xe"
+NETWORK_SETTINGS = "/wp-admin/network/settings.php?page=gmail-relay-bridge-network"
+NETWORK_SITES = "/wp-admin/network/sites.php?page=gmail-relay-bridge-sites"
+GOOGLE_SENT_RE = re.compile(r"250 2\.0\.0 Ok: sent as [0-9a-f]{16} \(log \d+\)")
+
+
+def network_relay(make_relay, fake_google):
+    """Two Gmail accounts on the fake Google (main: ACCOUNT_FROM, shop: SHOP_FROM), a login for each."""
+    client_id, secret = fake_google.add_client()
+    refresh = {"main": fake_google.refresh_token(ACCOUNT_FROM), "shop": fake_google.refresh_token(SHOP_FROM)}
+    relay = make_relay(config={**fake_google.relay_config(), "delivery.sync_timeout_seconds": 5,
+                               "web.admin_token": ADMIN_TOKEN, "web.read_token": READ_TOKEN}, setup=False, start=False)
+    for name, address in (("main", ACCOUNT_FROM), ("shop", SHOP_FROM)):
+        relay.cli_ok("account", "add", name, "--client-id", client_id, "--client-secret", secret,
+                     "--refresh-token", refresh[name], "--from", address)
+    relay.cli_ok("credential", "add", MAIN_LOGIN, "--account", "main", "--password-stdin", input=MAIN_PASS + "\n")
+    relay.cli_ok("credential", "add", SHOP_LOGIN, "--account", "shop", "--password-stdin", input=SHOP_PASS + "\n")
+    relay.refresh = refresh
+    return relay.start()
+
+
+def site_rows(page: str) -> dict[str, dict[str, str]]:
+    """Sites -> Gmail Relay mail: site id => the row's data attributes and text."""
+    rows = {}
+    for attributes, body in re.findall(r'<tr class="gmail-relay-bridge-site" ([^>]*)>(.*?)</tr>', page, re.S):
+        row = dict(re.findall(r'data-([a-z]+)="([^"]*)"', attributes))
+        row["text"] = re.sub(r"<[^>]+>", " ", body)
+        rows[row["site"]] = row
+    return rows
+
+
+def from_address(raw: str) -> str:
+    return email.message_from_string(raw, policy=email.policy.default)["From"].addresses[0].addr_spec
+
+
+def test_network_each_site_sends_with_its_own_login_and_the_network_admin_sees_every_site(network, make_relay, fake_google):
+    relay = network_relay(make_relay, fake_google)
+    wait_for_status_api(relay, READ_TOKEN)
+    network.relay_constants()
+    shop_id = str(network.shop["id"])
+    assert network.shop["home"] == f"{network.url}/shop"
+
+    # The network admin's settings form, over HTTP with a real login and nonce.
+    network.serve()
+    browser = network.browser()
+    browser.login()
+    status, _, form = browser.get(NETWORK_SETTINGS)
+    assert status == 200, form[-2000:]
+    assert f'name="gmail_relay_bridge_site_logins[{shop_id}][user]"' in form and 'name="gmail_relay_bridge_site_logins[1][user]"' in form
+    nonce = re.search(r'name="_wpnonce" value="([0-9a-f]+)"', form).group(1)
+    option = "gmail_relay_bridge_settings"
+    fields = {
+        "_wpnonce": nonce, "_wp_http_referer": NETWORK_SETTINGS,
+        f"{option}[host]": HOST, f"{option}[port]": str(relay.port), f"{option}[user]": "", f"{option}[pass]": "",
+        f"{option}[security]": "none", f"{option}[from]": ACCOUNT_FROM,
+        f"{option}[status_url]": f"http://{HOST}:{relay.web_port}", f"{option}[read_token]": READ_TOKEN,
+        f"{option}[tls_ca_file]": "",
+        "gmail_relay_bridge_site_logins[1][user]": MAIN_LOGIN, "gmail_relay_bridge_site_logins[1][pass]": MAIN_PASS,
+        "gmail_relay_bridge_site_logins[1][from]": ACCOUNT_FROM,
+        f"gmail_relay_bridge_site_logins[{shop_id}][user]": SHOP_LOGIN, f"gmail_relay_bridge_site_logins[{shop_id}][pass]": SHOP_PASS,
+        f"gmail_relay_bridge_site_logins[{shop_id}][from]": SHOP_FROM,
+    }
+    # A forged form (no valid nonce) changes nothing.
+    status, _, _ = browser.post("/wp-admin/network/edit.php?action=gmail_relay_bridge_network", {**fields, "_wpnonce": "0"})
+    assert status == 403
+    assert network.php("site_option", {"name": "gmail_relay_bridge_site_logins"}) is None
+
+    status, path, saved = browser.post("/wp-admin/network/edit.php?action=gmail_relay_bridge_network", fields)
+    assert status == 200 and path.startswith(NETWORK_SETTINGS) and "Settings saved." in saved, (path, saved[-3000:])
+    assert "gmail-relay-bridge-save-errors" not in saved
+    for secret in (MAIN_PASS, SHOP_PASS, READ_TOKEN):
+        assert secret not in saved, "a secret was echoed back into the page"
+    logins = network.php("site_option", {"name": "gmail_relay_bridge_site_logins"})
+    assert sorted(logins) == sorted(["1", shop_id]) and logins[shop_id]["user"] == SHOP_LOGIN
+    assert all(entry["pass"].startswith("grb1:") and "pass" not in entry["pass"] for entry in logins.values()), logins
+    assert network.php("site_option", {"name": option})["read_token"].startswith("grb1:")
+
+    # Each site's test email (the Tools page's button) goes through its own login and account.
+    main = network.php("test_email", {"to": "reader@example.com"})
+    shop = network.php("test_email", {"to": "reader@example.com", "path": "/shop/"})
+    assert main["ok"] is True and main["routed"] is True, main
+    assert shop["ok"] is True and shop["routed"] is True, shop
+    assert GOOGLE_SENT_RE.search(main["reply"]) and GOOGLE_SENT_RE.search(shop["reply"]), (main, shop)
+    outbox = {m["subject"]: m for m in fake_google.wait_outbox(2)}
+    sent_main = outbox["Test email from Relay Test Site through gmail-relay"]
+    sent_shop = outbox["Test email from Shop through gmail-relay"]
+    assert sent_main["user"] == ACCOUNT_FROM and from_address(sent_main["raw"]) == ACCOUNT_FROM
+    assert sent_shop["user"] == SHOP_FROM and from_address(sent_shop["raw"]) == SHOP_FROM
+    assert "/shop/" in base64.b64decode(sent_shop["raw_base64"]).decode(), "the shop's test email names the shop's address"
+
+    # The network admin sees both sites: login, relay account, state, last answer.
+    status, _, page = browser.get(NETWORK_SITES + "&refresh=1")
+    assert status == 200, page[-2000:]
+    rows = site_rows(page)
+    assert set(rows) == {"1", shop_id}, rows
+    assert (rows["1"]["login"], rows["1"]["account"], rows["1"]["state"]) == (MAIN_LOGIN, "main", "ok")
+    assert (rows[shop_id]["login"], rows[shop_id]["account"], rows[shop_id]["state"]) == (SHOP_LOGIN, "shop", "ok")
+    assert main["reply"] in rows["1"]["text"] and shop["reply"] in rows[shop_id]["text"]
+    assert "(this site&#039;s own)" in rows[shop_id]["text"] or "(this site's own)" in rows[shop_id]["text"]
+
+    # Google revokes the shop's grant: the shop's mail is held, the main site's still goes out, and
+    # the page tells the two apart.
+    fake_google.revoke(relay.refresh["shop"])
+    fake_google.call("/_fake/expire-access-tokens", {})
+    held = network.php("mail", {"to": "buyer@example.com", "subject": "order", "message": "x", "path": "/shop/"})
+    assert "held: grant_revoked" in held["reply"], held
+    still = network.php("mail", {"to": "reader@example.com", "subject": "news", "message": "x"})
+    assert GOOGLE_SENT_RE.search(still["reply"]), still
+    deadline = time.monotonic() + 20
+    while wait_for_status_api(relay, READ_TOKEN)["accounts"][1]["state"] != "needs_reauth" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    _, _, page = browser.get(NETWORK_SITES + "&refresh=1")
+    rows = site_rows(page)
+    assert rows[shop_id]["state"] == "needs_reauth" and rows["1"]["state"] == "ok", rows
+    assert "grant_revoked" in rows[shop_id]["text"] and "held: 1" in rows[shop_id]["text"], rows[shop_id]["text"]
+
+    # A site's own Settings -> Gmail Relay points to the network admin; its Tools page names its login.
+    note = network.php("page", {"hook": "settings_page_gmail-relay-bridge-settings", "screen": "settings_page_gmail-relay-bridge-settings",
+                                "admin": True, "path": "/shop/"})
+    assert "kept by the network administrator" in note["html"], note["html"][:2000]
+    tools = network.php("page", {"hook": "tools_page_gmail-relay-bridge", "screen": "tools_page_gmail-relay-bridge", "admin": True, "path": "/shop/"})
+    assert f"login {SHOP_LOGIN})" in tools["html"] and SHOP_PASS not in tools["html"]
+
+    # wp-config.php still wins: with GMAIL_RELAY_USER and GMAIL_RELAY_PASS there, every site uses them.
+    network.relay_constants(host=HOST, port=relay.port, user=MAIN_LOGIN, **{"pass": MAIN_PASS})
+    try:
+        constant = network.php("mail", {"to": "buyer@example.com", "subject": "with the constants", "message": "x", "path": "/shop/"})
+        assert GOOGLE_SENT_RE.search(constant["reply"]), constant
+        assert constant["from"] == ACCOUNT_FROM, "the ignored login's From went with it"
+        assert {m["subject"]: m for m in fake_google.outbox()}["with the constants"]["user"] == ACCOUNT_FROM
+        _, _, page = browser.get(NETWORK_SITES)
+        assert site_rows(page)[shop_id]["login"] == MAIN_LOGIN
+        assert "GMAIL_RELAY_USER is in wp-config.php" in site_rows(page)[shop_id]["text"]
+    finally:
+        network.relay_constants()
+
+
+def test_network_uninstall_removes_the_network_settings_the_logins_and_every_sites_options(network, relay):
+    use_relay(network, relay)
+    shop_id = network.shop["id"]
+    network.php("set_site_option", {"name": "gmail_relay_bridge_site_logins", "value": {str(shop_id): {"user": "x", "pass": "", "from": ""}}})
+    network.php("set_site_option", {"name": "gmail_relay_bridge_settings", "value": {"security": "none"}})
+    for path in ("/", "/shop/"):
+        sent = network.php("mail", {"to": "to1@example.com", "subject": f"before uninstall {path}", "message": "x", "path": path})
+        assert sent["ok"] is True, sent
+    network.php("widget", {"admin": True, "fresh": True, "path": "/shop/"})
+    before = network.php("options_like", {"like": "gmail_relay_bridge", "path": "/shop/"})
+    assert "gmail_relay_bridge_last_reply" in [row["option_name"] for row in before]
+    try:
+        left = network.php("uninstall", {"plugin": PLUGIN})
+        assert left["left_network"] == [], left
+        assert left["left_sites"] == {"1": [], str(shop_id): []}, left
+    finally:
+        assert network.php("activate", {"plugin": PLUGIN, "network": True})["active"] is True
+        network.relay_constants()

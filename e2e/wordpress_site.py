@@ -2,9 +2,12 @@
 
 `MariaDB` starts `mariadbd` on a unix socket in a temp dir (no TCP, no system service) with a data
 dir made by `mariadb-install-db`. `WordPressSite` copies Debian's WordPress tree into a temp dir with
-its own wp-config.php (that database, WP_DEBUG on, no outside HTTP), links the plugin from
-php-bridge/ into wp-content/plugins, installs WordPress from PHP (`wp_install()`) and drives it with
-php-cli (`wordpress/wp_driver.php`) or, for real admin pages, `php -S` and an HTTP client.
+its own wp-config.php (that database, WP_DEBUG on, no outside HTTP), installs WordPress from PHP
+(`wp_install()`), installs the plugin from the zip that scripts/package-plugin.sh builds, with
+WordPress's own upgrader (what Plugins -> Add New -> Upload Plugin runs), and drives it with php-cli
+(`wordpress/wp_driver.php`) or, for real admin pages, `php -S` and an HTTP client. With
+`network=True` it is a multisite network (subdirectory sites): WP_ALLOW_MULTISITE, the network
+installed as Tools -> Network Setup does, then the MULTISITE constants, and the plugin network-activated.
 Everything is bounded in time and stopped at the end.
 """
 
@@ -29,6 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 PLUGIN_SOURCE = REPO / "php-bridge" / "gmail-relay-bridge"
 PLUGIN = "gmail-relay-bridge/gmail-relay-bridge.php"
 DRIVER = Path(__file__).with_name("wordpress") / "wp_driver.php"
+PACKAGE_SCRIPT = REPO / "scripts" / "package-plugin.sh"
 WORDPRESS_SOURCE = Path("/usr/share/wordpress")
 ADMIN_PASSWORD = "wp-Admin-pass-4Tq8"
 ADMIN_EMAIL = "admin@example.com"
@@ -104,7 +108,7 @@ class MariaDB:
 
 WP_CONFIG = """<?php
 // Written by e2e/wordpress_site.py: a throw-away site on a throw-away database.
-define( 'DB_NAME', 'wordpress' );
+define( 'DB_NAME', '{database}' );
 define( 'DB_USER', 'root' );
 define( 'DB_PASSWORD', '' );
 define( 'DB_HOST', 'localhost:{socket}' );
@@ -112,8 +116,7 @@ define( 'DB_CHARSET', 'utf8mb4' );
 define( 'DB_COLLATE', '' );
 {salts}
 $table_prefix = 'wp_';
-define( 'WP_HOME', '{url}' );
-define( 'WP_SITEURL', '{url}' );
+{site_constants}
 define( 'WP_DEBUG', true );
 // Diagnostics go to the log, which the tests read (a notice on stdout would also break the driver's JSON).
 define( 'WP_DEBUG_DISPLAY', false );
@@ -133,6 +136,33 @@ if ( ! defined( 'ABSPATH' ) ) {{
 }}
 require_once ABSPATH . 'wp-settings.php';
 """
+
+
+SINGLE_SITE = """define( 'WP_HOME', '{url}' );
+define( 'WP_SITEURL', '{url}' );"""
+
+# Before the network exists: what Tools -> Network Setup asks for. (No WP_HOME/WP_SITEURL on a
+# network: they would be every site's address.)
+ALLOW_MULTISITE = "define( 'WP_ALLOW_MULTISITE', true );"
+
+# After the network install: the lines Tools -> Network Setup tells one to add.
+MULTISITE = """define( 'WP_ALLOW_MULTISITE', true );
+define( 'MULTISITE', true );
+define( 'SUBDOMAIN_INSTALL', false );
+define( 'DOMAIN_CURRENT_SITE', '{domain}' );
+define( 'PATH_CURRENT_SITE', '/' );
+define( 'SITE_ID_CURRENT_SITE', 1 );
+define( 'BLOG_ID_CURRENT_SITE', 1 );"""
+
+
+def build_plugin_zip(outdir: Path) -> Path:
+    """scripts/package-plugin.sh's zip, the one people upload."""
+    result = subprocess.run([str(PACKAGE_SCRIPT), str(outdir)], capture_output=True, text=True, timeout=120,
+                            stdin=subprocess.DEVNULL, cwd=REPO)
+    assert result.returncode == 0, f"package-plugin.sh exited {result.returncode}: {result.stderr}"
+    zip_path = Path(result.stdout.strip().splitlines()[-1])
+    assert zip_path.is_file() and zip_path.parent == outdir.resolve(), result.stdout
+    return zip_path
 
 
 # wp-admin checks wordpress.org for updates on admin_init; here that is blocked and WordPress
@@ -181,11 +211,19 @@ def _php_literal(value) -> str:
 
 
 class WordPressSite:
-    def __init__(self, base: Path, db: MariaDB):
+    def __init__(self, base: Path, db: MariaDB, network: bool = False, database: str = "wordpress"):
         self.base = base
         self.root = base / "wordpress"
         self.db = db
+        self.network = network
+        self.database = database
         self.port = free_port()
+        self.domain = f"localhost:{self.port}"
+        self.salts = "\n".join(
+            f"define( '{name}', '{secrets.token_hex(32)}' );"
+            for name in ("AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY", "NONCE_KEY",
+                         "AUTH_SALT", "SECURE_AUTH_SALT", "LOGGED_IN_SALT", "NONCE_SALT")
+        )
         # Host "localhost" on purpose: WordPress's default From is then wordpress@localhost,
         # which is not even a valid address (the bridge must replace it). Clients connect to
         # 127.0.0.1 and send Host: localhost:PORT.
@@ -195,27 +233,39 @@ class WordPressSite:
         self.server_log = base / "php-server.log"
 
     # -- set-up --------------------------------------------------------------------------
-    def create(self):
+    def _write_config(self, site_constants: str):
+        (self.root / "wp-config.php").write_text(WP_CONFIG.format(
+            socket=self.db.socket, salts=self.salts, database=self.database, debug_log=self.debug_log,
+            site_constants=site_constants,
+        ))
+
+    def create(self, plugin_zip: Path):
         shutil.copytree(WORDPRESS_SOURCE, self.root, symlinks=True)
         (self.root / "wp-config.php").unlink()
-        salts = "\n".join(
-            f"define( '{name}', '{secrets.token_hex(32)}' );"
-            for name in ("AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY", "NONCE_KEY",
-                         "AUTH_SALT", "SECURE_AUTH_SALT", "LOGGED_IN_SALT", "NONCE_SALT")
-        )
-        (self.root / "wp-config.php").write_text(WP_CONFIG.format(
-            socket=self.db.socket, salts=salts, url=self.url, debug_log=self.debug_log,
-        ))
+        self._write_config(ALLOW_MULTISITE if self.network else SINGLE_SITE.format(url=self.url))
         (self.root / "site-url").write_text(self.url + "\n")
-        (self.root / "wp-content" / "plugins" / "gmail-relay-bridge").symlink_to(PLUGIN_SOURCE, target_is_directory=True)
         mu_plugins = self.root / "wp-content" / "mu-plugins"
         mu_plugins.mkdir(exist_ok=True)
         (mu_plugins / "test-site-no-update-checks.php").write_text(NO_UPDATE_CHECKS)
-        self.db.sql("CREATE DATABASE wordpress CHARACTER SET utf8mb4")
-        self.php("install", {"title": "Relay Test Site", "admin_email": ADMIN_EMAIL, "admin_password": ADMIN_PASSWORD})
-        activated = self.php("activate", {"plugin": PLUGIN})
+        self.db.sql(f"CREATE DATABASE {self.database} CHARACTER SET utf8mb4")
+        self.php("install", {"title": "Relay Test Site", "admin_email": ADMIN_EMAIL, "admin_password": ADMIN_PASSWORD,
+                             "url": self.url})
+        if self.network:
+            made = self.php("install_network", {"domain": self.domain, "admin_email": ADMIN_EMAIL, "title": "Relay Test Network"})
+            assert made == {"error": None}, made
+            self._write_config(MULTISITE.format(domain=self.domain))
+        installed = self.php("install_zip", {"zip": str(plugin_zip)})
+        assert installed["error"] is None and installed["plugin"] == PLUGIN, installed
+        activated = self.php("activate", {"plugin": PLUGIN, "network": self.network})
         assert activated == {"error": None, "active": True}, activated
         return self
+
+    def add_site(self, path: str, title: str) -> dict:
+        """A site of the network at /path/ (subdirectory install)."""
+        assert self.network
+        made = self.php("add_site", {"site_path": path, "title": title})
+        assert made["error"] is None, made
+        return made
 
     def relay_constants(self, **constants):
         """Writes the GMAIL_RELAY_* constants wp-config.php loads (host=..., port=... -> GMAIL_RELAY_HOST ...)."""

@@ -38,15 +38,19 @@ private struct FuzzGlue {
     var session: SMTPSession
     let configuration: SMTPSessionConfiguration
     let authSucceeds: Bool
+    /// The glue asks for a MAIL FROM check after AUTH (a login with a daily limit).
+    let checksSender: Bool
+    var senderChecks = 0
     var observed = Observed()
     var spool: [UInt8]?
     var tlsDone = false
     var inputBytes = 0
 
-    init(configuration: SMTPSessionConfiguration, authSucceeds: Bool) {
+    init(configuration: SMTPSessionConfiguration, authSucceeds: Bool, checksSender: Bool) {
         self.configuration = configuration
         self.session = SMTPSession(configuration: configuration)
         self.authSucceeds = authSucceeds
+        self.checksSender = checksSender
         perform(session.start())
     }
 
@@ -69,6 +73,7 @@ private struct FuzzGlue {
             perform(session.timedOut())
             perform(session.shutDown())
             perform(session.authenticationFinished(success: true))
+            perform(session.senderChecked(refusal: nil))
             perform(session.messageBegan(success: true))
             perform(session.messageFinished(reply: .ok))
             perform(session.tlsEstablished())
@@ -106,7 +111,14 @@ private struct FuzzGlue {
             case .authenticate:
                 check(isLast, "authenticate not last")
                 check(configuration.plaintextAuthAllowed || configuration.tlsActive || tlsDone, "AUTH over plaintext")
+                if authSucceeds && checksSender { session.checksSender = true }
                 perform(session.authenticationFinished(success: authSucceeds))
+            case .checkSender:
+                check(isLast, "checkSender not last")
+                check(session.checksSender, "checkSender without checksSender")
+                // Every other check refuses, so both answers are explored.
+                senderChecks += 1
+                perform(session.senderChecked(refusal: senderChecks % 2 == 0 ? SMTPReply(452, "4.5.3", "Daily limit reached") : nil))
             case .beginMessage:
                 check(isLast, "beginMessage not last")
                 check(spool == nil, "nested beginMessage")
@@ -153,8 +165,9 @@ private func fuzzSession(control: UInt8, body: [UInt8]) {
         trustedPeer: control & 0x20 != 0
     )
     let authSucceeds = control & 0x40 == 0
+    let checksSender = control & 0x80 != 0
 
-    var whole = FuzzGlue(configuration: configuration, authSucceeds: authSucceeds)
+    var whole = FuzzGlue(configuration: configuration, authSucceeds: authSucceeds, checksSender: checksSender)
     whole.send(body[...])
     whole.finish()
 
@@ -163,7 +176,7 @@ private func fuzzSession(control: UInt8, body: [UInt8]) {
     let splitsMustAgree = !configuration.startTLSAvailable || configuration.tlsActive
 
     let position = body.isEmpty ? 0 : Int(control) * 7919 % (body.count + 1)
-    var split = FuzzGlue(configuration: configuration, authSucceeds: authSucceeds)
+    var split = FuzzGlue(configuration: configuration, authSucceeds: authSucceeds, checksSender: checksSender)
     split.send(body[..<position])
     split.send(body[position...])
     split.finish()
@@ -172,7 +185,7 @@ private func fuzzSession(control: UInt8, body: [UInt8]) {
     }
 
     if splitsMustAgree && body.count <= 2048 {
-        var bytewise = FuzzGlue(configuration: configuration, authSucceeds: authSucceeds)
+        var bytewise = FuzzGlue(configuration: configuration, authSucceeds: authSucceeds, checksSender: checksSender)
         for index in body.indices { bytewise.send(body[index...index]) }
         bytewise.finish()
         check(bytewise.observed == whole.observed, "one byte at a time changed the conversation")

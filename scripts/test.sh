@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: Swift unit and live-socket tests, a short fuzz run, then the end-to-end tests
+# Runs every test: Swift unit and live-socket tests (the PostgreSQL store's against a throw-away
+# cluster, scripts/postgres.sh), a short fuzz run, then the end-to-end tests
 # that drive the real binary with real SMTP clients (swaks, Python smtplib, PHPMailer via php-cli)
 # and the WordPress plugin in a real WordPress (php-bridge/). Each phase has a time limit
 # (scripts/bounded.sh): a hang fails the run with the stacks of what hung.
@@ -19,6 +20,15 @@ fi
 grep -v '^\[' "$build_log" || true
 rm -f "$build_log"
 test -x .build/debug/gmail-relay
+
+echo "== PostgreSQL (a throw-away cluster for the PostgreSQL store tests)"
+# Stopped and removed on any exit, failed tests included. The variables lack the GMAIL_RELAY_ prefix:
+# the relay warns about GMAIL_RELAY_* variables it does not know, and the e2e relays inherit these.
+pg_cluster=$(scripts/postgres.sh start)
+trap 'scripts/postgres.sh stop "$pg_cluster"' EXIT
+RELAY_TEST_PG_URL=$(scripts/postgres.sh url "$pg_cluster")
+RELAY_TEST_PG_CA=$(scripts/postgres.sh ca "$pg_cluster")
+export RELAY_TEST_PG_URL RELAY_TEST_PG_CA
 
 echo "== swift test"
 scripts/bounded.sh 900 swift test --skip-build

@@ -3,13 +3,27 @@ import ProblemCatalogue
 import RelayStore
 import RelayVocabulary
 
-/// The JSON POSTed to alerts.webhook_url when an account changes state:
-/// `{"account", "email", "kind", "from_state", "to_state", "problem": {code, title, explanation, causes,
-/// steps, disposition} | null, "at"}`.
+/// Why an alert goes out.
+public enum AlertEvent: String, Codable, Sendable, Equatable, CaseIterable {
+    /// The account moved to another state that is not ok.
+    case stateChange = "state_change"
+    /// The problem still lasts `alerts.remind_hours` after the last alert about it.
+    case reminder
+    /// The account is ok again.
+    case resolved
+    /// `gmail-relay alerts test` or the page's "Send test alert" button.
+    case test
+}
+
+/// The alert as data; the `json` webhook format POSTs it as is:
+/// `{"event", "account", "email", "kind", "from_state", "to_state", "problem": {code, title, explanation, causes,
+/// steps, disposition} | null, "at"}`. The other formats are made from it by `WebhookFormatter`.
 public struct AccountStateAlert: Codable, Sendable, Equatable {
+    public var event: AlertEvent
     public var account: String
     public var email: String?
-    public var kind: AccountKind
+    /// The account's kind; nil (written "") for the test alert, which is about no account.
+    public var kind: AccountKind?
     public var fromState: AccountState
     public var toState: AccountState
     /// The account's problem after the change; null when it is ok again.
@@ -17,12 +31,16 @@ public struct AccountStateAlert: Codable, Sendable, Equatable {
     public var at: Date
 
     enum CodingKeys: String, CodingKey {
-        case account, email, kind, problem, at
+        case event, account, email, kind, problem, at
         case fromState = "from_state"
         case toState = "to_state"
     }
 
-    public init(account: String, email: String?, kind: AccountKind, fromState: AccountState, toState: AccountState, problem: Explanation?, at: Date) {
+    public init(
+        event: AlertEvent? = nil, account: String, email: String?, kind: AccountKind?, fromState: AccountState,
+        toState: AccountState, problem: Explanation?, at: Date
+    ) {
+        self.event = event ?? (toState == .ok ? .resolved : .stateChange)
         self.account = account
         self.email = email
         self.kind = kind
@@ -34,9 +52,10 @@ public struct AccountStateAlert: Codable, Sendable, Equatable {
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(event, forKey: .event)
         try c.encode(account, forKey: .account)
         try c.encode(email, forKey: .email)
-        try c.encode(kind, forKey: .kind)
+        try c.encode(kind?.rawValue ?? "", forKey: .kind)
         try c.encode(fromState, forKey: .fromState)
         try c.encode(toState, forKey: .toState)
         try c.encode(problem, forKey: .problem)
@@ -47,9 +66,17 @@ public struct AccountStateAlert: Codable, Sendable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         account = try c.decode(String.self, forKey: .account)
         email = try c.decodeIfPresent(String.self, forKey: .email)
-        kind = try c.decode(AccountKind.self, forKey: .kind)
+        let kindText = try c.decode(String.self, forKey: .kind)
+        if kindText.isEmpty {
+            kind = nil
+        } else if let known = AccountKind(rawValue: kindText) {
+            kind = known
+        } else {
+            throw DecodingError.dataCorruptedError(forKey: .kind, in: c, debugDescription: "unknown account kind \(kindText)")
+        }
         fromState = try c.decode(AccountState.self, forKey: .fromState)
         toState = try c.decode(AccountState.self, forKey: .toState)
+        event = try c.decodeIfPresent(AlertEvent.self, forKey: .event) ?? (toState == .ok ? .resolved : .stateChange)
         problem = try c.decodeIfPresent(Explanation.self, forKey: .problem)
         guard let date = ISO8601.date(try c.decode(String.self, forKey: .at)) else {
             throw DecodingError.dataCorruptedError(forKey: .at, in: c, debugDescription: "not ISO-8601")

@@ -1,9 +1,28 @@
 import Foundation
 import GmailAPI
 
-/// POSTs one JSON body; returns the HTTP status, throws when no answer came.
+/// What the webhook answered.
+public struct WebhookAnswer: Sendable, Equatable {
+    public var status: Int
+    public var body: Data
+
+    public init(status: Int, body: Data) {
+        self.status = status
+        self.body = body
+    }
+
+    /// The body as text for a person: at most `limit` characters, control characters shown as spaces
+    /// (an endpoint's answer must not rewrite the operator's terminal).
+    public func bodyText(limit: Int = 2000) -> String {
+        let text = String(decoding: body.prefix(limit * 4), as: UTF8.self)
+        let cleaned = String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 && $0 != "\n" || $0.value == 0x7F ? " " : $0 }))
+        return cleaned.count > limit ? String(cleaned.prefix(limit)) + "…" : cleaned
+    }
+}
+
+/// POSTs one request; returns the answer, throws when no answer came.
 public protocol WebhookSending: Sendable {
-    func post(_ body: Data, to url: URL) async throws -> Int
+    func send(_ request: WebhookRequest, to url: URL) async throws -> WebhookAnswer
 }
 
 /// Over GmailAPI's HTTPTransport: the same URLSession client as the calls to Google, cancellable
@@ -15,8 +34,10 @@ public final class URLSessionWebhookSender: WebhookSending {
         transport = HTTPTransport(timeout: timeout)
     }
 
-    public func post(_ body: Data, to url: URL) async throws -> Int {
-        try await transport.post(url, body: body, contentType: "application/json", userAgent: "gmail-relay").status
+    public func send(_ request: WebhookRequest, to url: URL) async throws -> WebhookAnswer {
+        let response = try await transport.post(
+            url, body: request.body, contentType: request.contentType, userAgent: "gmail-relay", headers: request.headers)
+        return WebhookAnswer(status: response.status, body: response.body)
     }
 }
 
@@ -43,7 +64,7 @@ public struct AlertRetryPolicy: Sendable, Equatable {
     }
 
     /// 2xx is done; 4xx other than 408 and 429 will not get better by repeating.
-    static func isRetryable(status: Int) -> Bool {
+    public static func isRetryable(status: Int) -> Bool {
         !(200..<300).contains(status) && !((400..<500).contains(status) && status != 408 && status != 429)
     }
 }

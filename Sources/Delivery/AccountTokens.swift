@@ -31,13 +31,13 @@ public actor AccountTokens {
         public let grant: StoredGrant
     }
 
-    private let store: RelayStore
+    private let store: any AccountStore
     private let endpoints: GoogleEndpoints
     private let transport: HTTPTransport
     private let metrics: RelayMetrics
     private var entries: [String: (digest: SHA256Digest, entry: Entry)] = [:]
 
-    public init(store: RelayStore, endpoints: GoogleEndpoints, transport: HTTPTransport, metrics: RelayMetrics) {
+    public init(store: any AccountStore, endpoints: GoogleEndpoints, transport: HTTPTransport, metrics: RelayMetrics) {
         self.store = store
         self.endpoints = endpoints
         self.transport = transport

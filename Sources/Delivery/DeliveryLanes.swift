@@ -18,13 +18,32 @@ public actor DeliveryLanes {
         self.sendsPerMinute = max(1, sendsPerMinute)
     }
 
-    /// How many more messages each known account may start now; unknown accounts may start `defaultCapacity`.
-    public func capacities(now: Date) -> (perAccount: [String: Int], defaultCapacity: Int) {
-        var result: [String: Int] = [:]
-        for name in lanes.keys {
-            result[name] = capacity(name, now: now)
+    /// Takes slots for sends starting now, before the worker claims: at most `wanted[account]` for each
+    /// account and `total` in all, shared out one per account in turn so no account starves the others.
+    /// The worker claims exactly these from the store (`claimDue(limit:capacities:)`), so every claimed
+    /// message already has its slot; the slots it could not fill go back through `cancel`.
+    public func reserve(upTo wanted: [String: Int], total: Int, now: Date) -> [String: Int] {
+        var granted: [String: Int] = [:]
+        var left = max(0, total)
+        var open = wanted.filter { $0.value > 0 }.keys.sorted()
+        while left > 0 && !open.isEmpty {
+            open = open.filter { name in
+                guard left > 0, granted[name, default: 0] < wanted[name, default: 0], reserve(name, now: now) else { return false }
+                granted[name, default: 0] += 1
+                left -= 1
+                return true
+            }
         }
-        return (result, min(concurrency, sendsPerMinute))
+        return granted
+    }
+
+    /// Gives back `count` slots taken by `reserve` for sends that did not start (no message to claim).
+    /// Unlike `finish`, the send never started, so it does not count against the pacing either.
+    public func cancel(_ account: String, count: Int) {
+        guard count > 0, var lane = lanes[account] else { return }
+        lane.inFlight -= count
+        lane.pacer.unrecord(count)
+        lanes[account] = lane
     }
 
     /// Takes a slot for one send starting now, if the account has one. Balanced by `finish`.

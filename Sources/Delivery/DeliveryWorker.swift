@@ -17,7 +17,7 @@ public final class DeliveryWorker: Service, Sendable {
         public init() {}
     }
 
-    let store: RelayStore
+    let store: any MessageStore & AccountStore
     let deliverer: MessageDeliverer
     public let lanes: DeliveryLanes
     let options: Options
@@ -25,7 +25,7 @@ public final class DeliveryWorker: Service, Sendable {
     let clock: @Sendable () -> Date
     private let doorbell = Doorbell()
 
-    public init(store: RelayStore, deliverer: MessageDeliverer, lanes: DeliveryLanes, options: Options = Options(),
+    public init(store: any MessageStore & AccountStore, deliverer: MessageDeliverer, lanes: DeliveryLanes, options: Options = Options(),
                 logger: Logger, clock: @escaping @Sendable () -> Date = Date.init) {
         self.store = store
         self.deliverer = deliverer
@@ -85,34 +85,42 @@ public final class DeliveryWorker: Service, Sendable {
         }
     }
 
+    /// The lanes reserve a slot for each message before the store claims it: the store is asked for
+    /// exactly the slots the lanes gave, so a claimed message always starts (none goes back to the queue),
+    /// and the slots nothing could fill are given back.
     private func claim() async -> [MessageRecord] {
         let now = clock()
         let free = options.globalConcurrency - (await lanes.inFlight)
         guard free > 0 else { return [] }
-        let (capacities, defaultCapacity) = await lanes.capacities(now: now)
-        let claimed: [MessageRecord]
+        let due: [String: Int]
         do {
-            claimed = try await store.claimDue(limit: free, capacities: capacities, defaultCapacity: defaultCapacity)
+            due = try await store.dueCounts(limit: free)
         } catch {
-            logger.error("could not claim due messages", metadata: ["error": "\(error)"])
+            logger.error("could not read the due messages", metadata: ["error": "\(error)"])
             return []
         }
-        var started: [MessageRecord] = []
-        for message in claimed {
-            if await lanes.reserve(message.account, now: now) {
-                started.append(message)
-            } else {
-                await requeue(message, detail: "queued: account busy")
-            }
+        guard !due.isEmpty else { return [] }
+        let granted = await lanes.reserve(upTo: due, total: free, now: now)
+        guard !granted.isEmpty else { return [] }
+        var claimed: [MessageRecord] = []
+        do {
+            claimed = try await store.claimDue(limit: granted.values.reduce(0, +), capacities: granted)
+        } catch {
+            logger.error("could not claim due messages", metadata: ["error": "\(error)"])
         }
-        return started
+        var unused = granted
+        for message in claimed { unused[message.account, default: 0] -= 1 }
+        for (account, count) in unused where count > 0 {
+            await lanes.cancel(account, count: count)
+        }
+        return claimed
     }
 
     /// Back to the queue; a store error is logged (the message stays `sending`, and the next start
     /// requeues it: nothing is lost, but the operator should know the database refused a write).
     private func requeue(_ message: MessageRecord, detail: String) async {
         do {
-            try await store.markStatus(id: message.id, status: .queued, detail: detail)
+            try await store.markStatus(id: message.id, status: .queued, problemCode: nil, nextAttemptAt: nil, detail: detail)
         } catch {
             logger.error("could not put a message back in the queue", metadata: ["message.id": "\(message.id)", "error": "\(error)"])
         }

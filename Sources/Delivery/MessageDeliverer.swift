@@ -18,7 +18,7 @@ public enum AttemptResult: Sendable, Equatable {
 /// One attempt for one message that the caller has claimed (status `sending`): the header rewrite, the
 /// token, the upload, the send log rows, and the message's (and maybe the account's) next state.
 public struct MessageDeliverer: Sendable {
-    let store: RelayStore
+    let store: any MessageStore & AccountStore
     let tokens: AccountTokens
     let sender: GmailSender
     let policy: RetryPolicy
@@ -29,7 +29,7 @@ public struct MessageDeliverer: Sendable {
     let random: @Sendable () -> Double
 
     public init(
-        store: RelayStore, tokens: AccountTokens, sender: GmailSender, policy: RetryPolicy, hostname: String,
+        store: any MessageStore & AccountStore, tokens: AccountTokens, sender: GmailSender, policy: RetryPolicy, hostname: String,
         metrics: RelayMetrics, logger: Logger, clock: @escaping @Sendable () -> Date = Date.init,
         random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
     ) {
@@ -62,10 +62,14 @@ public struct MessageDeliverer: Sendable {
 
     private func attempt(_ message: MessageRecord) async throws -> AttemptResult {
         let id = message.id
-        guard let account = try await store.account(named: message.account) else {
+        guard let own = try await store.account(named: message.account) else {
             return try await failWithoutAttempt(id, account: message.account, problem: .accountRemoved,
                                                 detail: "account \(message.account) no longer exists")
         }
+        // While the account needs reauthorization or is blocked, its fallback (when set and ok) sends
+        // its mail: the rewrite, the token and the answer's effects are the fallback's.
+        let fallback = own.state.isCoveredByFallback && own.fallback != nil ? try await store.usableFallback(for: own.name) : nil
+        let account = fallback ?? own
         // Message-ID and Date, when the client sent none, are the same on every attempt: a resend after a
         // crash can be recognised as the same message.
         let newMessageID = "relay-\(id).\(Int64(message.createdAt.timeIntervalSince1970 * 1000))@\(hostname)"
@@ -85,8 +89,13 @@ public struct MessageDeliverer: Sendable {
         }
         defer { if case .file(let file) = outgoing { try? FileManager.default.removeItem(at: file) } }
         // Everything this attempt learns goes into one report, written in one transaction at the end.
+        // The placeholder outcome is always replaced before the report is written.
         var report = AttemptReport(messageID: id, account: account.name, outcome: .held(problemCode: .grantMissing))
-        if message.rewrittenHeaders == nil {
+        if fallback != nil {
+            report.fallback = .init(ownAccount: own.name, reason: own.problemCode?.rawValue ?? own.state.rawValue)
+        }
+        // The header as sent: the first attempt's, or the fallback's (another From) when it sends.
+        if message.rewrittenHeaders == nil || fallback != nil {
             report.rewrittenHeaders = String(decoding: rewrite.header, as: UTF8.self)
             if !rewrite.changes.isEmpty { report.rewriteNote = rewrite.changes.map(\.description).joined(separator: "; ") }
         }
@@ -108,7 +117,7 @@ public struct MessageDeliverer: Sendable {
             report.attempts = [NewAttempt(
                 messageID: id, startedAt: now, finishedAt: now, endpoint: "token", httpStatus: nil,
                 responseBody: "not sent: \(problem.rawValue)", problemCode: problem, nextDelaySeconds: nil)]
-            return try await hold(report, problem: problem, state: unavailable.accountState, detail: nil)
+            return try await hold(report, own: own, problem: problem, state: unavailable.accountState, detail: nil)
         }
 
         let (outcome, exchanges) = await sender.send(message: outgoing, tokens: entry.cache)
@@ -121,12 +130,13 @@ public struct MessageDeliverer: Sendable {
             report.attempts = rows(exchanges, of: id, problem: nil, nextDelay: nil)
             return try await sent(report, gmailID: gmailID)
         case .failed(let call):
-            return try await failed(report, message: message, account: account, grant: entry.grant, call: call, exchanges: exchanges)
+            return try await failed(report, message: message, account: account, own: own, grant: entry.grant, call: call, exchanges: exchanges)
         }
     }
 
     private func failed(
-        _ report: AttemptReport, message: MessageRecord, account: Account, grant: StoredGrant, call: FailedCall, exchanges: [HTTPExchange]
+        _ report: AttemptReport, message: MessageRecord, account: Account, own: Account, grant: StoredGrant, call: FailedCall,
+        exchanges: [HTTPExchange]
     ) async throws -> AttemptResult {
         var report = report
         let now = clock()
@@ -168,7 +178,7 @@ public struct MessageDeliverer: Sendable {
             metrics.messageOutcome("retry", account: account.name)
             return .queued(problem: problem, nextAttempt: until, pauseAccount: true)
         case .hold(let state):
-            return try await hold(report, problem: problem, state: state, detail: classification.detail)
+            return try await hold(report, own: own, problem: problem, state: state, detail: classification.detail)
         case .fail(let reason):
             let text = reason == problem ? classification.smtpText : "gave up after \(failures) attempts: \(classification.problem.summary)"
             report.outcome = .failed(problemCode: reason, detail: "\(reason.rawValue): \(text)")
@@ -194,10 +204,23 @@ public struct MessageDeliverer: Sendable {
         return .sent(gmailID: gmailID)
     }
 
-    private func hold(_ report: AttemptReport, problem: ProblemCode, state: AccountState, detail: ProblemDetail?) async throws -> AttemptResult {
+    private func hold(_ report: AttemptReport, own: Account, problem: ProblemCode, state: AccountState, detail: ProblemDetail?) async throws -> AttemptResult {
         var report = report
-        report.outcome = .held(problemCode: problem)
         report.accountChange = .state(state, problemCode: problem, detail: detail, holdQueued: true)
+        // The account itself just stopped, but its fallback can send: this message goes through the
+        // fallback at once, and the store keeps the account's other mail queued for the same reason.
+        if report.fallback == nil, state.isCoveredByFallback, let name = own.fallback,
+           let standby = try await store.account(named: name), standby.state == .ok {
+            let now = clock()
+            report.outcome = .queued(problemCode: problem, nextAttemptAt: now, detail: "\(problem): next attempt through fallback \(name)")
+            try await store.finishAttempt(report)
+            metrics.messageOutcome("retry", account: report.account)
+            logger.warning("account cannot send; its mail goes through its fallback", metadata: [
+                "account": "\(report.account)", "problem": "\(problem)", "state": "\(state.rawValue)", "fallback": "\(name)",
+            ])
+            return .queued(problem: problem, nextAttempt: now, pauseAccount: false)
+        }
+        report.outcome = .held(problemCode: problem)
         let effects = try await store.finishAttempt(report)
         metrics.messageOutcome("held", account: report.account)
         logger.warning("account cannot send; its mail is held", metadata: [

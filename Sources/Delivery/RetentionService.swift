@@ -6,12 +6,12 @@ import ServiceLifecycle
 /// Deletes finished messages (rows, attempts, events, body files) older than `log.retention_days`, and
 /// spool files no row refers to. Runs at start and then every `interval`.
 public struct RetentionService: Service {
-    let store: RelayStore
+    let store: any MessageStore
     let retention: TimeInterval
     let interval: Duration
     let logger: Logger
 
-    public init(store: RelayStore, retentionDays: Int, interval: Duration = .seconds(3600), logger: Logger) {
+    public init(store: any MessageStore, retentionDays: Int, interval: Duration = .seconds(3600), logger: Logger) {
         self.store = store
         self.retention = TimeInterval(retentionDays) * 86_400
         self.interval = interval
@@ -28,7 +28,7 @@ public struct RetentionService: Service {
     public func pruneOnce() async {
         do {
             let result = try await store.purge(before: Date().addingTimeInterval(-retention))
-            let orphans = try store.removeOrphanSpoolFiles()
+            let orphans = try await store.removeOrphanSpoolFiles(minimumAge: 60)
             if result.messagesRemoved > 0 || orphans > 0 {
                 logger.info("send log pruned", metadata: [
                     "messages": "\(result.messagesRemoved)", "spool.files": "\(result.spoolFilesRemoved + orphans)",

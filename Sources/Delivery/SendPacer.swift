@@ -27,6 +27,11 @@ public struct SendPacer: Sendable, Equatable {
         starts.append(now)
     }
 
+    /// Forgets the newest `count` starts: sends that were counted and then did not start after all.
+    public mutating func unrecord(_ count: Int) {
+        starts.removeLast(min(max(0, count), starts.count))
+    }
+
     /// When the next send may start; `now` when one may start already.
     public mutating func nextStart(now: Date) -> Date {
         if let pausedUntil, pausedUntil > now { return pausedUntil }

@@ -2,7 +2,8 @@ import Foundation
 import GmailAPI
 import MessageRewrite
 
-/// Reading a spooled message's header without loading the message.
+/// Building the message as Gmail gets it from a spooled one, without loading a large message whole.
+/// (Intake reads Subject and Message-ID while DATA streams in: Submission's `HeaderCapture`.)
 public enum SpooledMessage {
     /// Headers longer than this are not something a CMS sends; the rest is treated as body.
     public static let headerReadLimit = 256 * 1024
@@ -14,21 +15,6 @@ public enum SpooledMessage {
         let data = try handle.read(upToCount: limit + 1) ?? Data()
         let bytes = [UInt8](data.prefix(limit))
         return (bytes, data.count <= limit)
-    }
-
-    /// Subject (decoded for display) and Message-ID for the send log, and how many addresses Gmail
-    /// would send the message to (`HeaderBlock.gmailRecipientCount`).
-    public static func summary(path: String, envelopeRecipients: [String] = []) -> (subject: String?, messageID: String?, recipients: Int) {
-        guard let (bytes, whole) = try? prefix(path: path) else { return (nil, nil, envelopeRecipients.count) }
-        return summary(prefix: bytes, isWholeMessage: whole, envelopeRecipients: envelopeRecipients)
-    }
-
-    /// `summary` of a message (or its first bytes) in memory.
-    public static func summary(prefix bytes: [UInt8], isWholeMessage whole: Bool, envelopeRecipients: [String] = [])
-        -> (subject: String?, messageID: String?, recipients: Int)
-    {
-        let block = HeaderBlock(messagePrefix: Array(bytes.prefix(headerReadLimit)), isWholeMessage: whole && bytes.count <= headerReadLimit)
-        return (block.subject.map(EncodedWord.decode), block.messageID, block.gmailRecipientCount(envelopeRecipients: envelopeRecipients))
     }
 
     /// Messages up to this size go to Gmail from memory; larger ones through a file next to the spool

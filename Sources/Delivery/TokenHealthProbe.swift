@@ -8,12 +8,12 @@ import ServiceLifecycle
 /// Checks each account's grant with a token refresh at start and every `interval`, even when no mail
 /// flows, so a revoked or expired grant shows on the status page before the next message is held.
 public struct TokenHealthProbe: Service {
-    let store: RelayStore
+    let store: any AccountStore
     let tokens: AccountTokens
     let interval: Duration
     let logger: Logger
 
-    public init(store: RelayStore, tokens: AccountTokens, interval: Duration, logger: Logger) {
+    public init(store: any AccountStore, tokens: AccountTokens, interval: Duration, logger: Logger) {
         self.store = store
         self.tokens = tokens
         self.interval = interval

@@ -267,31 +267,35 @@ public final class FakeGoogleServer: Sendable {
     }
 
     private func handleTokeninfo(_ request: Request) async throws -> Response {
-        let (body, _) = try await Self.readBody(request, limit: 1 << 20)
-        var fields = Self.formFields(body: body, contentType: request.headers[.contentType])
-        fields.merge(FormCoding.decodeDictionary(request.uri.query)) { form, _ in form }
-        let token = fields["access_token"]
-        let account = state.withLock { state -> String? in
-            state.tokeninfoRequests += 1
-            return state.tokenOwner(token)
+        try await handleTokenLookup(request, field: "access_token", endpoint: .tokeninfo, count: { $0.tokeninfoRequests += 1 }) {
+            $0.tokeninfo($1, now: $2)
         }
-        if let response = await injected(.tokeninfo, account: account) { return Self.response(response) }
-        let now = now()
-        return Self.response(state.withLock { $0.tokeninfo(token, now: now) })
     }
 
     private func handleRevoke(_ request: Request) async throws -> Response {
+        try await handleTokenLookup(request, field: "token", endpoint: .revoke, count: { $0.revokeRequests += 1 }) {
+            $0.revoke($1, now: $2)
+        }
+    }
+
+    /// tokeninfo and revoke take one token, from the form body or the query (the body wins), count the
+    /// call, let an injected failure for the token's account answer first, then answer from the state.
+    private func handleTokenLookup(
+        _ request: Request, field: String, endpoint: FakeGoogleEndpoint,
+        count: @Sendable (inout FakeGoogleState) -> Void,
+        answer: @Sendable (inout FakeGoogleState, String?, Date) -> FakeResponse
+    ) async throws -> Response {
         let (body, _) = try await Self.readBody(request, limit: 1 << 20)
         var fields = Self.formFields(body: body, contentType: request.headers[.contentType])
         fields.merge(FormCoding.decodeDictionary(request.uri.query)) { form, _ in form }
-        let token = fields["token"]
+        let token = fields[field]
         let account = state.withLock { state -> String? in
-            state.revokeRequests += 1
+            count(&state)
             return state.tokenOwner(token)
         }
-        if let response = await injected(.revoke, account: account) { return Self.response(response) }
+        if let response = await injected(endpoint, account: account) { return Self.response(response) }
         let now = now()
-        return Self.response(state.withLock { $0.revoke(token, now: now) })
+        return Self.response(state.withLock { answer(&$0, token, now) })
     }
 
     private func handleSend(_ request: Request, userID rawUserID: String, upload: Bool) async throws -> Response {

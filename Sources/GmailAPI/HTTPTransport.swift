@@ -89,11 +89,14 @@ public final class HTTPTransport: Sendable {
     }
 
     /// POSTs a body as is (the account-state webhook's JSON).
-    public func post(_ url: URL, body: Data, contentType: String, userAgent: String? = nil) async throws -> HTTPResponse {
+    public func post(
+        _ url: URL, body: Data, contentType: String, userAgent: String? = nil, headers: [String: String] = [:]
+    ) async throws -> HTTPResponse {
         var request = URLRequest(url: url)
         request.httpMethod = "POST"
         request.setValue(contentType, forHTTPHeaderField: "Content-Type")
         if let userAgent { request.setValue(userAgent, forHTTPHeaderField: "User-Agent") }
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         request.httpBody = body
         return try await perform(request)
     }

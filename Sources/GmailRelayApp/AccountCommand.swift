@@ -84,7 +84,9 @@ struct AccountCommand: AsyncParsableCommand {
             let store = try global.openStore(configuration)
             let accounts = try await store.accounts()
             if json {
-                let rows = accounts.map { AccountSummary(name: $0.name, kind: $0.kind.rawValue, addresses: $0.fromAddresses, state: $0.state.rawValue) }
+                let rows = accounts.map {
+                    AccountSummary(name: $0.name, kind: $0.kind.rawValue, addresses: $0.fromAddresses, state: $0.state.rawValue, fallback: $0.fallback)
+                }
                 print(try JSONOutput.encode(rows))
                 return
             }
@@ -92,8 +94,8 @@ struct AccountCommand: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("no accounts; add one with: gmail-relay account add NAME --sandbox\n".utf8))
                 return
             }
-            let table = accounts.map { [$0.name, $0.kind.rawValue, $0.fromAddresses.first ?? "-", $0.state.rawValue] }
-            print(TextTable.render(header: ["NAME", "KIND", "ADDRESS", "STATE"], rows: table), terminator: "")
+            let table = accounts.map { [$0.name, $0.kind.rawValue, $0.fromAddresses.first ?? "-", $0.state.rawValue, $0.fallback ?? "-"] }
+            print(TextTable.render(header: ["NAME", "KIND", "ADDRESS", "STATE", "FALLBACK"], rows: table), terminator: "")
         }
     }
 
@@ -157,4 +159,15 @@ struct AccountSummary: Codable {
     let kind: String
     let addresses: [String]
     let state: String
+    let fallback: String?
+
+    // Explicit null when there is no fallback: every key is always present.
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(addresses, forKey: .addresses)
+        try c.encode(state, forKey: .state)
+        try c.encode(fallback, forKey: .fallback)
+    }
 }

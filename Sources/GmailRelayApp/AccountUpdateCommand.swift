@@ -15,7 +15,9 @@ extension AccountCommand {
                 Service accounts: --service-account KEY.json and/or --subject USER@DOMAIN.
                 OAuth accounts: --client-secret-file FILE (then `gmail-relay reauth NAME`), or
                 --client-id ID --client-secret SECRET [--refresh-token TOKEN].
-                Any account: --from ADDRESS (repeatable) replaces the from addresses.
+                Any account: --from ADDRESS (repeatable) replaces the from addresses; --fallback OTHER sends
+                this account's mail through OTHER while this one needs reauthorization or is blocked (From
+                becomes OTHER's address, the original goes to Reply-To); --no-fallback stops that.
                 When the account can sign in afterwards, it is marked ok and its held mail is queued again;
                 if Google still refuses, the mail is held again with the new answer.
                 """
@@ -23,12 +25,19 @@ extension AccountCommand {
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The account.") var name: String
         @OptionGroup var signIn: SignInOptions
+        @Option(help: "Send this account's mail through OTHER while this one needs reauthorization or is blocked.")
+        var fallback: String?
+        @Flag(name: .customLong("no-fallback"), help: "Stop using a fallback account.")
+        var noFallback = false
 
         func validate() throws {
             let changesSignIn = signIn.serviceAccount != nil || signIn.subject != nil || signIn.clientSecretFile != nil || signIn.namesClient
-            guard changesSignIn || !signIn.fromAddresses.isEmpty else {
-                throw ValidationError("nothing to change: give a new key, subject, client or --from")
+            let changesFallback = fallback != nil || noFallback
+            guard changesSignIn || !signIn.fromAddresses.isEmpty || changesFallback else {
+                throw ValidationError("nothing to change: give a new key, subject, client, --from, --fallback or --no-fallback")
             }
+            if fallback != nil && noFallback { throw ValidationError("--fallback and --no-fallback exclude each other") }
+            if fallback == name { throw ValidationError("an account cannot be its own fallback") }
             if (signIn.serviceAccount != nil || signIn.subject != nil) && (signIn.clientSecretFile != nil || signIn.namesClient) {
                 throw ValidationError("--service-account/--subject are for service accounts, the client options for OAuth accounts")
             }
@@ -44,6 +53,10 @@ extension AccountCommand {
             let store = try global.openStore(configuration)
             guard let account = try await store.account(named: name) else {
                 throw OperatorError("no account \(name) (see gmail-relay account list)")
+            }
+            if fallback != nil || noFallback {
+                try await updateFallback(store, account: account)
+                guard changesSignIn || !signIn.fromAddresses.isEmpty else { return }
             }
             var grant = try await store.accountSecret(named: name).map(StoredGrant.decode)
             let changesGrant = signIn.serviceAccount != nil || signIn.subject != nil || signIn.clientSecretFile != nil
@@ -72,6 +85,30 @@ extension AccountCommand {
             if changesGrant, case .serviceAccount(_, nil)? = grant {
                 print("warning: no --subject; Gmail refuses service accounts that do not impersonate a user (400 failedPrecondition)")
             }
+        }
+
+        private var changesSignIn: Bool {
+            signIn.serviceAccount != nil || signIn.subject != nil || signIn.clientSecretFile != nil || signIn.namesClient
+        }
+
+        private func updateFallback(_ store: RelayStore, account: Account) async throws {
+            guard let fallback else {
+                try await store.setFallback(account: name, to: nil)
+                print("account \(name): no fallback")
+                return
+            }
+            guard let other = try await store.account(named: fallback) else {
+                throw OperatorError("no account \(fallback) (see gmail-relay account list)")
+            }
+            let released = try await store.setFallback(account: name, to: fallback)
+            print("account \(name): fallback \(fallback) (sends this account's mail while it needs reauthorization or is blocked)")
+            if other.fallback != nil {
+                print("note: \(fallback)'s own fallback is not followed for \(name)'s mail")
+            }
+            if other.state != .ok {
+                print("note: \(fallback) is \(other.state.rawValue) now; it takes over only while it is ok")
+            }
+            if released > 0 { print("\(released) held message(s) queued to go through \(fallback)") }
         }
 
         private func newGrant(for account: Account, old: StoredGrant?) throws -> StoredGrant {

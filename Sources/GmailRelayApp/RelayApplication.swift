@@ -13,6 +13,7 @@ import RelayVocabulary
 import SMTPServer
 import ServiceLifecycle
 import StatusWeb
+import Submission
 import UnixSignals
 
 /// Builds the running relay from a configuration: shared by `serve` and the tests.
@@ -84,7 +85,8 @@ public struct RelayApplication: Sendable {
         self.worker = worker
         self.retention = RetentionService(store: store, retentionDays: configuration.log.retentionDays, logger: logger)
         self.probe = TokenHealthProbe(store: store, tokens: tokens, interval: configuration.health.probeInterval, logger: logger)
-        let backend = StoreSubmissionBackend(store: store, configuration: configuration, worker: worker, metrics: metrics, logger: logger)
+        let backend = SubmissionIntake(
+            store: store, policy: IntakePolicy(configuration), delivery: WorkerSyncDelivery(worker: worker), metrics: metrics, logger: logger)
         self.smtp = SMTPService(configuration: serverConfiguration, listeners: listeners, backend: backend, logger: logger)
 
         let certificatePath = smtpConfig.tls?.certPath ?? ""
@@ -96,17 +98,16 @@ public struct RelayApplication: Sendable {
         let adminToken = try WebAdminToken.resolve(configuration)
         self.webAdminToken = adminToken
         let security = try WebSecurity(listen: configuration.web.listen, adminToken: adminToken.token, readToken: configuration.web.readToken)
+        let dispatcher = Self.alertDispatcher(configuration, store: store, wake: { worker.wake() }, logger: logger)
         self.web = try StatusWebServer(
             reporter: reporter, security: security,
             metrics: { metrics.prometheusText() + (await StoreGauges.prometheusText(store)) + Self.certificateGauge(certificate) },
-            logger: logger)
+            logger: logger, alerts: Self.alertControls(configuration, dispatcher))
         let webListening = self.webListening
         self.webService = web.application(listen: configuration.web.listen, onRunning: { _ in
             webListening.withLockedValue { $0 = true }
         })
-        self.alerts = configuration.alerts.webhookURL.map {
-            AccountStateWatcher(reporter: reporter, webhook: $0, logger: logger)
-        }
+        self.alerts = dispatcher.map { AccountStateWatcher(reporter: reporter, dispatcher: $0, logger: logger) }
     }
 
     /// The served SMTP certificate's end, for the certificate-expiry alert (contrib/prometheus/alerts.yml);

@@ -19,6 +19,9 @@ struct ServeCommand: AsyncParsableCommand {
             return EscapingLogHandler(wrapped: handler)
         }
         let logger = Logger(label: "gmail-relay")
+        if let location = configuration.store.postgres {
+            try await PostgresStoreStartup.refuseToServe(location, configuration: configuration)
+        }
         let store = try global.openStore(configuration)
         // Leftovers of a crash: half-received files, and "sending" rows whose attempt was cut off.
         _ = store.spool.cleanIncoming()

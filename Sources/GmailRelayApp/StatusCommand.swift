@@ -45,6 +45,12 @@ struct StatusCommand: AsyncParsableCommand {
             let m = account.messages
             lines.append("  messages: \(m.queued) queued, \(m.held) held, \(m.failed) failed")
             if let warning = account.warning { lines.append("  \(warning.level): \(warning.text)") }
+            for warning in account.warnings {
+                lines.append("  warning: \(warning.code): \(warning.title) (mail \(warning.disposition.rawValue))")
+                lines.append("    \(warning.explanation)")
+                lines.append("  what to do:")
+                for (index, step) in warning.steps.enumerated() { lines.append("    \(index + 1). \(step)") }
+            }
             if let problem = account.problem {
                 lines.append("  problem: \(problem.code.rawValue): \(problem.title) (mail \(problem.disposition.rawValue))")
                 lines.append("    \(problem.explanation)")

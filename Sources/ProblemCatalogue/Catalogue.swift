@@ -109,6 +109,8 @@ public struct ProblemContext: Sendable {
     /// The SMTP certificate file and its notAfter, for the relay's own certificate problems.
     public var certificatePath: String?
     public var certificateNotAfter: Date?
+    /// When the relay stored a service account's key (the key file has no creation date), for the key-age warning.
+    public var keyStoredAt: Date?
     public var now: Date
     /// Whether this is the generic rendering for the docs.
     public var isPlaceholder: Bool
@@ -169,7 +171,7 @@ public struct ProblemContext: Sendable {
 public enum ProblemCatalogue {
     /// Every entry, in the order of the docs.
     public static let entries: [CatalogueEntry] = oauthEntries + serviceAccountEntries + gmailEntries
-        + limitEntries + messageEntries + answerEntries + relayEntries + serverEntries
+        + limitEntries + messageEntries + answerEntries + relayEntries + serverEntries + warningEntries
 
     private static let byCode: [ProblemCode: CatalogueEntry] = Dictionary(
         entries.map { ($0.code, $0) }, uniquingKeysWith: { first, _ in first })

@@ -43,6 +43,11 @@ extension RelayConfiguration {
     /// Every configuration key, in the order of the docs.
     public static let knownKeys: [ConfigKey] = [
         ConfigKey("data.dir", "./gmail-relay-data", "Directory for the SQLite database, the spool and the secret key."),
+        // Secret: the URL may hold the password, so errors never echo the value.
+        ConfigKey("store.url", nil, shown: "(SQLite in data.dir)", secret: true,
+                  "A shared PostgreSQL store for several relays: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE?sslmode=disable|require|verify-full (default verify-full, disable on loopback)."),
+        ConfigKey("store.password_file", nil,
+                  "A file holding the database password (one line), instead of putting it in store.url; GMAIL_RELAY_STORE_PASSWORD is the third way."),
 
         ConfigKey("smtp.listen", "127.0.0.1:2525",
                   "Submission listener, host:port ([::1]:2525 for IPv6; \"off\" disables it). STARTTLS is offered only when a certificate is set."),
@@ -72,6 +77,8 @@ extension RelayConfiguration {
                   "Token for everything on the page and API (at least 24 characters); when unset, serve makes one in data.dir/web-admin-token (gmail-relay web-token prints a sign-in link). Required when web.listen is not a loopback address."),
         ConfigKey("web.read_token", nil, secret: true,
                   "GET-only token (pages, /api/* reads, /metrics, /healthz), e.g. for the WordPress plugin; a POST with it is 403."),
+        ConfigKey("web.public_url", nil,
+                  "The status page's address as people reach it (e.g. https://relay.example.com behind a proxy); alerts link to it."),
         ConfigKey("web.open", "false",
                   "true: no token at all on a loopback web.listen (anyone on this machine may look and act); false: tokens required."),
 
@@ -94,7 +101,12 @@ extension RelayConfiguration {
         ConfigKey("log.level", "info", "Least severe log level written: trace, debug, info, notice, warning, error or critical."),
 
         ConfigKey("health.probe_interval_hours", "6", "How often each account's token is checked in the background."),
-        ConfigKey("alerts.webhook_url", nil, secret: true, "Where a JSON alert is POSTed when an account needs attention."),
+        ConfigKey("alerts.webhook_url", nil, secret: true, "Where an alert is POSTed when an account needs attention, is still broken, or is ok again."),
+        ConfigKey("alerts.webhook_format", "json",
+                  "The webhook's kind: json (the alert document), slack (also Mattermost, Rocket.Chat), discord, teams or ntfy."),
+        ConfigKey("alerts.remind_hours", "24", "While an account's problem lasts, another alert after this many hours (0: never)."),
+        ConfigKey("alerts.email_to", nil,
+                  "Addresses (comma-separated) that also get each alert by email, sent through a healthy account, never the broken one."),
     ]
 
     /// Environment variables that are read but are not keys.
@@ -103,6 +115,9 @@ extension RelayConfiguration {
         EnvironmentVariableInfo(
             name: "GMAIL_RELAY_SECRET_KEY_FILE",
             meaning: "File holding the key that encrypts secrets at rest, instead of the one in data.dir."),
+        EnvironmentVariableInfo(
+            name: "GMAIL_RELAY_STORE_PASSWORD",
+            meaning: "The password for store.url, instead of putting it in the URL or store.password_file."),
     ]
 
     /// The key with this dotted name, if any.

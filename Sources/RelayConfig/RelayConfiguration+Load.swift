@@ -126,6 +126,7 @@ extension RelayConfiguration {
     {
         let dataDirectory = try r.requiredText("data.dir")
         let secretKeyFile = environment["GMAIL_RELAY_SECRET_KEY_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+        let store = RelayConfiguration.Store(postgres: try postgresLocation(&r, environment: environment))
 
         let smtp = RelayConfiguration.SMTP(
             listen: try r.socketAddress("smtp.listen", allowOff: true),
@@ -150,7 +151,8 @@ extension RelayConfiguration {
             listen: try r.socketAddress("web.listen", allowOff: false)!,
             adminToken: try r.optionalText("web.admin_token"),
             readToken: try r.optionalText("web.read_token"),
-            open: try r.boolean("web.open")
+            open: try r.boolean("web.open"),
+            publicURL: try r.url("web.public_url", optional: true)
         )
         let google = RelayConfiguration.Google(
             authURL: try r.url("google.auth_url")!,
@@ -171,10 +173,15 @@ extension RelayConfiguration {
             level: try r.choice("log.level", of: LogLevel.self)
         )
         let health = RelayConfiguration.Health(probeIntervalHours: try r.wholeNumber("health.probe_interval_hours", in: 1...Self.maxHours))
-        let alerts = RelayConfiguration.Alerts(webhookURL: try r.url("alerts.webhook_url", optional: true))
+        let alerts = RelayConfiguration.Alerts(
+            webhookURL: try r.url("alerts.webhook_url", optional: true),
+            webhookFormat: try r.choice("alerts.webhook_format", of: RelayConfiguration.WebhookFormat.self),
+            remindHours: try r.wholeNumber("alerts.remind_hours", in: 0...Self.maxHours),
+            emailTo: try r.emailAddresses("alerts.email_to", most: 20)
+        )
 
         return RelayConfiguration(
-            dataDirectory: dataDirectory, secretKeyFile: secretKeyFile, smtp: smtp, web: web, google: google,
+            dataDirectory: dataDirectory, secretKeyFile: secretKeyFile, store: store, smtp: smtp, web: web, google: google,
             delivery: delivery, log: log, health: health, alerts: alerts)
     }
 
@@ -201,17 +208,102 @@ extension RelayConfiguration {
         }
     }
 
-    private static func checkReadableFile(_ path: String, key: String, _ r: SettingsReader) throws(ConfigurationError) {
+    private static func checkReadableFile(
+        _ path: String, key: String, _ r: SettingsReader, expected: String = "a PEM file"
+    ) throws(ConfigurationError) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw r.invalid(key, r.origin(of: key), "file not found: \(path)")
         }
         guard !isDirectory.boolValue else {
-            throw r.invalid(key, r.origin(of: key), "\(path) is a directory, expected a PEM file")
+            throw r.invalid(key, r.origin(of: key), "\(path) is a directory, expected \(expected)")
         }
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw r.invalid(key, r.origin(of: key), "cannot read \(path) (check its permissions)")
         }
+    }
+
+    /// The most a password file may hold; a real password is far shorter.
+    static let maxPasswordFileBytes = 4096
+    static let storePasswordVariable = "GMAIL_RELAY_STORE_PASSWORD"
+
+    /// `store.url` with the password from exactly one place: the URL, `store.password_file` or
+    /// `GMAIL_RELAY_STORE_PASSWORD`. Two places would leave the operator guessing which one is used.
+    private static func postgresLocation(_ r: inout SettingsReader, environment: [String: String]) throws(ConfigurationError)
+        -> PostgresLocation?
+    {
+        let text = try r.optionalText("store.url")
+        let passwordFile = try r.optionalText("store.password_file")
+        let passwordVariable = environment[storePasswordVariable].flatMap { $0.isEmpty ? nil : $0 }
+        guard let text else {
+            if passwordFile != nil {
+                throw ConfigurationError(
+                    .missingValue, at: nil, key: "store.url",
+                    "store.url: required because store.password_file is set (\(r.origin(of: "store.password_file").reference))")
+            }
+            if passwordVariable != nil {
+                throw ConfigurationError(
+                    .missingValue, at: .environment(variable: storePasswordVariable), key: "store.url",
+                    "set, but store.url is not: the password is only used for a PostgreSQL store")
+            }
+            return nil
+        }
+        var location: PostgresLocation
+        switch PostgresLocation.parse(text.trimmingCharacters(in: .whitespaces)) {
+        case .success(let parsed): location = parsed
+        case .failure(let error): throw r.invalid("store.url", r.origin(of: "store.url"), error.reason)
+        }
+        var sources: [String] = []
+        if location.password != nil { sources.append("store.url (\(r.origin(of: "store.url").reference))") }
+        if let passwordFile {
+            sources.append("store.password_file (\(r.origin(of: "store.password_file").reference))")
+            location.password = RedactedSecret(try readPasswordFile(passwordFile, r))
+        }
+        if let passwordVariable {
+            sources.append(storePasswordVariable)
+            guard passwordVariable.utf8.count <= PostgresLocation.maxPasswordBytes, !passwordVariable.contains("\0") else {
+                throw ConfigurationError(
+                    .invalidValue, at: .environment(variable: storePasswordVariable), key: nil,
+                    "must be at most \(PostgresLocation.maxPasswordBytes) bytes without NUL bytes")
+            }
+            location.password = RedactedSecret(passwordVariable)
+        }
+        if sources.count > 1 {
+            throw r.invalid("store.url", r.origin(of: "store.url"),
+                            "the database password is given in more than one place: \(sources.joined(separator: ", ")); keep one")
+        }
+        if let root = location.sslRootCertificate {
+            try checkReadableFile(root, key: "store.url", r)
+        }
+        return location
+    }
+
+    /// The password file's first line (a trailing newline is not part of the password).
+    private static func readPasswordFile(_ path: String, _ r: SettingsReader) throws(ConfigurationError) -> String {
+        let key = "store.password_file"
+        try checkReadableFile(path, key: key, r, expected: "a file holding the password")
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw r.invalid(key, r.origin(of: key), "cannot read \(path) (check its permissions)")
+        }
+        defer { try? handle.close() }
+        // Read one byte past the limit to tell "too long" from "exactly at the limit" without reading a huge file.
+        let data = (try? handle.read(upToCount: maxPasswordFileBytes + 1)) ?? Data()
+        guard data.count <= maxPasswordFileBytes else {
+            throw r.invalid(key, r.origin(of: key), "\(path) is larger than \(maxPasswordFileBytes) bytes; it should hold only the password")
+        }
+        guard var text = String(data: data, encoding: .utf8) else {
+            throw r.invalid(key, r.origin(of: key), "\(path) is not UTF-8 text")
+        }
+        // "\r\n" is one Character in Swift, so removeLast drops either ending whole.
+        if text.hasSuffix("\r\n") || text.hasSuffix("\n") { text.removeLast() }
+        guard !text.isEmpty else { throw r.invalid(key, r.origin(of: key), "\(path) is empty") }
+        guard !text.contains(where: { $0.isNewline }), !text.contains("\0") else {
+            throw r.invalid(key, r.origin(of: key), "\(path) must hold the password on one line")
+        }
+        guard text.utf8.count <= PostgresLocation.maxPasswordBytes else {
+            throw r.invalid(key, r.origin(of: key), "the password in \(path) is longer than \(PostgresLocation.maxPasswordBytes) bytes")
+        }
+        return text
     }
 
     /// `smtp.hostname`, defaulting to the machine's name. Checked as a host name (or an address literal
@@ -271,6 +363,12 @@ extension RelayConfiguration {
         }
         if c.web.open && (c.web.adminToken != nil || c.web.readToken != nil) {
             throw r.invalid("web.open", r.origin(of: "web.open"), "true means no token, but web.admin_token or web.read_token is set: remove one or the other")
+        }
+
+        // A chat format without a webhook would silently do nothing.
+        if c.alerts.webhookURL == nil && r.origin(of: "alerts.webhook_format") != .builtInDefault {
+            throw r.invalid("alerts.webhook_format", r.origin(of: "alerts.webhook_format"),
+                            "needs alerts.webhook_url (the \(c.alerts.webhookFormat.rawValue) webhook's address)")
         }
 
         if c.smtp.sessionTimeoutSeconds < c.smtp.commandTimeoutSeconds {

@@ -9,6 +9,7 @@ public struct RelayConfiguration: Sendable, Equatable {
     public var dataDirectory: String
     /// `GMAIL_RELAY_SECRET_KEY_FILE`: the key that encrypts secrets at rest, when not the one in `dataDirectory`.
     public var secretKeyFile: String?
+    public var store: Store
     public var smtp: SMTP
     public var web: Web
     public var google: Google
@@ -16,6 +17,12 @@ public struct RelayConfiguration: Sendable, Equatable {
     public var log: Log
     public var health: Health
     public var alerts: Alerts
+
+    public struct Store: Sendable, Equatable {
+        /// `store.url`: the shared PostgreSQL database, with its password resolved (from the URL,
+        /// `store.password_file` or `GMAIL_RELAY_STORE_PASSWORD`). nil: SQLite in `data.dir`.
+        public var postgres: PostgresLocation?
+    }
 
     public struct SMTP: Sendable, Equatable {
         /// `smtp.listen`; nil when set to "off".
@@ -50,6 +57,8 @@ public struct RelayConfiguration: Sendable, Equatable {
         public var readToken: String?
         /// `web.open`: no token on a loopback listener.
         public var open: Bool
+        /// `web.public_url`: where people reach the page (alerts link to it); nil when unset.
+        public var publicURL: URL? = nil
     }
 
     public struct Google: Sendable, Equatable {
@@ -83,6 +92,17 @@ public struct RelayConfiguration: Sendable, Equatable {
 
     public struct Alerts: Sendable, Equatable {
         public var webhookURL: URL?
+        /// `alerts.webhook_format`.
+        public var webhookFormat: WebhookFormat = .json
+        /// `alerts.remind_hours`; 0: no reminders.
+        public var remindHours: Int = 24
+        /// `alerts.email_to`; empty when unset.
+        public var emailTo: [String] = []
+    }
+
+    /// `alerts.webhook_format`: what the webhook understands.
+    public enum WebhookFormat: String, Sendable, Equatable, CaseIterable {
+        case json, slack, discord, teams, ntfy
     }
 }
 

@@ -157,6 +157,28 @@ struct SettingsReader {
         return url
     }
 
+    /// A comma-separated list of plain addresses (`ops@example.com`, no display names), at most `most`;
+    /// empty when unset. Each must be one local part and one domain of printable ASCII without spaces,
+    /// quotes, angle brackets or commas: it goes into a To header as is.
+    mutating func emailAddresses(_ key: String, most: Int) throws(ConfigurationError) -> [String] {
+        guard let setting = raw(key) else { return [] }
+        let text = try string(key, setting)
+        let addresses = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        if addresses.count > most {
+            throw invalid(key, setting.origin, "at most \(most) addresses, got \(addresses.count)")
+        }
+        for address in addresses {
+            let parts = address.split(separator: "@", omittingEmptySubsequences: false)
+            let allowed = address.unicodeScalars.allSatisfy { $0.value > 0x20 && $0.value < 0x7F && !"\"'<>(),;:\\[]".unicodeScalars.contains($0) }
+            guard parts.count == 2, !parts[0].isEmpty, parts[0].count <= 64, !parts[1].isEmpty, parts[1].count <= 253,
+                  !parts[1].hasPrefix("."), !parts[1].hasSuffix("."), parts[1].contains("."), allowed
+            else {
+                throw invalid(key, setting.origin, "expected addresses like ops@example.com separated by commas, got \(quoted(address))")
+            }
+        }
+        return addresses
+    }
+
     /// One of an enum's raw values, case-insensitively; the message lists them all.
     mutating func choice<Choice: RawRepresentable & CaseIterable>(_ key: String, of _: Choice.Type) throws(ConfigurationError) -> Choice
     where Choice.RawValue == String {

@@ -56,6 +56,7 @@ public struct MessageDocument: Encodable, Sendable {
             "  received:   \(ISO8601.string(message.createdAt)) from \(message.peer)\(message.tls ? " over TLS" : "")",
         ]
         if let gmailID = message.gmailID { lines.append("  gmail id:   \(gmailID)") }
+        if let through = message.sentThrough { lines.append("  sent through: fallback \(through)") }
         if let problem = message.problem { lines.append("  problem:    \(problem.rawValue)") }
         if let explanation {
             lines.append("  \(explanation.title) (mail \(explanation.disposition.rawValue))")

@@ -47,9 +47,17 @@ public struct AccountStatus: Codable, Sendable, Equatable {
     public var messages: AccountMessageCounts
     /// A grant known or likely to stop soon (Testing-mode apps end grants 7 days after consent).
     public var warning: GrantWarning?
+    /// The account that sends this one's mail while this one needs reauthorization or is blocked.
+    public var fallback: String?
+    /// Whether the fallback sends this account's mail now (this account cannot, the fallback can).
+    public var fallbackInUse: Bool
+    /// Problems to act on while mail still flows (catalogue codes with disposition `unaffected`: an old
+    /// service-account key, a Testing-mode grant about to end); empty when there are none.
+    public var warnings: [Explanation]
 
     enum CodingKeys: String, CodingKey {
-        case name, email, kind, state, problem, messages, warning
+        case name, email, kind, state, problem, messages, warning, fallback, warnings
+        case fallbackInUse = "fallback_in_use"
         case tokenExpiresAt = "token_expires_at"
         case lastSuccessAt = "last_success_at"
         case consentedAt = "consented_at"
@@ -58,7 +66,8 @@ public struct AccountStatus: Codable, Sendable, Equatable {
 
     public init(
         name: String, email: String?, kind: AccountKind, state: AccountState, tokenExpiresAt: Date?, lastSuccessAt: Date?,
-        consentedAt: Date?, checkedAt: Date? = nil, problem: Explanation?, messages: AccountMessageCounts, warning: GrantWarning?
+        consentedAt: Date?, checkedAt: Date? = nil, problem: Explanation?, messages: AccountMessageCounts, warning: GrantWarning?,
+        fallback: String? = nil, fallbackInUse: Bool = false, warnings: [Explanation] = []
     ) {
         self.name = name
         self.email = email
@@ -71,6 +80,9 @@ public struct AccountStatus: Codable, Sendable, Equatable {
         self.problem = problem
         self.messages = messages
         self.warning = warning
+        self.fallback = fallback
+        self.fallbackInUse = fallbackInUse
+        self.warnings = warnings
     }
 
     // Explicit nulls: every key is always present, as the contract lists them.
@@ -87,6 +99,9 @@ public struct AccountStatus: Codable, Sendable, Equatable {
         try c.encode(problem, forKey: .problem)
         try c.encode(messages, forKey: .messages)
         try c.encode(warning, forKey: .warning)
+        try c.encode(fallback, forKey: .fallback)
+        try c.encode(fallbackInUse, forKey: .fallbackInUse)
+        try c.encode(warnings, forKey: .warnings)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -102,6 +117,10 @@ public struct AccountStatus: Codable, Sendable, Equatable {
         problem = try c.decodeIfPresent(Explanation.self, forKey: .problem)
         messages = try c.decode(AccountMessageCounts.self, forKey: .messages)
         warning = try c.decodeIfPresent(GrantWarning.self, forKey: .warning)
+        // Reports of relays older than these keys have none of them.
+        fallback = try c.decodeIfPresent(String.self, forKey: .fallback)
+        fallbackInUse = try c.decodeIfPresent(Bool.self, forKey: .fallbackInUse) ?? false
+        warnings = try c.decodeIfPresent([Explanation].self, forKey: .warnings) ?? []
     }
 }
 

@@ -8,7 +8,7 @@ import RelayVocabulary
 public struct StatusReporter: Sendable {
     public typealias SubjectLookup = @Sendable (Account) async -> String?
 
-    public let store: RelayStore
+    public let store: any MessageStore & AccountStore
     let subject: SubjectLookup
     let certificate: @Sendable () -> ServedCertificate?
     let clock: @Sendable () -> Date
@@ -17,7 +17,7 @@ public struct StatusReporter: Sendable {
     ///   only the app layer opens); nil when it has none.
     /// - Parameter certificate: the SMTP certificate being served, nil without TLS; checked for its end.
     public init(
-        store: RelayStore, subject: @escaping SubjectLookup = { _ in nil },
+        store: any MessageStore & AccountStore, subject: @escaping SubjectLookup = { _ in nil },
         certificate: @escaping @Sendable () -> ServedCertificate? = { nil }, clock: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.store = store
@@ -30,8 +30,11 @@ public struct StatusReporter: Sendable {
         let accounts = try await store.accounts()
         let counts = try await store.messageCountsByAccount()
         let now = clock()
+        let states = Dictionary(accounts.map { ($0.name, $0.state) }, uniquingKeysWith: { first, _ in first })
         var statuses: [AccountStatus] = []
         for account in accounts {
+            // The same rule as delivery's (RelayStore.usableFallback), on the accounts just read.
+            let fallbackInUse = account.state.isCoveredByFallback && account.fallback.flatMap { states[$0] } == .ok
             let context = await context(for: account, now: now)
             statuses.append(AccountStatus(
                 name: account.name, email: account.primaryAddress, kind: account.kind,
@@ -39,7 +42,9 @@ public struct StatusReporter: Sendable {
                 lastSuccessAt: account.lastSuccessAt, consentedAt: account.consentedAt, checkedAt: account.checkedAt,
                 problem: Self.problem(of: account, context: context),
                 messages: counts[account.name] ?? AccountMessageCounts(),
-                warning: try await grantWarning(for: account, now: now)))
+                warning: try await grantWarning(for: account, now: now),
+                fallback: account.fallback, fallbackInUse: fallbackInUse,
+                warnings: Self.warnings(for: account, knownTesting: try await knownTestingExpiry(account), context: context)))
         }
         return StatusReport(
             accounts: statuses, queue: QueueSummary(try await store.queueCounts()),
@@ -76,7 +81,7 @@ public struct StatusReporter: Sendable {
         guard account.kind == .oauthUser, account.state == .ok, let consented = account.consentedAt else { return nil }
         let end = consented.addingTimeInterval(7 * 86_400)
         guard end > now else { return nil }
-        let knownTesting = try await store.accountHadProblem(account.name, .testingModeExpiry)
+        let knownTesting = try await knownTestingExpiry(account)
         let when = "\(ISO8601.string(end)) (in \(Self.span(end.timeIntervalSince(now))))"
         if knownTesting {
             return GrantWarning(
@@ -87,6 +92,35 @@ public struct StatusReporter: Sendable {
         return GrantWarning(
             level: level, expiresAt: end,
             text: "If this account's OAuth app is in Testing mode, Google ends this grant on \(when), 7 days after consent. Publishing the consent screen (Google Auth Platform → Audience → Publish app) and then running `gmail-relay reauth \(account.name)` avoids it.")
+    }
+
+    /// Whether this account's grant already ended once because its app was in Testing mode (the
+    /// account's own history records the state change with `testing_mode_expiry` in its problem field).
+    func knownTestingExpiry(_ account: Account) async throws -> Bool {
+        guard account.kind == .oauthUser else { return false }
+        return try await store.accountHadProblem(account.name, .testingModeExpiry)
+    }
+
+    /// The warnings of an account that can still send, explained by the catalogue (`context.now` is the clock):
+    /// - a service-account key the relay stored more than 90 days ago (`service_account_key_old`);
+    /// - a grant of an account whose last grant ended after 7 days (Testing mode), from its day 5 until
+    ///   it ends (`grant_testing_expiry_soon`).
+    public static func warnings(for account: Account, knownTesting: Bool, context: ProblemContext) -> [Explanation] {
+        var found: [Explanation] = []
+        let now = context.now
+        if account.kind == .serviceAccount, account.hasSecret, let stored = account.secretStoredAt,
+           now.timeIntervalSince(stored) > AccountWarnings.keyMaximumAge {
+            var c = context
+            c.keyStoredAt = stored
+            found.append(ProblemCatalogue.explain(code: .serviceAccountKeyOld, context: c))
+        }
+        if account.kind == .oauthUser, account.state == .ok, knownTesting, let consented = account.consentedAt {
+            let age = now.timeIntervalSince(consented)
+            if age >= AccountWarnings.testingWarningAfter, age < AccountWarnings.testingGrantLifetime {
+                found.append(ProblemCatalogue.explain(code: .grantTestingExpirySoon, context: context))
+            }
+        }
+        return found
     }
 
     static func span(_ seconds: TimeInterval) -> String {

@@ -48,8 +48,8 @@ extension RelayStore {
                 throw StoreError.unknownAccount(name)
             }
             if let sealed {
-                try db.execute(cached: "UPDATE accounts SET secret = ?, consented_at = COALESCE(?, consented_at), updated_at = ? WHERE id = ?",
-                               arguments: [sealed, consented, now, id])
+                try db.execute(cached: "UPDATE accounts SET secret = ?, consented_at = COALESCE(?, consented_at), secret_stored_at = ?, updated_at = ? WHERE id = ?",
+                               arguments: [sealed, consented, now, now, id])
                 try insertEvent(db, at: now, kind: .accountSecret, detail: "secret stored (account update)", accountID: id, account: name)
             }
             if let addresses {

@@ -19,11 +19,11 @@ extension RelayStore {
                 throw StoreError.duplicateAccount(name)
             }
             try db.execute(cached: """
-                    INSERT INTO accounts (name, kind, from_addresses, state, secret, consented_at, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO accounts (name, kind, from_addresses, state, secret, consented_at, secret_stored_at, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [name, kind.rawValue, JSONList.encode(addresses), state.rawValue, sealed,
-                            sealed == nil ? nil : now, now, now])
+                            sealed == nil ? nil : now, sealed == nil ? nil : now, now, now])
             let id = db.lastInsertedRowID
             let from = addresses.isEmpty ? "no from address yet" : "from " + addresses.joined(separator: ", ")
             try insertEvent(db, at: now, kind: .accountAdded, detail: "\(kind.rawValue) account, \(from)",
@@ -36,14 +36,16 @@ extension RelayStore {
         try await pool.read { db in try fetchAccount(db, name: name) }
     }
 
-    /// The account an SMTP login sends through, in one read (the commit path of every message); nil when
-    /// the login no longer exists (removing an account removes its logins).
-    public func account(forLogin username: String) async throws -> Account? {
+
+    /// The account a verified login sends through, as it is now (its state may have changed since the
+    /// login was checked), in one read by primary key (the commit path of every message); nil when that
+    /// login no longer exists or no longer belongs to it (removing an account removes its logins).
+    public func account(id: Int64, stillHoldingLogin username: String) async throws -> Account? {
         try await pool.read { db in
             try Row.fetchOne(db, cached: """
                     SELECT \(Account.columns) FROM accounts
-                    WHERE id = (SELECT account_id FROM credentials WHERE username = ?)
-                    """, arguments: [username]).map(Account.init(row:))
+                    WHERE id = ? AND EXISTS (SELECT 1 FROM credentials WHERE username = ? AND account_id = accounts.id)
+                    """, arguments: [id, username]).map(Account.init(row:))
         }
     }
 
@@ -63,18 +65,16 @@ extension RelayStore {
                 throw StoreError.unknownAccount(name)
             }
             let credentials = try Int.fetchOne(db, cached: "SELECT COUNT(*) FROM credentials WHERE account_id = ?", arguments: [id]) ?? 0
-            let stranded = try Int64.fetchAll(db, cached: "SELECT id FROM messages WHERE account_id = ? AND status IN ('queued', 'held')", arguments: [id])
-            for messageID in stranded {
-                try db.execute(cached: """
-                        UPDATE messages SET status = 'failed', problem_code = 'account_removed',
-                            next_attempt_at = NULL, updated_at = ? WHERE id = ?
-                        """,
-                    arguments: [now, messageID])
-                try insertEvent(db, at: now, kind: .failed,
-                                detail: "account \(name) was removed", messageID: messageID, accountID: id, account: name)
+            let stranded = try Row.fetchAll(db, cached: """
+                    SELECT id, status, account_id, account FROM messages WHERE account_id = ? AND status IN ('queued', 'held')
+                    """, arguments: [id])
+            for row in stranded {
+                try MessageLifecycle.apply(db, MessageState(row: row), .accountRemoved, now: now)
             }
             // Credentials go by ON DELETE CASCADE; messages and events keep the name, lose the id.
             try db.execute(cached: "DELETE FROM accounts WHERE id = ?", arguments: [id])
+            // Accounts that fell back on this one no longer have a fallback.
+            try db.execute(cached: "UPDATE accounts SET fallback_account = NULL WHERE fallback_account = ?", arguments: [name])
             try insertEvent(db, at: now, kind: .accountRemoved,
                             detail: "\(credentials) SMTP credential(s) removed, \(stranded.count) waiting message(s) failed",
                             account: name)
@@ -90,29 +90,6 @@ extension RelayStore {
         let now = nowMillis
         try await pool.write { db in
             try applyAccountState(db, name: name, state: state, problemCode: problemCode, detail: detail, now: now)
-        }
-    }
-
-    /// A send (or token refresh) worked: remember when, and clear any problem, since the account
-    /// evidently works again.
-    public func recordAccountSuccess(name: String, at date: Date? = nil) async throws {
-        let at = Millis.from(date ?? now)
-        try await pool.write { db in _ = try applyAccountSuccess(db, name: name, at: at) }
-    }
-
-    /// Stores (or with nil, clears) the account's secret, encrypted. `consentedAt` records a new grant (reauth).
-    public func setAccountSecret(name: String, secret: Data?, consentedAt: Date? = nil) async throws {
-        let sealed = try secret.map { try secretBox().seal($0, context: secretContext(name)) }
-        let now = nowMillis
-        let consented = consentedAt.map(Millis.from)
-        try await pool.write { db in
-            guard let id = try Int64.fetchOne(db, cached: "SELECT id FROM accounts WHERE name = ?", arguments: [name]) else {
-                throw StoreError.unknownAccount(name)
-            }
-            try db.execute(cached: "UPDATE accounts SET secret = ?, consented_at = COALESCE(?, consented_at), updated_at = ? WHERE id = ?",
-                arguments: [sealed, consented, now, id])
-            try insertEvent(db, at: now, kind: .accountSecret,
-                            detail: sealed == nil ? "secret cleared" : "secret stored", accountID: id, account: name)
         }
     }
 
@@ -145,11 +122,6 @@ extension RelayStore {
         }
     }
 
-    /// Replaces the account's from addresses (the first is the primary one).
-    public func setFromAddresses(name: String, addresses: [String]) async throws {
-        try await updateAccount(AccountUpdate(name: name, fromAddresses: addresses, afterwards: .unchanged))
-    }
-
     func normalizedAddresses(_ addresses: [String]) throws -> [String] {
         var seen = Set<String>()
         var result: [String] = []
@@ -175,7 +147,7 @@ extension Account {
     /// Every column but the secret itself (an account read does not copy the encrypted grant).
     static let columns = """
         id, name, kind, from_addresses, state, problem_code, problem_detail, secret IS NOT NULL AS has_secret,
-        consented_at, last_success_at, token_expires_at, checked_at, granted_scopes, created_at, updated_at
+        consented_at, last_success_at, token_expires_at, checked_at, granted_scopes, fallback_account, secret_stored_at, created_at, updated_at
         """
 
     init(row: Row) {
@@ -193,6 +165,8 @@ extension Account {
             tokenExpiresAt: Millis.dateIfAny(row["token_expires_at"] as Int64?),
             checkedAt: Millis.dateIfAny(row["checked_at"] as Int64?),
             grantedScopes: (row["granted_scopes"] as String?).map { $0.split(separator: " ").map(String.init) },
+            fallback: row["fallback_account"],
+            secretStoredAt: Millis.dateIfAny(row["secret_stored_at"] as Int64?),
             createdAt: Millis.date(row["created_at"] as Int64),
             updatedAt: Millis.date(row["updated_at"] as Int64))
     }

@@ -20,8 +20,23 @@ public struct AttemptReport: Sendable, Equatable {
         case state(AccountState, problemCode: ProblemCode?, detail: ProblemDetail?, holdQueued: Bool)
     }
 
+    /// The attempt went out through the message's account's fallback (`account` is then the fallback).
+    public struct FallbackUse: Sendable, Equatable {
+        /// The message's own account, which cannot send.
+        public var ownAccount: String
+        /// Why it cannot: its problem code (or its state when it has none).
+        public var reason: String
+
+        public init(ownAccount: String, reason: String) {
+            self.ownAccount = ownAccount
+            self.reason = reason
+        }
+    }
+
     public var messageID: Int64
+    /// The account that made the attempt, whose state the attempt's answer changes.
     public var account: String
+    public var fallback: FallbackUse?
     /// The header that went to Gmail, when not stored yet (first attempt), and what the rewrite changed.
     public var rewrittenHeaders: String?
     public var rewriteNote: String?
@@ -70,23 +85,32 @@ extension RelayStore {
             try db.execute(cached: "UPDATE messages SET rewritten_headers = ? WHERE id = ?", arguments: [headers, id])
         }
         if let note = report.rewriteNote {
-            let row = try Row.fetchOne(db, cached: "SELECT account_id FROM messages WHERE id = ?", arguments: [id])
-            try insertEvent(db, at: now, kind: .rewritten, detail: note, messageID: id,
-                            accountID: row?["account_id"], account: report.account)
+            try MessageLifecycle.note(db, id: id, kind: .rewritten, detail: note, now: now)
         }
         for attempt in report.attempts {
             _ = try insertAttempt(db, attempt, now: now)
         }
-        switch report.outcome {
-        case .sent(let gmailID):
-            try applySent(db, id: id, gmailID: gmailID, now: now)
-        case .queued(let problem, let next, let detail):
-            try applyStatus(db, id: id, status: .queued, problemCode: problem, nextAttemptAt: next, detail: detail, now: now)
-        case .held(let problem):
-            try applyStatus(db, id: id, status: .held, problemCode: problem, nextAttemptAt: nil, detail: nil, now: now)
-        case .failed(let problem, let detail):
-            try applyStatus(db, id: id, status: .failed, problemCode: problem, nextAttemptAt: nil, detail: detail, now: now)
+        if let fallback = report.fallback {
+            let sent: Bool = if case .sent = report.outcome { true } else { false }
+            if sent {
+                try db.execute(cached: "UPDATE messages SET sent_through = ? WHERE id = ?", arguments: [report.account, id])
+            }
+            let row = try Row.fetchOne(db, cached: "SELECT account_id FROM messages WHERE id = ?", arguments: [id])
+            try insertEvent(db, at: now, kind: .fallback,
+                            detail: "\(sent ? "sent" : "tried") through fallback \(report.account) because \(fallback.ownAccount): \(fallback.reason)",
+                            messageID: id, accountID: row?["account_id"], account: fallback.ownAccount)
         }
+        let move: MessageMove = switch report.outcome {
+        case .sent(let gmailID):
+            .sent(gmailID: gmailID)
+        case .queued(let problem, let next, let detail):
+            .attemptEnded(.queued, problemCode: problem, nextAttemptAt: Millis.from(next), detail: detail)
+        case .held(let problem):
+            .attemptEnded(.held, problemCode: problem, nextAttemptAt: nil, detail: nil)
+        case .failed(let problem, let detail):
+            .attemptEnded(.failed, problemCode: problem, nextAttemptAt: nil, detail: detail)
+        }
+        try MessageLifecycle.apply(db, id: id, move, now: now)
         var effects = AttemptEffects()
         switch report.accountChange {
         case .succeeded(let at)?:
@@ -106,4 +130,26 @@ extension RelayStore {
         }
         return effects
     }
+}
+
+// MARK: - Writing an attempt's row, inside finishAttempt's transaction
+
+func insertAttempt(_ db: Database, _ attempt: NewAttempt, now: Int64) throws -> Int64 {
+    var body = attempt.responseBody
+    if let text = body, text.utf8.count > RelayStore.maximumResponseBodyBytes {
+        let kept = String(decoding: text.utf8.prefix(RelayStore.maximumResponseBodyBytes), as: UTF8.self)
+        body = kept + "\n[truncated: \(text.utf8.count) bytes in all]"
+    }
+    try db.execute(cached: "UPDATE messages SET attempts = attempts + 1, updated_at = ? WHERE id = ?",
+                   arguments: [now, attempt.messageID])
+    if db.changesCount == 0 { throw StoreError.unknownMessage(attempt.messageID) }
+    try db.execute(cached: """
+            INSERT INTO attempts (message_id, started_at, finished_at, endpoint, http_status, response_body,
+                problem_code, problem_detail, next_delay_seconds)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+        arguments: [attempt.messageID, Millis.from(attempt.startedAt), Millis.from(attempt.finishedAt),
+                    attempt.endpoint, attempt.httpStatus, body, attempt.problemCode?.rawValue,
+                    attempt.problemDetail?.json, attempt.nextDelaySeconds])
+    return db.lastInsertedRowID
 }

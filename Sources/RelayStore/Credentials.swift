@@ -52,7 +52,7 @@ extension RelayStore {
         let stored: Stored? = Validation.isValidUsername(username)
             ? try await pool.read { db in
                 guard let row = try Row.fetchOne(db, cached: """
-                        SELECT c.password_hash, c.last_used_at, a.id AS account_id, a.name, a.kind, a.state
+                        SELECT c.password_hash, c.last_used_at, c.daily_limit, a.id AS account_id, a.name, a.kind, a.state
                         FROM credentials c JOIN accounts a ON a.id = c.account_id
                         WHERE c.username = ?
                         """,
@@ -64,7 +64,8 @@ extension RelayStore {
                     credential: VerifiedCredential(
                         username: username, accountID: row["account_id"], account: row["name"],
                         kind: AccountKind(rawValue: row["kind"]) ?? .sandbox,
-                        state: AccountState(rawValue: row["state"]) ?? .unconfigured))
+                        state: AccountState(rawValue: row["state"]) ?? .unconfigured,
+                        dailyLimit: row["daily_limit"]))
             }
             : nil
         let hasher = self.hasher
@@ -119,13 +120,6 @@ extension RelayStore {
         }
     }
 
-    /// `checkCredential` as an optional: the login, or nil for a wrong password, an unknown username
-    /// or (rarely) a busy relay.
-    public func verifyCredential(username: String, password: String) async throws -> VerifiedCredential? {
-        if case .valid(let credential) = try await checkCredential(username: username, password: password) { return credential }
-        return nil
-    }
-
     public func credentials() async throws -> [Credential] {
         try await credentialRows(whereUsername: nil)
     }
@@ -136,21 +130,58 @@ extension RelayStore {
     }
 
     private func credentialRows(whereUsername username: String?) async throws -> [Credential] {
-        try await pool.read { db in
+        let since = Millis.from(Self.startOfUTCDay(clock()))
+        return try await pool.read { db in
             try Row.fetchAll(db, cached: """
-                    SELECT c.username, a.name, c.created_at, c.last_used_at
+                    SELECT c.username, a.name, c.created_at, c.last_used_at, c.daily_limit,
+                        (SELECT COUNT(*) FROM messages m WHERE m.credential_username = c.username AND m.created_at >= ?) AS sent_today
                     FROM credentials c JOIN accounts a ON a.id = c.account_id
                     \(username == nil ? "" : "WHERE c.username = ?")
                     ORDER BY c.username
                     """,
-                arguments: StatementArguments(username.map { [$0] } ?? [])
+                arguments: StatementArguments([since as any DatabaseValueConvertible] + (username.map { [$0] } ?? []))
             ).map { row in
                 Credential(
                     username: row["username"], account: row["name"],
                     createdAt: Millis.date(row["created_at"] as Int64),
-                    lastUsedAt: Millis.dateIfAny(row["last_used_at"] as Int64?))
+                    lastUsedAt: Millis.dateIfAny(row["last_used_at"] as Int64?),
+                    dailyLimit: row["daily_limit"], sentToday: row["sent_today"])
             }
         }
+    }
+
+    /// Sets (or, with nil, removes) a login's daily message limit.
+    public func setCredentialDailyLimit(username: String, limit: Int?) async throws {
+        if let limit, limit < 0 { throw StoreError.invalidDailyLimit(limit) }
+        let now = nowMillis
+        try await pool.write { db in
+            guard let row = try Row.fetchOne(db, cached: "SELECT c.id, a.id AS account_id, a.name FROM credentials c JOIN accounts a ON a.id = c.account_id WHERE c.username = ?",
+                arguments: [username])
+            else { throw StoreError.unknownCredential(username) }
+            try db.execute(cached: "UPDATE credentials SET daily_limit = ? WHERE id = ?", arguments: [limit, row["id"] as Int64])
+            let detail = limit.map { "SMTP username \(username): daily limit \($0)" } ?? "SMTP username \(username): no daily limit"
+            try insertEvent(db, at: now, kind: .credentialUpdated, detail: detail, accountID: row["account_id"], account: row["name"])
+        }
+    }
+
+    /// A login's messages today (since 00:00 UTC, by the store's clock) and its limit now. One read,
+    /// an index range (messages_credential_created): it runs at each MAIL FROM of a limited login.
+    public func dailyUsage(username: String) async throws -> DailyUsage {
+        let since = Self.startOfUTCDay(clock())
+        let sinceMillis = Millis.from(since)
+        return try await pool.read { db in
+            let row = try Row.fetchOne(db, cached: """
+                    SELECT (SELECT daily_limit FROM credentials WHERE username = ?) AS daily_limit,
+                        (SELECT COUNT(*) FROM messages WHERE credential_username = ? AND created_at >= ?) AS sent
+                    """, arguments: [username, username, sinceMillis])
+            return DailyUsage(limit: row?["daily_limit"], count: row?["sent"] ?? 0, since: since)
+        }
+    }
+
+    /// 00:00 UTC of the day `date` falls in: per-login limits count from here.
+    static func startOfUTCDay(_ date: Date) -> Date {
+        let seconds = date.timeIntervalSince1970
+        return Date(timeIntervalSince1970: (seconds / 86_400).rounded(.down) * 86_400)
     }
 
     public func removeCredential(username: String) async throws {

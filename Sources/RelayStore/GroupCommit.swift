@@ -8,7 +8,7 @@ import GRDB
 /// the transaction holding its own message is durable, so a 250 keeps meaning "on disk"; a message
 /// for an unknown account fails alone. The batching itself is BatchedWriter's.
 public final class GroupCommitter: Sendable {
-    private let writer: BatchedWriter<NewMessage, Int64>
+    private let writer: BatchedWriter<NewMessage, MessageRecord>
 
     /// - Parameters:
     ///   - syncsSpoolDirectory: the messages' spool files were finished without syncing the spool
@@ -25,15 +25,16 @@ public final class GroupCommitter: Sendable {
                 if batch.contains(where: { $0.spoolPath != nil }) { try spool.syncMessagesDirectory() }
             }
         }
-        let apply: @Sendable (Database, NewMessage) throws -> Int64 = { db, message in
+        let apply: @Sendable (Database, NewMessage) throws -> MessageRecord = { db, message in
             try RelayStore.applyAccept(db, message, now: Millis.from(clock()))
         }
         writer = BatchedWriter(pool: store.pool, maximumBatch: maximumBatch, beforeBatch: syncDirectory,
                                afterCommit: onBatch, apply: apply)
     }
 
-    /// Commits one message (in whatever transaction is next) and returns its log id.
-    public func accept(_ message: NewMessage) async throws -> Int64 {
+    /// Commits one message (in whatever transaction is next) and returns its row as stored (its log
+    /// id included), so the caller need not read it back.
+    public func accept(_ message: NewMessage) async throws -> MessageRecord {
         try await writer.submit(message)
     }
 

@@ -21,6 +21,11 @@ public struct Account: Codable, Sendable, Equatable {
     public var checkedAt: Date?
     /// The scopes Google last reported for the account's access token; nil when never reported.
     public var grantedScopes: [String]?
+    /// The account that sends this one's mail while this one needs reauthorization or is blocked.
+    public var fallback: String?
+    /// When the secret was last stored (`account add`/`update` with a key or grant, `reauth`); nil without one.
+    /// For a service account this is when the relay got the key, not when Google created it.
+    public var secretStoredAt: Date?
     public var createdAt: Date
     public var updatedAt: Date
 
@@ -28,7 +33,7 @@ public struct Account: Codable, Sendable, Equatable {
     public var primaryAddress: String? { fromAddresses.first }
 
     enum CodingKeys: String, CodingKey {
-        case id, name, kind, state
+        case id, name, kind, state, fallback
         case fromAddresses = "from_addresses"
         case problemCode = "problem_code"
         case problemDetail = "problem_detail"
@@ -38,6 +43,7 @@ public struct Account: Codable, Sendable, Equatable {
         case tokenExpiresAt = "token_expires_at"
         case checkedAt = "checked_at"
         case grantedScopes = "granted_scopes"
+        case secretStoredAt = "secret_stored_at"
         case createdAt = "created_at"
         case updatedAt = "updated_at"
     }
@@ -52,13 +58,15 @@ public struct Account: Codable, Sendable, Equatable {
         try c.encode(problemCode, forKey: .problemCode)
         try c.encode(problemDetail?.json, forKey: .problemDetail)
         try c.encode(hasSecret, forKey: .hasSecret)
-        try c.encode(consentedAt.map(ISO8601.string), forKey: .consentedAt)
-        try c.encode(lastSuccessAt.map(ISO8601.string), forKey: .lastSuccessAt)
-        try c.encode(tokenExpiresAt.map(ISO8601.string), forKey: .tokenExpiresAt)
-        try c.encode(checkedAt.map(ISO8601.string), forKey: .checkedAt)
+        try c.encodeDate(consentedAt, forKey: .consentedAt)
+        try c.encodeDate(lastSuccessAt, forKey: .lastSuccessAt)
+        try c.encodeDate(tokenExpiresAt, forKey: .tokenExpiresAt)
+        try c.encodeDate(checkedAt, forKey: .checkedAt)
         try c.encode(grantedScopes, forKey: .grantedScopes)
-        try c.encode(ISO8601.string(createdAt), forKey: .createdAt)
-        try c.encode(ISO8601.string(updatedAt), forKey: .updatedAt)
+        try c.encode(fallback, forKey: .fallback)
+        try c.encodeDate(secretStoredAt, forKey: .secretStoredAt)
+        try c.encodeDate(createdAt, forKey: .createdAt)
+        try c.encodeDate(updatedAt, forKey: .updatedAt)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -71,20 +79,22 @@ public struct Account: Codable, Sendable, Equatable {
         problemCode = try c.decodeIfPresent(ProblemCode.self, forKey: .problemCode)
         problemDetail = ProblemDetail(json: try c.decodeIfPresent(String.self, forKey: .problemDetail))
         hasSecret = try c.decode(Bool.self, forKey: .hasSecret)
-        consentedAt = try decodeDate(c, .consentedAt)
-        lastSuccessAt = try decodeDate(c, .lastSuccessAt)
-        tokenExpiresAt = try decodeDate(c, .tokenExpiresAt)
-        checkedAt = try decodeDate(c, .checkedAt)
+        consentedAt = try c.decodeDate(.consentedAt)
+        lastSuccessAt = try c.decodeDate(.lastSuccessAt)
+        tokenExpiresAt = try c.decodeDate(.tokenExpiresAt)
+        checkedAt = try c.decodeDate(.checkedAt)
         grantedScopes = try c.decodeIfPresent([String].self, forKey: .grantedScopes)
-        createdAt = try decodeRequiredDate(c, .createdAt)
-        updatedAt = try decodeRequiredDate(c, .updatedAt)
+        fallback = try c.decodeIfPresent(String.self, forKey: .fallback)
+        secretStoredAt = try c.decodeDate(.secretStoredAt)
+        createdAt = try c.decodeRequiredDate(.createdAt)
+        updatedAt = try c.decodeRequiredDate(.updatedAt)
     }
 
     init(
         id: Int64, name: String, kind: AccountKind, fromAddresses: [String], state: AccountState,
         problemCode: ProblemCode?, problemDetail: ProblemDetail?, hasSecret: Bool, consentedAt: Date?,
         lastSuccessAt: Date?, tokenExpiresAt: Date?, checkedAt: Date? = nil, grantedScopes: [String]? = nil,
-        createdAt: Date, updatedAt: Date
+        fallback: String? = nil, secretStoredAt: Date? = nil, createdAt: Date, updatedAt: Date
     ) {
         self.id = id
         self.name = name
@@ -99,6 +109,8 @@ public struct Account: Codable, Sendable, Equatable {
         self.tokenExpiresAt = tokenExpiresAt
         self.checkedAt = checkedAt
         self.grantedScopes = grantedScopes
+        self.fallback = fallback
+        self.secretStoredAt = secretStoredAt
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }
@@ -117,34 +129,46 @@ public struct Credential: Codable, Sendable, Equatable {
     public var account: String
     public var createdAt: Date
     public var lastUsedAt: Date?
+    /// Messages this login may send per UTC day (nil: no limit of its own).
+    public var dailyLimit: Int?
+    /// Messages accepted for this login since 00:00 UTC today.
+    public var sentToday: Int
 
     enum CodingKeys: String, CodingKey {
         case username, account
         case createdAt = "created_at"
         case lastUsedAt = "last_used_at"
+        case dailyLimit = "daily_limit"
+        case sentToday = "sent_today"
     }
 
-    public init(username: String, account: String, createdAt: Date, lastUsedAt: Date?) {
+    public init(username: String, account: String, createdAt: Date, lastUsedAt: Date?, dailyLimit: Int? = nil, sentToday: Int = 0) {
         self.username = username
         self.account = account
         self.createdAt = createdAt
         self.lastUsedAt = lastUsedAt
+        self.dailyLimit = dailyLimit
+        self.sentToday = sentToday
     }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(username, forKey: .username)
         try c.encode(account, forKey: .account)
-        try c.encode(ISO8601.string(createdAt), forKey: .createdAt)
-        try c.encode(lastUsedAt.map(ISO8601.string), forKey: .lastUsedAt)
+        try c.encodeDate(createdAt, forKey: .createdAt)
+        try c.encodeDate(lastUsedAt, forKey: .lastUsedAt)
+        try c.encode(dailyLimit, forKey: .dailyLimit)
+        try c.encode(sentToday, forKey: .sentToday)
     }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         username = try c.decode(String.self, forKey: .username)
         account = try c.decode(String.self, forKey: .account)
-        createdAt = try decodeRequiredDate(c, .createdAt)
-        lastUsedAt = try decodeDate(c, .lastUsedAt)
+        createdAt = try c.decodeRequiredDate(.createdAt)
+        lastUsedAt = try c.decodeDate(.lastUsedAt)
+        dailyLimit = try c.decodeIfPresent(Int.self, forKey: .dailyLimit)
+        sentToday = try c.decodeIfPresent(Int.self, forKey: .sentToday) ?? 0
     }
 }
 
@@ -155,6 +179,28 @@ public struct VerifiedCredential: Sendable, Equatable {
     public var account: String
     public var kind: AccountKind
     public var state: AccountState
+    /// The login's daily message limit when it was verified (nil: none); MAIL FROM checks it.
+    public var dailyLimit: Int? = nil
+}
+
+/// A login's messages today against its daily limit.
+public struct DailyUsage: Sendable, Equatable {
+    /// The limit now (nil: none, or the login is gone).
+    public var limit: Int?
+    /// Messages accepted for the login since `since`.
+    public var count: Int
+    /// 00:00 UTC today: the count starts here and the limit resets at the next one.
+    public var since: Date
+    public var resetsAt: Date { since.addingTimeInterval(86_400) }
+
+    public init(limit: Int?, count: Int, since: Date) {
+        self.limit = limit
+        self.count = count
+        self.since = since
+    }
+
+    /// The limit is used up: the login's next message is refused until `resetsAt`.
+    public var isExhausted: Bool { limit.map { count >= $0 } ?? false }
 }
 
 /// A message as the SMTP listener hands it over, after its body is in the spool.
@@ -216,6 +262,8 @@ public struct MessageRecord: Codable, Sendable, Equatable {
     public var messageID: String?
     public var size: Int64
     public var gmailID: String?
+    /// The account the message went out through when that was its account's fallback; else nil.
+    public var sentThrough: String?
     /// Problem code from the explanation catalogue, or nil.
     public var problem: ProblemCode?
     public var attempts: Int
@@ -237,6 +285,7 @@ public struct MessageRecord: Codable, Sendable, Equatable {
         case mailFrom = "mail_from"
         case messageID = "message_id"
         case gmailID = "gmail_id"
+        case sentThrough = "sent_through"
         case createdAt = "created_at"
         case updatedAt = "updated_at"
     }
@@ -255,10 +304,11 @@ public struct MessageRecord: Codable, Sendable, Equatable {
         try c.encode(messageID, forKey: .messageID)
         try c.encode(size, forKey: .size)
         try c.encode(gmailID, forKey: .gmailID)
+        try c.encode(sentThrough, forKey: .sentThrough)
         try c.encode(problem, forKey: .problem)
         try c.encode(attempts, forKey: .attempts)
-        try c.encode(ISO8601.string(createdAt), forKey: .createdAt)
-        try c.encode(ISO8601.string(updatedAt), forKey: .updatedAt)
+        try c.encodeDate(createdAt, forKey: .createdAt)
+        try c.encodeDate(updatedAt, forKey: .updatedAt)
         try c.encode(sandbox, forKey: .sandbox)
         try c.encode(peer, forKey: .peer)
         try c.encode(tls, forKey: .tls)
@@ -275,10 +325,11 @@ public struct MessageRecord: Codable, Sendable, Equatable {
         messageID = try c.decodeIfPresent(String.self, forKey: .messageID)
         size = try c.decode(Int64.self, forKey: .size)
         gmailID = try c.decodeIfPresent(String.self, forKey: .gmailID)
+        sentThrough = try c.decodeIfPresent(String.self, forKey: .sentThrough)
         problem = try c.decodeIfPresent(ProblemCode.self, forKey: .problem)
         attempts = try c.decode(Int.self, forKey: .attempts)
-        createdAt = try decodeRequiredDate(c, .createdAt)
-        updatedAt = try decodeRequiredDate(c, .updatedAt)
+        createdAt = try c.decodeRequiredDate(.createdAt)
+        updatedAt = try c.decodeRequiredDate(.updatedAt)
         sandbox = try c.decode(Bool.self, forKey: .sandbox)
         peer = try c.decode(String.self, forKey: .peer)
         tls = try c.decode(Bool.self, forKey: .tls)
@@ -289,7 +340,7 @@ public struct MessageRecord: Codable, Sendable, Equatable {
         subject: String?, messageID: String?, size: Int64, gmailID: String?, problem: ProblemCode?,
         attempts: Int, createdAt: Date, updatedAt: Date, sandbox: Bool, peer: String, tls: Bool,
         accountID: Int64?, credentialUsername: String?, spoolPath: String?, nextAttemptAt: Date?,
-        rewrittenHeaders: String?
+        rewrittenHeaders: String?, sentThrough: String? = nil
     ) {
         self.id = id
         self.status = status
@@ -312,6 +363,7 @@ public struct MessageRecord: Codable, Sendable, Equatable {
         self.spoolPath = spoolPath
         self.nextAttemptAt = nextAttemptAt
         self.rewrittenHeaders = rewrittenHeaders
+        self.sentThrough = sentThrough
     }
 }
 
@@ -374,8 +426,8 @@ public struct AttemptRecord: Codable, Sendable, Equatable {
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(ISO8601.string(startedAt), forKey: .startedAt)
-        try c.encode(ISO8601.string(finishedAt), forKey: .finishedAt)
+        try c.encodeDate(startedAt, forKey: .startedAt)
+        try c.encodeDate(finishedAt, forKey: .finishedAt)
         try c.encode(httpStatus, forKey: .httpStatus)
         try c.encode(responseBody, forKey: .responseBody)
         try c.encode(problem, forKey: .problem)
@@ -387,8 +439,8 @@ public struct AttemptRecord: Codable, Sendable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         id = 0
         messageID = 0
-        startedAt = try decodeRequiredDate(c, .startedAt)
-        finishedAt = try decodeRequiredDate(c, .finishedAt)
+        startedAt = try c.decodeRequiredDate(.startedAt)
+        finishedAt = try c.decodeRequiredDate(.finishedAt)
         endpoint = try c.decode(String.self, forKey: .endpoint)
         httpStatus = try c.decodeIfPresent(Int.self, forKey: .httpStatus)
         responseBody = try c.decodeIfPresent(String.self, forKey: .responseBody)
@@ -434,7 +486,7 @@ public struct EventRecord: Codable, Sendable, Equatable {
         try c.encode(id, forKey: .id)
         try c.encode(messageID, forKey: .messageID)
         try c.encode(account, forKey: .account)
-        try c.encode(ISO8601.string(at), forKey: .at)
+        try c.encodeDate(at, forKey: .at)
         try c.encode(kind, forKey: .kind)
         try c.encode(detail, forKey: .detail)
     }
@@ -444,7 +496,7 @@ public struct EventRecord: Codable, Sendable, Equatable {
         id = try c.decode(Int64.self, forKey: .id)
         messageID = try c.decodeIfPresent(Int64.self, forKey: .messageID)
         account = try c.decodeIfPresent(String.self, forKey: .account)
-        at = try decodeRequiredDate(c, .at)
+        at = try c.decodeRequiredDate(.at)
         kind = try c.decode(EventKind.self, forKey: .kind)
         detail = try c.decode(String.self, forKey: .detail)
     }
@@ -489,17 +541,32 @@ public struct PurgeResult: Sendable, Equatable {
     public var spoolFilesRemoved: Int
 }
 
-private func decodeDate<K: CodingKey>(_ c: KeyedDecodingContainer<K>, _ key: K) throws -> Date? {
-    guard let text = try c.decodeIfPresent(String.self, forKey: key) else { return nil }
-    guard let date = ISO8601.date(text) else {
-        throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "not an ISO-8601 date: \(text)")
+// MARK: - The one date strategy of the JSON forms
+
+// Every timestamp in the JSON forms (/api/status, /api/messages, `--json`) is an ISO-8601 UTC string with
+// second precision ("2025-01-31T12:00:00Z", `ISO8601`), and an absent one is null with its key present.
+// The models write and read dates only through these two extensions, whatever encoder the caller uses.
+
+extension KeyedEncodingContainer {
+    mutating func encodeDate(_ date: Date?, forKey key: Key) throws {
+        try encode(date.map(ISO8601.string), forKey: key)
     }
-    return date
 }
 
-private func decodeRequiredDate<K: CodingKey>(_ c: KeyedDecodingContainer<K>, _ key: K) throws -> Date {
-    guard let date = try decodeDate(c, key) else {
-        throw DecodingError.valueNotFound(Date.self, .init(codingPath: c.codingPath + [key], debugDescription: "missing date"))
+extension KeyedDecodingContainer {
+    /// nil when the key is missing or null; an error when the text is not an ISO-8601 date.
+    func decodeDate(_ key: Key) throws -> Date? {
+        guard let text = try decodeIfPresent(String.self, forKey: key) else { return nil }
+        guard let date = ISO8601.date(text) else {
+            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "not an ISO-8601 date: \(text)")
+        }
+        return date
     }
-    return date
+
+    func decodeRequiredDate(_ key: Key) throws -> Date {
+        guard let date = try decodeDate(key) else {
+            throw DecodingError.valueNotFound(Date.self, .init(codingPath: codingPath + [key], debugDescription: "missing date"))
+        }
+        return date
+    }
 }

@@ -62,10 +62,10 @@ public struct PasswordHasher: Sendable {
     }
 
     /// Is this a hash that needs no KDF (a generated password's)? Such hashes are verified inline.
-    public static func isFast(_ phc: String) -> Bool { phc.hasPrefix("$sha256$") }
+    static func isFast(_ phc: String) -> Bool { phc.hasPrefix("$sha256$") }
 
     /// An scrypt hash made with other parameters than today's: rewritten after the next successful login.
-    public func needsRehash(_ phc: String) -> Bool {
+    func needsRehash(_ phc: String) -> Bool {
         guard let parsed = Self.parse(phc) else { return false }
         return parsed.parameters != parameters
     }
@@ -86,7 +86,7 @@ public struct PasswordHasher: Sendable {
     }
 
     /// Spends the same work as a verification, for unknown usernames.
-    public func dummyVerify(_ password: String) {
+    func dummyVerify(_ password: String) {
         _ = try? Self.derive(password.isEmpty ? "\0" : password,
                              salt: [UInt8](repeating: 0x5a, count: Self.saltLength), parameters: parameters)
     }

@@ -27,8 +27,8 @@ extension RelayStore {
                 throw StoreError.unknownAccount(name)
             }
             let id: Int64 = row["id"]
-            try db.execute(cached: "UPDATE accounts SET secret = ?, consented_at = ?, updated_at = ? WHERE id = ?",
-                arguments: [sealed, consented, now, id])
+            try db.execute(cached: "UPDATE accounts SET secret = ?, consented_at = ?, secret_stored_at = ?, updated_at = ? WHERE id = ?",
+                arguments: [sealed, consented, now, now, id])
             try insertEvent(db, at: now, kind: .accountSecret, detail: "secret stored (new consent)", accountID: id, account: name)
             var addressAdded = false
             if let newAddress, JSONList.decode(row["from_addresses"]).isEmpty {

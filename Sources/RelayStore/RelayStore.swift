@@ -128,7 +128,7 @@ public final class RelayStore: Sendable {
 
     /// The SecretBox, created with a new key file on first use (so read-only commands like `log`
     /// never create a key).
-    public func secretBox() throws -> SecretBox {
+    func secretBox() throws -> SecretBox {
         try secretBoxCache.withLock { cached in
             if let cached { return cached }
             let box = try SecretBox.loadOrCreate(keyFile: secretKeyFile)

@@ -1,4 +1,5 @@
 import GRDB
+import RelayVocabulary
 
 /// The schema, as migrations. Never edit a registered migration: add a new one.
 ///
@@ -111,6 +112,18 @@ enum Schema {
                 )
                 """)
         }
+        migrator.registerMigration("v5-stats-index-key-age") { db in
+            // /api/stats and the status page's charts count events per kind and hour: this index makes
+            // that one range scan per kind over the index alone (no table reads), however long the log.
+            try db.execute(sql: "CREATE INDEX events_kind_at ON events(kind, at)")
+            // When the account's secret (refresh token or service-account key) was last stored: the
+            // key-age warning needs it past the send log's retention, which purges account events.
+            // Existing secrets get the best date the database has: the consent, else the account's creation.
+            try db.execute(sql: """
+                ALTER TABLE accounts ADD COLUMN secret_stored_at INTEGER;
+                UPDATE accounts SET secret_stored_at = COALESCE(consented_at, created_at) WHERE secret IS NOT NULL;
+                """)
+        }
         migrator.registerMigration("v5-attempt-problem") { db in
             try db.execute(sql: """
                 ALTER TABLE attempts ADD COLUMN problem_detail TEXT;
@@ -118,6 +131,21 @@ enum Schema {
                 """)
             try db.execute(sql: Self.v5LegacyAttemptDetail)
             try db.execute(sql: Self.v5LegacyEventProblem)
+        }
+        migrator.registerMigration("v6-credential-daily-limit") { db in
+            // A login's daily message limit (NULL: none), and the index that keeps its count cheap: the
+            // messages of one login since midnight UTC, counted at each MAIL FROM of a limited login.
+            try db.execute(sql: """
+                ALTER TABLE credentials ADD COLUMN daily_limit INTEGER CHECK (daily_limit IS NULL OR daily_limit >= 0);
+                CREATE INDEX messages_credential_created ON messages(credential_username, created_at);
+                """)
+        }
+        migrator.registerMigration("v7-account-fallback") { db in
+            // The account that sends this one's mail while it needs reauthorization or is blocked
+            // (`account update NAME --fallback OTHER`). A name, as messages carry account names.
+            try db.execute(sql: "ALTER TABLE accounts ADD COLUMN fallback_account TEXT")
+            // The account a message actually went out through, when that was its account's fallback.
+            try db.execute(sql: "ALTER TABLE messages ADD COLUMN sent_through TEXT")
         }
         return migrator
     }

@@ -18,12 +18,12 @@ import Foundation
 /// `context` is authenticated but not stored: the store passes the account name, so a secret copied onto
 /// another account's row does not decrypt.
 // SymmetricKey is not marked Sendable in swift-crypto 3.12, but it is an immutable value; sharing it is safe.
-public final class SecretBox: @unchecked Sendable {
-    public let keyFile: String?
+final class SecretBox: @unchecked Sendable {
+    let keyFile: String?
     private let key: SymmetricKey
     private static let version: UInt8 = 1
 
-    public init(key: SymmetricKey) {
+    init(key: SymmetricKey) {
         precondition(key.bitCount == 256, "SecretBox needs a 256-bit key")
         self.key = key
         self.keyFile = nil
@@ -35,7 +35,7 @@ public final class SecretBox: @unchecked Sendable {
     }
 
     /// Reads the key file, creating it (mode 0600, new random key) when it does not exist.
-    public static func loadOrCreate(keyFile: String) throws -> SecretBox {
+    static func loadOrCreate(keyFile: String) throws -> SecretBox {
         if let box = try load(keyFile: keyFile) { return box }
         try create(keyFile: keyFile)
         guard let box = try load(keyFile: keyFile) else {
@@ -45,7 +45,7 @@ public final class SecretBox: @unchecked Sendable {
     }
 
     /// Reads the key file; nil when it does not exist.
-    public static func load(keyFile: String) throws -> SecretBox? {
+    static func load(keyFile: String) throws -> SecretBox? {
         let (fd, err) = POSIX.openFile(keyFile, O_RDONLY)
         if fd < 0 {
             if err == ENOENT { return nil }
@@ -108,7 +108,7 @@ public final class SecretBox: @unchecked Sendable {
         _ = POSIX.fsyncDirectory(directory.isEmpty ? "." : directory)
     }
 
-    public func seal(_ plaintext: Data, context: Data = Data()) throws -> Data {
+    func seal(_ plaintext: Data, context: Data = Data()) throws -> Data {
         let box = try AES.GCM.seal(plaintext, using: key, authenticating: context)
         // `combined` is nil only for nonces other than 12 bytes; seal uses a fresh 12-byte nonce.
         guard let combined = box.combined else { throw CryptoKitError.incorrectParameterSize }
@@ -116,7 +116,7 @@ public final class SecretBox: @unchecked Sendable {
     }
 
     /// Throws when the data was altered, the context differs, or it was sealed with another key.
-    public func open(_ sealed: Data, context: Data = Data()) throws -> Data {
+    func open(_ sealed: Data, context: Data = Data()) throws -> Data {
         guard let first = sealed.first, first == Self.version else {
             throw CryptoKitError.authenticationFailure
         }

@@ -56,7 +56,7 @@ public final class Spool: Sendable {
     }
 
     /// Makes every rename into `messages/` so far durable (see `SpoolFile.finish(syncingDirectory:)`).
-    public func syncMessagesDirectory() throws {
+    func syncMessagesDirectory() throws {
         let code = POSIX.fsyncDirectory(messagesDirectory)
         if code != 0 { throw spoolError(code) }
     }

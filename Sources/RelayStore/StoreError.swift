@@ -8,11 +8,14 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible, Loc
     case invalidAddress(String)
     case duplicateAccount(String)
     case unknownAccount(String)
+    case invalidFallback(String)
     case duplicateCredential(String)
     case unknownCredential(String)
+    case invalidDailyLimit(Int)
     case weakPassword(minimumLength: Int)
     case unknownMessage(Int64)
     case invalidTransition(id: Int64, from: MessageStatus, to: MessageStatus)
+    case invalidInitialStatus(MessageStatus)
     case spoolFileMissing(id: Int64)
     case databaseTooNew(path: String)
     case cannotCreateDirectory(path: String, errno: Int32)
@@ -36,16 +39,22 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible, Loc
             return "an account named \(quoted(name)) already exists"
         case .unknownAccount(let name):
             return "no account named \(quoted(name)); `gmail-relay account list` shows the accounts"
+        case .invalidFallback(let name):
+            return "account \(quoted(name)) cannot be its own fallback; name another account"
         case .duplicateCredential(let name):
             return "an SMTP credential with username \(quoted(name)) already exists"
         case .unknownCredential(let name):
             return "no SMTP credential with username \(quoted(name)); `gmail-relay credential list` shows them"
+        case .invalidDailyLimit(let limit):
+            return "invalid daily limit \(limit): use a whole number of messages, 0 or more (or --no-daily-limit)"
         case .weakPassword(let minimum):
             return "the password is too short: use at least \(minimum) characters (leave it out to get a generated one)"
         case .unknownMessage(let id):
             return "no message with id \(id) in the send log"
         case .invalidTransition(let id, let from, let to):
             return "message \(id) is \(from.rawValue) and cannot become \(to.rawValue)"
+        case .invalidInitialStatus(let status):
+            return "a message cannot be accepted as \(status.rawValue)"
         case .spoolFileMissing(let id):
             return "message \(id) can no longer be sent: its stored copy was already purged"
         case .databaseTooNew(let path):

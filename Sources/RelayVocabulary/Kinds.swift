@@ -61,8 +61,14 @@ public enum EventKind: String, Codable, Sendable, CaseIterable {
     case accountSecret = "account_secret"
     /// The account's state or problem changed.
     case accountState = "account_state"
+    /// The account's fallback was set or cleared (`account update --fallback`).
+    case accountFallback = "account_fallback"
     case credentialAdded = "credential_added"
+    /// A login's settings changed (e.g. its daily limit).
+    case credentialUpdated = "credential_updated"
     case credentialRemoved = "credential_removed"
+    /// A message was tried or sent through its account's fallback.
+    case fallback
 
     /// The event that records a message entering `status`; nil for `sending`, which is not recorded.
     public init?(entering status: MessageStatus) {

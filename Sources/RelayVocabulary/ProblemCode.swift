@@ -126,14 +126,22 @@ public enum ProblemCode: String, Sendable, Codable, CaseIterable, Hashable {
     /// The SMTP certificate has ended.
     case smtpCertificateExpired = "smtp_certificate_expired"
 
+    // MARK: Warnings about an account that still sends (listed in its `warnings`, nothing is held)
+
+    /// The service account's key was stored more than 90 days ago: rotate it.
+    case serviceAccountKeyOld = "service_account_key_old"
+    /// The grant is 5 days old and the previous one ended after 7: Testing mode will end this one too.
+    case grantTestingExpirySoon = "grant_testing_expiry_soon"
+
     /// Who gives the code: Google's answer (through the classifier), the relay for one message or
-    /// account, or the relay about itself.
-    public enum Origin: Sendable { case google, relay, server }
+    /// account, the relay about itself, or the relay warning about an account that still sends.
+    public enum Origin: Sendable { case google, relay, server, warning }
 
     public var origin: Origin {
         switch self {
         case .accountRemoved, .grantMissing, .secretUnreadable, .spoolMissing, .maxAgeExceeded: return .relay
         case .smtpCertificateExpiring, .smtpCertificateExpired: return .server
+        case .serviceAccountKeyOld, .grantTestingExpirySoon: return .warning
         default: return .google
         }
     }
@@ -206,6 +214,8 @@ public enum ProblemCode: String, Sendable, Codable, CaseIterable, Hashable {
         case .maxAgeExceeded: return "The message kept failing for longer than delivery.max_age_hours"
         case .smtpCertificateExpiring: return "The SMTP certificate ends soon"
         case .smtpCertificateExpired: return "The SMTP certificate has ended"
+        case .serviceAccountKeyOld: return "The service account key is older than 90 days"
+        case .grantTestingExpirySoon: return "The grant ends in 2 days if the OAuth app is in Testing mode"
         }
     }
 }

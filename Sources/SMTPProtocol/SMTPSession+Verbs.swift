@@ -100,6 +100,10 @@ extension SMTPSession {
         mailFrom = path
         eightBitMIME = eightBit
         smtpUTF8 = utf8
+        if checksSender && authenticatedUser != nil {
+            wait(for: .sender)
+            return [.checkSender(mailFrom: path)]
+        }
         return [.reply(.senderOk)]
     }
 

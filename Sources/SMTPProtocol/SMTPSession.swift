@@ -41,6 +41,19 @@ public struct Envelope: Sendable, Equatable {
     public var tls: Bool
     public var eightBitMIME: Bool
     public var smtpUTF8: Bool
+
+    public init(
+        heloName: String, mailFrom: String, recipients: [String], authenticatedUser: String?, tls: Bool,
+        eightBitMIME: Bool = false, smtpUTF8: Bool = false
+    ) {
+        self.heloName = heloName
+        self.mailFrom = mailFrom
+        self.recipients = recipients
+        self.authenticatedUser = authenticatedUser
+        self.tls = tls
+        self.eightBitMIME = eightBitMIME
+        self.smtpUTF8 = smtpUTF8
+    }
 }
 
 /// What the session asks the glue to do. The glue performs actions in order.
@@ -50,6 +63,9 @@ public enum SMTPAction: Sendable, Equatable {
     case startTLS
     /// Check credentials, then call `authenticationFinished(success:)`. The session waits meanwhile.
     case authenticate(username: String, password: String)
+    /// Ask whether the login may start a message now (a per-login limit), then call
+    /// `senderChecked(refusal:)`. Only when the glue set `checksSender`. The session waits meanwhile.
+    case checkSender(mailFrom: String)
     /// Open a spool file for a message, then call `messageBegan(success:)`. The session waits meanwhile.
     case beginMessage
     /// Message bytes, already unstuffed, to append to the spool.
@@ -78,6 +94,7 @@ public struct SMTPSession: Sendable {
 
     enum Awaiting: Sendable, Equatable {
         case authentication(username: String)
+        case sender
         case spool
         case commit
         case tls
@@ -88,6 +105,9 @@ public struct SMTPSession: Sendable {
     var heloName: String?
     var spokeEHLO = false
     public private(set) var authenticatedUser: String?
+    /// Set by the glue after AUTH when the login's MAIL FROM must be checked (`checkSender`); cleared
+    /// with the login at STARTTLS.
+    public var checksSender = false
     var mailFrom: String?
     var recipients: [String] = []
     var eightBitMIME = false
@@ -174,6 +194,16 @@ public struct SMTPSession: Sendable {
         guard case .waiting(.authentication) = phase else { return [] }
         phase = .command
         return [.reply(.authTemporaryFailure)] + process()
+    }
+
+    /// The answer to `checkSender`: nil lets the transaction start (250), a reply refuses it (the
+    /// backend's words; not counted as a protocol error).
+    public mutating func senderChecked(refusal: SMTPReply?) -> [SMTPAction] {
+        guard phase == .waiting(.sender) else { return [] }
+        phase = .command
+        guard let refusal else { return [.reply(.senderOk)] + process() }
+        resetTransaction()
+        return [.reply(refusal)] + process()
     }
 
     public mutating func messageBegan(success: Bool) -> [SMTPAction] {
@@ -303,6 +333,7 @@ public struct SMTPSession: Sendable {
         heloName = nil
         spokeEHLO = false
         authenticatedUser = nil
+        checksSender = false
         errorCount = 0
         resetTransaction()
     }

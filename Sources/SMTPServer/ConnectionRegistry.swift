@@ -12,7 +12,7 @@ final class ConnectionRegistry: Sendable {
 
     private struct Entry {
         let channel: any Channel
-        let handler: NIOLoopBound<SMTPSessionHandler>
+        let handler: NIOLoopBound<any ShutdownRequestable>
     }
 
     private struct State {
@@ -47,8 +47,8 @@ final class ConnectionRegistry: Sendable {
         }
     }
 
-    func add(_ id: Int, channel: any Channel, handler: SMTPSessionHandler) {
-        let bound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
+    func add(_ id: Int, channel: any Channel, handler: any ShutdownRequestable) {
+        let bound = NIOLoopBound<any ShutdownRequestable>(handler, eventLoop: channel.eventLoop)
         state.withLockedValue { $0.entries[id] = Entry(channel: channel, handler: bound) }
     }
 
@@ -74,4 +74,10 @@ final class ConnectionRegistry: Sendable {
         let channels = state.withLockedValue { $0.entries.values.map(\.channel) }
         for channel in channels { channel.close(promise: nil) }
     }
+}
+
+/// A session handler as the registry sees it (the handler is generic over its backend).
+protocol ShutdownRequestable: AnyObject {
+    /// Graceful shutdown: end the session as soon as it has no message in hand.
+    func requestShutdown()
 }

@@ -34,7 +34,7 @@ public final class SMTPService: Service, Sendable {
     private let boundWaiters = NIOLockedValueBox<[CheckedContinuation<[SocketAddress], Never>]>([])
 
     public init(
-        configuration: SMTPServerConfiguration, listeners: [Listener], backend: any SubmissionBackend,
+        configuration: SMTPServerConfiguration, listeners: [Listener], backend: some SubmissionBackend,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
     ) {
         self.configuration = configuration
@@ -133,9 +133,9 @@ public final class SMTPService: Service, Sendable {
         return try await bootstrap.bind(host: listener.host, port: listener.port).get()
     }
 
-    private static func initializeConnection(
+    private static func initializeConnection<Backend: SubmissionBackend>(
         channel: any Channel, implicitTLS: Bool, configuration: SMTPServerConfiguration,
-        backend: any SubmissionBackend, registry: ConnectionRegistry, throttle: AuthFailureThrottle, logger: Logger
+        backend: Backend, registry: ConnectionRegistry, throttle: AuthFailureThrottle, logger: Logger
     ) throws {
         let sync = channel.pipeline.syncOperations
         let address = channel.remoteAddress?.ipAddress ?? "unknown"

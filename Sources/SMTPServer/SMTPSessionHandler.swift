@@ -8,20 +8,22 @@ import SMTPProtocol
 /// Everything here runs on the channel's event loop. Slow work (password hashing, the durable commit,
 /// a synchronous delivery attempt) runs elsewhere; while it does, the handler stops reading from the
 /// socket so a pipelining client cannot make us buffer without bound.
-final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
+final class SMTPSessionHandler<Backend: SubmissionBackend>: ChannelDuplexHandler, RemovableChannelHandler, ShutdownRequestable {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private var session: SMTPSession
-    private let backend: any SubmissionBackend
+    private let backend: Backend
     private let configuration: SMTPServerConfiguration
     private let throttle: AuthFailureThrottle
     private let registry: ConnectionRegistry
     private var logger: Logger
     private var peer: PeerInfo
 
-    private var spool: (any SpoolSink)?
+    /// What AUTH proved, kept for the connection's messages (cleared when STARTTLS resets the session).
+    private var login: Backend.Login?
+    private var spool: Backend.Spool?
     private var spoolFailed = false
     private var readHeld = false
     private var closing = false
@@ -32,7 +34,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     let connectionID: Int
 
     init(
-        sessionConfiguration: SMTPSessionConfiguration, peer: PeerInfo, backend: any SubmissionBackend,
+        sessionConfiguration: SMTPSessionConfiguration, peer: PeerInfo, backend: Backend,
         configuration: SMTPServerConfiguration, throttle: AuthFailureThrottle, registry: ConnectionRegistry,
         connectionID: Int, logger: Logger
     ) {
@@ -138,6 +140,9 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             case .authenticate(let username, let password):
                 flush(&output)
                 authenticate(username: username, password: password)
+            case .checkSender(let mailFrom):
+                flush(&output)
+                checkSender(mailFrom: mailFrom)
             case .beginMessage:
                 // beginMessage() answers (354 or 452) through a nested perform(): send the replies
                 // before it first, or a pipelined MAIL/RCPT/DATA group gets its 354 ahead of its 250s.
@@ -183,6 +188,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         do {
             try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext), position: .first)
             peer.tls = true
+            login = nil  // the session forgets its AUTH state at STARTTLS (RFC 3207 §4.2); so do we
             logger.debug("smtp starttls")
         } catch {
             logger.error("smtp starttls failed", metadata: ["error": "\(error)"])
@@ -194,12 +200,14 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard let context else { return }
         let backend = self.backend
         let peer = self.peer
-        let promise = context.eventLoop.makePromise(of: AuthenticationResult.self)
+        let promise = context.eventLoop.makePromise(of: AuthenticationResult<Backend.Login>.self)
         promise.completeWithTask { await backend.authenticate(username: username, password: password, peer: peer) }
         promise.futureResult.assumeIsolated().whenSuccess { [self] result in
             guard !closing else { return }
             switch result {
-            case .accepted:
+            case .accepted(let verified):
+                login = verified
+                session.checksSender = backend.checksSender(for: verified)
                 throttle.succeeded(peer: peer.address)
                 logger.info("smtp auth succeeded", metadata: ["smtp.user": "\(username)"])
                 perform(session.authenticationFinished(success: true))
@@ -221,6 +229,21 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 guard !closing else { return }
                 perform(session.authenticationFinished(success: false))
             }
+        }
+    }
+
+    private func checkSender(mailFrom: String) {
+        guard let context, let login else { return perform(session.senderChecked(refusal: nil)) }
+        let backend = self.backend
+        let peer = self.peer
+        let promise = context.eventLoop.makePromise(of: SMTPReply?.self)
+        promise.completeWithTask { await backend.admitSender(login: login, mailFrom: mailFrom, peer: peer) }
+        promise.futureResult.assumeIsolated().whenSuccess { [self] refusal in
+            guard !closing else { return }
+            if let refusal {
+                logger.notice("smtp sender refused", metadata: ["smtp.reply": "\(refusal.code) \(refusal.enhancedCode ?? "")"])
+            }
+            perform(session.senderChecked(refusal: refusal))
         }
     }
 
@@ -261,8 +284,10 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         commandTimer?.cancel()  // the wait is ours, not the client's
         let backend = self.backend
         let peer = self.peer
+        // A trusted peer that never logged in sends without a login.
+        let login = envelope.authenticatedUser == nil ? nil : self.login
         let promise = context.eventLoop.makePromise(of: SMTPReply.self)
-        promise.completeWithTask { await backend.commit(envelope: envelope, spool: spool, peer: peer) }
+        promise.completeWithTask { await backend.commit(envelope: envelope, login: login, spool: spool, peer: peer) }
         promise.futureResult.assumeIsolated().whenSuccess { [self] reply in
             logger.info(
                 "smtp message answered",

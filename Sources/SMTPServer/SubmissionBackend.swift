@@ -2,23 +2,45 @@ import SMTPProtocol
 
 /// What the SMTP glue needs from the rest of the relay. The app implements it with the store;
 /// tests implement it in memory. Every call may be made concurrently from many connections.
+///
+/// The connection keeps what `authenticate` proved (`Login`) and hands it back with each message, so
+/// the backend never has to look a login up again by name; the spool it opened comes back typed.
 public protocol SubmissionBackend: Sendable {
+    /// A verified login, as the backend describes it. Opaque here: SMTPServer only keeps it.
+    associatedtype Login: Sendable
+    /// Where one message's bytes go while DATA streams in.
+    associatedtype Spool: SpoolSink
+
     /// Checks an SMTP login. May be slow (a password hash): called off the event loop.
-    func authenticate(username: String, password: String, peer: PeerInfo) async -> AuthenticationResult
-    /// Opens a spool file for an incoming message. Called on the event loop: must be quick.
-    func openSpool() throws -> any SpoolSink
+    func authenticate(username: String, password: String, peer: PeerInfo) async -> AuthenticationResult<Login>
+    /// Whether this login's MAIL FROM must wait for `admitSender` (a login with a daily limit). Called
+    /// on the event loop once per AUTH: must be quick. The default is false.
+    func checksSender(for login: Login) -> Bool
+    /// Whether the login may start a message now: nil lets it, a reply refuses the MAIL FROM.
+    func admitSender(login: Login, mailFrom: String, peer: PeerInfo) async -> SMTPReply?
+    /// Opens a spool for an incoming message. Called on the event loop: must be quick.
+    func openSpool() throws -> Spool
     /// Makes the message durable (and, in sync delivery mode, tries to deliver it) and returns the
-    /// reply for the client. Called once per message, after the final dot.
-    func commit(envelope: Envelope, spool: any SpoolSink, peer: PeerInfo) async -> SMTPReply
+    /// reply for the client. Called once per message, after the final dot. `login` is the session's
+    /// verified login (nil for a trusted peer that did not log in).
+    func commit(envelope: Envelope, login: Login?, spool: Spool, peer: PeerInfo) async -> SMTPReply
+}
+
+extension SubmissionBackend {
+    public func checksSender(for login: Login) -> Bool { false }
+    public func admitSender(login: Login, mailFrom: String, peer: PeerInfo) async -> SMTPReply? { nil }
 }
 
 /// What a login check found.
-public enum AuthenticationResult: Sendable, Equatable {
-    case accepted
+public enum AuthenticationResult<Login: Sendable>: Sendable {
+    /// The password is right: the login, kept by the connection for its messages.
+    case accepted(Login)
     case rejected
     /// The relay cannot check now (too many checks in flight, the store unavailable): 454, try later.
     case temporarilyUnavailable
 }
+
+extension AuthenticationResult: Equatable where Login: Equatable {}
 
 /// Where message bytes go while DATA streams in. Used by one connection at a time.
 public protocol SpoolSink: AnyObject, Sendable {

@@ -9,6 +9,13 @@ extension StatusWebServer {
     func addAPIRoutes(_ router: Router<BasicRequestContext>) {
         router.get("/api/status") { _, _ -> Response in try Self.json(try await self.reporter.report()) }
 
+        router.get("/api/stats") { request, _ -> Response in
+            guard let hours = Self.boundedNumber(Self.query(request)["hours"], default: 48, in: 1...RelayStore.maximumStatsHours) else {
+                return Self.jsonError("hours must be a number from 1 to \(RelayStore.maximumStatsHours)", status: .badRequest)
+            }
+            return try Self.json(StatsDocument(hours: hours, buckets: try await self.store.hourlyCounts(hours: hours)))
+        }
+
         router.get("/api/messages") { request, _ -> Response in
             let query = Self.query(request)
             var status: MessageStatus?
@@ -85,5 +92,26 @@ extension StatusWebServer {
         case .failure(.notFound(let text)): return Self.jsonError(text, status: .notFound)
         case .failure(.conflict(let text)): return Self.jsonError(text, status: .conflict)
         }
+    }
+}
+
+/// GET /api/stats: the send log's hourly counts (docs/status-page.md "Charts" says what each one counts).
+struct StatsDocument: Encodable {
+    var hours: Int
+    var buckets: [HourlyCounts]
+
+    enum CodingKeys: String, CodingKey { case hours, from, to, buckets, totals }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(hours, forKey: .hours)
+        // The window: the first hour's start to the last (current) hour's end.
+        try c.encode(buckets.first.map { ISO8601.string($0.hour) }, forKey: .from)
+        try c.encode(buckets.last.map { ISO8601.string($0.hour.addingTimeInterval(3600)) }, forKey: .to)
+        try c.encode(buckets, forKey: .buckets)
+        try c.encode([
+            "sent": buckets.reduce(0) { $0 + $1.sent }, "failed": buckets.reduce(0) { $0 + $1.failed },
+            "held": buckets.reduce(0) { $0 + $1.held }, "queued": buckets.reduce(0) { $0 + $1.queued },
+        ], forKey: .totals)
     }
 }

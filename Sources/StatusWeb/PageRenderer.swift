@@ -84,7 +84,13 @@ struct PageRenderer: Sendable {
                 "consented": account.consentedAt.map { time($0, now: now) as Any } ?? false,
                 "messages": ["queued": account.messages.queued, "held": account.messages.held, "failed": account.messages.failed],
                 "warning": warning,
+                "warnings": account.warnings.map { problem($0) },
                 "problem": problem(account.problem),
+                "fallback": account.fallback.map { name -> Any in
+                    account.fallbackInUse
+                        ? "\(name): in use, this account's mail goes out through \(name) (From is \(name)'s address, the original in Reply-To)"
+                        : "\(name), while this account needs reauthorization or is blocked"
+                } ?? false,
             ]
         }
         let q = report.queue
@@ -118,7 +124,7 @@ struct PageRenderer: Sendable {
             "from": m.mailFrom.isEmpty ? "<>" : m.mailFrom, "to": m.recipients.joined(separator: ", "),
             "messageID": m.messageID ?? "(none)", "size": m.size, "created": time(m.createdAt, now: now),
             "updated": time(m.updatedAt, now: now), "peer": m.peer, "tls": m.tls, "credential": opt(m.credentialUsername),
-            "gmailID": opt(m.gmailID), "sandbox": m.sandbox,
+            "gmailID": opt(m.gmailID), "sandbox": m.sandbox, "sentThrough": opt(m.sentThrough),
             "canAct": canRetry || canDiscard, "canRetry": canRetry, "canDiscard": canDiscard, "csrf": csrf,
             "problem": problem(document.explanation), "headers": opt(m.rewrittenHeaders),
             "attempts": attempts, "attemptCount": attempts.count, "events": events,

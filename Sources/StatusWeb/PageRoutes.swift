@@ -17,7 +17,9 @@ extension StatusWebServer {
         router.get("/") { request, _ -> Response in
             let now = self.clock()
             let report = try await self.reporter.report()
-            let body = self.pages.render("overview", PageRenderer.overview(report, now: now))
+            var data = PageRenderer.overview(report, now: now)
+            data["charts"] = StatsChart.overviewCharts(try await self.store.hourlyCounts(hours: RelayStore.maximumStatsHours))
+            let body = self.pages.render("overview", data) + self.alertPanel(request)
             return self.page(request, title: "Status", body: body)
         }
 

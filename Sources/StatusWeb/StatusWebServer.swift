@@ -20,11 +20,14 @@ public struct StatusWebServer: Sendable {
     let clock: @Sendable () -> Date
     let logger: Logger
     let pages: PageRenderer
+    /// The alerts panel and its test button; nil when no alerts are configured.
+    let alerts: AlertControls?
 
     public init(
         reporter: StatusReporter, security: WebSecurity, metrics: @escaping @Sendable () async -> String,
-        clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger
+        clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger, alerts: AlertControls? = nil
     ) throws {
+        self.alerts = alerts
         self.reporter = reporter
         self.security = security
         self.metrics = metrics
@@ -33,7 +36,7 @@ public struct StatusWebServer: Sendable {
         self.pages = try PageRenderer()
     }
 
-    var store: RelayStore { reporter.store }
+    var store: any MessageStore & AccountStore { reporter.store }
 
     /// The server as a Service, listening on `listen`. `onRunning` receives the bound port (tests listen on 0).
     public func application(
@@ -59,7 +62,7 @@ public struct StatusWebServer: Sendable {
             var headers = HTTPFields()
             headers[.contentType] = "text/css; charset=utf-8"
             headers[.cacheControl] = "max-age=3600"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: Templates.css)))
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: Templates.css + StatsChart.css)))
         }
         router.get("/healthz") { _, _ -> Response in try await self.healthz() }
         router.get("/metrics") { _, _ -> Response in
@@ -69,6 +72,7 @@ public struct StatusWebServer: Sendable {
         }
         addAPIRoutes(router)
         addPageRoutes(router)
+        addAlertRoutes(router)
         return router
     }
 

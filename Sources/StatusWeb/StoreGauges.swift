@@ -6,7 +6,7 @@ import RelayVocabulary
 /// accounts by state. They hold across restarts and include what CLI processes changed, which in-process
 /// counters cannot. The delivery engine's counters and durations (`RelayMetrics`) are appended by the app.
 public enum StoreGauges {
-    public static func prometheusText(_ store: RelayStore, now: Date = Date()) async -> String {
+    public static func prometheusText(_ store: any MessageStore & AccountStore, now: Date = Date()) async -> String {
         guard let counts = try? await store.queueCounts(), let accounts = try? await store.accounts(),
               let oldest = try? await store.oldestWaiting()
         else {

@@ -12,7 +12,7 @@ enum Templates {
 
     static let all: [(String, String)] = [
         ("layout", layout), ("overview", overview), ("messages", messages), ("message", message),
-        ("login", login), ("problem", problem), ("error", error),
+        ("login", login), ("problem", problem), ("error", error), ("charts", StatsChart.template),
     ]
 
     static let layout = """
@@ -74,6 +74,7 @@ enum Templates {
         <a href="/messages?status=failed"><strong>{{queue.failed}}</strong> failed</a>
         <a href="/messages?status=sent"><strong>{{queue.sent24h}}</strong> sent in 24 h</a>
         </section>
+        {{> charts}}
         {{#relayProblems}}
         <article class="relay-problem">
         {{> problem}}
@@ -92,9 +93,11 @@ enum Templates {
         <dt>Last success</dt><dd>{{lastSuccess}}</dd>
         <dt>Grant checked</dt><dd>{{lastChecked}}</dd>
         {{#consented}}<dt>Authorized</dt><dd>{{consented}}</dd>{{/consented}}
+        {{#fallback}}<dt>Fallback</dt><dd>{{fallback}}</dd>{{/fallback}}
         <dt>Messages</dt><dd><a href="/messages?account={{name}}&amp;status=queued">{{messages.queued}} queued</a> · <a href="/messages?account={{name}}&amp;status=held">{{messages.held}} held</a> · <a href="/messages?account={{name}}&amp;status=failed">{{messages.failed}} failed</a></dd>
         </dl>
         {{#warning}}<p class="{{level}}">{{text}}</p>{{/warning}}
+        {{#warnings}}<div class="account-warning">{{> problem}}</div>{{/warnings}}
         {{#problem}}{{> problem}}{{/problem}}
         </article>
         {{/accounts}}
@@ -151,6 +154,7 @@ enum Templates {
         <dt>Received</dt><dd>{{created}} from {{peer}}{{#tls}} over TLS{{/tls}}{{#credential}}, SMTP login {{credential}}{{/credential}}</dd>
         <dt>Last change</dt><dd>{{updated}}</dd>
         {{#gmailID}}<dt>Gmail id</dt><dd>{{gmailID}}</dd>{{/gmailID}}
+        {{#sentThrough}}<dt>Sent through</dt><dd>fallback {{sentThrough}}</dd>{{/sentThrough}}
         {{#sandbox}}<dt>Sandbox</dt><dd>yes: not sent to Google</dd>{{/sandbox}}
         </dl>
         {{#canAct}}

@@ -54,10 +54,10 @@ final class DelivererTests: XCTestCase {
         let file = try store.spool.create()
         try file.write(Array(body.utf8))
         let path = try file.finish()
-        let id = try await store.acceptMessage(NewMessage(
+        let id = try await GroupCommitter(store: store).accept(NewMessage(
             account: account, credentialUsername: "site1", peer: "127.0.0.1:5000", tls: false, mailFrom: "shop@example.com",
             recipients: recipients, subject: "Order", messageID: nil, size: Int64(body.utf8.count), spoolPath: path,
-            sandbox: false, status: status))
+            sandbox: false, status: status)).id
         return try await store.message(id: id)!
     }
 
@@ -71,10 +71,15 @@ final class DelivererTests: XCTestCase {
         XCTAssertEqual(message?.status, expected, "message \(id)", file: file, line: line)
     }
 
+    /// Claims what is due as the worker does, every account with room for all of it.
+    func claimDue() async throws -> [MessageRecord] {
+        try await store.claimDue(limit: 100, capacities: try await store.dueCounts(limit: 100))
+    }
+
     /// Takes the message for another attempt once its retry is due.
     func reclaim(_ id: Int64) async throws -> MessageRecord {
         for _ in 0..<200 {
-            if let claimed = try await store.claimDue(limit: 10).first(where: { $0.id == id }) { return claimed }
+            if let claimed = try await claimDue().first(where: { $0.id == id }) { return claimed }
             try await Task.sleep(for: .milliseconds(5))
         }
         XCTFail("message \(id) never became due")
@@ -111,10 +116,10 @@ final class DelivererTests: XCTestCase {
         let incoming = store.spool.receive()
         try incoming.write(Array(body.utf8))
         guard case .inline(let bytes) = try incoming.finish() else { return XCTFail("a small message went to a file") }
-        let id = try await store.acceptMessage(NewMessage(
+        let id = try await GroupCommitter(store: store).accept(NewMessage(
             account: "shop", credentialUsername: "site1", peer: "127.0.0.1:5000", tls: false, mailFrom: "shop@example.com",
             recipients: ["alice@example.com", "hidden@example.com"], subject: "Inline", messageID: nil, size: Int64(bytes.count),
-            spoolPath: nil, inlineBody: bytes, sandbox: false, status: .sending))
+            spoolPath: nil, inlineBody: bytes, sandbox: false, status: .sending)).id
         let message = try await store.message(id: id)!
         XCTAssertNil(message.spoolPath)
         let result = await deliverer.deliver(message)
@@ -174,7 +179,9 @@ final class DelivererTests: XCTestCase {
 
         // A person fixed it (here: a new grant as reauth would store); retrying sends and releases the rest.
         let fresh = google.issueRefreshToken(clientID: "cid", email: "shop@example.com", scopes: [GmailScope.send])
-        try await store.setAccountSecret(name: "shop", secret: try StoredGrant.oauthClient(clientID: "cid", clientSecret: "csecret", refreshToken: fresh).encoded())
+        try await store.updateAccount(AccountUpdate(
+            name: "shop", secret: try StoredGrant.oauthClient(clientID: "cid", clientSecret: "csecret", refreshToken: fresh).encoded(),
+            afterwards: .unchanged))
         try await store.retry(id: first.id)
         let again = await deliverer.deliver(try await reclaim(first.id))
         guard case .sent = again else { return XCTFail("\(again)") }
@@ -229,7 +236,7 @@ final class DelivererTests: XCTestCase {
         let message = try await submit()
         guard case .queued(.rateLimited, let next, false) = await deliverer.deliver(message) else { return XCTFail() }
         XCTAssertEqual(next.timeIntervalSince1970, retry.timeIntervalSince1970, accuracy: 1)
-        let claimable = try await store.claimDue(limit: 10)
+        let claimable = try await claimDue()
         XCTAssertTrue(claimable.isEmpty, "not due before Gmail's time")
     }
 
@@ -326,6 +333,41 @@ final class DelivererTests: XCTestCase {
         }
         XCTAssertEqual(google.outbox.count, 10)
         for id in ids { try await expectStatus(id, .sent) }
+    }
+
+    /// The lanes reserve before the store claims: an account with no free slot has none of its messages
+    /// claimed (they stay queued, untouched), and no claimed message is ever written back to the queue.
+    func testWorkerClaimsOnlyWhatTheLanesTake() async throws {
+        let lanes = DeliveryLanes(concurrency: 1, sendsPerMinute: 1000)
+        var options = DeliveryWorker.Options()
+        options.pollInterval = .milliseconds(20)
+        let worker = DeliveryWorker(store: store, deliverer: deliverer, lanes: lanes, options: options, logger: silent)
+        let taken = await lanes.reserve("shop", now: Date())
+        XCTAssertTrue(taken, "the account's one slot is taken: it is at capacity")
+        var ids: [Int64] = []
+        for _ in 0..<6 { ids.append(try await submit(status: .queued).id) }
+        let running = Task { try await worker.run() }
+        defer { running.cancel() }
+        try await Task.sleep(for: .milliseconds(200))
+        for id in ids {
+            try await expectStatus(id, .queued)
+            let kinds = try await store.events(messageID: id).map(\.kind.rawValue)
+            XCTAssertEqual(kinds, ["accepted"], "message \(id) was never claimed")
+        }
+        XCTAssertEqual(google.outbox.count, 0)
+
+        await lanes.finish("shop")
+        worker.wake()
+        for _ in 0..<400 {
+            if try await store.messages(status: .sent).count == ids.count { break }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        for id in ids {
+            let kinds = try await store.events(messageID: id).map(\.kind.rawValue).filter { $0 != "rewritten" }
+            XCTAssertEqual(kinds, ["accepted", "sent"], "message \(id): claimed once, sent, never put back")
+        }
+        let inFlight = await lanes.inFlight
+        XCTAssertEqual(inFlight, 0, "every reserved slot was used or given back")
     }
 }
 

@@ -131,20 +131,31 @@ final class PacingTests: XCTestCase {
         XCTAssertTrue(other, "another account has its own lane")
     }
 
-    func testCapacitiesReportBusyAndPausedAccounts() async {
-        let lanes = DeliveryLanes(concurrency: 2, sendsPerMinute: 100)
+    /// The worker reserves before it claims: busy and paused accounts get nothing, the others share
+    /// the total one slot at a time, and slots given back count neither as in flight nor against pacing.
+    func testReserveUpToGivesOnlyFreeSlotsAndCancelGivesThemBack() async {
+        let lanes = DeliveryLanes(concurrency: 2, sendsPerMinute: 3)
         _ = await lanes.reserve("shop", now: start)
         _ = await lanes.reserve("shop", now: start)
         await lanes.pause("news", until: start.addingTimeInterval(600))
-        let (perAccount, defaultCapacity) = await lanes.capacities(now: start)
-        XCTAssertEqual(perAccount["shop"], 0)
-        XCTAssertEqual(perAccount["news"], 0)
-        XCTAssertEqual(defaultCapacity, 2)
+        var granted = await lanes.reserve(upTo: ["shop": 5, "news": 5, "blog": 5, "mail": 5], total: 3, now: start)
+        XCTAssertEqual(granted, ["blog": 2, "mail": 1], "shared out in turn; busy and paused accounts get none")
+        var inFlight = await lanes.inFlight
+        XCTAssertEqual(inFlight, 5)
+        await lanes.cancel("blog", count: 2)
+        await lanes.cancel("mail", count: 1)
+        inFlight = await lanes.inFlight
+        XCTAssertEqual(inFlight, 2)
+        // Three sends a minute: the cancelled slots were not counted as sends.
+        granted = await lanes.reserve(upTo: ["blog": 5], total: 10, now: start)
+        XCTAssertEqual(granted, ["blog": 2])
+        await lanes.finish("blog")
+        await lanes.finish("blog")
+        granted = await lanes.reserve(upTo: ["blog": 5], total: 10, now: start)
+        XCTAssertEqual(granted, ["blog": 1], "two of three sends this minute were made")
         await lanes.finish("shop")
         let opening = await lanes.nextOpening(now: start)
-        XCTAssertEqual(opening, start.addingTimeInterval(600))
-        let after = await lanes.capacities(now: start)
-        XCTAssertEqual(after.perAccount["shop"], 1)
+        XCTAssertEqual(opening, start.addingTimeInterval(60), "blog's pacing opens first; news waits for its pause")
     }
 }
 

@@ -193,3 +193,22 @@ private func explainAnswer(
         #expect(!text.contains("1970"), "the placeholder clock leaked into the docs")
     }
 }
+
+@Suite struct WarningEntries {
+    @Test(arguments: ProblemCode.allCases.filter { $0.origin == .warning })
+    func warningsLeaveMailAloneAndSayWhatToDo(code: ProblemCode) throws {
+        let entry = try #require(ProblemCatalogue.entry(for: code), "no catalogue entry for \(code)")
+        #expect(entry.disposition == .unaffected)
+        var ctx = ProblemContext(accountName: "shop", accountKind: .serviceAccount, subject: "boss@shop.example",
+                                 consentedAt: now.addingTimeInterval(-5 * 86_400), now: now)
+        ctx.keyStoredAt = now.addingTimeInterval(-100 * 86_400)
+        let explained = entry.explain(ctx)
+        #expect(explained.steps.count >= 2)
+        if code == .serviceAccountKeyOld {
+            #expect(explained.explanation.contains("2026-08-22 00:53 UTC") && explained.explanation.contains("100.0 days ago"), "\(explained.explanation)")
+            #expect(explained.steps.contains { $0.contains("account update shop --service-account NEW-KEY.json --subject boss@shop.example") })
+        } else {
+            #expect(explained.explanation.contains("ends on 2026-12-02 00:53 UTC") && explained.explanation.contains("in 2.0 days"), "\(explained.explanation)")
+        }
+    }
+}

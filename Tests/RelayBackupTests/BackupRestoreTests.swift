@@ -27,10 +27,10 @@ import Testing
         let file = try store.spool.create()
         try file.write(Array(body.utf8))
         let path = try file.finish()
-        return try await store.acceptMessage(NewMessage(
+        return try await GroupCommitter(store: store).accept(NewMessage(
             account: "shop", credentialUsername: nil, peer: "127.0.0.1:50000", tls: false, mailFrom: "site@example.org",
             recipients: ["reader@example.com"], subject: "s", messageID: nil, size: Int64(body.utf8.count),
-            spoolPath: path, sandbox: false, status: status, problemCode: nil))
+            spoolPath: path, sandbox: false, status: status, problemCode: nil)).id
     }
 
     static func mode(_ path: String) throws -> Int {
@@ -43,8 +43,8 @@ import Testing
         try await store.addAccount(name: "shop", kind: .oauthUser, fromAddresses: ["shop@example.com"], secret: Data("refresh-token".utf8), state: .ok)
         let queued = try await Self.addMessage(store, body: "Subject: queued\r\n\r\nstill to send\r\n")
         let held = try await Self.addMessage(store, body: "Subject: held\r\n\r\nheld body\r\n", status: .held)
-        let sent = try await Self.addMessage(store, body: "Subject: sent\r\n\r\nalready sent\r\n")
-        try await store.markStatus(id: sent, status: .sent)
+        let sent = try await Self.addMessage(store, body: "Subject: sent\r\n\r\nalready sent\r\n", status: .sending)
+        try await store.finishAttempt(AttemptReport(messageID: sent, account: "shop", outcome: .sent(gmailID: "g1")))
         try Data("token\n".utf8).write(to: URL(fileURLWithPath: s.data + "/web-admin-token"))
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: s.data + "/web-admin-token")
 

@@ -45,6 +45,7 @@ import Testing
         #expect(c.health.probeIntervalHours == 6)
         #expect(c.health.probeInterval == .seconds(6 * 3600))
         #expect(c.alerts.webhookURL == nil)
+        #expect(c.store.postgres == nil)
     }
 
     @Test func publicEntryPointsUseTheMachineHostName() throws {
@@ -252,10 +253,12 @@ import Testing
             "google.revoke_url", "delivery.mode", "delivery.sync_timeout_seconds", "delivery.max_age_hours",
             "delivery.account_concurrency", "delivery.sends_per_minute", "log.retention_days", "log.level",
             "health.probe_interval_hours", "alerts.webhook_url", "web.read_token", "web.open", "smtp.max_connections_per_address",
+            "alerts.webhook_format", "alerts.remind_hours", "alerts.email_to", "web.public_url",
+            "store.url", "store.password_file",
         ] {
             #expect(RelayConfiguration.knownKey(named: name) != nil, "\(name)")
         }
-        #expect(names.count == 35)
+        #expect(names.count == 41)
         for key in RelayConfiguration.knownKeys {
             #expect(!key.meaning.isEmpty, "\(key.name)")
             #expect(!key.defaultDescription.isEmpty, "\(key.name)")
@@ -302,6 +305,9 @@ import Testing
             "delivery.sync_timeout_seconds": "8", "delivery.max_age_hours": "9", "delivery.account_concurrency": "10",
             "delivery.sends_per_minute": "11", "log.retention_days": "12", "log.level": "trace",
             "health.probe_interval_hours": "13", "alerts.webhook_url": "http://a.test/6",
+            "alerts.webhook_format": "ntfy", "alerts.remind_hours": "14", "alerts.email_to": "ops@example.com, b@example.org",
+            "web.public_url": "https://relay.example.com/",
+            "store.url": "postgres://relay@db.test:6432/mail?sslmode=require", "store.password_file": try dir.write("pw", "sesame\n"),
         ]
         #expect(Set(samples.keys) == Set(RelayConfiguration.knownKeys.map(\.name)))
         var env: [String: String] = [:]
@@ -325,6 +331,11 @@ import Testing
              c.log.retentionDays, c.health.probeIntervalHours] == [8, 9, 10, 11, 12, 13] as [Int])
         #expect(c.log.level == .trace)
         #expect(c.alerts.webhookURL?.path == "/6")
+        #expect(c.alerts.webhookFormat == .ntfy && c.alerts.remindHours == 14)
+        #expect(c.alerts.emailTo == ["ops@example.com", "b@example.org"])
+        #expect(c.web.publicURL?.host == "relay.example.com")
+        #expect(c.store.postgres == PostgresLocation(
+            host: "db.test", port: 6432, user: "relay", password: RedactedSecret("sesame"), database: "mail", sslMode: .require))
     }
 
     // MARK: Loading files

@@ -78,7 +78,7 @@ final class AccountTests: XCTestCase {
         XCTAssertEqual(account.updatedAt, clock.now)
 
         clock.advance(10)
-        try await store.recordAccountSuccess(name: "main")
+        try await store.recordSuccess(account: "main")
         account = try await XCTUnwrapAsync(await store.account(named: "main"))
         XCTAssertEqual(account.state, .ok)
         XCTAssertNil(account.problemCode)
@@ -88,7 +88,6 @@ final class AccountTests: XCTestCase {
         let kinds = try await store.events(account: "main").map(\.kind.rawValue)
         XCTAssertEqual(kinds, ["account_state", "account_state", "account_added"])
         await assertThrows(.unknownAccount("nope")) { try await store.setAccountState(name: "nope", state: .ok) }
-        await assertThrows(.unknownAccount("nope")) { try await store.recordAccountSuccess(name: "nope") }
     }
 
     func testTokenExpiryAndFromAddressesUpdate() async throws {
@@ -97,7 +96,7 @@ final class AccountTests: XCTestCase {
         try await store.addAccount(name: "main", kind: .oauthUser)
         let expiry = clock.now.addingTimeInterval(3599)
         try await store.setTokenExpiry(name: "main", expiresAt: expiry)
-        try await store.setFromAddresses(name: "main", addresses: ["me@example.com", "alias@example.com"])
+        try await store.updateAccount(AccountUpdate(name: "main", fromAddresses: ["me@example.com", "alias@example.com"], afterwards: .unchanged))
         let account = try await XCTUnwrapAsync(await store.account(named: "main"))
         XCTAssertEqual(account.tokenExpiresAt, expiry)
         XCTAssertEqual(account.fromAddresses, ["me@example.com", "alias@example.com"])
@@ -110,10 +109,10 @@ final class AccountTests: XCTestCase {
         try await store.addAccount(name: "keep", kind: .sandbox)
         try await store.addCredential(username: "site1", account: "main", password: "correct horse")
         try await store.addCredential(username: "site2", account: "keep", password: "correct horse")
-        let sent = try await store.acceptMessage(try spoolMessage(store))
-        try await store.markSent(id: sent, gmailID: nil)
-        let waiting = try await store.acceptMessage(try spoolMessage(store))
-        let other = try await store.acceptMessage(try spoolMessage(store, account: "keep"))
+        let sent = try await store.accept(try spoolMessage(store, status: .sending))
+        try await store.finish(sent, .sent(gmailID: nil))
+        let waiting = try await store.accept(try spoolMessage(store))
+        let other = try await store.accept(try spoolMessage(store, account: "keep"))
 
         let removal = try await store.removeAccount(named: "main")
         XCTAssertEqual(removal, AccountRemoval(credentialsRemoved: 1, messagesFailed: 1))
@@ -161,13 +160,13 @@ final class AccountTests: XCTestCase {
         try writeSync(store) { try $0.execute(sql: "UPDATE accounts SET secret = ? WHERE name = 'thief'", arguments: [blob]) }
         await assertThrows(.secretUndecryptable("account thief")) { try await store.accountSecret(named: "thief") }
 
-        // Another process (same key file) reads it; clearing works.
+        // Another process (same key file) reads it and replaces it (`account update`); this one reads the new one.
         let cli = try openStore(dir)
         let again = try await cli.accountSecret(named: "main")
         XCTAssertEqual(again, secret)
-        try await cli.setAccountSecret(name: "main", secret: nil)
-        let cleared = try await store.accountSecret(named: "main")
-        XCTAssertNil(cleared)
+        try await cli.updateAccount(AccountUpdate(name: "main", secret: Data("replaced".utf8), afterwards: .unchanged))
+        let replaced = try await store.accountSecret(named: "main")
+        XCTAssertEqual(replaced, Data("replaced".utf8))
         await assertThrows(.unknownAccount("x")) { try await store.accountSecret(named: "x") }
     }
 
@@ -193,7 +192,7 @@ final class AccountTests: XCTestCase {
         try await store.addAccount(name: "main", kind: .oauthUser, fromAddresses: ["old@example.com"],
                                    secret: Data("old grant".utf8), state: .ok)
         try await store.setAccountState(name: "main", state: .needsReauth, problemCode: .grantRevoked)
-        let held = try await store.acceptMessage(try spoolMessage(store, status: .held))
+        let held = try await store.accept(try spoolMessage(store, status: .held))
 
         let none = try await store.updateAccount(AccountUpdate(
             name: "main", secret: Data("client without token".utf8), afterwards: .needsReauth(problemCode: .grantMissing)))

@@ -9,16 +9,16 @@ final class CredentialTests: XCTestCase {
         try await store.addAccount(name: "main", kind: .oauthUser, state: .ok)
         try await store.addCredential(username: "wp-site@example.org", account: "main", password: "s3cret-passw0rd")
 
-        let ok = try await store.verifyCredential(username: "wp-site@example.org", password: "s3cret-passw0rd")
+        let ok = try await store.verifiedLogin(username: "wp-site@example.org", password: "s3cret-passw0rd")
         XCTAssertEqual(ok, VerifiedCredential(username: "wp-site@example.org", accountID: ok?.accountID ?? -1,
                                               account: "main", kind: .oauthUser, state: .ok))
-        let wrong = try await store.verifyCredential(username: "wp-site@example.org", password: "s3cret-passw0rD")
+        let wrong = try await store.verifiedLogin(username: "wp-site@example.org", password: "s3cret-passw0rD")
         XCTAssertNil(wrong)
-        let empty = try await store.verifyCredential(username: "wp-site@example.org", password: "")
+        let empty = try await store.verifiedLogin(username: "wp-site@example.org", password: "")
         XCTAssertNil(empty)
-        let unknown = try await store.verifyCredential(username: "nobody", password: "s3cret-passw0rd")
+        let unknown = try await store.verifiedLogin(username: "nobody", password: "s3cret-passw0rd")
         XCTAssertNil(unknown)
-        let malformed = try await store.verifyCredential(username: "bad user\r\n", password: "s3cret-passw0rd")
+        let malformed = try await store.verifiedLogin(username: "bad user\r\n", password: "s3cret-passw0rd")
         XCTAssertNil(malformed)
 
         let list = try await store.credentials()
@@ -26,16 +26,16 @@ final class CredentialTests: XCTestCase {
         // Refreshed at most once a minute.
         let firstUse = clock.now
         clock.advance(30)
-        _ = try await store.verifyCredential(username: "wp-site@example.org", password: "s3cret-passw0rd")
+        _ = try await store.verifiedLogin(username: "wp-site@example.org", password: "s3cret-passw0rd")
         var lastUsed = try await store.credentials().first?.lastUsedAt
         XCTAssertEqual(lastUsed, firstUse)
         clock.advance(31)
-        _ = try await store.verifyCredential(username: "wp-site@example.org", password: "s3cret-passw0rd")
+        _ = try await store.verifiedLogin(username: "wp-site@example.org", password: "s3cret-passw0rd")
         lastUsed = try await store.credentials().first?.lastUsedAt
         XCTAssertEqual(lastUsed, clock.now)
 
         try await store.removeCredential(username: "wp-site@example.org")
-        let afterRemoval = try await store.verifyCredential(username: "wp-site@example.org", password: "s3cret-passw0rd")
+        let afterRemoval = try await store.verifiedLogin(username: "wp-site@example.org", password: "s3cret-passw0rd")
         XCTAssertNil(afterRemoval)
         await assertThrows(.unknownCredential("wp-site@example.org")) {
             try await store.removeCredential(username: "wp-site@example.org")
@@ -135,8 +135,8 @@ final class CredentialTests: XCTestCase {
             }
             return samples.sorted()[2]
         }
-        let wrong = try await median { _ = try await store.verifyCredential(username: "site1", password: "wrong-password") }
-        let unknown = try await median { _ = try await store.verifyCredential(username: "nobody", password: "wrong-password") }
+        let wrong = try await median { _ = try await store.verifiedLogin(username: "site1", password: "wrong-password") }
+        let unknown = try await median { _ = try await store.verifiedLogin(username: "nobody", password: "wrong-password") }
         XCTAssertGreaterThan(unknown, wrong * 0.4, "unknown: \(unknown) ns, wrong password: \(wrong) ns")
     }
 
@@ -147,7 +147,7 @@ final class CredentialTests: XCTestCase {
         let results = try await withThrowingTaskGroup(of: Bool.self) { group in
             for i in 0..<16 {
                 group.addTask {
-                    try await store.verifyCredential(username: "site1", password: i % 2 == 0 ? "right-password" : "wrong") != nil
+                    try await store.verifiedLogin(username: "site1", password: i % 2 == 0 ? "right-password" : "wrong") != nil
                 }
             }
             return try await group.reduce(into: [Bool]()) { $0.append($1) }
@@ -182,11 +182,11 @@ final class LoginCacheTests: XCTestCase {
         let store = try openStore(dir)
         try await store.addAccount(name: "main", kind: .sandbox)
         try await store.addCredential(username: "site1", account: "main", password: "chosen-password-1")
-        let first = try await store.verifyCredential(username: "site1", password: "chosen-password-1")
+        let first = try await store.verifiedLogin(username: "site1", password: "chosen-password-1")
         XCTAssertNotNil(first)
         XCTAssertEqual(slowChecks(store), 1)
         for _ in 0..<5 {
-            let again = try await store.verifyCredential(username: "site1", password: "chosen-password-1")
+            let again = try await store.verifiedLogin(username: "site1", password: "chosen-password-1")
             XCTAssertNotNil(again)
         }
         XCTAssertEqual(slowChecks(store), 1, "later logins come from the cache")
@@ -194,12 +194,12 @@ final class LoginCacheTests: XCTestCase {
         // Another process (the CLI) removes the login and adds it again with a new password.
         let cli = try openStore(dir)
         try await cli.removeCredential(username: "site1")
-        let afterRemoval = try await store.verifyCredential(username: "site1", password: "chosen-password-1")
+        let afterRemoval = try await store.verifiedLogin(username: "site1", password: "chosen-password-1")
         XCTAssertNil(afterRemoval, "a removed login stops working at once")
         try await cli.addCredential(username: "site1", account: "main", password: "chosen-password-2")
-        let oldPassword = try await store.verifyCredential(username: "site1", password: "chosen-password-1")
+        let oldPassword = try await store.verifiedLogin(username: "site1", password: "chosen-password-1")
         XCTAssertNil(oldPassword, "the old password of a changed login stops working at once")
-        let newPassword = try await store.verifyCredential(username: "site1", password: "chosen-password-2")
+        let newPassword = try await store.verifiedLogin(username: "site1", password: "chosen-password-2")
         XCTAssertNotNil(newPassword)
     }
 
@@ -208,11 +208,11 @@ final class LoginCacheTests: XCTestCase {
         try await store.addAccount(name: "main", kind: .sandbox)
         try await store.addCredential(username: "site1", account: "main", password: "chosen-password-1")
         for attempt in 1...3 {
-            let wrong = try await store.verifyCredential(username: "site1", password: "wrong-password")
+            let wrong = try await store.verifiedLogin(username: "site1", password: "wrong-password")
             XCTAssertNil(wrong)
             XCTAssertEqual(slowChecks(store), attempt, "every wrong password costs a full check")
         }
-        let unknown = try await store.verifyCredential(username: "nobody", password: "chosen-password-1")
+        let unknown = try await store.verifiedLogin(username: "nobody", password: "chosen-password-1")
         XCTAssertNil(unknown)
         XCTAssertEqual(slowChecks(store), 4, "an unknown username costs the same")
     }
@@ -225,9 +225,9 @@ final class LoginCacheTests: XCTestCase {
         let stored = try await store.pool.read { try String.fetchOne($0, sql: "SELECT password_hash FROM credentials") }
         XCTAssertTrue(stored?.hasPrefix("$sha256$") == true, stored ?? "")
         XCTAssertFalse(stored?.contains(password) ?? true)
-        let ok = try await store.verifyCredential(username: "site2", password: password)
+        let ok = try await store.verifiedLogin(username: "site2", password: password)
         XCTAssertNotNil(ok)
-        let wrong = try await store.verifyCredential(username: "site2", password: password + "x")
+        let wrong = try await store.verifiedLogin(username: "site2", password: password + "x")
         XCTAssertNil(wrong)
         XCTAssertEqual(slowChecks(store), 0)
     }
@@ -238,14 +238,14 @@ final class LoginCacheTests: XCTestCase {
         try await store.addCredential(username: "site1", account: "main", password: "placeholder-1")
         let old = try PasswordHasher(parameters: PasswordHasher.Parameters(logN: 9, r: 8, p: 1)).hash("old-password-1")
         try await store.pool.write { try $0.execute(sql: "UPDATE credentials SET password_hash = ?", arguments: [old]) }
-        let ok = try await store.verifyCredential(username: "site1", password: "old-password-1")
+        let ok = try await store.verifiedLogin(username: "site1", password: "old-password-1")
         XCTAssertNotNil(ok, "a hash made with other parameters still verifies")
         let upgraded = try await store.pool.read { try String.fetchOne($0, sql: "SELECT password_hash FROM credentials") }
         XCTAssertTrue(upgraded?.hasPrefix("$scrypt$ln=8,r=8,p=1$") == true, upgraded ?? "")
         XCTAssertNotEqual(upgraded, old)
-        let afterUpgrade = try await store.verifyCredential(username: "site1", password: "old-password-1")
+        let afterUpgrade = try await store.verifiedLogin(username: "site1", password: "old-password-1")
         XCTAssertNotNil(afterUpgrade)
-        let wrong = try await store.verifyCredential(username: "site1", password: "old-password-2")
+        let wrong = try await store.verifiedLogin(username: "site1", password: "old-password-2")
         XCTAssertNil(wrong)
     }
 

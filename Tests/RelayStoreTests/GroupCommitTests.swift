@@ -10,7 +10,7 @@ final class GroupCommitTests: XCTestCase {
         var messages: [NewMessage] = []
         for _ in 0..<64 { messages.append(try spoolMessage(store)) }
         let ids = try await withThrowingTaskGroup(of: Int64.self) { group in
-            for message in messages { group.addTask { try await committer.accept(message) } }
+            for message in messages { group.addTask { try await committer.accept(message).id } }
             return try await group.reduce(into: []) { $0.append($1) }
         }
         XCTAssertEqual(Set(ids).count, 64)
@@ -30,7 +30,7 @@ final class GroupCommitTests: XCTestCase {
         let bad = try spoolMessage(store, account: "gone")
         async let first = committer.accept(good)
         async let second = committer.accept(bad)
-        let id = try await first
+        let id = try await first.id
         do {
             _ = try await second
             XCTFail("an unknown account must fail")
@@ -49,7 +49,7 @@ final class GroupCommitTests: XCTestCase {
         var messages: [NewMessage] = []
         for _ in 0..<40 { messages.append(try spoolMessage(store, syncingDirectory: false)) }
         let ids = try await withThrowingTaskGroup(of: Int64.self) { group in
-            for message in messages { group.addTask { try await committer.accept(message) } }
+            for message in messages { group.addTask { try await committer.accept(message).id } }
             return try await group.reduce(into: []) { $0.append($1) }
         }
         XCTAssertEqual(Set(ids).count, 40)
@@ -91,7 +91,7 @@ final class BatchedAttemptTests: XCTestCase {
         let store = try openStore(makeTemporaryDirectory(self))
         try await store.addAccount(name: "main", kind: .sandbox, state: .ok)
         var ids: [Int64] = []
-        for _ in 0..<48 { ids.append(try await store.acceptMessage(try spoolMessage(store))) }
+        for _ in 0..<48 { ids.append(try await store.accept(try spoolMessage(store, status: .sending))) }
         let results = await withTaskGroup(of: (Int64, Bool).self) { group in
             for id in ids + [999_999] {
                 group.addTask {

@@ -86,9 +86,11 @@ import Testing
         let store = try RelayStore.open(dataDirectory: dir + "/data", options: .init(passwordHashing: .testing))
         let detail = ProblemDetail(reason: "rateLimitExceeded", retryAfter: Date(timeIntervalSince1970: 1_800_000_000),
                                    endpoint: .gmailSend, httpStatus: 429, bodyFormat: .googleError, rawBody: "{}")
-        _ = try await store.recordAttempt(NewAttempt(
+        // Message 3 is queued in the old database: claimed and finished as the worker does.
+        #expect(try await store.claimAll().map(\.id) == [3])
+        _ = try await store.finish(3, .queued(problemCode: .rateLimited, nextAttemptAt: Date() + 60, detail: nil), attempts: [NewAttempt(
             messageID: 3, startedAt: Date(), finishedAt: Date(), endpoint: "https://example.invalid/send", httpStatus: 429,
-            responseBody: "{}", problemCode: .rateLimited, problemDetail: detail, nextDelaySeconds: 60))
+            responseBody: "{}", problemCode: .rateLimited, problemDetail: detail, nextDelaySeconds: 60)])
         #expect(try await store.attempts(messageID: 3).last?.detail == detail)
         try await store.setAccountState(name: "blog", state: .needsReauth, problemCode: .testingModeExpiry)
         #expect(try await store.accountHadProblem("blog", .testingModeExpiry))

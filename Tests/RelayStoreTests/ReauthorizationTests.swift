@@ -11,9 +11,9 @@ final class ReauthorizationTests: XCTestCase {
         try await store.addAccount(name: "main", kind: .oauthUser, secret: Data("old grant".utf8), state: .ok)
         try await store.addAccount(name: "other", kind: .oauthUser, state: .ok)
         try await store.setAccountState(name: "main", state: .needsReauth, problemCode: .grantRevoked, detail: ProblemDetail())
-        let held = try await store.acceptMessage(try spoolMessage(store, account: "main", status: .held))
-        let alsoHeld = try await store.acceptMessage(try spoolMessage(store, account: "main", status: .held))
-        let otherHeld = try await store.acceptMessage(try spoolMessage(store, account: "other", status: .held))
+        let held = try await store.accept(try spoolMessage(store, account: "main", status: .held))
+        let alsoHeld = try await store.accept(try spoolMessage(store, account: "main", status: .held))
+        let otherHeld = try await store.accept(try spoolMessage(store, account: "other", status: .held))
 
         clock.advance(60)
         let consented = clock.now

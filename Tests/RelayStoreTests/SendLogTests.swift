@@ -5,7 +5,9 @@ import XCTest
 @testable import RelayStore
 
 final class SendLogTests: XCTestCase {
-    private func seeded() async throws -> (RelayStore, TestClock, [Int64]) {
+    /// Four messages (shop, shop, blog, blog), accepted in `statuses` (`.sending` as the synchronous
+    /// path accepts them, so a test can end their attempt as it needs).
+    private func seeded(_ statuses: [MessageStatus] = [.queued, .queued, .queued, .queued]) async throws -> (RelayStore, TestClock, [Int64]) {
         let clock = TestClock()
         let store = try openStore(makeTemporaryDirectory(self), clock: clock)
         try await store.addAccount(name: "shop", kind: .oauthUser, state: .ok)
@@ -17,17 +19,17 @@ final class SendLogTests: XCTestCase {
             ("blog", "wordpress@blog.example", ["admin@blog.example"], "New comment: 100% agree"),
             ("blog", "wordpress@blog.example", ["admin@blog.example"], nil),
         ]
-        for (account, from, to, subject) in specs {
+        for ((account, from, to, subject), status) in zip(specs, statuses) {
             clock.advance(1)
-            ids.append(try await store.acceptMessage(try spoolMessage(store, account: account, from: from, to: to, subject: subject)))
+            ids.append(try await store.accept(try spoolMessage(store, account: account, from: from, to: to, subject: subject, status: status)))
         }
         return (store, clock, ids)
     }
 
     func testFiltersAndPaging() async throws {
-        let (store, _, ids) = try await seeded()
-        try await store.markSent(id: ids[0], gmailID: "18c2f0a1b2c3d4e5")
-        try await store.markStatus(id: ids[2], status: .failed, problemCode: .messageRejected)
+        let (store, _, ids) = try await seeded([.sending, .queued, .sending, .queued])
+        try await store.finish(ids[0], .sent(gmailID: "18c2f0a1b2c3d4e5"))
+        try await store.finish(ids[2], .failed(problemCode: .messageRejected, detail: "invalid_argument"))
 
         var page = try await store.messages()
         XCTAssertEqual(page.map(\.id), ids.reversed(), "newest first")
@@ -66,14 +68,14 @@ final class SendLogTests: XCTestCase {
     }
 
     func testMessageRecordJSONKeysAndValues() async throws {
-        let (store, _, ids) = try await seeded()
-        try await store.markSent(id: ids[1], gmailID: "18c2")
+        let (store, _, ids) = try await seeded([.queued, .sending, .queued, .queued])
+        try await store.finish(ids[1], .sent(gmailID: "18c2"))
         let record = try await XCTUnwrapAsync(await store.message(id: ids[1]))
         let data = try JSONEncoder().encode(record)
         let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         XCTAssertEqual(Set(object.keys), [
             "id", "status", "account", "mail_from", "recipients", "subject", "message_id", "size", "gmail_id",
-            "problem", "attempts", "created_at", "updated_at", "sandbox", "peer", "tls",
+            "problem", "attempts", "created_at", "updated_at", "sandbox", "peer", "tls", "sent_through",
         ])
         XCTAssertEqual(MessageRecord.jsonKeys, Set(object.keys))
         XCTAssertEqual(object["recipients"] as? [String], ["bob@example.com", "carol@example.com"])
@@ -92,18 +94,19 @@ final class SendLogTests: XCTestCase {
     }
 
     func testAttemptsAreRecordedInFull() async throws {
-        let (store, clock, ids) = try await seeded()
+        let (store, clock, ids) = try await seeded([.sending, .queued, .queued, .queued])
         let body = #"{"error":{"code":429,"message":"User-rate limit exceeded.  Retry after 2025-06-15T16:00:00.000Z","status":"RESOURCE_EXHAUSTED"}}"#
         let started = clock.now
         clock.advance(2)
-        try await store.recordAttempt(NewAttempt(
+        try await store.finish(ids[0], .queued(problemCode: .rateLimited, nextAttemptAt: clock.now + 60.5, detail: nil), attempts: [NewAttempt(
             messageID: ids[0], startedAt: started, finishedAt: clock.now,
             endpoint: "https://gmail.googleapis.com/upload/gmail/v1/users/me/messages/send?uploadType=media",
-            httpStatus: 429, responseBody: body, problemCode: .rateLimited, nextDelaySeconds: 60.5))
-        try await store.markStatus(id: ids[0], status: .queued, problemCode: .rateLimited, nextAttemptAt: clock.now + 60.5)
-        try await store.recordAttempt(NewAttempt(
+            httpStatus: 429, responseBody: body, problemCode: .rateLimited, nextDelaySeconds: 60.5)])
+        clock.advance(61)
+        _ = try await store.claimAll()
+        try await store.finish(ids[0], .queued(problemCode: .rateLimited, nextAttemptAt: clock.now + 60.5, detail: nil), attempts: [NewAttempt(
             messageID: ids[0], startedAt: clock.now, finishedAt: clock.now, endpoint: "https://gmail.googleapis.com/x",
-            httpStatus: nil, responseBody: nil, problemCode: .networkError, nextDelaySeconds: nil))
+            httpStatus: nil, responseBody: nil, problemCode: .networkError, nextDelaySeconds: nil)])
 
         let attempts = try await store.attempts(messageID: ids[0])
         XCTAssertEqual(attempts.count, 2)
@@ -126,22 +129,23 @@ final class SendLogTests: XCTestCase {
         XCTAssertEqual(json?["response_body"] as? String, body)
 
         let huge = String(repeating: "x", count: RelayStore.maximumResponseBodyBytes + 10)
-        try await store.recordAttempt(NewAttempt(
+        clock.advance(61)
+        _ = try await store.claimAll()
+        try await store.finish(ids[0], .failed(problemCode: .backendError, detail: "502"), attempts: [NewAttempt(
             messageID: ids[0], startedAt: clock.now, finishedAt: clock.now, endpoint: "e", httpStatus: 502,
-            responseBody: huge, problemCode: nil, nextDelaySeconds: nil))
+            responseBody: huge, problemCode: nil, nextDelaySeconds: nil)])
         let kept = try await store.attempts(messageID: ids[0]).last?.responseBody ?? ""
         XCTAssertTrue(kept.hasPrefix(String(repeating: "x", count: 1000)))
         XCTAssertTrue(kept.hasSuffix("[truncated: \(huge.utf8.count) bytes in all]"), String(kept.suffix(60)))
     }
 
     func testQueueCounts() async throws {
-        let (store, clock, ids) = try await seeded()
-        try await store.markSent(id: ids[0], gmailID: "a")
-        try await store.markStatus(id: ids[1], status: .held, problemCode: .grantRevoked)
-        try await store.markStatus(id: ids[2], status: .failed, problemCode: .messageRejected)
+        let (store, clock, ids) = try await seeded([.sending, .held, .sending, .queued])
+        try await store.finish(ids[0], .sent(gmailID: "a"))
+        try await store.finish(ids[2], .failed(problemCode: .messageRejected, detail: "invalid_argument"))
         var counts = try await store.queueCounts()
         XCTAssertEqual(counts, QueueCounts(queued: 1, sending: 0, held: 1, failed: 1, sent24h: 1))
-        _ = try await store.claimDue(limit: 10)
+        _ = try await store.claimAll()
         counts = try await store.queueCounts()
         XCTAssertEqual(counts, QueueCounts(queued: 0, sending: 1, held: 1, failed: 1, sent24h: 1))
         clock.advance(24 * 3600 + 1)
@@ -155,21 +159,21 @@ final class SendLogTests: XCTestCase {
         let (store, clock, ids) = try await seeded()
         let due = try await store.nextDueDate()
         XCTAssertNotNil(due)
-        let claimed = try await store.claimDue(limit: 3)
+        let claimed = try await store.claimAll(limit: 3)
         XCTAssertEqual(claimed.map(\.id), Array(ids.prefix(3)), "oldest due first")
         XCTAssertTrue(claimed.allSatisfy { $0.status == .sending })
-        let again = try await store.claimDue(limit: 10)
+        let again = try await store.claimAll()
         XCTAssertEqual(again.map(\.id), [ids[3]], "claimed ones are not handed out twice")
 
         try await store.markStatus(id: ids[0], status: .queued, problemCode: .backendError, nextAttemptAt: clock.now + 30)
-        var none = try await store.claimDue(limit: 10)
+        var none = try await store.claimAll()
         XCTAssertEqual(none.count, 0, "not due yet")
         let nextDue = try await store.nextDueDate()
         XCTAssertEqual(nextDue, clock.now + 30)
         clock.advance(31)
-        let retried = try await store.claimDue(limit: 10)
+        let retried = try await store.claimAll()
         XCTAssertEqual(retried.map(\.id), [ids[0]])
-        try await store.markSent(id: ids[0], gmailID: "g1")
+        try await store.finish(ids[0], .sent(gmailID: "g1"))
         let record = try await XCTUnwrapAsync(await store.message(id: ids[0]))
         XCTAssertEqual(record.status, .sent)
         XCTAssertEqual(record.gmailID, "g1")
@@ -177,22 +181,24 @@ final class SendLogTests: XCTestCase {
         XCTAssertNil(record.nextAttemptAt)
         let kinds = try await store.events(messageID: ids[0]).map(\.kind.rawValue)
         XCTAssertEqual(kinds, ["accepted", "queued", "sent"])
-        none = try await store.claimDue(limit: 10)
+        none = try await store.claimAll()
         XCTAssertEqual(none.count, 0)
         let empty = try await store.nextDueDate()
         XCTAssertNil(empty)
-        await assertThrows(.unknownMessage(999)) { try await store.markSent(id: 999, gmailID: "x") }
+        await assertThrows(.unknownMessage(999)) {
+            try await store.finishAttempt(AttemptReport(messageID: 999, account: "shop", outcome: .sent(gmailID: "x")))
+        }
         await assertThrows(.unknownMessage(999)) { try await store.markStatus(id: 999, status: .failed) }
         await assertThrows(.unknownMessage(999)) {
-            try await store.recordAttempt(NewAttempt(
+            try await store.finishAttempt(AttemptReport(messageID: 999, account: "shop", attempts: [NewAttempt(
                 messageID: 999, startedAt: clock.now, finishedAt: clock.now, endpoint: "e", httpStatus: nil,
-                responseBody: nil, problemCode: nil, nextDelaySeconds: nil))
+                responseBody: nil, problemCode: nil, nextDelaySeconds: nil)], outcome: .failed(problemCode: .backendError, detail: "x")))
         }
     }
 
     func testRestartRequeuesInterruptedSends() async throws {
         let (store, _, ids) = try await seeded()
-        _ = try await store.claimDue(limit: 2)
+        _ = try await store.claimAll(limit: 2)
         let requeued = try await store.requeueInterrupted()
         XCTAssertEqual(requeued, 2)
         let statuses = try await store.messages().map(\.status)
@@ -202,12 +208,9 @@ final class SendLogTests: XCTestCase {
     }
 
     func testHeldReleaseRetryAndDiscard() async throws {
-        let (store, _, ids) = try await seeded()
-        try await store.markStatus(id: ids[0], status: .held, problemCode: .grantRevoked)
-        try await store.markStatus(id: ids[1], status: .held, problemCode: .grantRevoked)
-        try await store.markStatus(id: ids[2], status: .held, problemCode: .apiDisabled)
+        let (store, _, ids) = try await seeded([.held, .held, .held, .sending])
 
-        let released = try await store.releaseHeld(account: "shop")
+        let released = try await store.updateAccount(AccountUpdate(name: "shop", afterwards: .readyToSend))
         XCTAssertEqual(released, 2)
         var record = try await XCTUnwrapAsync(await store.message(id: ids[0]))
         XCTAssertEqual(record.status, .queued)
@@ -219,7 +222,7 @@ final class SendLogTests: XCTestCase {
         record = try await XCTUnwrapAsync(await store.message(id: ids[2]))
         XCTAssertEqual(record.status, .queued)
 
-        try await store.markSent(id: ids[3], gmailID: nil)
+        try await store.finish(ids[3], .sent(gmailID: nil))
         await assertThrows(.invalidTransition(id: ids[3], from: .sent, to: .queued)) { try await store.retry(id: ids[3]) }
         await assertThrows(.invalidTransition(id: ids[3], from: .sent, to: .discarded)) { try await store.discard(id: ids[3]) }
         await assertThrows(.unknownMessage(12345)) { try await store.retry(id: 12345) }
@@ -230,9 +233,10 @@ final class SendLogTests: XCTestCase {
         XCTAssertEqual(discardEvent?.kind, .discarded)
         XCTAssertEqual(discardEvent?.detail, "discarded by operator")
 
-        _ = try await store.claimDue(limit: 1)
+        _ = try await store.claimAll(limit: 1)
         await assertThrows(.invalidTransition(id: ids[0], from: .sending, to: .discarded)) { try await store.discard(id: ids[0]) }
 
+        _ = try await store.claimAll()
         try await store.markStatus(id: ids[1], status: .failed, problemCode: .messageRejected)
         try await store.markStatus(id: ids[0], status: .held, problemCode: .grantRevoked)
         let all = try await store.retryAll()
@@ -242,8 +246,8 @@ final class SendLogTests: XCTestCase {
     }
 
     func testRetryNeedsTheBody() async throws {
-        let (store, _, ids) = try await seeded()
-        try await store.markStatus(id: ids[0], status: .failed, problemCode: .backendError)
+        let (store, _, ids) = try await seeded([.sending, .queued, .queued, .queued])
+        try await store.finish(ids[0], .failed(problemCode: .backendError, detail: "x"))
         try writeSync(store) { try $0.execute(sql: "UPDATE messages SET spool_path = NULL WHERE id = ?", arguments: [ids[0]]) }
         await assertThrows(.spoolFileMissing(id: ids[0])) { try await store.retry(id: ids[0]) }
         let count = try await store.retryAll()
@@ -251,16 +255,14 @@ final class SendLogTests: XCTestCase {
     }
 
     func testPurgeRemovesOldFinishedMessagesAndTheirFiles() async throws {
-        let (store, clock, ids) = try await seeded()
-        try await store.markSent(id: ids[0], gmailID: "a")
-        try await store.markStatus(id: ids[1], status: .failed, problemCode: .backendError)
-        try await store.recordAttempt(NewAttempt(
+        let (store, clock, ids) = try await seeded([.sending, .sending, .held, .sending])
+        try await store.finish(ids[0], .sent(gmailID: "a"))
+        try await store.finish(ids[1], .failed(problemCode: .backendError, detail: "x"), attempts: [NewAttempt(
             messageID: ids[1], startedAt: clock.now, finishedAt: clock.now, endpoint: "e", httpStatus: 400,
-            responseBody: "{}", problemCode: .backendError, nextDelaySeconds: nil))
-        try await store.markStatus(id: ids[2], status: .held, problemCode: .apiDisabled)
+            responseBody: "{}", problemCode: .backendError, nextDelaySeconds: nil)])
         let paths = try await store.messages().compactMap(\.spoolPath)
         clock.advance(31 * 24 * 3600)
-        try await store.markSent(id: ids[3], gmailID: "recent")
+        try await store.finish(ids[3], .sent(gmailID: "recent"))
 
         let result = try await store.purge(before: clock.now - 30 * 24 * 3600)
         XCTAssertEqual(result, PurgeResult(messagesRemoved: 2, spoolFilesRemoved: 2))

@@ -107,7 +107,7 @@ final class SpoolTests: XCTestCase {
         let store = try openStore(makeTemporaryDirectory(self), clock: clock)
         try await store.addAccount(name: "main", kind: .sandbox)
         let referenced = try spoolMessage(store)
-        let id = try await store.acceptMessage(referenced)
+        let id = try await store.accept(referenced)
 
         // Crash between finish() and the commit: a body no row points to.
         let orphanFile = try store.spool.create()

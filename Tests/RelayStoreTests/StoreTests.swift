@@ -36,7 +36,7 @@ final class StoreTests: XCTestCase {
     func testCheckConstraintsRejectUnknownStatus() async throws {
         let store = try openStore(makeTemporaryDirectory(self))
         try await store.addAccount(name: "main", kind: .sandbox)
-        let id = try await store.acceptMessage(try spoolMessage(store))
+        let id = try await store.accept(try spoolMessage(store))
         XCTAssertThrowsError(try writeSync(store) { db in
             try db.execute(sql: "UPDATE messages SET status = 'lost' WHERE id = ?", arguments: [id])
         })
@@ -49,7 +49,7 @@ final class StoreTests: XCTestCase {
         var message = try spoolMessage(store, to: ["a@example.com", "b@example.com"], subject: "Order #42")
         message.tls = true
         message.rewrittenHeaders = "From: me@example.com\r\n"
-        let id = try await store.acceptMessage(message)
+        let id = try await store.accept(message)
 
         let record = try await XCTUnwrapAsync(await store.message(id: id))
         XCTAssertEqual(record.id, id)
@@ -75,22 +75,12 @@ final class StoreTests: XCTestCase {
         XCTAssertTrue(events[0].detail.contains("over TLS"), events[0].detail)
     }
 
-    func testAcceptForUnknownAccountFailsAndBatchKeepsTheOthers() async throws {
+    func testAcceptForUnknownAccountFails() async throws {
         let store = try openStore(makeTemporaryDirectory(self))
         try await store.addAccount(name: "main", kind: .sandbox)
-        await assertThrows(.unknownAccount("gone")) { try await store.acceptMessage(try spoolMessage(store, account: "gone")) }
-
-        let batch = [try spoolMessage(store), try spoolMessage(store, account: "gone"), try spoolMessage(store)]
-        let results = try await store.acceptMessages(batch)
-        XCTAssertEqual(results.count, 3)
-        let first = try results[0].get()
-        XCTAssertThrowsError(try results[1].get()) { XCTAssertEqual($0 as? StoreError, .unknownAccount("gone")) }
-        let third = try results[2].get()
-        XCTAssertEqual(third, first + 1)
+        await assertThrows(.unknownAccount("gone")) { try await store.accept(try spoolMessage(store, account: "gone")) }
         let all = try await store.messages()
-        XCTAssertEqual(all.map(\.id), [third, first])
-        let emptyBatch = try await store.acceptMessages([])
-        XCTAssertTrue(emptyBatch.isEmpty)
+        XCTAssertTrue(all.isEmpty)
     }
 
     func testHeldOnAcceptRecordsWhy() async throws {
@@ -98,7 +88,7 @@ final class StoreTests: XCTestCase {
         try await store.addAccount(name: "main", kind: .oauthUser, state: .needsReauth)
         var message = try spoolMessage(store, status: .held)
         message.problemCode = .grantRevoked
-        let id = try await store.acceptMessage(message)
+        let id = try await store.accept(message)
         let record = try await XCTUnwrapAsync(await store.message(id: id))
         XCTAssertEqual(record.status, .held)
         XCTAssertEqual(record.problem, .grantRevoked)
@@ -111,7 +101,7 @@ final class StoreTests: XCTestCase {
         let dir = makeTemporaryDirectory(self)
         var store: RelayStore? = try openStore(dir)
         try await store!.addAccount(name: "main", kind: .sandbox)
-        let id = try await store!.acceptMessage(try spoolMessage(store!, subject: "survives"))
+        let id = try await store!.accept(try spoolMessage(store!, subject: "survives"))
         try store!.close()
         store = nil
 
@@ -121,7 +111,9 @@ final class StoreTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: record.spoolPath!))
         // Migrations are not applied twice.
         let applied = try readSync(reopened) { try String.fetchAll($0, sql: "SELECT identifier FROM grdb_migrations") }
-        XCTAssertEqual(applied, ["v1", "v2", "v3", "v4", "v5-attempt-problem"])
+        XCTAssertEqual(applied, [
+            "v1", "v2", "v3", "v4", "v5-stats-index-key-age", "v5-attempt-problem", "v6-credential-daily-limit", "v7-account-fallback",
+        ])
     }
 
     func testClosedStoreRefusesWork() async throws {
@@ -143,7 +135,7 @@ final class StoreTests: XCTestCase {
         let messages = try (0..<total).map { i in try spoolMessage(server, subject: "m\(i)") }
         async let writes: [Int64] = {
             var ids: [Int64] = []
-            for m in messages { ids.append(try await server.acceptMessage(m)) }
+            for m in messages { ids.append(try await server.accept(m)) }
             return ids
         }()
         // Meanwhile the "CLI" reads and writes through its own connections.
@@ -171,7 +163,9 @@ final class StoreTests: XCTestCase {
         let stores = try results.withLock { $0 }.map { try $0.get() }
         XCTAssertEqual(stores.count, 4)
         let applied = try readSync(stores[0]) { try String.fetchAll($0, sql: "SELECT identifier FROM grdb_migrations") }
-        XCTAssertEqual(applied, ["v1", "v2", "v3", "v4", "v5-attempt-problem"])
+        XCTAssertEqual(applied, [
+            "v1", "v2", "v3", "v4", "v5-stats-index-key-age", "v5-attempt-problem", "v6-credential-daily-limit", "v7-account-fallback",
+        ])
     }
 
     func testDatabaseFromANewerVersionIsRefused() async throws {

@@ -85,3 +85,39 @@ func readSync<T>(_ store: RelayStore, _ body: (Database) throws -> T) throws -> 
 func writeSync<T>(_ store: RelayStore, _ body: (Database) throws -> T) throws -> T {
     try store.pool.write(body)
 }
+
+/// The product's paths, as the tests drive them.
+extension RelayStore {
+    /// Accepts one message the way SMTP does: through a GroupCommitter.
+    func accept(_ message: NewMessage) async throws -> Int64 {
+        try await GroupCommitter(store: self).accept(message).id
+    }
+
+    /// Claims due messages as the worker does, with `perAccount` slots reserved for each account that
+    /// has due mail.
+    func claimAll(limit: Int = 1000, perAccount: Int = 1000) async throws -> [MessageRecord] {
+        let due = try await dueCounts(limit: limit)
+        return try await claimDue(limit: limit, capacities: due.mapValues { min($0, perAccount) })
+    }
+
+    /// An SMTP login as the SMTP server checks it (`checkCredential`): the login, or nil.
+    func verifiedLogin(username: String, password: String) async throws -> VerifiedCredential? {
+        if case .valid(let login) = try await checkCredential(username: username, password: password) { return login }
+        return nil
+    }
+
+    /// A send through the account worked, as `finishAttempt` records it: a message accepted `.sending`
+    /// (synchronous path), sent, and the account's success.
+    func recordSuccess(account: String) async throws {
+        let id = try await accept(try spoolMessage(self, account: account, status: .sending))
+        try await finishAttempt(AttemptReport(messageID: id, account: account, outcome: .sent(gmailID: "g-\(id)"),
+                                              accountChange: .succeeded(at: now)))
+    }
+
+    /// Ends an attempt on a message being sent (accepted `.sending` or claimed), as the deliverer does.
+    @discardableResult
+    func finish(_ id: Int64, _ outcome: AttemptReport.Outcome, attempts: [NewAttempt] = []) async throws -> AttemptEffects {
+        guard let account = try await message(id: id)?.account else { throw StoreError.unknownMessage(id) }
+        return try await finishAttempt(AttemptReport(messageID: id, account: account, attempts: attempts, outcome: outcome))
+    }
+}

@@ -49,6 +49,7 @@ import Testing
         let relay = ProblemCode.allCases.filter { $0.origin == .relay }
         #expect(Set(relay) == [.accountRemoved, .grantMissing, .secretUnreadable, .spoolMissing, .maxAgeExceeded])
         #expect(ProblemCode.allCases.filter { $0.origin == .server }.count == 2)
+        #expect(Set(ProblemCode.allCases.filter { $0.origin == .warning }) == [.serviceAccountKeyOld, .grantTestingExpirySoon])
         #expect(ProblemCode(stored: "from_a_newer_relay") == nil)
     }
 

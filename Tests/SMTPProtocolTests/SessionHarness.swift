@@ -46,6 +46,7 @@ final class SessionDriver {
         case reply(String)
         case startTLS
         case authenticate(String)
+        case checkSender(String)
         case beginMessage
         case messageData
         case endMessage
@@ -57,6 +58,8 @@ final class SessionDriver {
     let users: [String: String]
     var beginMessageSucceeds: Bool
     var commitReply: SMTPReply
+    /// What `checkSender` answers (nil: the sender may go on).
+    var senderRefusal: SMTPReply?
 
     private(set) var wire = ""
     private var unread = ""
@@ -144,6 +147,11 @@ final class SessionDriver {
                 authAttempts.append(Credentials(username: username, password: password))
                 XCTAssertTrue(session.isWaiting, file: file, line: line)
                 perform(session.authenticationFinished(success: users[username] == password))
+            case .checkSender(let mailFrom):
+                mustBeLast()
+                events.append(.checkSender(mailFrom))
+                XCTAssertTrue(session.isWaiting, file: file, line: line)
+                perform(session.senderChecked(refusal: senderRefusal))
             case .beginMessage:
                 mustBeLast()
                 events.append(.beginMessage)

@@ -44,6 +44,8 @@ final class SubmissionTests: XCTestCase {
         XCTAssertEqual(committed.envelope.mailFrom, "site@example.com")
         XCTAssertEqual(committed.envelope.recipients, ["reader@example.org", "second@example.org"])
         XCTAssertEqual(committed.envelope.authenticatedUser, "site@example.com")
+        // The login AUTH verified comes back with the message: the backend need not look it up again.
+        XCTAssertEqual(committed.login, "site@example.com")
         XCTAssertEqual(committed.envelope.heloName, "cms.example.com")
         XCTAssertTrue(committed.envelope.eightBitMIME)
         XCTAssertFalse(committed.envelope.tls)

@@ -18,8 +18,14 @@ final class WebhookReceiver: @unchecked Sendable {
     private var task: Task<Void, any Error>?
     private(set) var url: URL!
 
-    init(failFirst: Int = 0) {
+    private let finalStatus: HTTPResponse.Status
+    private let answer: String
+
+    /// `failFirst` 500s, then `status` with `answer` as the body.
+    init(failFirst: Int = 0, status: HTTPResponse.Status = .noContent, answer: String = "") {
         statuses = Array(repeating: .internalServerError, count: failFirst)
+        finalStatus = status
+        self.answer = answer
     }
 
     var received: [Data] { lock.withLock { bodies } }
@@ -31,9 +37,10 @@ final class WebhookReceiver: @unchecked Sendable {
             let body = try await request.collectBody(upTo: 1 << 20)
             let status: HTTPResponse.Status = self.lock.withLock {
                 self.bodies.append(Data(buffer: body))
-                return self.statuses.isEmpty ? .noContent : self.statuses.removeFirst()
+                return self.statuses.isEmpty ? self.finalStatus : self.statuses.removeFirst()
             }
-            return Response(status: status)
+            guard status != .noContent else { return Response(status: status) }
+            return Response(status: status, body: .init(byteBuffer: ByteBuffer(string: self.answer)))
         }
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         var logger = Logger(label: "receiver")
@@ -105,7 +112,7 @@ final class WebhookReceiver: @unchecked Sendable {
         #expect((problem["steps"] as? [String])?.contains { $0.contains("gmail-relay reauth shop") } == true)
 
         // And back.
-        try await f.store.recordAccountSuccess(name: "shop")
+        try await f.recordSuccess("shop")
         let all = try await receiver.wait(for: 4)
         try #require(all.count >= 4)
         let back = try #require(try JSONSerialization.jsonObject(with: all[3]) as? [String: Any])

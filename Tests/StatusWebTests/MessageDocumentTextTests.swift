@@ -11,8 +11,7 @@ import Testing
     @Test func everyLineOfTheHeadersSentToGmailIsIndented() async throws {
         let f = try Fixture()
         try await f.addAccount("main")
-        let id = try await f.addMessage(account: "main")
-        try await f.store.setRewrittenHeaders(id: id, headers: Self.headers)
+        let id = try await f.addMessage(account: "main", headers: Self.headers)
 
         let document = try #require(try await StatusReporter(store: f.store).messageDocument(id: id))
         let lines = document.humanReadable().split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
@@ -29,8 +28,7 @@ import Testing
     @Test func headersWithBareLineFeedsAreIndentedToo() async throws {
         let f = try Fixture()
         try await f.addAccount("main")
-        let id = try await f.addMessage(account: "main")
-        try await f.store.setRewrittenHeaders(id: id, headers: "From: a@example.com\nTo: b@example.com\n")
+        let id = try await f.addMessage(account: "main", headers: "From: a@example.com\nTo: b@example.com\n")
 
         let document = try #require(try await StatusReporter(store: f.store).messageDocument(id: id))
         #expect(document.humanReadable().contains(

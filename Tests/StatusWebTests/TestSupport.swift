@@ -51,32 +51,60 @@ final class Fixture: @unchecked Sendable {
                                    secret: kind == .sandbox ? nil : Data("grant".utf8), state: state)
     }
 
-    /// A message stored the way the SMTP listener stores one.
+    /// One call to Gmail, as `addMessage` records it.
+    struct Attempt {
+        var status: Int?
+        var body: String?
+    }
+
+    /// A message stored the way the SMTP listener stores one. One that is to be sent or failed, or that
+    /// has an attempt or rewritten headers, goes the delivery path: accepted `.sending` (as the synchronous
+    /// path does), then its attempt ends in `status` through `finishAttempt`.
     func addMessage(
         account: String, subject: String = "Hello", to: [String] = ["alice@example.com"], from: String = "wordpress@example.org",
-        status: MessageStatus = .queued, problem: ProblemCode? = nil
+        status: MessageStatus = .queued, problem: ProblemCode? = nil, gmailID: String? = nil, headers: String? = nil,
+        attempt: Attempt? = nil, accountChange: AttemptReport.AccountChange? = nil
     ) async throws -> Int64 {
         let body = "Subject: \(subject)\r\n\r\nbody\r\n"
         let file = try store.spool.create()
         try file.write(Array(body.utf8))
         let path = try file.finish()
-        return try await store.acceptMessage(NewMessage(
+        let delivered = [.sent, .failed].contains(status) || headers != nil || attempt != nil || accountChange != nil
+        let id = try await GroupCommitter(store: store).accept(NewMessage(
             account: account, credentialUsername: "site1", peer: "127.0.0.1:50000", tls: false, mailFrom: from,
             recipients: to, subject: subject, messageID: "<\(UUID().uuidString)@example.org>",
-            size: Int64(body.utf8.count), spoolPath: path, sandbox: false, status: status, problemCode: problem))
+            size: Int64(body.utf8.count), spoolPath: path, sandbox: false, status: delivered ? .sending : status,
+            problemCode: delivered ? nil : problem)).id
+        guard delivered else { return id }
+        let now = Date()
+        let outcome: AttemptReport.Outcome = switch status {
+        case .sent: .sent(gmailID: gmailID)
+        case .failed: .failed(problemCode: problem ?? .messageRejected, detail: (problem ?? .messageRejected).rawValue)
+        case .held: .held(problemCode: problem ?? .grantRevoked)
+        default: .queued(problemCode: problem, nextAttemptAt: now, detail: nil)
+        }
+        // A failed attempt carries the classifier's detail, as the delivery engine stores it.
+        let attempts: [NewAttempt] = attempt.map { attempt in
+            let detail = problem.map { _ in
+                FailureClassifier.classify(GoogleFailure(
+                    endpoint: .gmailSend, status: attempt.status, body: Data((attempt.body ?? "").utf8), accountKind: .userGrant,
+                    now: now)).detail
+            }
+            return [NewAttempt(
+                messageID: id, startedAt: now.addingTimeInterval(-0.4), finishedAt: now,
+                endpoint: "https://gmail.googleapis.com/upload/gmail/v1/users/me/messages/send?uploadType=media",
+                httpStatus: attempt.status, responseBody: attempt.body, problemCode: problem, problemDetail: detail,
+                nextDelaySeconds: nil)]
+        } ?? []
+        try await store.finishAttempt(AttemptReport(
+            messageID: id, account: account, rewrittenHeaders: headers, attempts: attempts, outcome: outcome,
+            accountChange: accountChange))
+        return id
     }
 
-    /// A send attempt recorded the way the delivery engine records it: a failed one with the classifier's detail.
-    func addAttempt(_ id: Int64, status: Int?, body: String?, problem: ProblemCode?) async throws {
-        let now = Date()
-        let detail = problem.map { _ in
-            FailureClassifier.classify(GoogleFailure(
-                endpoint: .gmailSend, status: status, body: Data((body ?? "").utf8), accountKind: .userGrant, now: now)).detail
-        }
-        try await store.recordAttempt(NewAttempt(
-            messageID: id, startedAt: now.addingTimeInterval(-0.4), finishedAt: now,
-            endpoint: "https://gmail.googleapis.com/upload/gmail/v1/users/me/messages/send?uploadType=media",
-            httpStatus: status, responseBody: body, problemCode: problem, problemDetail: detail, nextDelaySeconds: nil))
+    /// A send through the account worked, recorded as the delivery path records one.
+    func recordSuccess(_ name: String) async throws {
+        _ = try await addMessage(account: name, status: .sent, gmailID: "g-success", accountChange: .succeeded(at: Date()))
     }
 
     /// The account blocked the way the delivery engine records it: the code and Google's detail.

@@ -15,13 +15,17 @@ $args    = isset( $argv[3] ) ? json_decode( $argv[3], true, 512, JSON_THROW_ON_E
 // What a web request would have; wp-config.php reads the site URL from its own constants.
 $site_url               = trim( file_get_contents( $site . '/site-url' ) );
 $_SERVER['HTTP_HOST']   = parse_url( $site_url, PHP_URL_HOST ) . ':' . parse_url( $site_url, PHP_URL_PORT );
-$_SERVER['REQUEST_URI']    = '/';
+// On a network, the path picks the site (a subdirectory install: /shop/ is the site "shop").
+$_SERVER['REQUEST_URI']    = isset( $args['path'] ) ? $args['path'] : '/';
 $_SERVER['REQUEST_METHOD'] = 'GET';
 $_SERVER['SERVER_NAME'] = 'localhost';
 $_SERVER['REMOTE_ADDR'] = '127.0.0.1';
 
 if ( 'install' === $command ) {
 	define( 'WP_INSTALLING', true );
+}
+if ( 'install_network' === $command ) {
+	define( 'WP_INSTALLING_NETWORK', true ); // As wp-admin/network.php: $wpdb then knows the network tables.
 }
 if ( ! empty( $args['admin'] ) ) {
 	define( 'WP_ADMIN', true ); // is_admin(): the plugin registers its admin hooks.
@@ -56,12 +60,93 @@ switch ( $command ) {
 	case 'install':
 		require_once ABSPATH . 'wp-admin/includes/upgrade.php';
 		$result = wp_install( $args['title'], 'admin', $args['admin_email'], false, '', $args['admin_password'] );
+		if ( ! empty( $args['url'] ) ) {
+			// Without WP_HOME/WP_SITEURL (a network: they would be every site's), php-cli cannot guess it.
+			update_option( 'siteurl', $args['url'] );
+			update_option( 'home', $args['url'] );
+		}
 		grb_out( array( 'user_id' => $result['user_id'] ) );
+		break;
+
+	case 'install_network':
+		// What Tools -> Network Setup does (WP_ALLOW_MULTISITE): the network tables and the network.
+		require_once ABSPATH . 'wp-admin/includes/upgrade.php';
+		global $wpdb;
+		foreach ( $wpdb->tables( 'ms_global' ) as $table => $prefixed_table ) {
+			$wpdb->$table = $prefixed_table; // As wp-admin/network.php does before the network exists.
+		}
+		install_network();
+		$result = populate_network( 1, $args['domain'], $args['admin_email'], $args['title'], '/', false );
+		grb_out( array( 'error' => is_wp_error( $result ) ? $result->get_error_message() : null ) );
+		break;
+
+	case 'add_site':
+		$user = get_user_by( 'login', 'admin' );
+		// wp_insert_site(), as Sites -> Add New ends up calling (wpmu_create_blog() would drop the port's colon).
+		$id = wp_insert_site(
+			array(
+				'domain'  => get_network()->domain,
+				'path'    => $args['site_path'],
+				'title'   => $args['title'],
+				'user_id' => $user->ID,
+			)
+		);
+		if ( ! is_wp_error( $id ) ) {
+			// WordPress drops the colon of a domain with a port (networks are meant for ports 80 and
+			// 443); the test network runs on php -S's port, so the site gets the network's domain back.
+			global $wpdb;
+			$domain = get_network()->domain;
+			$wpdb->update( $wpdb->blogs, array( 'domain' => $domain ), array( 'blog_id' => $id ) );
+			clean_blog_cache( $id );
+			$url = untrailingslashit( 'http://' . $domain . $args['site_path'] );
+			update_blog_option( $id, 'home', $url );
+			update_blog_option( $id, 'siteurl', $url );
+		}
+		grb_out(
+			array(
+				'error' => is_wp_error( $id ) ? $id->get_error_message() : null,
+				'id'    => is_wp_error( $id ) ? null : $id,
+				'home'  => is_wp_error( $id ) ? null : get_home_url( $id ),
+			)
+		);
+		break;
+
+	case 'install_zip':
+		// Plugins -> Add New -> Upload Plugin: WordPress's own upgrader unpacks the zip into wp-content/plugins.
+		grb_be_admin();
+		require_once ABSPATH . 'wp-admin/includes/admin.php';
+		require_once ABSPATH . 'wp-admin/includes/class-wp-upgrader.php';
+		// The test site makes no requests to wordpress.org (they are blocked and WordPress warns).
+		remove_action( 'upgrader_process_complete', array( 'Language_Pack_Upgrader', 'async_upgrade' ), 20 );
+		remove_action( 'upgrader_process_complete', 'wp_version_check' );
+		remove_action( 'upgrader_process_complete', 'wp_update_plugins' );
+		remove_action( 'upgrader_process_complete', 'wp_update_themes' );
+		$skin     = new Automatic_Upgrader_Skin();
+		$upgrader = new Plugin_Upgrader( $skin );
+		$result   = $upgrader->install( $args['zip'] );
+		grb_out(
+			array(
+				'error'    => is_wp_error( $result ) ? $result->get_error_message() : ( true === $result ? null : 'install returned ' . var_export( $result, true ) ),
+				'plugin'   => $upgrader->plugin_info(),
+				'messages' => $skin->get_upgrade_messages(),
+			)
+		);
+		break;
+
+	case 'site_option':
+		// A network option as stored in wp_sitemeta.
+		grb_out( get_site_option( $args['name'], null ) );
+		break;
+
+	case 'test_email':
+		// The Tools page's test email button, on the site the path picks.
+		grb_be_admin();
+		grb_out( Gmail_Relay_Bridge_Plugin::instance()->send_test_email( $args['to'] ) );
 		break;
 
 	case 'activate':
 		require_once ABSPATH . 'wp-admin/includes/plugin.php';
-		$result = activate_plugin( $args['plugin'] );
+		$result = activate_plugin( $args['plugin'], '', ! empty( $args['network'] ) );
 		grb_out(
 			array(
 				'error'  => is_wp_error( $result ) ? $result->get_error_message() : null,
@@ -225,11 +310,23 @@ switch ( $command ) {
 		deactivate_plugins( $args['plugin'] );
 		uninstall_plugin( $args['plugin'] );
 		global $wpdb;
-		grb_out(
-			array(
-				'left' => $wpdb->get_col( "SELECT option_name FROM {$wpdb->options} WHERE option_name LIKE '%gmail_relay_bridge%'" ),
-			)
-		);
+		$left = array( 'left' => $wpdb->get_col( "SELECT option_name FROM {$wpdb->options} WHERE option_name LIKE '%gmail_relay_bridge%'" ) );
+		if ( is_multisite() ) {
+			$left['left_network'] = $wpdb->get_col( "SELECT meta_key FROM {$wpdb->sitemeta} WHERE meta_key LIKE '%gmail_relay_bridge%'" );
+			foreach ( get_sites( array( 'fields' => 'ids' ) ) as $site_id ) {
+				$left['left_sites'][ $site_id ] = $wpdb->get_col( 'SELECT option_name FROM ' . $wpdb->get_blog_prefix( $site_id ) . "options WHERE option_name LIKE '%gmail_relay_bridge%'" );
+			}
+		}
+		grb_out( $left );
+		break;
+
+	case 'set_site_option':
+		if ( null === $args['value'] ) {
+			delete_site_option( $args['name'] );
+		} else {
+			update_site_option( $args['name'], $args['value'] );
+		}
+		grb_out( array( 'ok' => true ) );
 		break;
 
 	case 'options_like':

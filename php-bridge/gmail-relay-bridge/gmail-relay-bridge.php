@@ -9,6 +9,7 @@
  * License:           MIT
  * Text Domain:       gmail-relay-bridge
  * Domain Path:       /languages
+ * Network:           true
  *
  * @package GmailRelayBridge
  */
@@ -25,7 +26,9 @@ require_once __DIR__ . '/includes/class-gmail-relay-bridge-settings.php';
 require_once __DIR__ . '/includes/class-gmail-relay-bridge-mailer.php';
 require_once __DIR__ . '/includes/class-gmail-relay-bridge-status.php';
 require_once __DIR__ . '/includes/class-gmail-relay-bridge-status-client.php';
+require_once __DIR__ . '/includes/class-gmail-relay-bridge-chart.php';
 require_once __DIR__ . '/includes/class-gmail-relay-bridge-plugin.php';
 require_once __DIR__ . '/includes/class-gmail-relay-bridge-admin.php';
+require_once __DIR__ . '/includes/class-gmail-relay-bridge-network-admin.php';
 
 Gmail_Relay_Bridge_Plugin::instance()->register();

@@ -1,6 +1,7 @@
 <?php
 /**
- * Removes everything the plugin stored: its options and transients, on every site of a network.
+ * Removes everything the plugin stored: its options and transients, on every site of a network,
+ * and the network's own settings.
  *
  * @package GmailRelayBridge
  */
@@ -35,6 +36,19 @@ if ( is_multisite() ) {
 		switch_to_blog( $gmail_relay_bridge_site );
 		gmail_relay_bridge_uninstall_site();
 		restore_current_blog();
+	}
+	// The network's settings, the sites' logins, the shared status and the save notices.
+	global $wpdb; // uninstall.php is included from inside uninstall_plugin().
+	delete_site_option( 'gmail_relay_bridge_settings' );
+	delete_site_option( 'gmail_relay_bridge_site_logins' );
+	$gmail_relay_bridge_names = $wpdb->get_col( // phpcs:ignore WordPress.DB.DirectDatabaseQuery -- one-time cleanup.
+		$wpdb->prepare(
+			"SELECT meta_key FROM {$wpdb->sitemeta} WHERE meta_key LIKE %s",
+			$wpdb->esc_like( '_site_transient_gmail_relay_bridge_' ) . '%'
+		)
+	);
+	foreach ( $gmail_relay_bridge_names as $gmail_relay_bridge_name ) {
+		delete_site_transient( substr( $gmail_relay_bridge_name, strlen( '_site_transient_' ) ) );
 	}
 } else {
 	gmail_relay_bridge_uninstall_site();

@@ -5,6 +5,8 @@ import SMTPServer
 final class MemoryBackend: SubmissionBackend {
     struct Committed: Sendable {
         var envelope: Envelope
+        /// The login the connection kept from AUTH (nil for a trusted peer).
+        var login: String?
         var bytes: [UInt8]
         var peer: PeerInfo
     }
@@ -30,24 +32,23 @@ final class MemoryBackend: SubmissionBackend {
         self.users = users
     }
 
-    func authenticate(username: String, password: String, peer: PeerInfo) async -> AuthenticationResult {
+    func authenticate(username: String, password: String, peer: PeerInfo) async -> AuthenticationResult<String> {
         authPeers.withLock { $0.append(peer) }
-        return users[username] == password ? .accepted : .rejected
+        return users[username] == password ? .accepted(username) : .rejected
     }
 
-    func openSpool() throws -> any SpoolSink {
+    func openSpool() throws -> MemorySpool {
         let spool = MemorySpool(writeLimit: knobs.value.spoolWriteLimit)
         spools.withLock { $0.append(spool) }
         return spool
     }
 
-    func commit(envelope: Envelope, spool: any SpoolSink, peer: PeerInfo) async -> SMTPReply {
+    func commit(envelope: Envelope, login: String?, spool: MemorySpool, peer: PeerInfo) async -> SMTPReply {
         commitsStarted.withLock { $0 += 1 }
         let knobs = self.knobs.value
         if knobs.commitDelay > .zero { try? await Task.sleep(for: knobs.commitDelay) }
-        let memory = spool as! MemorySpool
-        memory.markCommitted()
-        commits.withLock { $0.append(Committed(envelope: envelope, bytes: memory.bytes, peer: peer)) }
+        spool.markCommitted()
+        commits.withLock { $0.append(Committed(envelope: envelope, login: login, bytes: spool.bytes, peer: peer)) }
         return knobs.commitReply
     }
 

@@ -69,6 +69,9 @@ final class Gmail_Relay_Bridge_Admin {
 			self::TOOLS_PAGE,
 			array( $this, 'render_tools_page' )
 		);
+		if ( is_multisite() ) {
+			return; // The settings are the network admin's (Gmail_Relay_Bridge_Network_Admin).
+		}
 		add_options_page(
 			__( 'Gmail Relay', 'gmail-relay-bridge' ),
 			__( 'Gmail Relay', 'gmail-relay-bridge' ),
@@ -95,6 +98,9 @@ final class Gmail_Relay_Bridge_Admin {
 	 * The option, with its sanitiser.
 	 */
 	public function register_setting() {
+		if ( is_multisite() ) {
+			return; // A site's own option is not used on a network: options.php refuses it.
+		}
 		register_setting(
 			self::SETTINGS_GROUP,
 			Gmail_Relay_Bridge_Settings::OPTION,
@@ -236,6 +242,7 @@ final class Gmail_Relay_Bridge_Admin {
 		$this->render_mode_line();
 		$status = $this->status();
 		$this->render_status( $status, false );
+		echo Gmail_Relay_Bridge_Chart::widget( $this->plugin->settings() ); // phpcs:ignore WordPress.Security.EscapeOutput -- escaped by the renderer.
 		$this->render_last_failure( true );
 		echo '<p><a href="' . esc_url( admin_url( 'tools.php?page=' . self::TOOLS_PAGE ) ) . '">' . esc_html__( 'Relay status and test email', 'gmail-relay-bridge' ) . '</a></p>';
 		echo '</div>';
@@ -512,7 +519,8 @@ final class Gmail_Relay_Bridge_Admin {
 		$settings = $this->plugin->settings();
 		$sources  = array(
 			'constant' => __( 'wp-config.php', 'gmail-relay-bridge' ),
-			'option'   => __( 'settings page', 'gmail-relay-bridge' ),
+			'site'     => __( 'this site\'s login in the network settings', 'gmail-relay-bridge' ),
+			'option'   => is_multisite() ? __( 'network settings', 'gmail-relay-bridge' ) : __( 'settings page', 'gmail-relay-bridge' ),
 			'default'  => __( 'default', 'gmail-relay-bridge' ),
 		);
 		echo '<table class="widefat striped gmail-relay-bridge-settings-summary"><tbody>';

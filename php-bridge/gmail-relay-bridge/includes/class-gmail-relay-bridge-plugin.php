@@ -51,8 +51,18 @@ final class Gmail_Relay_Bridge_Plugin {
 		add_action( 'wp_mail_failed', array( $this, 'record_failure' ) );
 		add_action( 'update_option_' . Gmail_Relay_Bridge_Settings::OPTION, array( $this, 'settings_changed' ) );
 		add_action( 'add_option_' . Gmail_Relay_Bridge_Settings::OPTION, array( $this, 'settings_changed' ) );
+		if ( is_multisite() ) {
+			// The network admin's settings page writes network options.
+			foreach ( array( Gmail_Relay_Bridge_Settings::OPTION, Gmail_Relay_Bridge_Settings::SITE_LOGINS_OPTION ) as $option ) {
+				add_action( 'update_site_option_' . $option, array( $this, 'settings_changed' ) );
+				add_action( 'add_site_option_' . $option, array( $this, 'settings_changed' ) );
+			}
+		}
 		if ( is_admin() ) {
 			( new Gmail_Relay_Bridge_Admin( $this ) )->register();
+			if ( is_multisite() ) {
+				( new Gmail_Relay_Bridge_Network_Admin( $this ) )->register();
+			}
 		}
 	}
 
@@ -64,17 +74,37 @@ final class Gmail_Relay_Bridge_Plugin {
 	}
 
 	/**
-	 * @return Gmail_Relay_Bridge_Settings
+	 * @return Gmail_Relay_Bridge_Settings This site's settings.
 	 */
 	public function settings() {
 		if ( null === $this->settings ) {
-			$this->settings = Gmail_Relay_Bridge_Settings::resolve(
+			$this->settings = self::settings_for_site( get_current_blog_id() );
+		}
+		return $this->settings;
+	}
+
+	/**
+	 * A site's settings: on a network the network's settings with the site's own login (no
+	 * switch_to_blog() needed), else the site's option.
+	 *
+	 * @param int|null $site_id Site id; null for the network's settings without any site's login.
+	 * @return Gmail_Relay_Bridge_Settings
+	 */
+	public static function settings_for_site( $site_id ) {
+		if ( ! is_multisite() ) {
+			return Gmail_Relay_Bridge_Settings::resolve(
 				array( __CLASS__, 'constant_value' ),
 				get_option( Gmail_Relay_Bridge_Settings::OPTION, array() ),
 				self::secret_box()
 			);
 		}
-		return $this->settings;
+		$logins = get_site_option( Gmail_Relay_Bridge_Settings::SITE_LOGINS_OPTION, array() );
+		return Gmail_Relay_Bridge_Settings::resolve(
+			array( __CLASS__, 'constant_value' ),
+			get_site_option( Gmail_Relay_Bridge_Settings::OPTION, array() ),
+			self::secret_box(),
+			null !== $site_id && is_array( $logins ) && isset( $logins[ (int) $site_id ] ) ? $logins[ (int) $site_id ] : null
+		);
 	}
 
 	/**

@@ -3,6 +3,11 @@
  * The bridge's settings: where each value comes from (a wp-config.php constant, the settings
  * page, or the default), whether it is valid, and what the settings page may store.
  *
+ * On a multisite network the settings page is the network admin's, and a site may have a login of
+ * its own there (user, password, From): constant > the site's own login > the network's settings
+ * > default. A site's login is taken whole: with GMAIL_RELAY_USER or GMAIL_RELAY_PASS in
+ * wp-config.php it is not used at all, so a login is never paired with another login's password.
+ *
  * Pure: the constant lookup, the stored option and the secret box come in as arguments, so the
  * rules are unit-tested without WordPress.
  *
@@ -73,14 +78,23 @@ final class Gmail_Relay_Bridge_Settings {
 		'tls_ca_file' => '',
 	);
 
+	/** The fields a site's own login (network settings, per site) sets. */
+	const SITE_LOGIN_FIELDS = array( 'user', 'pass', 'from' );
+
+	/** The network option (wp_sitemeta) holding each site's login: site id => user, pass (sealed), from. */
+	const SITE_LOGINS_OPTION = 'gmail_relay_bridge_site_logins';
+
 	/** Needed before the bridge routes mail. */
 	const REQUIRED = array( 'host', 'port', 'user', 'pass' );
 
 	/** @var array<string,mixed> */
 	private $values;
 
-	/** @var array<string,string> field => constant|option|default */
+	/** @var array<string,string> field => constant|site|option|default */
 	private $sources;
+
+	/** @var string The constant that made the bridge ignore this site's own login, or ''. */
+	private $site_login_ignored_by = '';
 
 	/** @var array<string,string> field => why the value is unusable */
 	private $errors;
@@ -143,29 +157,54 @@ final class Gmail_Relay_Bridge_Settings {
 	}
 
 	/**
-	 * A constant wins over the settings page, the settings page over the default.
+	 * A constant wins over the settings page, the settings page over the default. On a network,
+	 * the site's own login (user, pass, from) comes between the constants and the network's page.
 	 *
-	 * @param callable                      $constant Name => value, or null when the constant is not defined.
-	 * @param mixed                         $stored   The option (array; anything else counts as empty).
-	 * @param Gmail_Relay_Bridge_Secret_Box $box      Opens the stored secrets.
+	 * @param callable                      $constant   Name => value, or null when the constant is not defined.
+	 * @param mixed                         $stored     The option (array; anything else counts as empty);
+	 *                                                  on a network the network's option.
+	 * @param Gmail_Relay_Bridge_Secret_Box $box        Opens the stored secrets.
+	 * @param mixed                         $site_login On a network: this site's entry of SITE_LOGINS_OPTION
+	 *                                                  (user, pass sealed, from), null when it has none.
 	 * @return self
 	 */
-	public static function resolve( callable $constant, $stored, Gmail_Relay_Bridge_Secret_Box $box ) {
+	public static function resolve( callable $constant, $stored, Gmail_Relay_Bridge_Secret_Box $box, $site_login = null ) {
 		$stored         = is_array( $stored ) ? $stored : array();
 		$values         = array();
 		$sources        = array();
 		$errors         = array();
 		$constant_names = array();
+		$ignored_by     = '';
+		$from_site      = array();
+		if ( is_array( $site_login ) && isset( $site_login['user'] ) && is_scalar( $site_login['user'] ) && '' !== trim( (string) $site_login['user'] ) ) {
+			foreach ( array( 'user', 'pass' ) as $field ) {
+				$defined = self::constant_for( $constant, $field );
+				if ( null !== $defined && '' === $ignored_by ) {
+					$ignored_by = $defined['name'];
+				}
+			}
+			if ( '' === $ignored_by ) {
+				// Taken whole: the site's login never gets the network's password.
+				foreach ( self::SITE_LOGIN_FIELDS as $field ) {
+					$value = isset( $site_login[ $field ] ) && is_scalar( $site_login[ $field ] ) ? (string) $site_login[ $field ] : '';
+					if ( '' !== $value ) {
+						$from_site[ $field ] = $value;
+					} elseif ( 'from' !== $field ) {
+						$from_site[ $field ] = null; // Missing, not the network's.
+					}
+				}
+			}
+		}
 		foreach ( array_keys( self::CONSTANTS ) as $field ) {
 			$from_constant = self::constant_for( $constant, $field );
-			$from_option   = self::stored_value( $stored, $field );
+			$from_option   = array_key_exists( $field, $from_site ) ? $from_site[ $field ] : self::stored_value( $stored, $field );
 			if ( null !== $from_constant ) {
 				$raw                      = $from_constant['value'];
 				$sources[ $field ]        = 'constant';
 				$constant_names[ $field ] = $from_constant['name'];
 			} elseif ( null !== $from_option && '' !== $from_option ) {
 				$raw              = $from_option;
-				$sources[ $field ] = 'option';
+				$sources[ $field ] = array_key_exists( $field, $from_site ) ? 'site' : 'option';
 				if ( in_array( $field, self::SECRETS, true ) ) {
 					$raw = $box->open( $raw );
 					if ( null === $raw ) {
@@ -198,7 +237,9 @@ final class Gmail_Relay_Bridge_Settings {
 				}
 			}
 		}
-		return new self( $values, $sources, $errors, $constant_names );
+		$settings                        = new self( $values, $sources, $errors, $constant_names );
+		$settings->site_login_ignored_by = $ignored_by;
+		return $settings;
 	}
 
 	/**
@@ -334,6 +375,75 @@ final class Gmail_Relay_Bridge_Settings {
 	}
 
 	/**
+	 * What the network settings page stores for the sites' own logins. A site whose login field is
+	 * emptied loses its entry (it then uses the network's login); an empty password keeps the
+	 * stored one; a site the form did not list keeps its entry; a site that no longer exists loses it.
+	 *
+	 * @param mixed                         $input    Site id => user, pass, clear_pass, from.
+	 * @param mixed                         $previous The option before saving.
+	 * @param int[]                         $site_ids The network's sites.
+	 * @param Gmail_Relay_Bridge_Secret_Box $box      Seals the passwords.
+	 * @return array{stored:array<int,array<string,string>>,errors:array<int,array<string,string>>} Errors by site id and field.
+	 */
+	public static function sanitize_site_logins( $input, $previous, array $site_ids, Gmail_Relay_Bridge_Secret_Box $box ) {
+		$input    = is_array( $input ) ? $input : array();
+		$previous = is_array( $previous ) ? $previous : array();
+		$stored   = array();
+		$errors   = array();
+		foreach ( $site_ids as $site_id ) {
+			$site_id = (int) $site_id;
+			$before  = isset( $previous[ $site_id ] ) && is_array( $previous[ $site_id ] ) ? $previous[ $site_id ] : array();
+			$before  = array(
+				'user' => isset( $before['user'] ) && is_scalar( $before['user'] ) ? (string) $before['user'] : '',
+				'pass' => isset( $before['pass'] ) && is_scalar( $before['pass'] ) ? (string) $before['pass'] : '',
+				'from' => isset( $before['from'] ) && is_scalar( $before['from'] ) ? (string) $before['from'] : '',
+			);
+			if ( ! isset( $input[ $site_id ] ) || ! is_array( $input[ $site_id ] ) ) {
+				if ( '' !== $before['user'] ) {
+					$stored[ $site_id ] = $before;
+				}
+				continue;
+			}
+			$row   = $input[ $site_id ];
+			$entry = $before;
+			foreach ( array( 'user', 'from' ) as $field ) {
+				$raw     = isset( $row[ $field ] ) && is_scalar( $row[ $field ] ) ? (string) $row[ $field ] : '';
+				$checked = self::check( $field, $raw );
+				if ( is_string( $checked['error'] ) ) {
+					$errors[ $site_id ][ $field ] = $checked['error'];
+					continue;
+				}
+				$entry[ $field ] = (string) $checked['value'];
+			}
+			$pass = isset( $row['pass'] ) && is_scalar( $row['pass'] ) ? (string) $row['pass'] : '';
+			if ( ! empty( $row['clear_pass'] ) ) {
+				$entry['pass'] = '';
+			} elseif ( '' !== $pass && null !== $box->open( $pass ) ) {
+				$entry['pass'] = $pass; // Already sealed (sanitised twice).
+			} elseif ( '' !== $pass ) {
+				$checked = self::check( 'pass', $pass );
+				if ( is_string( $checked['error'] ) ) {
+					$errors[ $site_id ]['pass'] = $checked['error'];
+				} else {
+					$entry['pass'] = $box->seal( (string) $checked['value'] );
+				}
+			}
+			if ( '' !== $entry['user'] ) {
+				$stored[ $site_id ] = $entry;
+			}
+		}
+		return array( 'stored' => $stored, 'errors' => $errors );
+	}
+
+	/**
+	 * @return string The constant (GMAIL_RELAY_USER or GMAIL_RELAY_PASS) that made the bridge
+	 *                ignore this site's own login, or '' when it was used or there is none.
+	 */
+	public function site_login_ignored_by() {
+		return $this->site_login_ignored_by;
+	}
+
+	/**
 	 * @param string $field Field name.
 	 * @return mixed
 	 */
@@ -343,7 +453,8 @@ final class Gmail_Relay_Bridge_Settings {
 
 	/**
 	 * @param string $field Field name.
-	 * @return string constant, option or default.
+	 * @return string constant, site (this site's own login on a network), option (the settings
+	 *                page; the network's on a network) or default.
 	 */
 	public function source( $field ) {
 		return $this->sources[ $field ];

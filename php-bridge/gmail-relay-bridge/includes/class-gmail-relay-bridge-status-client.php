@@ -56,7 +56,7 @@ final class Gmail_Relay_Bridge_Status_Client {
 			return Gmail_Relay_Bridge_Status::not_asked( $base, $errors['status_url'], time() );
 		}
 		// The raw HTTP results are cached (plain arrays, no objects in the database) and read again.
-		$cached = $fresh ? false : get_transient( self::TRANSIENT );
+		$cached = $fresh ? false : self::cache_get();
 		if ( is_array( $cached ) && isset( $cached['base'], $cached['status'], $cached['at'] ) && $base === $cached['base'] && is_array( $cached['status'] ) ) {
 			return Gmail_Relay_Bridge_Status::from_results( $base, $cached['status'], isset( $cached['failed'] ) ? $cached['failed'] : null, (int) $cached['at'] );
 		}
@@ -67,8 +67,7 @@ final class Gmail_Relay_Bridge_Status_Client {
 		}
 		$now      = time();
 		$snapshot = Gmail_Relay_Bridge_Status::from_results( $base, $status, $failed, $now );
-		set_transient(
-			self::TRANSIENT,
+		self::cache_set(
 			array(
 				'base'   => $base,
 				'status' => $status,
@@ -84,14 +83,41 @@ final class Gmail_Relay_Bridge_Status_Client {
 	 * Forgets the cached snapshot (after sending, after saving settings).
 	 */
 	public static function forget() {
-		delete_transient( self::TRANSIENT );
+		if ( is_multisite() ) {
+			delete_site_transient( self::TRANSIENT );
+		} else {
+			delete_transient( self::TRANSIENT );
+		}
 	}
 
 	/**
+	 * On a network the status URL and token are the network's, so the sites share one snapshot.
+	 *
+	 * @return mixed The cached results, false when there are none.
+	 */
+	private static function cache_get() {
+		return is_multisite() ? get_site_transient( self::TRANSIENT ) : get_transient( self::TRANSIENT );
+	}
+
+	/**
+	 * @param array<string,mixed> $value   Results.
+	 * @param int                 $seconds Lifetime.
+	 */
+	private static function cache_set( array $value, $seconds ) {
+		if ( is_multisite() ) {
+			set_site_transient( self::TRANSIENT, $value, $seconds );
+		} else {
+			set_transient( self::TRANSIENT, $value, $seconds );
+		}
+	}
+
+	/**
+	 * One GET of the relay's API (also used by Gmail_Relay_Bridge_Chart for /api/stats).
+	 *
 	 * @param string $url URL.
 	 * @return array{code:int,body:string,error:string}
 	 */
-	private function request( $url ) {
+	public function request( $url ) {
 		// Lower-case "close": WordPress's own "Connection: Close" is not honoured by the relay's web
 		// server (it keeps the connection open and WordPress waits for its end until the timeout).
 		$headers = array(

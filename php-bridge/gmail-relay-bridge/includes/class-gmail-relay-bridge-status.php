@@ -32,7 +32,7 @@ final class Gmail_Relay_Bridge_Status {
 	/** @var string Why the status is unknown ('' when reachable). */
 	public $error = '';
 
-	/** @var array<int,array<string,mixed>> name, email, kind, state, token_expires_at, last_success_at, problem|null, warning|null */
+	/** @var array<int,array<string,mixed>> name, email, kind, state, token_expires_at, last_success_at, problem|null, warning|null, messages (queued, held, failed) */
 	public $accounts = array();
 
 	/** @var array<string,int> queued, held, failed, sent_24h */
@@ -161,6 +161,25 @@ final class Gmail_Relay_Bridge_Status {
 	}
 
 	/**
+	 * The relay account that sends as this address (a site's From is its login's account's address).
+	 *
+	 * @param string $address Email address.
+	 * @return array<string,mixed>|null The account, null when none has the address.
+	 */
+	public function account_with_email( $address ) {
+		$address = strtolower( trim( (string) $address ) );
+		if ( '' === $address ) {
+			return null;
+		}
+		foreach ( $this->accounts as $account ) {
+			if ( strtolower( $account['email'] ) === $address ) {
+				return $account;
+			}
+		}
+		return null;
+	}
+
+	/**
 	 * Whether the admin notice is due: an account needs reauthorization or mail is held.
 	 *
 	 * @return bool
@@ -222,6 +241,19 @@ final class Gmail_Relay_Bridge_Status {
 				'text'       => self::text( $raw['warning'], 'text' ),
 			);
 		}
+		// This account's own mail (the relay reports it per account since the queue has several).
+		$messages = array(
+			'queued' => 0,
+			'held'   => 0,
+			'failed' => 0,
+		);
+		if ( isset( $raw['messages'] ) && is_array( $raw['messages'] ) ) {
+			foreach ( array_keys( $messages ) as $key ) {
+				if ( isset( $raw['messages'][ $key ] ) && is_numeric( $raw['messages'][ $key ] ) ) {
+					$messages[ $key ] = max( 0, (int) $raw['messages'][ $key ] );
+				}
+			}
+		}
 		return array(
 			'name'             => self::text( $raw, 'name' ),
 			'email'            => self::text( $raw, 'email' ),
@@ -231,6 +263,7 @@ final class Gmail_Relay_Bridge_Status {
 			'last_success_at'  => self::text( $raw, 'last_success_at' ),
 			'problem'          => $problem,
 			'warning'          => $warning,
+			'messages'         => $messages,
 		);
 	}
 

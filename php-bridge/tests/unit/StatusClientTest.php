@@ -110,4 +110,19 @@ final class StatusClientTest extends TestCase {
 		$this->assertStringContainsString( 'could not be reached at http://127.0.0.1:8025/api/status: A valid URL was not provided.', $status->error );
 		$this->assertSame( array(), Grb_Fake_WordPress::$filters, 'the filters outlive a failed request' );
 	}
+
+	public function test_on_a_network_the_sites_share_one_cached_snapshot() {
+		Grb_Fake_WordPress::$multisite = true;
+		$settings = Gmail_Relay_Bridge_Settings::resolve( grb_constants( array( 'GMAIL_RELAY_STATUS_URL' => 'http://127.0.0.1:8025' ) ), array(), $this->box() );
+		$first    = ( new Gmail_Relay_Bridge_Status_Client( $settings ) )->get();
+		$this->assertTrue( $first->reachable, $first->error );
+		$this->assertSame( array(), Grb_Fake_WordPress::$transients, 'a network-wide status is not cached per site' );
+		$this->assertArrayHasKey( Gmail_Relay_Bridge_Status_Client::TRANSIENT, Grb_Fake_WordPress::$site_transients );
+		$count = count( Grb_Fake_WordPress::$requests );
+		$again = ( new Gmail_Relay_Bridge_Status_Client( $settings ) )->get();
+		$this->assertSame( $count, count( Grb_Fake_WordPress::$requests ), 'another site reads the cached snapshot' );
+		$this->assertSame( $first->accounts, $again->accounts );
+		Gmail_Relay_Bridge_Status_Client::forget();
+		$this->assertSame( array(), Grb_Fake_WordPress::$site_transients );
+	}
 }

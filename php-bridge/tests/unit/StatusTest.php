@@ -93,4 +93,24 @@ final class StatusTest extends TestCase {
 		$s = Gmail_Relay_Bridge_Status::from_results( self::BASE, self::fixture( 'status-ok.json' ), array( 'code' => 200, 'body' => '{"a":1}', 'error' => '' ), 0 );
 		$this->assertStringContainsString( 'did not answer with a list', $s->failures_error );
 	}
+
+	public function test_each_accounts_own_mail_and_the_account_for_an_address() {
+		$s = Gmail_Relay_Bridge_Status::from_results( self::BASE, self::fixture( 'status-needs-reauth.json' ), null, 1000 );
+		$main = $s->account_with_email( ' Owner@Example.com ' );
+		$this->assertNotNull( $main );
+		$this->assertSame( 'main', $main['name'] );
+		$this->assertSame( array( 'queued' => 0, 'held' => 3, 'failed' => 2 ), $main['messages'] );
+		$this->assertSame( 'alerts', $s->account_with_email( 'alerts@example.com' )['name'] );
+		$this->assertNull( $s->account_with_email( 'nobody@example.com' ) );
+		$this->assertNull( $s->account_with_email( '' ) );
+
+		$odd = Gmail_Relay_Bridge_Status::from_results(
+			self::BASE,
+			array( 'code' => 200, 'body' => '{"accounts":[{"name":"a","messages":{"held":"x","failed":-4,"queued":[1]}},{"name":"b","messages":"many"}]}', 'error' => '' ),
+			null,
+			1000
+		);
+		$this->assertSame( array( 'queued' => 0, 'held' => 0, 'failed' => 0 ), $odd->accounts[0]['messages'] );
+		$this->assertSame( array( 'queued' => 0, 'held' => 0, 'failed' => 0 ), $odd->accounts[1]['messages'] );
+	}
 }

@@ -16,6 +16,12 @@ final class Grb_Fake_WordPress {
 	/** @var array<string,mixed> */
 	public static $transients = array();
 
+	/** @var array<string,mixed> Network-wide transients (multisite). */
+	public static $site_transients = array();
+
+	/** @var bool What is_multisite() answers. */
+	public static $multisite = false;
+
 	/** @var array<string,array<int,array{0:callable,1:int}>> hook => callbacks with their accepted args */
 	public static $filters = array();
 
@@ -26,8 +32,10 @@ final class Grb_Fake_WordPress {
 	public static $answer;
 
 	public static function reset() {
-		self::$transients = array();
-		self::$filters    = array();
+		self::$transients      = array();
+		self::$site_transients = array();
+		self::$multisite       = false;
+		self::$filters         = array();
 		self::$requests   = array();
 		self::$answer     = static function ( $url ) {
 			$path = (string) parse_url( $url, PHP_URL_PATH );
@@ -84,6 +92,24 @@ function set_transient( $name, $value, $expiration = 0 ) {
 
 function delete_transient( $name ) {
 	unset( Grb_Fake_WordPress::$transients[ $name ] );
+	return true;
+}
+
+function is_multisite() {
+	return Grb_Fake_WordPress::$multisite;
+}
+
+function get_site_transient( $name ) {
+	return array_key_exists( $name, Grb_Fake_WordPress::$site_transients ) ? Grb_Fake_WordPress::$site_transients[ $name ] : false;
+}
+
+function set_site_transient( $name, $value, $expiration = 0 ) {
+	Grb_Fake_WordPress::$site_transients[ $name ] = $value;
+	return true;
+}
+
+function delete_site_transient( $name ) {
+	unset( Grb_Fake_WordPress::$site_transients[ $name ] );
 	return true;
 }
 

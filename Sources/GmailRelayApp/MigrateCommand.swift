@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PostgresStore
+import RelayConfig
+import RelayStore
+
+/// `gmail-relay migrate`: brings the configured store's schema to this binary's version and prints it.
+struct MigrateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate",
+        abstract: "Bring the store's schema (SQLite in data.dir, or PostgreSQL with store.url) up to date and print its version.",
+        discussion: """
+            Safe to run while relays serve, and from several machines at once: PostgreSQL migrations run in one \
+            transaction under an advisory lock. A store migrated by a newer gmail-relay is refused: upgrade this one.
+            """
+    )
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let configuration = try global.loadConfiguration()
+        guard let location = configuration.store.postgres else {
+            let store = try global.openStore(configuration)  // opening migrates SQLite
+            defer { try? store.close() }
+            print("SQLite store \(store.databasePath): schema version \(try store.schemaVersion()) (up to date)")
+            return
+        }
+        let outcome = try await PostgresStoreStartup.migrate(location, configuration: configuration)
+        if outcome.applied.isEmpty {
+            print("PostgreSQL store \(location): schema version \(outcome.to) (up to date)")
+        } else {
+            print("PostgreSQL store \(location): schema version \(outcome.to) (migrated from \(outcome.from))")
+        }
+    }
+}
+
+/// What the commands do with a PostgreSQL store today (issue 15 builds the rest).
+enum PostgresStoreStartup {
+    /// Connects and migrates; a schema newer than this binary, or a database that cannot be reached, is
+    /// an operator error with one sentence (the password never in it).
+    static func migrate(_ location: PostgresLocation, configuration: RelayConfiguration) async throws -> PostgresMigrator.Outcome {
+        let settings = PostgresSettings(location: location, relayName: configuration.smtp.hostname)
+        do {
+            return try await PostgresMigrator.migrate(settings, logger: Logger(label: "gmail-relay.store"))
+        } catch let error as PostgresStoreError {
+            throw OperatorError(error.description)
+        }
+    }
+
+    /// `serve` with store.url: the schema is checked (and migrated) as a relay start will do, then the
+    /// start is refused, since serving from PostgreSQL is not built yet. Silently serving from SQLite
+    /// instead would accept mail where the operator does not expect it.
+    static func refuseToServe(_ location: PostgresLocation, configuration: RelayConfiguration) async throws -> Never {
+        _ = try await migrate(location, configuration: configuration)
+        throw OperatorError(
+            "store.url is set (\(location)), but this gmail-relay cannot serve from PostgreSQL yet: "
+                + "unset store.url to serve from SQLite in data.dir")
+    }
+}

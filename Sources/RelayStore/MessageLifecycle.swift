@@ -1,0 +1,453 @@
+import Foundation
+import GRDB
+import RelayVocabulary
+
+// MARK: - The lifecycle of a message
+//
+// Every status change of a message goes through `MessageLifecycle.apply`, which checks the move against
+// this table and writes the move's event in the same transaction. (Sources/RelayStore/README.md has the
+// same table.)
+//
+//   move              from                       to          event (kind: detail)            who
+//   ----------------  -------------------------  ----------  ------------------------------  ---------------------------
+//   accepted          (new row)                  queued      accepted: envelope              SMTP (GroupCommitter)
+//                                                sending                                     SMTP, delivery.mode = sync
+//                                                held        accepted + held: problem        SMTP, account cannot send
+//   claimed           queued                     sending     (none)                          worker (claimDue)
+//   sent              sending                    sent        sent: Gmail id / sandbox        finishAttempt
+//   attemptEnded      sending                    queued      queued: why, next attempt at    finishAttempt, markStatus
+//                                                held        held: problem                   finishAttempt
+//                                                failed      failed: why                     finishAttempt
+//   interrupted       sending                    queued      queued: interrupted by restart  requeueInterrupted (start)
+//   heldWithAccount   queued                     held        held: problem (account ...)     holdQueued, finishAttempt,
+//                                                                                            recordGrantCheck
+//   released          held                       queued      released: account can send      releaseHeld, reauth,
+//                                                                                            account update, success
+//   retried           held, failed, queued       queued      retry: was <status>             retry, retryAll
+//   discarded         queued, held, failed       discarded   discarded: by whom              discard
+//   accountRemoved    queued, held               failed      failed: account was removed     removeAccount
+//
+// `sent` and `discarded` are final: nothing leaves them (purge deletes them with the rest of the log).
+
+/// One move of a message from one status to another, with what it changes besides the status.
+enum MessageMove: Sendable, Equatable {
+    /// The delivery worker takes a due message.
+    case claimed
+    /// Gmail took it (`gmailID` nil for a sandbox account, which never calls Google).
+    case sent(gmailID: String?)
+    /// The attempt (or the sender before it) decided the next state: `.queued` to try again at
+    /// `nextAttemptAt` (now when nil), `.held` or `.failed` with a problem code.
+    case attemptEnded(MessageStatus, problemCode: ProblemCode?, nextAttemptAt: Int64?, detail: String?)
+    /// Left `sending` by a crash or kill; back to the queue at server start.
+    case interrupted
+    /// Its account cannot send: waiting mail is held with the sender that found out.
+    case heldWithAccount(problemCode: ProblemCode)
+    /// Its account can send again.
+    /// `through`: the fallback that can send it, when the message's own account still cannot.
+    case released(through: String?)
+    /// An operator asked for another try.
+    case retried
+    /// An operator dropped it.
+    case discarded(detail: String)
+    /// Its account was removed: it can never be sent.
+    case accountRemoved
+
+    /// The statuses this move may start from (the table above).
+    var from: Set<MessageStatus> {
+        switch self {
+        case .claimed, .heldWithAccount: [.queued]
+        case .sent, .attemptEnded, .interrupted: [.sending]
+        case .released: [.held]
+        case .retried: [.held, .failed, .queued]
+        case .discarded: [.queued, .held, .failed]
+        case .accountRemoved: [.queued, .held]
+        }
+    }
+
+    /// The status it leads to.
+    var to: MessageStatus {
+        switch self {
+        case .claimed: .sending
+        case .sent: .sent
+        case .attemptEnded(let status, _, _, _): status
+        case .interrupted, .released, .retried: .queued
+        case .heldWithAccount: .held
+        case .discarded: .discarded
+        case .accountRemoved: .failed
+        }
+    }
+
+    /// Statuses an attempt may end in (`attemptEnded`); it never ends `sending` or `discarded`.
+    static let attemptOutcomes: Set<MessageStatus> = [.queued, .held, .failed]
+}
+
+/// A message as a move sees it: where it is and whose it is.
+struct MessageState: Sendable {
+    var id: Int64
+    var status: MessageStatus
+    var accountID: Int64?
+    var account: String
+    /// A spool file or an inline body: something to send.
+    var hasBody = true
+}
+
+enum MessageLifecycle {
+    /// Statuses a message may be accepted in.
+    static let initialStatuses: Set<MessageStatus> = [.queued, .sending, .held]
+
+    /// Every (from, to) pair some move allows: the table above, flattened.
+    static var allowedPairs: Set<Pair> {
+        var pairs = Set<Pair>()
+        let moves: [MessageMove] = [
+            .claimed, .sent(gmailID: nil), .interrupted, .heldWithAccount(problemCode: .grantMissing), .released(through: nil), .retried,
+            .discarded(detail: ""), .accountRemoved,
+        ] + attemptOutcomesMoves
+        for move in moves {
+            for from in move.from { pairs.insert(Pair(from: from, to: move.to)) }
+        }
+        return pairs
+    }
+
+    struct Pair: Hashable, Sendable {
+        var from: MessageStatus
+        var to: MessageStatus
+    }
+
+    private static var attemptOutcomesMoves: [MessageMove] {
+        MessageMove.attemptOutcomes.map { .attemptEnded($0, problemCode: nil, nextAttemptAt: nil, detail: nil) }
+    }
+
+    /// Throws `.invalidTransition` unless `move` may start where `message` is.
+    static func check(_ message: MessageState, _ move: MessageMove) throws {
+        let allowed: Bool
+        if case .attemptEnded(let status, _, _, _) = move, !MessageMove.attemptOutcomes.contains(status) {
+            allowed = false
+        } else {
+            allowed = move.from.contains(message.status)
+        }
+        guard allowed else { throw StoreError.invalidTransition(id: message.id, from: message.status, to: move.to) }
+    }
+
+    /// THE transition: checks the move, updates the row and writes the move's event, all in the caller's
+    /// transaction. Every status change of a stored message goes through here.
+    static func apply(_ db: Database, _ message: MessageState, _ move: MessageMove, now: Int64) throws {
+        try check(message, move)
+        var problem: Change<ProblemCode?> = .keep
+        var next: Change<Int64?> = .set(nil)
+        var gmailID: Change<String?> = .keep
+        switch move {
+        case .claimed:
+            next = .keep
+        case .sent(let id):
+            gmailID = .set(id)
+            problem = .set(nil)
+        case .attemptEnded(let status, let code, let at, _):
+            problem = .set(code)
+            next = .set(status == .queued ? (at ?? now) : nil)
+        case .interrupted:
+            next = .set(now)
+        case .heldWithAccount(let code):
+            problem = .set(code)
+        case .released, .retried:
+            problem = .set(nil)
+            next = .set(now)
+        case .discarded:
+            break
+        case .accountRemoved:
+            problem = .set(.accountRemoved)
+        }
+        try db.execute(cached: """
+                UPDATE messages SET status = ?,
+                    problem_code = CASE WHEN ? THEN ? ELSE problem_code END,
+                    next_attempt_at = CASE WHEN ? THEN ? ELSE next_attempt_at END,
+                    gmail_id = CASE WHEN ? THEN ? ELSE gmail_id END,
+                    updated_at = ?
+                WHERE id = ?
+                """,
+            arguments: [move.to.rawValue, problem.isSet, problem.value??.rawValue, next.isSet, next.value ?? nil,
+                        gmailID.isSet, gmailID.value ?? nil, now, message.id])
+        if db.changesCount == 0 { throw StoreError.unknownMessage(message.id) }
+        if let event = event(for: move, of: message, next: next.value ?? nil, now: now) {
+            try record(db, message, kind: event.kind, detail: event.detail, now: now)
+        }
+    }
+
+    /// Looks the message up, then `apply`.
+    static func apply(_ db: Database, id: Int64, _ move: MessageMove, now: Int64) throws {
+        try apply(db, state(db, id), move, now: now)
+    }
+
+    /// A new message: its row (in one of `initialStatuses`), its inline body, and its "accepted" event
+    /// (and "held" when it is born held).
+    /// Returns the row as written, so a caller that sends it at once (sync mode) need not read it back.
+    static func accept(_ db: Database, _ m: NewMessage, accountID: Int64, now: Int64) throws -> MessageRecord {
+        guard initialStatuses.contains(m.status) else { throw StoreError.invalidInitialStatus(m.status) }
+        try db.execute(cached: """
+                INSERT INTO messages (status, account, account_id, credential_username, peer, tls, mail_from,
+                    recipients, subject, message_id, size, spool_path, sandbox, problem_code, next_attempt_at,
+                    rewritten_headers, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                m.status.rawValue, m.account, accountID, m.credentialUsername, m.peer, m.tls, m.mailFrom,
+                JSONList.encode(m.recipients), m.subject, m.messageID, m.size, m.spoolPath, m.sandbox,
+                m.problemCode?.rawValue, m.status == .queued ? now : nil, m.rewrittenHeaders, now, now,
+            ])
+        let id = db.lastInsertedRowID
+        if let body = m.inlineBody {
+            try db.execute(cached: "INSERT INTO message_bodies (message_id, body) VALUES (?, ?)", arguments: [id, Data(body)])
+        }
+        let message = MessageState(id: id, status: m.status, accountID: accountID, account: m.account)
+        var detail = "from <\(m.mailFrom)> for \(m.recipients.count) recipient(s), \(m.size) bytes, peer \(m.peer)"
+        detail += m.tls ? " over TLS" : " without TLS"
+        if let user = m.credentialUsername { detail += ", user \(user)" }
+        if m.sandbox { detail += ", sandbox" }
+        try record(db, message, kind: .accepted, detail: detail, now: now)
+        if m.status == .held {
+            try record(db, message, kind: .held, detail: m.problemCode?.rawValue ?? "account cannot send", now: now)
+        }
+        let at = Millis.date(now)
+        return MessageRecord(
+            id: id, status: m.status, account: m.account, mailFrom: m.mailFrom, recipients: m.recipients,
+            subject: m.subject, messageID: m.messageID, size: m.size, gmailID: nil, problem: m.problemCode,
+            attempts: 0, createdAt: at, updatedAt: at, sandbox: m.sandbox, peer: m.peer, tls: m.tls,
+            accountID: accountID, credentialUsername: m.credentialUsername, spoolPath: m.spoolPath,
+            nextAttemptAt: m.status == .queued ? at : nil, rewrittenHeaders: m.rewrittenHeaders)
+    }
+
+    /// A line in the message's history that is not a status change (what the header rewrite changed).
+    static func note(_ db: Database, id: Int64, kind: EventKind, detail: String, now: Int64) throws {
+        try record(db, state(db, id), kind: kind, detail: detail, now: now)
+    }
+
+    /// The event a move writes; nil for a claim (the attempt that follows writes its own).
+    private static func event(
+        for move: MessageMove, of message: MessageState, next: Int64?, now: Int64
+    ) -> (kind: EventKind, detail: String)? {
+        switch move {
+        case .claimed:
+            return nil
+        case .sent(let gmailID):
+            return (.sent, gmailID.map { "Gmail id \($0)" } ?? "sandbox: not sent to Google")
+        case .attemptEnded(let status, let code, _, let detail):
+            var text = detail ?? code?.rawValue ?? "was \(message.status.rawValue)"
+            if status == .queued, let next, next > now {
+                text += ", next attempt at \(ISO8601.string(Millis.date(next)))"
+            }
+            // attemptOutcomes only (checked before): queued, held or failed.
+            return (EventKind(entering: status) ?? .failed, text)
+        case .interrupted:
+            return (.queued, "interrupted by a restart")
+        case .heldWithAccount(let code):
+            return (.held, "\(code.rawValue) (account \(message.account) cannot send)")
+        case .released(let fallback?):
+            return (.released, "fallback \(fallback) can send it")
+        case .released(nil):
+            return (.released, "account \(message.account) can send again")
+        case .retried:
+            return (.retry, "retry requested (was \(message.status.rawValue))")
+        case .discarded(let detail):
+            return (.discarded, detail)
+        case .accountRemoved:
+            return (.failed, "account \(message.account) was removed")
+        }
+    }
+
+    /// The one place a message's event row is written.
+    private static func record(_ db: Database, _ message: MessageState, kind: EventKind, detail: String, now: Int64) throws {
+        try insertEvent(db, at: now, kind: kind, detail: detail, messageID: message.id,
+                        accountID: message.accountID, account: message.account)
+    }
+
+    static func state(_ db: Database, _ id: Int64) throws -> MessageState {
+        guard let row = try Row.fetchOne(db, cached: """
+                SELECT id, status, account_id, account, spool_path,
+                       EXISTS (SELECT 1 FROM message_bodies b WHERE b.message_id = messages.id) AS inline
+                FROM messages WHERE id = ?
+                """, arguments: [id])
+        else { throw StoreError.unknownMessage(id) }
+        return MessageState(row: row)
+    }
+
+    /// The messages of `account` in `status`, for the moves that take them all.
+    static func states(_ db: Database, status: MessageStatus, account: String) throws -> [MessageState] {
+        try Row.fetchAll(db, cached: """
+                SELECT id, status, account_id, account FROM messages WHERE status = ? AND account = ?
+                """, arguments: [status.rawValue, account]).map(MessageState.init(row:))
+    }
+}
+
+extension MessageState {
+    /// From a row with id, status, account_id, account and, when selected, spool_path and inline.
+    init(row: Row) {
+        self.init(
+            id: row["id"], status: MessageStatus(rawValue: row["status"]) ?? .failed,
+            accountID: row["account_id"], account: row["account"],
+            hasBody: row.hasColumn("spool_path")
+                ? (row["spool_path"] as String?) != nil || (row["inline"] as Bool? ?? false) : true)
+    }
+}
+
+/// A column a move sets or leaves as it is.
+enum Change<Value: Sendable>: Sendable {
+    case keep
+    case set(Value)
+
+    var isSet: Bool {
+        if case .set = self { return true }
+        return false
+    }
+
+    var value: Value? {
+        if case .set(let value) = self { return value }
+        return nil
+    }
+}
+
+// MARK: - The store's moves
+
+extension RelayStore {
+    /// Records one received message in one durable transaction and returns its id (the "log id").
+    /// With WAL and synchronous=FULL the row is on disk when this returns: only then may SMTP say 250.
+    /// (The SMTP path goes through GroupCommitter, which batches concurrent accepts.)
+    static func applyAccept(_ db: Database, _ message: NewMessage, now: Int64) throws -> MessageRecord {
+        guard let accountID = try Int64.fetchOne(db, cached: "SELECT id FROM accounts WHERE name = ?", arguments: [message.account]) else {
+            throw StoreError.unknownAccount(message.account)
+        }
+        return try MessageLifecycle.accept(db, message, accountID: accountID, now: now)
+    }
+
+    /// Moves a message that is being sent to `status` as the delivery path decides: `.queued` with
+    /// `nextAttemptAt` for a retry (now when nil), `.held` or `.failed` with a problem code. Adds an
+    /// event, with `detail` when given. Anything else is `.invalidTransition`.
+    public func markStatus(
+        id: Int64, status: MessageStatus, problemCode: ProblemCode? = nil, nextAttemptAt: Date? = nil, detail: String? = nil
+    ) async throws {
+        let now = nowMillis
+        let move = MessageMove.attemptEnded(status, problemCode: problemCode, nextAttemptAt: nextAttemptAt.map(Millis.from), detail: detail)
+        try await pool.write { db in try MessageLifecycle.apply(db, id: id, move, now: now) }
+    }
+
+    /// Claims up to `limit` queued messages that are due (oldest due first) by moving them to `.sending`,
+    /// in one transaction, so two workers never take the same message: at most `capacities[account]`
+    /// of each account, none of an account not in the map. The capacities are slots the caller has
+    /// already reserved (`DeliveryLanes.reserve(upTo:)`), so every claimed message has one.
+    public func claimDue(limit: Int, capacities: [String: Int]) async throws -> [MessageRecord] {
+        let now = nowMillis
+        let open = capacities.filter { $0.value > 0 }
+        guard limit > 0, !open.isEmpty else { return [] }
+        return try await pool.write { db in
+            var sql = "SELECT * FROM messages WHERE status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+            var values: [(any DatabaseValueConvertible)?] = [now]
+            sql += " AND account IN (" + open.map { _ in "?" }.joined(separator: ", ") + ")"
+            values.append(contentsOf: open.keys.sorted())
+            sql += " ORDER BY next_attempt_at, id LIMIT ?"
+            values.append(max(limit * 4, 64))
+            var taken: [String: Int] = [:]
+            var claimed: [MessageRecord] = []
+            for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(values)) {
+                guard claimed.count < limit else { break }
+                var record = MessageRecord(row: row)
+                let used = taken[record.account, default: 0]
+                guard used < open[record.account, default: 0] else { continue }
+                taken[record.account] = used + 1
+                try MessageLifecycle.apply(db, MessageState(record), .claimed, now: now)
+                record.status = .sending
+                record.updatedAt = Millis.date(now)
+                claimed.append(record)
+            }
+            return claimed
+        }
+    }
+
+    /// How many due queued messages each account has (at most `limit` counted per account): what the
+    /// worker asks its lanes to reserve before it claims.
+    public func dueCounts(limit: Int) async throws -> [String: Int] {
+        let now = nowMillis
+        return try await pool.read { db in
+            var counts: [String: Int] = [:]
+            let rows = try Row.fetchAll(db, cached: """
+                    SELECT account, MIN(COUNT(*), ?) AS n FROM messages
+                    WHERE status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
+                    GROUP BY account
+                    """, arguments: [max(0, limit), now])
+            for row in rows { counts[row["account"]] = row["n"] }
+            return counts
+        }
+    }
+
+    /// At server start: messages left `.sending` by a crash or kill go back to the queue. (Gmail has no
+    /// idempotency key, so one of them may be sent twice; losing it would be worse.) Only the server may
+    /// call this, never a CLI command while a server runs.
+    @discardableResult
+    public func requeueInterrupted() async throws -> Int {
+        let now = nowMillis
+        return try await pool.write { db in
+            let rows = try Row.fetchAll(db, cached: "SELECT id, status, account_id, account FROM messages WHERE status = 'sending'")
+            for row in rows {
+                try MessageLifecycle.apply(db, MessageState(row: row), .interrupted, now: now)
+            }
+            return rows.count
+        }
+    }
+
+    /// `queue retry ID`: a held or failed (or waiting queued) message is due again now.
+    public func retry(id: Int64) async throws {
+        let now = nowMillis
+        try await pool.write { db in
+            let message = try MessageLifecycle.state(db, id)
+            try MessageLifecycle.check(message, .retried)
+            guard message.hasBody else { throw StoreError.spoolFileMissing(id: id) }
+            try MessageLifecycle.apply(db, message, .retried, now: now)
+        }
+    }
+
+    /// `queue retry --all`: every held or failed message that still has its body.
+    @discardableResult
+    public func retryAll() async throws -> Int {
+        let now = nowMillis
+        return try await pool.write { db in
+            let rows = try Row.fetchAll(db, cached: """
+                SELECT id, account_id, account, status FROM messages
+                WHERE status IN ('held', 'failed')
+                  AND (spool_path IS NOT NULL OR EXISTS (SELECT 1 FROM message_bodies b WHERE b.message_id = messages.id))
+                """)
+            for row in rows {
+                try MessageLifecycle.apply(db, MessageState(row: row), .retried, now: now)
+            }
+            return rows.count
+        }
+    }
+
+    /// `queue discard ID`: drop a message that is waiting (queued, held) or failed. One being sent cannot be.
+    public func discard(id: Int64, detail: String = "discarded by operator") async throws {
+        let now = nowMillis
+        try await pool.write { db in try MessageLifecycle.apply(db, id: id, .discarded(detail: detail), now: now) }
+    }
+}
+
+extension MessageState {
+    init(_ record: MessageRecord) {
+        self.init(id: record.id, status: record.status, accountID: record.accountID, account: record.account)
+    }
+}
+
+// MARK: - Moves shared by several transactions (finishAttempt, reauth, account update, grant check)
+
+func applyHoldQueued(_ db: Database, account: String, problemCode: ProblemCode, now: Int64) throws -> Int {
+    // An account whose fallback can send keeps its mail queued: it goes out through the fallback.
+    if try fetchUsableFallback(db, account: account) != nil { return 0 }
+    let messages = try MessageLifecycle.states(db, status: .queued, account: account)
+    for message in messages {
+        try MessageLifecycle.apply(db, message, .heldWithAccount(problemCode: problemCode), now: now)
+    }
+    return messages.count
+}
+
+func applyReleaseHeld(_ db: Database, account: String, now: Int64) throws -> Int {
+    let messages = try MessageLifecycle.states(db, status: .held, account: account)
+    for message in messages {
+        try MessageLifecycle.apply(db, message, .released(through: nil), now: now)
+    }
+    return messages.count + (try applyReleaseHeldOfDependents(db, fallback: account, now: now))
+}

@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+@testable import RelayStore
+
+/// The JSON forms of the models are the outside contract (/api/status, /api/messages, `--json`): these
+/// strings are what they were before the date strategy became one helper, and must stay so.
+@Suite struct ModelJSONTests {
+    static let t0 = Date(timeIntervalSince1970: 1_750_000_000)  // 2025-06-15T15:06:40Z
+
+    static func json(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static let account = Account(
+        id: 7, name: "shop", kind: .oauthUser, fromAddresses: ["shop@example.com"], state: .needsReauth,
+        problemCode: .grantRevoked, problemDetail: nil, hasSecret: true, consentedAt: t0, lastSuccessAt: nil,
+        tokenExpiresAt: t0.addingTimeInterval(3599), checkedAt: nil, grantedScopes: ["https://www.googleapis.com/auth/gmail.send"],
+        createdAt: t0, updatedAt: t0.addingTimeInterval(60))
+
+    static let message = MessageRecord(
+        id: 42, status: .sent, account: "shop", mailFrom: "wp@example.org", recipients: ["a@example.com"], subject: nil,
+        messageID: "<m@example.org>", size: 123, gmailID: "18c2", problem: nil, attempts: 1, createdAt: t0,
+        updatedAt: t0.addingTimeInterval(1.75), sandbox: false, peer: "127.0.0.1:5000", tls: true, accountID: 7,
+        credentialUsername: "site1", spoolPath: "/data/spool/messages/x.eml", nextAttemptAt: nil, rewrittenHeaders: nil)
+
+    static let attempt = AttemptRecord(
+        id: 3, messageID: 42, startedAt: t0, finishedAt: t0.addingTimeInterval(2), endpoint: "https://gmail.googleapis.com/x",
+        httpStatus: 429, responseBody: "{}", problem: .rateLimited, nextDelaySeconds: 60.5)
+
+    static let event = EventRecord(id: 9, messageID: nil, account: "shop", at: t0, kind: .accountAdded, detail: "oauth_user")
+
+    static let credential = Credential(username: "site1", account: "shop", createdAt: t0, lastUsedAt: nil)
+
+    @Test func theJSONIsExactlyTheContract() throws {
+        #expect(try Self.json(Self.account) == #"{"checked_at":null,"consented_at":"2025-06-15T15:06:40Z","created_at":"2025-06-15T15:06:40Z","fallback":null,"from_addresses":["shop@example.com"],"granted_scopes":["https://www.googleapis.com/auth/gmail.send"],"has_secret":true,"id":7,"kind":"oauth_user","last_success_at":null,"name":"shop","problem_code":"grant_revoked","problem_detail":null,"secret_stored_at":null,"state":"needs_reauth","token_expires_at":"2025-06-15T16:06:39Z","updated_at":"2025-06-15T15:07:40Z"}"#)
+        #expect(try Self.json(Self.message) == #"{"account":"shop","attempts":1,"created_at":"2025-06-15T15:06:40Z","gmail_id":"18c2","id":42,"mail_from":"wp@example.org","message_id":"<m@example.org>","peer":"127.0.0.1:5000","problem":null,"recipients":["a@example.com"],"sandbox":false,"sent_through":null,"size":123,"status":"sent","subject":null,"tls":true,"updated_at":"2025-06-15T15:06:41Z"}"#)
+        #expect(try Self.json(Self.attempt) == #"{"endpoint":"https://gmail.googleapis.com/x","finished_at":"2025-06-15T15:06:42Z","http_status":429,"next_delay_seconds":60.5,"problem":"rate_limited","response_body":"{}","started_at":"2025-06-15T15:06:40Z"}"#)
+        #expect(try Self.json(Self.event) == #"{"account":"shop","at":"2025-06-15T15:06:40Z","detail":"oauth_user","id":9,"kind":"account_added","message_id":null}"#)
+        #expect(try Self.json(Self.credential) == #"{"account":"shop","created_at":"2025-06-15T15:06:40Z","daily_limit":null,"last_used_at":null,"sent_today":0,"username":"site1"}"#)
+    }
+
+    @Test func everyModelSurvivesARoundTrip() throws {
+        let decoder = JSONDecoder()
+        let encoder = JSONEncoder()
+        #expect(try decoder.decode(Account.self, from: encoder.encode(Self.account)) == Self.account)
+        #expect(try decoder.decode(Credential.self, from: encoder.encode(Self.credential)) == Self.credential)
+        #expect(try decoder.decode(EventRecord.self, from: encoder.encode(Self.event)) == Self.event)
+        // The JSON forms leave out internal fields (ids of an attempt, a message's spool path, ...): compare
+        // what they carry. Dates come back at second precision.
+        let message = try decoder.decode(MessageRecord.self, from: encoder.encode(Self.message))
+        #expect(message.createdAt == Self.t0)
+        #expect(message.updatedAt == Self.t0.addingTimeInterval(1))
+        #expect(try Self.json(message) == (try Self.json(Self.message)))
+        let attempt = try decoder.decode(AttemptRecord.self, from: encoder.encode(Self.attempt))
+        #expect(try Self.json(attempt) == (try Self.json(Self.attempt)))
+    }
+
+    @Test func aBadOrMissingDateIsAClearDecodingError() throws {
+        let bad = #"{"account":"shop","at":"yesterday","detail":"d","id":1,"kind":"k","message_id":null}"#
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(EventRecord.self, from: Data(bad.utf8)) }
+        let missing = #"{"account":"shop","detail":"d","id":1,"kind":"k","message_id":null}"#
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(EventRecord.self, from: Data(missing.utf8)) }
+        let fractional = #"{"account":"shop","at":"2025-06-15T15:06:40.250Z","detail":"d","id":1,"kind":"k","message_id":null}"#
+        #expect(try JSONDecoder().decode(EventRecord.self, from: Data(fractional.utf8)).at == Self.t0.addingTimeInterval(0.25))
+    }
+}
