@@ -58,11 +58,11 @@ import Testing
     }
 
     @Test func aBadOrMissingDateIsAClearDecodingError() throws {
-        let bad = #"{"account":"shop","at":"yesterday","detail":"d","id":1,"kind":"k","message_id":null}"#
+        let bad = #"{"account":"shop","at":"yesterday","detail":"d","id":1,"kind":"accepted","message_id":null}"#
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(EventRecord.self, from: Data(bad.utf8)) }
-        let missing = #"{"account":"shop","detail":"d","id":1,"kind":"k","message_id":null}"#
+        let missing = #"{"account":"shop","detail":"d","id":1,"kind":"accepted","message_id":null}"#
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(EventRecord.self, from: Data(missing.utf8)) }
-        let fractional = #"{"account":"shop","at":"2025-06-15T15:06:40.250Z","detail":"d","id":1,"kind":"k","message_id":null}"#
+        let fractional = #"{"account":"shop","at":"2025-06-15T15:06:40.250Z","detail":"d","id":1,"kind":"accepted","message_id":null}"#
         #expect(try JSONDecoder().decode(EventRecord.self, from: Data(fractional.utf8)).at == Self.t0.addingTimeInterval(0.25))
     }
 }
