@@ -13,12 +13,15 @@ import PackageDescription
 //   RelayBackup   backup and restore of the data directory: manifest, checksums, private file modes.
 //   SMTPServer    SwiftNIO glue: sockets, TLS, timeouts, limits; drives SMTPProtocol, talks to a SubmissionBackend.
 //   Submission    intake: the SubmissionBackend of the store (logins, spool + header capture, held/queued/sending, commit).
+//   MessageRewrite header rewriting for Gmail: envelope recipients -> Bcc, the From rule. Pure.
+//   GmailAPI      token grants, token cache, the Gmail send client, the failure classifier.
 //   Delivery      the delivery worker: per-account lanes, retry policy, Gmail attempts, send log rows, metrics.
 //   GoogleFixtures Google's error bodies as captured: the one fixture set of FakeGoogle and the tests.
 //   ProblemCatalogue every problem code explained: title, meaning, causes, steps, disposition. Pure.
 //   RelayStatus   the status report and message documents (store + catalogue), shared by the page, the API and the CLI.
 //   StatusWeb     the status page, JSON API, /metrics, /healthz (Hummingbird + Mustache templates).
 //   AccountAlerts alerts: watches account states; webhook (json, slack, discord, teams, ntfy), reminders, email.
+//   FakeGoogle    a fake of Google's OAuth and Gmail endpoints for tests (the fake-google executable).
 //   GmailRelayApp composition and command implementations shared by the executable and the tests.
 //   gmail-relay   the executable: argument parsing only.
 let package = Package(

@@ -64,6 +64,13 @@ def test_limit_two_then_452_at_mail_from_and_other_login_unaffected(relay):
     assert listed[OTHER]["daily_limit"] is None and listed[OTHER]["sent_today"] == 1, listed
     text = relay.cli_ok("credential", "list").stdout
     assert "TODAY (UTC)" in text and "DAILY LIMIT" in text, text
+    # The status page, /api/status and `status` show the same counts.
+    logins = {l["username"]: l for l in relay.cli_json("status")["logins"]}
+    assert logins[USERNAME] == {"username": USERNAME, "account": ACCOUNT, "sent_today": 2, "daily_limit": 2}, logins
+    assert logins[OTHER]["sent_today"] == 1 and logins[OTHER]["daily_limit"] is None, logins
+    page = relay.web_get("/")
+    assert "SMTP logins today" in page and "(reached: refused until 00:00 UTC)" in page, page[-3000:]
+    assert f"  {USERNAME} ({ACCOUNT}): 2 of 2, limit reached" in relay.cli_ok("status").stdout
 
     # Raising the limit lets the next message through; removing it too.
     relay.cli_ok("credential", "update", USERNAME, "--daily-limit", "3")

@@ -5,7 +5,8 @@ What is sent (raw sockets, so that malformed HTTP can be sent too), per case one
 three requests (keep-alive, sometimes pipelined):
 
 - the known routes (/, /messages, /messages/{id}, .../retry, .../discard, /login, /logout, /api/status,
-  /api/messages, /api/messages/{id}, .../retry, .../discard, /metrics, /healthz, /style.css) and some
+  /api/messages, /api/messages/{id}, .../retry, .../discard, /api/stats, /alerts/test, /metrics, /healthz,
+  /style.css) and some
   unknown ones, with ids and query numbers at the edges (Int64 limits and one past them, -1, 1e9, 0x10,
   NaN, 10^40, empty, the page number where `(page - 1) * 50` overflows), huge strings (up to ~16 KB),
   percent-encoded bytes (%00 %0d%0a %2e%2e %2f %ff, broken escapes), double slashes, /./ and /../,
@@ -95,7 +96,8 @@ DEATH_WAIT = 15.0        # after a request got nothing: how long to wait for a d
 ROUTES = [
     "/", "/messages", "/messages/{id}", "/messages/{id}/retry", "/messages/{id}/discard", "/login", "/logout",
     "/api/status", "/api/messages", "/api/messages/{id}", "/api/messages/{id}/retry",
-    "/api/messages/{id}/discard", "/metrics", "/healthz", "/style.css",
+    "/api/messages/{id}/discard", "/metrics", "/healthz", "/style.css", "/api/stats", "/api/stats?hours=48",
+    "/alerts/test",
 ]
 OTHER_ROUTES = [
     "/api", "/api/", "/messages/", "/api/messages/", "/favicon.ico", "/robots.txt", "/nonexistent",
@@ -577,6 +579,7 @@ def sweep(ctx: Context) -> list[Case]:
         ("GET", "/api/messages?offset={}"), ("GET", "/api/messages?limit=1&offset={}"), ("GET", "/messages/{}"),
         ("GET", "/api/messages/{}"), ("GET", "/messages/{}?done=retry&refused=discard"), ("HEAD", "/messages?page={}"),
         ("POST", "/api/messages/{}/retry"), ("POST", "/api/messages/{}/discard"), ("POST", "/messages/{}/retry"),
+        ("GET", "/api/stats?hours={}"),
     ]
     cases = []
     for slot, (method, template) in enumerate(slots):

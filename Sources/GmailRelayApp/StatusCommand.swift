@@ -58,6 +58,14 @@ struct StatusCommand: AsyncParsableCommand {
                 for (index, step) in problem.steps.enumerated() { lines.append("    \(index + 1). \(step)") }
             }
         }
+        if !report.logins.isEmpty {
+            lines.append("")
+            lines.append("SMTP logins today (since 00:00 UTC):")
+            for login in report.logins {
+                let limit = login.dailyLimit.map { " of \($0)" + (login.isAtLimit ? ", limit reached" : "") } ?? ", no daily limit"
+                lines.append("  \(login.username) (\(login.account)): \(login.sentToday)\(limit)")
+            }
+        }
         return lines.joined(separator: "\n")
     }
 }

@@ -11,16 +11,19 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var queue: QueueSummary
     /// Problems of the relay itself, not of an account (an SMTP certificate about to end); usually empty.
     public var relayProblems: [Explanation]
+    /// Every SMTP login with its messages today (since 00:00 UTC) and its daily limit.
+    public var logins: [LoginStatus]
 
     enum CodingKeys: String, CodingKey {
-        case accounts, queue
+        case accounts, queue, logins
         case relayProblems = "relay_problems"
     }
 
-    public init(accounts: [AccountStatus], queue: QueueSummary, relayProblems: [Explanation] = []) {
+    public init(accounts: [AccountStatus], queue: QueueSummary, relayProblems: [Explanation] = [], logins: [LoginStatus] = []) {
         self.accounts = accounts
         self.queue = queue
         self.relayProblems = relayProblems
+        self.logins = logins
     }
 
     public init(from decoder: any Decoder) throws {
@@ -29,6 +32,46 @@ public struct StatusReport: Codable, Sendable, Equatable {
         queue = try c.decode(QueueSummary.self, forKey: .queue)
         // Reports of relays older than the key have none.
         relayProblems = try c.decodeIfPresent([Explanation].self, forKey: .relayProblems) ?? []
+        logins = try c.decodeIfPresent([LoginStatus].self, forKey: .logins) ?? []
+    }
+}
+
+/// One SMTP login on the status page: which account it sends for, and how much of its daily limit
+/// (`credential add|update USER --daily-limit N`) today has used; `daily_limit` null means none.
+public struct LoginStatus: Codable, Sendable, Equatable {
+    public var username: String
+    public var account: String
+    public var sentToday: Int
+    public var dailyLimit: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case username, account
+        case sentToday = "sent_today"
+        case dailyLimit = "daily_limit"
+    }
+
+    public init(username: String, account: String, sentToday: Int, dailyLimit: Int?) {
+        self.username = username
+        self.account = account
+        self.sentToday = sentToday
+        self.dailyLimit = dailyLimit
+    }
+
+    public init(_ credential: Credential) {
+        self.init(username: credential.username, account: credential.account, sentToday: credential.sentToday,
+                  dailyLimit: credential.dailyLimit)
+    }
+
+    /// Whether the login has used its whole limit: its next message is refused until 00:00 UTC.
+    public var isAtLimit: Bool { dailyLimit.map { sentToday >= $0 } ?? false }
+
+    // Explicit null for no limit: every key is always present.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(username, forKey: .username)
+        try c.encode(account, forKey: .account)
+        try c.encode(sentToday, forKey: .sentToday)
+        try c.encode(dailyLimit, forKey: .dailyLimit)
     }
 }
 

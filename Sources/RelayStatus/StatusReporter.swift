@@ -8,7 +8,7 @@ import RelayVocabulary
 public struct StatusReporter: Sendable {
     public typealias SubjectLookup = @Sendable (Account) async -> String?
 
-    public let store: any MessageStore & AccountStore
+    public let store: any MessageStore & AccountStore & CredentialStore
     let subject: SubjectLookup
     let certificate: @Sendable () -> ServedCertificate?
     let clock: @Sendable () -> Date
@@ -17,7 +17,7 @@ public struct StatusReporter: Sendable {
     ///   only the app layer opens); nil when it has none.
     /// - Parameter certificate: the SMTP certificate being served, nil without TLS; checked for its end.
     public init(
-        store: any MessageStore & AccountStore, subject: @escaping SubjectLookup = { _ in nil },
+        store: any MessageStore & AccountStore & CredentialStore, subject: @escaping SubjectLookup = { _ in nil },
         certificate: @escaping @Sendable () -> ServedCertificate? = { nil }, clock: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.store = store
@@ -48,7 +48,8 @@ public struct StatusReporter: Sendable {
         }
         return StatusReport(
             accounts: statuses, queue: QueueSummary(try await store.queueCounts()),
-            relayProblems: [CertificateCheck.problem(certificate(), now: now)].compactMap { $0 })
+            relayProblems: [CertificateCheck.problem(certificate(), now: now)].compactMap { $0 },
+            logins: try await store.credentials().map(LoginStatus.init))
     }
 
     /// The account's facts for the catalogue's templates.

@@ -97,6 +97,13 @@ struct PageRenderer: Sendable {
         return [
             "accounts": accounts,
             "relayProblems": report.relayProblems.map { problem($0) },
+            "hasLogins": !report.logins.isEmpty,
+            "logins": report.logins.map { login -> [String: Any] in
+                [
+                    "username": login.username, "account": login.account, "sentToday": login.sentToday,
+                    "limit": login.dailyLimit.map(String.init) ?? "none", "atLimit": login.isAtLimit,
+                ]
+            },
             "queue": ["queued": q.queued, "sending": q.sending, "held": q.held, "failed": q.failed, "sent24h": q.sent24h],
         ]
     }

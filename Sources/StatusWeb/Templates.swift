@@ -101,6 +101,22 @@ enum Templates {
         {{#problem}}{{> problem}}{{/problem}}
         </article>
         {{/accounts}}
+        {{#hasLogins}}
+        <section class="logins">
+        <h2>SMTP logins today</h2>
+        <table>
+        <caption>Messages accepted per login since 00:00 UTC, against its daily limit (<code>gmail-relay credential update USER --daily-limit N</code>)</caption>
+        <thead><tr><th scope="col">Login</th><th scope="col">Account</th><th scope="col">Today</th><th scope="col">Daily limit</th></tr></thead>
+        <tbody>
+        {{/hasLogins}}
+        {{#logins}}
+        <tr{{#atLimit}} class="at-limit"{{/atLimit}}><td>{{username}}</td><td>{{account}}</td><td>{{sentToday}}</td><td>{{limit}}{{#atLimit}} (reached: refused until 00:00 UTC){{/atLimit}}</td></tr>
+        {{/logins}}
+        {{#hasLogins}}
+        </tbody>
+        </table>
+        </section>
+        {{/hasLogins}}
 
         """
 

@@ -21,6 +21,25 @@ import Testing
         #expect(problem.disposition == .retried)
     }
 
+    @Test func loginsAreListedWithTodaysCountAndTheirLimit() async throws {
+        let f = try Fixture()
+        try await f.addAccount("shop")
+        try await f.store.addCredential(username: "site1", account: "shop", password: "a-long-enough-password-1")
+        try await f.store.addCredential(username: "site2", account: "shop", password: "a-long-enough-password-2")
+        try await f.store.setCredentialDailyLimit(username: "site1", limit: 2)
+        // Fixture.addMessage sends as login site1.
+        _ = try await f.addMessage(account: "shop")
+        _ = try await f.addMessage(account: "shop")
+        let logins = try await StatusReporter(store: f.store).report().logins
+        #expect(logins == [
+            LoginStatus(username: "site1", account: "shop", sentToday: 2, dailyLimit: 2),
+            LoginStatus(username: "site2", account: "shop", sentToday: 0, dailyLimit: nil),
+        ])
+        #expect(logins[0].isAtLimit && !logins[1].isAtLimit)
+        let json = String(decoding: try JSONEncoder().encode(logins[1]), as: UTF8.self)
+        #expect(json.contains(#""daily_limit":null"#), "no limit is an explicit null")
+    }
+
     @Test func smtpCertificateIsWarnedAbout14DaysBeforeItEnds() async throws {
         let f = try Fixture()
         let now = Date(timeIntervalSince1970: 1_800_000_000)
