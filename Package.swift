@@ -3,6 +3,8 @@ import PackageDescription
 
 // Module map (each module has a README saying what it owns):
 //   BuildInfo     the relay's version, in one place.
+//   RelayVocabulary the words every module shares: problem codes (Google's and the relay's), ProblemDetail
+//                 and its one stored form, account/message/event kinds. No dependencies.
 //   SMTPProtocol  pure ESMTP core: parser, replies, session state machine, DATA decoder. No I/O.
 //   RelayConfig   config file + environment -> typed configuration; CIDR matching. No I/O beyond reading the file.
 //   RelayStore    the store API (MessageStore, AccountStore, CredentialStore protocols) and its SQLite (GRDB)
@@ -44,6 +46,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "BuildInfo", exclude: ["README.md"]),
+        // The shared words: problem codes, ProblemDetail, account/message/event kinds. The bottom module.
+        .target(name: "RelayVocabulary", exclude: ["README.md"]),
         .target(name: "SMTPProtocol", exclude: ["README.md"]),
         .target(name: "RelayConfig", exclude: ["README.md"]),
         .target(name: "MessageRewrite", exclude: ["README.md"]),
@@ -52,6 +56,7 @@ let package = Package(
         .target(
             name: "RelayStore",
             dependencies: [
+                "RelayVocabulary",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -63,7 +68,7 @@ let package = Package(
         .target(
             name: "PostgresStore",
             dependencies: [
-                "RelayConfig",
+                "RelayVocabulary", "RelayConfig",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -74,7 +79,7 @@ let package = Package(
         ),
         .target(
             name: "RelayBackup",
-            dependencies: ["RelayStore", "BuildInfo", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["RelayVocabulary", "RelayStore", "BuildInfo", .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["README.md"]
         ),
         .target(
@@ -94,7 +99,7 @@ let package = Package(
         .target(
             name: "Submission",
             dependencies: [
-                "SMTPServer", "SMTPProtocol", "RelayStore", "MessageRewrite",
+                "RelayVocabulary", "SMTPServer", "SMTPProtocol", "RelayStore", "MessageRewrite",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -104,7 +109,7 @@ let package = Package(
         .target(
             name: "Delivery",
             dependencies: [
-                "RelayStore", "GmailAPI", "MessageRewrite",
+                "RelayVocabulary", "RelayStore", "GmailAPI", "MessageRewrite",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -115,8 +120,8 @@ let package = Package(
         .target(
             name: "GmailRelayApp",
             dependencies: [
-                "SMTPProtocol", "RelayConfig", "RelayStore", "SMTPServer", "Submission", "MessageRewrite", "GmailAPI", "Delivery",
-                "ProblemCatalogue", "RelayStatus", "StatusWeb", "AccountAlerts", "BuildInfo", "RelayBackup", "PostgresStore",
+                "RelayVocabulary", "SMTPProtocol", "RelayConfig", "RelayStore", "SMTPServer", "Submission", "MessageRewrite", "GmailAPI",
+                "Delivery", "ProblemCatalogue", "RelayStatus", "StatusWeb", "AccountAlerts", "BuildInfo", "RelayBackup", "PostgresStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -131,6 +136,7 @@ let package = Package(
         .target(
             name: "GmailAPI",
             dependencies: [
+                "RelayVocabulary",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -148,12 +154,12 @@ let package = Package(
             ],
             exclude: ["README.md"]
         ),
-        .target(name: "ProblemCatalogue", dependencies: ["GmailAPI"], exclude: ["README.md"]),
-        .target(name: "RelayStatus", dependencies: ["ProblemCatalogue", "GmailAPI", "RelayStore"], exclude: ["README.md"]),
+        .target(name: "ProblemCatalogue", dependencies: ["RelayVocabulary"], exclude: ["README.md"]),
+        .target(name: "RelayStatus", dependencies: ["RelayVocabulary", "ProblemCatalogue", "RelayStore"], exclude: ["README.md"]),
         .target(
             name: "AccountAlerts",
             dependencies: [
-                "RelayStatus", "ProblemCatalogue", "RelayStore", "GmailAPI",
+                "RelayVocabulary", "RelayStatus", "ProblemCatalogue", "RelayStore", "GmailAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -162,7 +168,7 @@ let package = Package(
         .target(
             name: "StatusWeb",
             dependencies: [
-                "RelayStatus", "ProblemCatalogue", "GmailAPI", "RelayStore", "RelayConfig", "BuildInfo",
+                "RelayVocabulary", "RelayStatus", "ProblemCatalogue", "RelayStore", "RelayConfig", "BuildInfo",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -174,26 +180,27 @@ let package = Package(
         ),
         .executableTarget(name: "fake-google", dependencies: ["FakeGoogle"]),
         .executableTarget(name: "gmail-relay", dependencies: ["GmailRelayApp"]),
+        .testTarget(name: "RelayVocabularyTests", dependencies: ["RelayVocabulary"]),
         .testTarget(name: "SMTPProtocolTests", dependencies: ["SMTPProtocol"]),
         .testTarget(name: "RelayConfigTests", dependencies: ["RelayConfig"]),
         .testTarget(name: "MessageRewriteTests", dependencies: ["MessageRewrite"]),
-        .testTarget(name: "RelayStoreTests", dependencies: ["RelayStore"]),
+        .testTarget(name: "RelayStoreTests", dependencies: ["RelayStore", "RelayVocabulary"]),
         .testTarget(
             name: "PostgresStoreTests",
             dependencies: [
-                "PostgresStore", "RelayConfig",
+                "PostgresStore", "RelayConfig", "RelayVocabulary",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "RelayBackupTests", dependencies: ["RelayBackup", "RelayStore"]),
-        .testTarget(name: "GmailAPITests", dependencies: ["GmailAPI", "FakeGoogle", "GoogleFixtures"]),
-        .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "GmailAPI", "RelayStore", "FakeGoogle"]),
-        .testTarget(name: "ProblemCatalogueTests", dependencies: ["ProblemCatalogue", "GmailAPI", "Delivery", "GoogleFixtures"]),
+        .testTarget(name: "RelayBackupTests", dependencies: ["RelayBackup", "RelayStore", "RelayVocabulary"]),
+        .testTarget(name: "GmailAPITests", dependencies: ["GmailAPI", "RelayVocabulary", "FakeGoogle", "GoogleFixtures"]),
+        .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "GmailAPI", "RelayStore", "RelayVocabulary", "FakeGoogle"]),
+        .testTarget(name: "ProblemCatalogueTests", dependencies: ["ProblemCatalogue", "RelayVocabulary", "GmailAPI", "GoogleFixtures"]),
         .testTarget(
             name: "StatusWebTests",
             dependencies: [
-                "StatusWeb", "RelayStatus", "AccountAlerts", "ProblemCatalogue", "GmailAPI", "RelayStore",
+                "StatusWeb", "RelayStatus", "AccountAlerts", "ProblemCatalogue", "RelayVocabulary", "GmailAPI", "RelayStore",
                 "GmailRelayApp", "RelayConfig", "Delivery", "BuildInfo",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -205,7 +212,7 @@ let package = Package(
         .testTarget(
             name: "SubmissionTests",
             dependencies: [
-                "Submission", "SMTPServer", "SMTPProtocol", "RelayStore", "MessageRewrite",
+                "Submission", "RelayVocabulary", "SMTPServer", "SMTPProtocol", "RelayStore", "MessageRewrite",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]

@@ -1,6 +1,7 @@
 import Foundation
 import ProblemCatalogue
 import RelayStore
+import RelayVocabulary
 
 /// Why an alert goes out.
 public enum AlertEvent: String, Codable, Sendable, Equatable, CaseIterable {
@@ -21,9 +22,10 @@ public struct AccountStateAlert: Codable, Sendable, Equatable {
     public var event: AlertEvent
     public var account: String
     public var email: String?
-    public var kind: String
-    public var fromState: String
-    public var toState: String
+    /// The account's kind; nil (written "") for the test alert, which is about no account.
+    public var kind: AccountKind?
+    public var fromState: AccountState
+    public var toState: AccountState
     /// The account's problem after the change; null when it is ok again.
     public var problem: Explanation?
     public var at: Date
@@ -35,10 +37,10 @@ public struct AccountStateAlert: Codable, Sendable, Equatable {
     }
 
     public init(
-        event: AlertEvent? = nil, account: String, email: String?, kind: String, fromState: String, toState: String,
-        problem: Explanation?, at: Date
+        event: AlertEvent? = nil, account: String, email: String?, kind: AccountKind?, fromState: AccountState,
+        toState: AccountState, problem: Explanation?, at: Date
     ) {
-        self.event = event ?? (toState == "ok" ? .resolved : .stateChange)
+        self.event = event ?? (toState == .ok ? .resolved : .stateChange)
         self.account = account
         self.email = email
         self.kind = kind
@@ -53,7 +55,7 @@ public struct AccountStateAlert: Codable, Sendable, Equatable {
         try c.encode(event, forKey: .event)
         try c.encode(account, forKey: .account)
         try c.encode(email, forKey: .email)
-        try c.encode(kind, forKey: .kind)
+        try c.encode(kind?.rawValue ?? "", forKey: .kind)
         try c.encode(fromState, forKey: .fromState)
         try c.encode(toState, forKey: .toState)
         try c.encode(problem, forKey: .problem)
@@ -64,10 +66,17 @@ public struct AccountStateAlert: Codable, Sendable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         account = try c.decode(String.self, forKey: .account)
         email = try c.decodeIfPresent(String.self, forKey: .email)
-        kind = try c.decode(String.self, forKey: .kind)
-        fromState = try c.decode(String.self, forKey: .fromState)
-        toState = try c.decode(String.self, forKey: .toState)
-        event = try c.decodeIfPresent(AlertEvent.self, forKey: .event) ?? (toState == "ok" ? .resolved : .stateChange)
+        let kindText = try c.decode(String.self, forKey: .kind)
+        if kindText.isEmpty {
+            kind = nil
+        } else if let known = AccountKind(rawValue: kindText) {
+            kind = known
+        } else {
+            throw DecodingError.dataCorruptedError(forKey: .kind, in: c, debugDescription: "unknown account kind \(kindText)")
+        }
+        fromState = try c.decode(AccountState.self, forKey: .fromState)
+        toState = try c.decode(AccountState.self, forKey: .toState)
+        event = try c.decodeIfPresent(AlertEvent.self, forKey: .event) ?? (toState == .ok ? .resolved : .stateChange)
         problem = try c.decodeIfPresent(Explanation.self, forKey: .problem)
         guard let date = ISO8601.date(try c.decode(String.self, forKey: .at)) else {
             throw DecodingError.dataCorruptedError(forKey: .at, in: c, debugDescription: "not ISO-8601")

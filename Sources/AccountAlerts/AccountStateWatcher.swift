@@ -3,6 +3,7 @@ import Logging
 import ProblemCatalogue
 import RelayStatus
 import RelayStore
+import RelayVocabulary
 import ServiceLifecycle
 
 /// Watches the accounts table (the delivery engine, `reauth` and other CLI commands write it, possibly from
@@ -92,8 +93,8 @@ public struct AccountStateWatcher: Service {
     func alert(for account: Account, from: AccountState, event: AlertEvent?) async -> AccountStateAlert {
         let context = await reporter.context(for: account, now: clock())
         return AccountStateAlert(
-            event: event, account: account.name, email: account.primaryAddress, kind: account.kind.rawValue,
-            fromState: from.rawValue, toState: account.state.rawValue,
+            event: event, account: account.name, email: account.primaryAddress, kind: account.kind,
+            fromState: from, toState: account.state,
             problem: StatusReporter.problem(of: account, context: context), at: clock())
     }
 }

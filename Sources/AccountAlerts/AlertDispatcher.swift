@@ -1,4 +1,5 @@
 import Foundation
+import RelayVocabulary
 import Logging
 import RelayStore
 
@@ -72,7 +73,7 @@ public struct AlertDispatcher: Sendable {
     /// Tries until a 2xx, a 4xx that repeating cannot fix, or `retry.attempts` tries.
     func post(_ alert: AccountStateAlert, to webhook: URL) async {
         let metadata: Logger.Metadata = [
-            "account": "\(alert.account)", "alert.event": "\(alert.event.rawValue)", "alert.to_state": "\(alert.toState)",
+            "account": "\(alert.account)", "alert.event": "\(alert.event.rawValue)", "alert.to_state": "\(alert.toState.rawValue)",
             "alert.format": "\(settings.format.rawValue)",
         ]
         guard let request = try? WebhookFormatter.request(alert, format: settings.format, statusPage: settings.statusPage) else { return }
@@ -134,7 +135,7 @@ public struct AlertDispatcher: Sendable {
 
     /// One try to each destination, no retries: the person waiting wants to know now.
     public func test(at date: Date) async -> TestResult {
-        let alert = AccountStateAlert(event: .test, account: "", email: nil, kind: "", fromState: "ok", toState: "ok", problem: nil, at: date)
+        let alert = AccountStateAlert(event: .test, account: "", email: nil, kind: nil, fromState: .ok, toState: .ok, problem: nil, at: date)
         var delivered = true
         var lines: [String] = []
         if let webhook = settings.webhook {

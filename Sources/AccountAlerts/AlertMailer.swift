@@ -1,4 +1,5 @@
 import Foundation
+import RelayVocabulary
 import RelayStore
 
 /// `alerts.email_to`: the alert as an email, queued in the store like any message a site sends, so the

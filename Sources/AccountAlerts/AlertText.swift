@@ -1,4 +1,5 @@
 import Foundation
+import RelayVocabulary
 import ProblemCatalogue
 import RelayStore
 
@@ -17,11 +18,14 @@ public struct AlertText: Sendable, Equatable {
 
     public var body: String { lines.joined(separator: "\n") }
 
-    static let stateWords: [String: String] = [
-        "ok": "ok", "needs_reauth": "needs reauthorization", "blocked": "blocked", "unconfigured": "not configured",
-    ]
-
-    static func words(_ state: String) -> String { stateWords[state] ?? state }
+    static func words(_ state: AccountState) -> String {
+        switch state {
+        case .ok: return "ok"
+        case .needsReauth: return "needs reauthorization"
+        case .blocked: return "blocked"
+        case .unconfigured: return "not configured"
+        }
+    }
 
     public init(_ alert: AccountStateAlert, statusPage: URL?) {
         let name = alert.account
@@ -32,9 +36,9 @@ public struct AlertText: Sendable, Equatable {
         case .resolved:
             title = "gmail-relay: \(name) is ok again"
         case .reminder:
-            title = "gmail-relay: \(name) still \(alert.toState == "needs_reauth" ? "needs reauthorization" : "is " + state)"
+            title = "gmail-relay: \(name) still \(alert.toState == .needsReauth ? "needs reauthorization" : "is " + state)"
         case .stateChange:
-            title = "gmail-relay: \(name) \(alert.toState == "needs_reauth" ? "needs reauthorization" : "is " + state)"
+            title = "gmail-relay: \(name) \(alert.toState == .needsReauth ? "needs reauthorization" : "is " + state)"
         }
         var lines: [String] = []
         if alert.event == .test {

@@ -1,4 +1,5 @@
 import Foundation
+import RelayVocabulary
 import RelayStore
 
 /// When a problem that lasts is worth another message: `alerts.remind_hours` after the last alert about

@@ -1,4 +1,5 @@
 import Foundation
+import RelayVocabulary
 import RelayStatus
 
 /// `alerts.webhook_format`: what the webhook at alerts.webhook_url understands.

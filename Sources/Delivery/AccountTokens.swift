@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import GmailAPI
 import RelayStore
+import RelayVocabulary
 
 /// One token cache per account, built from the account's stored grant, shared by the worker, the
 /// synchronous DATA path and the health probe, so concurrent sends share one refresh. A new secret
@@ -13,7 +14,7 @@ public actor AccountTokens {
         case unreadableSecret
         case badServiceAccountKey(String)
 
-        public var problem: RelayProblem {
+        public var problem: ProblemCode {
             switch self {
             case .noGrant: return .grantMissing
             case .unreadableSecret, .badServiceAccountKey: return .secretUnreadable

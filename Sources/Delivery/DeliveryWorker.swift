@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import RelayStore
+import RelayVocabulary
 import ServiceLifecycle
 
 /// The delivery worker: takes due messages from SQLite and sends each through its account's lane
@@ -173,20 +174,11 @@ public final class DeliveryWorker: Service, Sendable {
             logger.error("could not read the accounts to restore daily-limit pauses", metadata: ["error": "\(error)"])
             return
         }
-        for account in accounts where account.problemCode == "daily_limit" {
-            if let until = ProblemDetailText.retryAfter(account.problemDetail), until > clock() {
+        for account in accounts where account.problemCode == .dailyLimit {
+            if let until = account.problemDetail?.retryAfter, until > clock() {
                 await lanes.pause(account.name, until: until)
             }
         }
-    }
-}
-
-/// Reads fields back out of the JSON of a stored ProblemDetail.
-enum ProblemDetailText {
-    static func retryAfter(_ json: String?) -> Date? {
-        guard let json, let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
-              let text = object["retry_after"] as? String else { return nil }
-        return ISO8601DateFormatter().date(from: text)
     }
 }
 

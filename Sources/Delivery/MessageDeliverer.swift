@@ -3,15 +3,16 @@ import GmailAPI
 import Logging
 import MessageRewrite
 import RelayStore
+import RelayVocabulary
 
 /// How one delivery attempt ended, for the SMTP reply (sync mode) and the worker's pacing.
 public enum AttemptResult: Sendable, Equatable {
     case sent(gmailID: String)
     /// Back in the queue, due at `nextAttempt`; `pauseAccount` for Gmail's daily limit.
-    case queued(problem: String?, nextAttempt: Date, pauseAccount: Bool)
-    case held(problem: String)
+    case queued(problem: ProblemCode?, nextAttempt: Date, pauseAccount: Bool)
+    case held(problem: ProblemCode)
     /// `smtpText` is Gmail's own words when Gmail refused the message.
-    case failed(problem: String, smtpText: String)
+    case failed(problem: ProblemCode, smtpText: String)
 }
 
 /// One attempt for one message that the caller has claimed (status `sending`): the header rewrite, the
@@ -88,9 +89,10 @@ public struct MessageDeliverer: Sendable {
         }
         defer { if case .file(let file) = outgoing { try? FileManager.default.removeItem(at: file) } }
         // Everything this attempt learns goes into one report, written in one transaction at the end.
-        var report = AttemptReport(messageID: id, account: account.name, outcome: .held(problemCode: ""))
+        // The placeholder outcome is always replaced before the report is written.
+        var report = AttemptReport(messageID: id, account: account.name, outcome: .held(problemCode: .grantMissing))
         if fallback != nil {
-            report.fallback = .init(ownAccount: own.name, reason: own.problemCode ?? own.state.rawValue)
+            report.fallback = .init(ownAccount: own.name, reason: own.problemCode?.rawValue ?? own.state.rawValue)
         }
         // The header as sent: the first attempt's, or the fallback's (another From) when it sends.
         if message.rewrittenHeaders == nil || fallback != nil {
@@ -111,10 +113,10 @@ public struct MessageDeliverer: Sendable {
             entry = try await tokens.entry(for: account)
         } catch let unavailable as AccountTokens.Unavailable {
             let now = clock()
-            let problem = unavailable.problem.rawValue
+            let problem = unavailable.problem
             report.attempts = [NewAttempt(
                 messageID: id, startedAt: now, finishedAt: now, endpoint: "token", httpStatus: nil,
-                responseBody: "not sent: \(problem)", problemCode: problem, nextDelaySeconds: nil)]
+                responseBody: "not sent: \(problem.rawValue)", problemCode: problem, nextDelaySeconds: nil)]
             return try await hold(report, own: own, problem: problem, state: unavailable.accountState, detail: nil)
         }
 
@@ -139,12 +141,12 @@ public struct MessageDeliverer: Sendable {
         var report = report
         let now = clock()
         let previous = try await store.attempts(messageID: message.id)
-        let preconditions = previous.filter { $0.problem == ProblemCode.preconditionTransient.rawValue }.count
+        let preconditions = previous.filter { $0.problem == .preconditionTransient }.count
         let classification = grant.classify(call, consentedAt: account.consentedAt, now: now,
                                             previousPreconditionFailures: preconditions)
         let failures = previous.filter { $0.problem != nil }.count + 1
         let decision = policy.decide(classification, failures: failures, acceptedAt: message.createdAt, now: now, random: random())
-        let problem = classification.problem.rawValue
+        let problem = classification.problem
 
         var exchanges = exchanges
         if call.endpoint == .token {
@@ -155,31 +157,31 @@ public struct MessageDeliverer: Sendable {
         var nextDelay: Double?
         if case .retry(let at) = decision { nextDelay = at.timeIntervalSince(now) }
         if case .pauseAccount(let until) = decision { nextDelay = until.timeIntervalSince(now) }
-        report.attempts = rows(exchanges, of: message.id, problem: problem, nextDelay: nextDelay)
+        report.attempts = rows(exchanges, of: message.id, problem: problem, detail: classification.detail, nextDelay: nextDelay)
         logger.info("delivery attempt failed", metadata: [
-            "message.id": "\(message.id)", "account": "\(account.name)", "problem": "\(problem)",
+            "message.id": "\(message.id)", "account": "\(account.name)", "problem": "\(problem.rawValue)",
             "class": "\(classification.failureClass.name)", "http.status": "\(call.response?.status ?? 0)",
         ])
 
         switch decision {
         case .retry(let at):
-            report.outcome = .queued(problemCode: problem, nextAttemptAt: at, detail: "\(problem): \(classification.problem.summary)")
+            report.outcome = .queued(problemCode: problem, nextAttemptAt: at, detail: "\(problem.rawValue): \(problem.summary)")
             try await store.finishAttempt(report)
             metrics.messageOutcome("retry", account: account.name)
             return .queued(problem: problem, nextAttempt: at, pauseAccount: false)
         case .pauseAccount(let until):
             report.outcome = .queued(problemCode: problem, nextAttemptAt: until,
-                                     detail: "\(problem): account paused until \(ISO8601DateFormatter().string(from: until))")
+                                     detail: "\(problem.rawValue): account paused until \(ISO8601DateFormatter().string(from: until))")
             // Shown on the status page; the account still works, it only waits.
-            report.accountChange = .state(.ok, problemCode: problem, detail: Self.encode(classification.detail), holdQueued: false)
+            report.accountChange = .state(.ok, problemCode: problem, detail: classification.detail, holdQueued: false)
             try await store.finishAttempt(report)
             metrics.messageOutcome("retry", account: account.name)
             return .queued(problem: problem, nextAttempt: until, pauseAccount: true)
         case .hold(let state):
-            return try await hold(report, own: own, problem: problem, state: state, detail: Self.encode(classification.detail))
+            return try await hold(report, own: own, problem: problem, state: state, detail: classification.detail)
         case .fail(let reason):
             let text = reason == problem ? classification.smtpText : "gave up after \(failures) attempts: \(classification.problem.summary)"
-            report.outcome = .failed(problemCode: reason, detail: "\(reason): \(text)")
+            report.outcome = .failed(problemCode: reason, detail: "\(reason.rawValue): \(text)")
             try await store.finishAttempt(report)
             metrics.messageOutcome("failed", account: account.name)
             return .failed(problem: reason, smtpText: text)
@@ -202,7 +204,7 @@ public struct MessageDeliverer: Sendable {
         return .sent(gmailID: gmailID)
     }
 
-    private func hold(_ report: AttemptReport, own: Account, problem: String, state: AccountState, detail: String?) async throws -> AttemptResult {
+    private func hold(_ report: AttemptReport, own: Account, problem: ProblemCode, state: AccountState, detail: ProblemDetail?) async throws -> AttemptResult {
         var report = report
         report.accountChange = .state(state, problemCode: problem, detail: detail, holdQueued: true)
         // The account itself just stopped, but its fallback can send: this message goes through the
@@ -222,36 +224,29 @@ public struct MessageDeliverer: Sendable {
         let effects = try await store.finishAttempt(report)
         metrics.messageOutcome("held", account: report.account)
         logger.warning("account cannot send; its mail is held", metadata: [
-            "account": "\(report.account)", "problem": "\(problem)", "state": "\(state.rawValue)", "held.others": "\(effects.alsoHeld)",
+            "account": "\(report.account)", "problem": "\(problem.rawValue)", "state": "\(state.rawValue)", "held.others": "\(effects.alsoHeld)",
         ])
         return .held(problem: problem)
     }
 
     /// Nothing can be sent at all (no account, no body): failed for good, without calling Google.
-    private func failWithoutAttempt(_ id: Int64, account: String, problem: RelayProblem, detail: String) async throws -> AttemptResult {
+    private func failWithoutAttempt(_ id: Int64, account: String, problem: ProblemCode, detail: String) async throws -> AttemptResult {
         try await store.finishAttempt(AttemptReport(messageID: id, account: account,
-                                                    outcome: .failed(problemCode: problem.rawValue, detail: detail)))
+                                                    outcome: .failed(problemCode: problem, detail: detail)))
         metrics.messageOutcome("failed", account: account)
-        return .failed(problem: problem.rawValue, smtpText: detail)
+        return .failed(problem: problem, smtpText: detail)
     }
 
-    /// One send-log row per HTTP exchange; the problem and the chosen delay go on the last one.
-    private func rows(_ exchanges: [HTTPExchange], of id: Int64, problem: String?, nextDelay: Double?) -> [NewAttempt] {
+    /// One send-log row per HTTP exchange; the problem, its classified detail and the chosen delay go on the last one.
+    private func rows(_ exchanges: [HTTPExchange], of id: Int64, problem: ProblemCode?, detail: ProblemDetail? = nil, nextDelay: Double?) -> [NewAttempt] {
         exchanges.enumerated().map { index, exchange in
             let last = index == exchanges.count - 1
             let body = exchange.response.map { Redaction.redact($0.bodyText) } ?? exchange.transportError.map { "no answer: \($0)" }
             return NewAttempt(
                 messageID: id, startedAt: exchange.startedAt, finishedAt: exchange.finishedAt,
                 endpoint: exchange.url.absoluteString, httpStatus: exchange.response?.status, responseBody: body,
-                problemCode: last ? problem : nil, nextDelaySeconds: last ? nextDelay : nil)
+                problemCode: last ? problem : nil, problemDetail: last ? detail : nil, nextDelaySeconds: last ? nextDelay : nil)
         }
-    }
-
-    static func encode(_ detail: ProblemDetail) -> String? {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.sortedKeys]
-        return (try? encoder.encode(detail)).map { String(decoding: $0, as: UTF8.self) }
     }
 
     static func className(_ result: AttemptResult) -> String {

@@ -1,6 +1,7 @@
 import Foundation
 import GmailAPI
 import RelayStore
+import RelayVocabulary
 
 /// What happens to a message after a failed attempt. Pure: the caller passes the clock and the dice.
 public enum DeliveryDecision: Sendable, Equatable {
@@ -11,7 +12,7 @@ public enum DeliveryDecision: Sendable, Equatable {
     /// The message (and the account's other waiting mail) is held until a person acts; the account's state.
     case hold(accountState: AccountState)
     /// Failed for good, with this problem code (Gmail's refusal, or too old).
-    case fail(problem: String)
+    case fail(problem: ProblemCode)
 }
 
 /// Backoff and give-up rules of the delivery worker.
@@ -47,7 +48,7 @@ public struct RetryPolicy: Sendable, Equatable {
     public func decide(_ classification: Classification, failures: Int, acceptedAt: Date, now: Date, random: Double) -> DeliveryDecision {
         switch classification.failureClass {
         case .messageRejected:
-            return .fail(problem: classification.problem.rawValue)
+            return .fail(problem: classification.problem)
         case .accountBlocked:
             return .hold(accountState: Self.accountState(for: classification))
         case .rateLimited(let retryAfter, let dailyLimit):
@@ -57,10 +58,10 @@ public struct RetryPolicy: Sendable, Equatable {
                 return .pauseAccount(until: max(retryAfter ?? now.addingTimeInterval(dailyLimitPause), now))
             }
             let at = max(retryAfter ?? now.addingTimeInterval(backoff(failures: failures, random: random)), now)
-            return tooOld(at, acceptedAt) ? .fail(problem: RelayProblem.maxAgeExceeded.rawValue) : .retry(at: at)
+            return tooOld(at, acceptedAt) ? .fail(problem: .maxAgeExceeded) : .retry(at: at)
         case .transient:
             let at = now.addingTimeInterval(backoff(failures: failures, random: random))
-            return tooOld(at, acceptedAt) ? .fail(problem: RelayProblem.maxAgeExceeded.rawValue) : .retry(at: at)
+            return tooOld(at, acceptedAt) ? .fail(problem: .maxAgeExceeded) : .retry(at: at)
         }
     }
 

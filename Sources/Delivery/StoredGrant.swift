@@ -1,5 +1,6 @@
 import Foundation
 import GmailAPI
+import RelayVocabulary
 
 /// What an account keeps encrypted in the store (RelayStore seals it with AES-GCM): how it signs in
 /// to Google. Never printed, never logged.

@@ -2,6 +2,7 @@ import Foundation
 import GmailAPI
 import Logging
 import RelayStore
+import RelayVocabulary
 import ServiceLifecycle
 
 /// Checks each account's grant with a token refresh at start and every `interval`, even when no mail
@@ -47,15 +48,15 @@ public struct TokenHealthProbe: Service {
                 let classification = entry.grant.classify(FailedCall(tokenError: error), consentedAt: account.consentedAt, now: now)
                 if classification.holdsAccount {
                     logger.warning("account grant check failed", metadata: ["account": "\(account.name)", "problem": "\(classification.problem.rawValue)"])
-                    check = .cannotSend(state: RetryPolicy.accountState(for: classification), problemCode: classification.problem.rawValue,
-                                        detail: MessageDeliverer.encode(classification.detail), holdQueued: true)
+                    check = .cannotSend(state: RetryPolicy.accountState(for: classification), problemCode: classification.problem,
+                                        detail: classification.detail, holdQueued: true)
                 } else {
                     check = .inconclusive
                 }
             }
         } catch let unavailable as AccountTokens.Unavailable {
             check = account.state == .ok
-                ? .cannotSend(state: unavailable.accountState, problemCode: unavailable.problem.rawValue, detail: nil, holdQueued: false)
+                ? .cannotSend(state: unavailable.accountState, problemCode: unavailable.problem, detail: nil, holdQueued: false)
                 : .inconclusive
         } catch {
             return

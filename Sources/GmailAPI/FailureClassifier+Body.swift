@@ -1,4 +1,5 @@
 import Foundation
+import RelayVocabulary
 
 /// The fields of a Google error body, whichever of its shapes it came in (docs/google-api.md 0).
 ///

@@ -1,16 +1,12 @@
 import Foundation
+import RelayVocabulary
 
 /// One failed call to Google, with what the classifier needs to know about the account.
 ///
 /// A value, so the classifier stays pure: the caller supplies `now` and the account's history.
 public struct GoogleFailure: Sendable {
-    public enum Endpoint: String, Sendable, Codable {
-        /// The token endpoint: refresh-token, authorization-code or JWT-bearer grant.
-        case token
-        /// users.messages.send.
-        case gmailSend = "gmail_send"
-        case tokeninfo
-    }
+    /// The endpoints the classifier knows (the vocabulary's, so the verdict can be stored with it).
+    public typealias Endpoint = GoogleEndpoint
 
     /// How the account gets its tokens; some answers mean different things for each.
     public enum AccountKind: Sendable, Equatable {
@@ -134,6 +130,7 @@ public enum FailureClassifier {
 
     public static func classify(_ failure: GoogleFailure) -> Classification {
         var detail = ProblemDetail(
+            endpoint: failure.endpoint,
             httpStatus: failure.status,
             transportError: failure.transportError,
             rawBody: String(decoding: failure.body, as: UTF8.self)

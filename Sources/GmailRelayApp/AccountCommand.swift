@@ -3,6 +3,7 @@ import Delivery
 import Foundation
 import GmailAPI
 import RelayStore
+import RelayVocabulary
 
 struct AccountCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -3,6 +3,7 @@ import Delivery
 import Foundation
 import GmailAPI
 import RelayStore
+import RelayVocabulary
 
 extension AccountCommand {
     /// Replaces how an account signs in (a new key, subject or OAuth client) or its from addresses,
@@ -71,7 +72,7 @@ extension AccountCommand {
             // to the queue (if Google still refuses, the first attempt holds it again).
             let waitsForConsent: Bool = if case .oauthClient(_, _, nil)? = grant { true } else { false }
             let afterwards: AccountUpdate.Afterwards = !changesGrant ? .unchanged
-                : waitsForConsent ? .needsReauth(problemCode: RelayProblem.grantMissing.rawValue) : .readyToSend
+                : waitsForConsent ? .needsReauth(problemCode: .grantMissing) : .readyToSend
             let released = try await store.updateAccount(AccountUpdate(
                 name: name, secret: changesGrant ? try grant!.encoded() : nil,
                 consentedAt: signIn.refreshToken != nil ? Date() : nil,

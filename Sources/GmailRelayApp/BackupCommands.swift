@@ -3,6 +3,7 @@ import Foundation
 import RelayBackup
 import RelayConfig
 import RelayStore
+import RelayVocabulary
 
 /// `gmail-relay backup DIR [--include-key]`: safe while `serve` runs (see docs/operations.md).
 struct BackupCommand: AsyncParsableCommand {

@@ -5,6 +5,7 @@ import GmailAPI
 import MessageRewrite
 import RelayConfig
 import RelayStore
+import RelayVocabulary
 
 /// The Google side of a command: endpoints, one transport, and each account's token cache.
 struct GoogleAccess {
@@ -101,7 +102,7 @@ struct DoctorCommand: AsyncParsableCommand {
             if classification.holdsAccount {
                 try? await access.store.setAccountState(
                     name: account.name, state: RetryPolicy.accountState(for: classification),
-                    problemCode: classification.problem.rawValue, detail: nil)
+                    problemCode: classification.problem, detail: nil)
             }
             return checks
         }
@@ -115,7 +116,7 @@ struct DoctorCommand: AsyncParsableCommand {
             } else {
                 checks.append(Check(verdict: .fail, name: "scopes", text: "no scope that allows sending (granted: \(granted.isEmpty ? "none" : granted)); needed: \(GmailScope.send). Run `gmail-relay reauth \(account.name)` and leave the Gmail box ticked"))
                 try? await access.store.setAccountState(name: account.name, state: .needsReauth,
-                                                        problemCode: ProblemCode.scopeInsufficient.rawValue)
+                                                        problemCode: .scopeInsufficient)
             }
             if let email = info.email {
                 let known = account.fromAddresses.contains { $0.lowercased() == email.lowercased() }

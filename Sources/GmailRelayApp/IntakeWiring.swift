@@ -32,6 +32,6 @@ extension IntakePolicy {
         self.init(
             maxRecipients: configuration.smtp.maxRecipients, trustedAccount: configuration.smtp.trustedAccount,
             syncTimeout: configuration.delivery.mode == .sync ? configuration.delivery.syncTimeout : nil,
-            cannotSendProblem: RelayProblem.grantMissing.rawValue)
+            cannotSendProblem: .grantMissing)
     }
 }

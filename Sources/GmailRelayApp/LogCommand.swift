@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import RelayStatus
 import RelayStore
+import RelayVocabulary
 
 struct LogCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -41,7 +42,7 @@ struct LogCommand: AsyncParsableCommand {
                 let id = "\(message.id)"
                 let created = ISO8601.string(message.createdAt)
                 let recipients = message.recipients.joined(separator: ",")
-                return [id, created, message.status.rawValue, message.account, recipients, message.subject ?? "", message.problem ?? ""]
+                return [id, created, message.status.rawValue, message.account, recipients, message.subject ?? "", message.problem?.rawValue ?? ""]
             }
             print(TextTable.render(header: ["ID", "CREATED", "STATUS", "ACCOUNT", "TO", "SUBJECT", "PROBLEM"], rows: rows), terminator: "")
         }

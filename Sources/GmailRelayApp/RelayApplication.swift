@@ -9,6 +9,7 @@ import NIOPosix
 import RelayConfig
 import RelayStatus
 import RelayStore
+import RelayVocabulary
 import SMTPServer
 import ServiceLifecycle
 import StatusWeb

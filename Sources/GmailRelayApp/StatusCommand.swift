@@ -3,6 +3,7 @@ import Foundation
 import ProblemCatalogue
 import RelayStatus
 import RelayStore
+import RelayVocabulary
 
 /// `gmail-relay status [--json]`: what the status page shows; the JSON is what /api/status serves.
 struct StatusCommand: AsyncParsableCommand {
@@ -29,7 +30,7 @@ struct StatusCommand: AsyncParsableCommand {
         let q = report.queue
         lines.append("queue: \(q.queued) queued, \(q.sending) sending, \(q.held) held, \(q.failed) failed, \(q.sent24h) sent in 24 h")
         for problem in report.relayProblems {
-            lines.append("relay problem: \(problem.code): \(problem.title) (mail \(problem.disposition.rawValue))")
+            lines.append("relay problem: \(problem.code.rawValue): \(problem.title) (mail \(problem.disposition.rawValue))")
             lines.append("    \(problem.explanation)")
             lines.append("  what to do:")
             for (index, step) in problem.steps.enumerated() { lines.append("    \(index + 1). \(step)") }
@@ -51,7 +52,7 @@ struct StatusCommand: AsyncParsableCommand {
                 for (index, step) in warning.steps.enumerated() { lines.append("    \(index + 1). \(step)") }
             }
             if let problem = account.problem {
-                lines.append("  problem: \(problem.code): \(problem.title) (mail \(problem.disposition.rawValue))")
+                lines.append("  problem: \(problem.code.rawValue): \(problem.title) (mail \(problem.disposition.rawValue))")
                 lines.append("    \(problem.explanation)")
                 lines.append("  what to do:")
                 for (index, step) in problem.steps.enumerated() { lines.append("    \(index + 1). \(step)") }

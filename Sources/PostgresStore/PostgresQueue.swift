@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import PostgresNIO
+import RelayVocabulary
 
 /// The message queue on PostgreSQL, for relays that share one database: accepting a message with its
 /// body in the database, claiming due messages with a lease, reading a body back as a stream.
@@ -201,16 +202,17 @@ public final class PostgresQueue: Sendable {
 
     /// Ends this relay's claim with the message's new state (`sent`, `queued` for a retry at `nextAttempt`,
     /// `held`, `failed`). false when the lease was lost meanwhile: the other relay's outcome stands.
-    public func finishClaim(messageID: Int64, status: String, nextAttempt: Date? = nil, gmailID: String? = nil) async throws -> Bool {
-        guard ["sent", "queued", "held", "failed"].contains(status) else {
-            throw PostgresStoreError.query("finishClaim: \(status) is not an outcome")
+    public func finishClaim(messageID: Int64, status: MessageStatus, nextAttempt: Date? = nil, gmailID: String? = nil) async throws -> Bool {
+        guard [.sent, .queued, .held, .failed].contains(status) else {
+            throw PostgresStoreError.query("finishClaim: \(status.rawValue) is not an outcome")
         }
+        let statusText = status.rawValue
         let now = nowMillis
         let next = nextAttempt.map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) }
         return try await run {
             let rows = try await client.query(
                 """
-                UPDATE messages SET status = \(status), next_attempt_at = \(next), gmail_id = coalesce(\(gmailID), gmail_id),
+                UPDATE messages SET status = \(statusText), next_attempt_at = \(next), gmail_id = coalesce(\(gmailID), gmail_id),
                     attempts = attempts + 1, lease_owner = NULL, lease_until = NULL, updated_at = \(now)
                 WHERE id = \(messageID) AND status = 'sending' AND lease_owner = \(relayName)
                 RETURNING id

@@ -1,5 +1,5 @@
 import Foundation
-import GmailAPI
+import RelayVocabulary
 
 /// What happens to mail while a problem lasts; the same three words on the page, in the API and the docs.
 public enum Disposition: String, Sendable, Codable, CaseIterable {
@@ -29,7 +29,7 @@ public enum Disposition: String, Sendable, Codable, CaseIterable {
 ///
 /// Its JSON form is the `problem` object of /api/status, `status --json`, the alert webhook and /api/messages/{id}.
 public struct Explanation: Sendable, Codable, Equatable {
-    public var code: String
+    public var code: ProblemCode
     public var title: String
     /// What it means in plain words, followed by what is known about this occurrence (Google's words, times).
     public var explanation: String
@@ -39,7 +39,7 @@ public struct Explanation: Sendable, Codable, Equatable {
     public var steps: [String]
     public var disposition: Disposition
 
-    public init(code: String, title: String, explanation: String, causes: [String], steps: [String], disposition: Disposition) {
+    public init(code: ProblemCode, title: String, explanation: String, causes: [String], steps: [String], disposition: Disposition) {
         self.code = code
         self.title = title
         self.explanation = explanation
@@ -52,7 +52,7 @@ public struct Explanation: Sendable, Codable, Equatable {
 /// One row of the catalogue. `facts` and `steps` are templates: functions of the account and of
 /// what Google said, so a command reads `gmail-relay reauth shop`, not `reauth NAME`.
 public struct CatalogueEntry: Sendable {
-    public let code: String
+    public let code: ProblemCode
     public let title: String
     public let meaning: String
     public let causes: [String]
@@ -61,7 +61,7 @@ public struct CatalogueEntry: Sendable {
     let steps: @Sendable (ProblemContext) -> [String]
 
     init(
-        _ code: String, title: String, meaning: String, causes: [String], disposition: Disposition,
+        _ code: ProblemCode, title: String, meaning: String, causes: [String], disposition: Disposition,
         facts: @escaping @Sendable (ProblemContext) -> [String] = { _ in [] },
         steps: @escaping @Sendable (ProblemContext) -> [String]
     ) {
@@ -85,18 +85,12 @@ public struct CatalogueEntry: Sendable {
     }
 
     /// Entries whose facts already quote Google's message (message_rejected) do not quote it twice.
-    private var mentionsGoogleWords: Bool { code == ProblemCode.messageRejected.rawValue }
+    private var mentionsGoogleWords: Bool { code == .messageRejected }
 }
 
 /// The account and the answer a problem is explained for. Built by the status report from the store;
 /// `ProblemContext.placeholder` (NAME, USER@DOMAIN) renders the generic text of docs/troubleshooting.md.
 public struct ProblemContext: Sendable {
-    public enum AccountKind: String, Sendable {
-        case sandbox
-        case oauthUser = "oauth_user"
-        case serviceAccount = "service_account"
-    }
-
     public var accountName: String
     /// Nil when not known (the generic docs text covers both kinds).
     public var accountKind: AccountKind?
@@ -171,47 +165,29 @@ public struct ProblemContext: Sendable {
 
 /// The explanation catalogue: every problem code the relay can report, with its text.
 ///
-/// Keyed by the code's raw value: every `GmailAPI.ProblemCode` and the relay's own codes
-/// (`Delivery.RelayProblem`, listed in `RelayProblemCodes`). The status page, `status`, `log show`, the JSON API, alerts and
-/// docs/troubleshooting.md all read it; a test fails when a code has no entry.
+/// Keyed by `ProblemCode` (Google's codes and the relay's own, one enum). The status page, `status`,
+/// `log show`, the JSON API, alerts and docs/troubleshooting.md all read it; a test fails when a code
+/// has no entry.
 public enum ProblemCatalogue {
     /// Every entry, in the order of the docs.
     public static let entries: [CatalogueEntry] = oauthEntries + serviceAccountEntries + gmailEntries
         + limitEntries + messageEntries + answerEntries + relayEntries + serverEntries + warningEntries
 
-    private static let byCode: [String: CatalogueEntry] = Dictionary(
+    private static let byCode: [ProblemCode: CatalogueEntry] = Dictionary(
         entries.map { ($0.code, $0) }, uniquingKeysWith: { first, _ in first })
 
-    public static func entry(for code: String) -> CatalogueEntry? { byCode[code] }
+    public static func entry(for code: ProblemCode) -> CatalogueEntry? { byCode[code] }
 
-    public static func entry(for code: ProblemCode) -> CatalogueEntry? { byCode[code.rawValue] }
-
-    /// The explanation for a stored code. A code this version does not know (written by a newer relay)
-    /// is still shown, with its name, rather than hidden.
-    public static func explain(code: String, context: ProblemContext) -> Explanation {
+    /// The explanation of a code for one account and answer. Every code has an entry (CatalogueTests);
+    /// the fallback only keeps a missing one visible, with its name, rather than hidden.
+    public static func explain(code: ProblemCode, context: ProblemContext) -> Explanation {
         if let entry = byCode[code] { return entry.explain(context) }
-        var parts = ["The relay recorded the problem code \(code), which this version has no explanation for."]
+        var parts = [code.summary + "."]
         if let said = context.googleSaid() { parts.append(said) }
         return Explanation(
-            code: code, title: "Problem \(code)", explanation: parts.joined(separator: " "),
-            causes: ["A newer gmail-relay wrote this code to the database."],
-            steps: ["Run `gmail-relay log show \(context.logID)` for Google's whole answer.",
-                    "Upgrade this gmail-relay to the version that wrote the code."],
-            disposition: .held)
+            code: code, title: code.summary, explanation: parts.joined(separator: " "), causes: [],
+            steps: ["Run `gmail-relay log show \(context.logID)` for Google's whole answer."], disposition: .held)
     }
-}
-
-/// Problems of the relay itself rather than of an account (the status page shows them above the accounts).
-public enum ServerProblemCodes {
-    public static let certificateExpiring = "smtp_certificate_expiring"
-    public static let certificateExpired = "smtp_certificate_expired"
-    public static let all = [certificateExpiring, certificateExpired]
-}
-
-/// The relay's own problem codes (Delivery.RelayProblem defines them; the catalogue only knows their
-/// names, so it stays free of the delivery engine). A test checks both lists agree.
-public enum RelayProblemCodes {
-    public static let all = ["account_removed", "grant_missing", "secret_unreadable", "spool_missing", "max_age_exceeded"]
 }
 
 // MARK: - Shared wording

@@ -1,11 +1,11 @@
 import Foundation
-import GmailAPI
+import RelayVocabulary
 
 extension ProblemCatalogue {
     /// The Gmail account, the Cloud project or the domain (docs/google-api.md 2.1, 2.3-2.6, 3).
     static let gmailEntries: [CatalogueEntry] = [
         CatalogueEntry(
-            ProblemCode.mailServiceDisabled.rawValue,
+            .mailServiceDisabled,
             title: "Gmail is not enabled for this user",
             meaning: "Gmail answered failedPrecondition \"Mail service not enabled\": the Google account has no Gmail mailbox, so it cannot send through the Gmail API.",
             causes: [
@@ -23,7 +23,7 @@ extension ProblemCatalogue {
             ] }
         ),
         CatalogueEntry(
-            ProblemCode.preconditionTransient.rawValue,
+            .preconditionTransient,
             title: "Gmail answered failedPrecondition (retrying once)",
             meaning: "Gmail answered 400 failedPrecondition \"Precondition check failed\" and nothing about this account explains it. Google gives this answer to a small share of calls that succeed when repeated, so the relay tries once more before holding mail.",
             causes: [
@@ -37,7 +37,7 @@ extension ProblemCatalogue {
             ] }
         ),
         CatalogueEntry(
-            ProblemCode.preconditionFailed.rawValue,
+            .preconditionFailed,
             title: "Gmail keeps answering failedPrecondition",
             meaning: "Gmail answered 400 failedPrecondition again after a retry: something about this Google account stops it from sending, and Google does not say what.",
             causes: [
@@ -55,7 +55,7 @@ extension ProblemCatalogue {
             ] }
         ),
         CatalogueEntry(
-            ProblemCode.scopeInsufficient.rawValue,
+            .scopeInsufficient,
             title: "The authorization does not allow sending",
             meaning: "Gmail answered 403 insufficientPermissions (ACCESS_TOKEN_SCOPE_INSUFFICIENT): the grant does not include a scope that allows sending mail.",
             causes: [
@@ -84,7 +84,7 @@ extension ProblemCatalogue {
             }
         ),
         CatalogueEntry(
-            ProblemCode.apiDisabled.rawValue,
+            .apiDisabled,
             title: "Gmail API disabled in the Cloud project",
             meaning: "Gmail answered 403 accessNotConfigured (SERVICE_DISABLED): the Gmail API is not enabled in the Google Cloud project that owns the OAuth client or service account.",
             causes: [
@@ -106,7 +106,7 @@ extension ProblemCatalogue {
             }
         ),
         CatalogueEntry(
-            ProblemCode.delegationDenied.rawValue,
+            .delegationDenied,
             title: "Delegation denied",
             meaning: "Gmail answered 403 \"Delegation denied\": the request addressed a mailbox that is not the authorised user's own.",
             causes: [
@@ -126,7 +126,7 @@ extension ProblemCatalogue {
             ] }
         ),
         CatalogueEntry(
-            ProblemCode.domainPolicy.rawValue,
+            .domainPolicy,
             title: "Blocked by the Workspace administrator",
             meaning: "Google refused because a Google Workspace administrator's policy blocks this app or Gmail API access (domainPolicy or admin_policy_enforced).",
             causes: [
@@ -140,7 +140,7 @@ extension ProblemCatalogue {
             ] }
         ),
         CatalogueEntry(
-            ProblemCode.permissionDenied.rawValue,
+            .permissionDenied,
             title: "Gmail denied permission",
             meaning: "Gmail answered 403 with a reason the relay has no specific explanation for; Google's words are below.",
             causes: ["See Google's message in the answer.", "The account or domain is restricted by Google or an administrator."],
@@ -148,7 +148,7 @@ extension ProblemCatalogue {
             steps: { c in [Steps.readLog(c), Steps.retryHeld(c)] }
         ),
         CatalogueEntry(
-            ProblemCode.accessTokenRejected.rawValue,
+            .accessTokenRejected,
             title: "Gmail rejected a fresh access token",
             meaning: "Gmail answered 401 even to an access token the relay had just obtained from Google, so the grant cannot be used for Gmail right now.",
             causes: [

@@ -1,11 +1,11 @@
 import Foundation
-import GmailAPI
+import RelayVocabulary
 
 extension ProblemCatalogue {
     /// Rate and sending limits (docs/google-api.md 1.8, 1.9, 2.7, 2.8).
     static let limitEntries: [CatalogueEntry] = [
         CatalogueEntry(
-            ProblemCode.rateLimited.rawValue,
+            .rateLimited,
             title: "Gmail is rate limiting this account",
             meaning: "Gmail answered rateLimitExceeded (HTTP 429 or 403): the account sent too much in a short time. The relay waits and tries again.",
             causes: [
@@ -21,7 +21,7 @@ extension ProblemCatalogue {
             ] }
         ),
         CatalogueEntry(
-            ProblemCode.concurrencyLimited.rawValue,
+            .concurrencyLimited,
             title: "Too many concurrent requests for this Gmail user",
             meaning: "Gmail answered 429 \"Too many concurrent requests for user\": too many calls for the same user were in flight at once.",
             causes: ["Several programs (or several relays) send as the same user at the same moment."],
@@ -33,7 +33,7 @@ extension ProblemCatalogue {
             ] }
         ),
         CatalogueEntry(
-            ProblemCode.dailyLimit.rawValue,
+            .dailyLimit,
             title: "Daily sending limit reached",
             meaning: "Gmail answered \"User-rate limit exceeded (Mail sending)\": the account reached Gmail's daily sending limit, which counts mail sent from the web, phones, SMTP and the API together over a rolling 24 hours. Gmail refuses further sends for up to 24 hours.",
             causes: [
@@ -50,7 +50,7 @@ extension ProblemCatalogue {
             ] }
         ),
         CatalogueEntry(
-            ProblemCode.projectDailyLimit.rawValue,
+            .projectDailyLimit,
             title: "Cloud project's daily API quota used up",
             meaning: "Gmail answered 403 dailyLimitExceeded: the Google Cloud project's own daily quota for the Gmail API is used up (a cap set on the project, not the user's sending limit).",
             causes: ["A quota cap lowered in the project, or other software using the same project."],
@@ -66,7 +66,7 @@ extension ProblemCatalogue {
     /// The message itself (docs/google-api.md 1.3, 2.2).
     static let messageEntries: [CatalogueEntry] = [
         CatalogueEntry(
-            ProblemCode.messageRejected.rawValue,
+            .messageRejected,
             title: "Gmail refused the message",
             meaning: "Gmail refused this message (HTTP 400) because of its content or headers. The relay does not retry it; the CMS got a 554 reply with Gmail's words.",
             causes: [
@@ -85,7 +85,7 @@ extension ProblemCatalogue {
             ] }
         ),
         CatalogueEntry(
-            ProblemCode.messageTooLarge.rawValue,
+            .messageTooLarge,
             title: "Message too large for Gmail",
             meaning: "Gmail refused the message as too large (HTTP 413, or \"Request payload size exceeds the limit\"). Gmail accepts at most 35 MiB (36,700,160 bytes) of message through its upload endpoint, attachments included after encoding.",
             causes: ["Large attachments: base64 encoding makes them a third bigger than the files."],
@@ -101,7 +101,7 @@ extension ProblemCatalogue {
     /// No usable answer (docs/google-api.md 2.9).
     static let answerEntries: [CatalogueEntry] = [
         CatalogueEntry(
-            ProblemCode.backendError.rawValue,
+            .backendError,
             title: "Google had a server error",
             meaning: "Google answered with a server error (HTTP 5xx, or 408). The relay retries with a growing delay.",
             causes: [
@@ -116,7 +116,7 @@ extension ProblemCatalogue {
             ] }
         ),
         CatalogueEntry(
-            ProblemCode.networkError.rawValue,
+            .networkError,
             title: "Google could not be reached",
             meaning: "The relay got no answer from Google: the name did not resolve, the connection or TLS failed, or the call timed out. The relay retries with a growing delay.",
             causes: [
@@ -135,7 +135,7 @@ extension ProblemCatalogue {
             ] }
         ),
         CatalogueEntry(
-            ProblemCode.unexpectedResponse.rawValue,
+            .unexpectedResponse,
             title: "Answer the relay cannot interpret",
             meaning: "Something answered that is not one of Google's answers (for example an HTML page with a 4xx). The relay holds the mail and keeps the whole answer in the send log.",
             causes: [
@@ -152,10 +152,10 @@ extension ProblemCatalogue {
         ),
     ]
 
-    /// The relay's own problems (not an answer from Google): Delivery.RelayProblem.
+    /// The relay's own problems (not an answer from Google): the codes of origin `.relay`.
     static let relayEntries: [CatalogueEntry] = [
         CatalogueEntry(
-            "grant_missing",
+            .grantMissing,
             title: "Not authorized yet",
             meaning: "The account has no Google authorization yet: it was added with an OAuth client but nobody has signed in on Google's consent screen, so there is no refresh token.",
             causes: ["`gmail-relay account add` with `--client-secret-file` (or without `--refresh-token`) was not followed by `reauth`."],
@@ -163,7 +163,7 @@ extension ProblemCatalogue {
             steps: { c in [Steps.reauth(c)] }
         ),
         CatalogueEntry(
-            "secret_unreadable",
+            .secretUnreadable,
             title: "Stored credentials cannot be read",
             meaning: "The relay cannot decrypt or parse the account's stored secret (refresh token or service account key): the secret key file is not the one it was sealed with, or the stored key is damaged.",
             causes: [
@@ -180,7 +180,7 @@ extension ProblemCatalogue {
             ] }
         ),
         CatalogueEntry(
-            "account_removed",
+            .accountRemoved,
             title: "Account removed",
             meaning: "The message's account was removed while the message waited, so it could not be sent.",
             causes: ["`gmail-relay account remove` ran while mail was queued or held."],
@@ -191,7 +191,7 @@ extension ProblemCatalogue {
             ] }
         ),
         CatalogueEntry(
-            "spool_missing",
+            .spoolMissing,
             title: "Message file missing",
             meaning: "The message's body file is gone from the spool directory, so there is nothing to send. The send log keeps the envelope and headers.",
             causes: [
@@ -205,7 +205,7 @@ extension ProblemCatalogue {
             ] }
         ),
         CatalogueEntry(
-            "max_age_exceeded",
+            .maxAgeExceeded,
             title: "Gave up: too old",
             meaning: "The message kept failing for longer than delivery.max_age_hours (72 hours by default), so the relay gave up on it.",
             causes: ["A problem that lasted longer than the limit; the message's attempts show which."],

@@ -1,11 +1,11 @@
 import Foundation
-import GmailAPI
+import RelayVocabulary
 
 extension ProblemCatalogue {
     /// A user's grant and its OAuth client: answers of the token endpoint (docs/google-api.md 4.2, 4.3).
     static let oauthEntries: [CatalogueEntry] = [
         CatalogueEntry(
-            ProblemCode.grantRevoked.rawValue,
+            .grantRevoked,
             title: "Authorization expired or revoked",
             meaning: "Google no longer accepts the account's stored authorization (refresh token): it answered invalid_grant \"Token has been expired or revoked\". No mail can be sent until someone signs in again.",
             causes: [
@@ -35,7 +35,7 @@ extension ProblemCatalogue {
             ] }
         ),
         CatalogueEntry(
-            ProblemCode.testingModeExpiry.rawValue,
+            .testingModeExpiry,
             title: "Authorization expired after 7 days (OAuth app in Testing mode)",
             meaning: "Google ended the authorization about 7 days after consent. Google does this for every grant of an OAuth app whose consent screen is in Testing mode with the External user type when it asks for Gmail scopes.",
             causes: [
@@ -55,7 +55,7 @@ extension ProblemCatalogue {
             ] }
         ),
         CatalogueEntry(
-            ProblemCode.grantUnrecognized.rawValue,
+            .grantUnrecognized,
             title: "Stored authorization not recognised",
             meaning: "Google answered invalid_grant \"Bad Request\" to the stored refresh token: it is malformed, or it was issued to a different OAuth client than the one stored with the account.",
             causes: [
@@ -69,7 +69,7 @@ extension ProblemCatalogue {
             ] }
         ),
         CatalogueEntry(
-            ProblemCode.sessionReauthRequired.rawValue,
+            .sessionReauthRequired,
             title: "Google Cloud session control requires signing in again",
             meaning: "Google answered invalid_grant with error_subtype invalid_rapt: a Google Cloud session-control policy of the user's organisation limits how long a grant lasts before the user must sign in again.",
             causes: [
@@ -82,7 +82,7 @@ extension ProblemCatalogue {
             ] }
         ),
         CatalogueEntry(
-            ProblemCode.authCodeInvalid.rawValue,
+            .authCodeInvalid,
             title: "Authorization code refused",
             meaning: "Google refused the code from the consent screen during `reauth`: it was already used, mistyped, expired, or did not match the PKCE verifier of this run.",
             causes: [
@@ -96,7 +96,7 @@ extension ProblemCatalogue {
             ] }
         ),
         CatalogueEntry(
-            ProblemCode.clientInvalid.rawValue,
+            .clientInvalid,
             title: "OAuth client not found",
             meaning: "Google answered invalid_client \"The OAuth client was not found\": the client ID stored with the account does not exist (mistyped, or deleted more than 30 days ago).",
             causes: [
@@ -110,7 +110,7 @@ extension ProblemCatalogue {
             ] }
         ),
         CatalogueEntry(
-            ProblemCode.clientSecretInvalid.rawValue,
+            .clientSecretInvalid,
             title: "OAuth client secret wrong",
             meaning: "Google answered invalid_client \"Unauthorized\": the client secret stored with the account is not the client's secret.",
             causes: [
@@ -124,7 +124,7 @@ extension ProblemCatalogue {
             ] }
         ),
         CatalogueEntry(
-            ProblemCode.clientDeleted.rawValue,
+            .clientDeleted,
             title: "OAuth client deleted",
             meaning: "Google answered deleted_client: the OAuth client the account signs in with was deleted. A deleted client can be restored for 30 days.",
             causes: ["Someone deleted the OAuth client in the Google Cloud console (or the whole project)."],
@@ -136,7 +136,7 @@ extension ProblemCatalogue {
             ] }
         ),
         CatalogueEntry(
-            ProblemCode.clientDisabled.rawValue,
+            .clientDisabled,
             title: "OAuth client or service account key disabled",
             meaning: "Google answered disabled_client: the OAuth client, or the key the service account signs with, is disabled.",
             causes: [
@@ -152,7 +152,7 @@ extension ProblemCatalogue {
             ] }
         ),
         CatalogueEntry(
-            ProblemCode.clientMismatch.rawValue,
+            .clientMismatch,
             title: "Authorization belongs to another OAuth client",
             meaning: "Google answered unauthorized_client: the stored refresh token was issued to a different OAuth client ID than the one stored with the account.",
             causes: ["The refresh token was imported with the wrong client ID, or the account's client was replaced after consent."],
@@ -160,7 +160,7 @@ extension ProblemCatalogue {
             steps: { c in [Steps.reauth(c)] }
         ),
         CatalogueEntry(
-            ProblemCode.accessDenied.rawValue,
+            .accessDenied,
             title: "Access denied",
             meaning: "Google answered access_denied: the user declined the consent screen, or an administrator does not allow this app.",
             causes: [
@@ -174,7 +174,7 @@ extension ProblemCatalogue {
             ] }
         ),
         CatalogueEntry(
-            ProblemCode.orgInternal.rawValue,
+            .orgInternal,
             title: "OAuth app is internal to another organisation",
             meaning: "Google answered org_internal: the OAuth app's user type is Internal, so only accounts of the organisation that owns the Cloud project may use it.",
             causes: ["The account signs in with an address outside the organisation that owns the app."],
@@ -185,7 +185,7 @@ extension ProblemCatalogue {
             ] }
         ),
         CatalogueEntry(
-            ProblemCode.scopeInvalid.rawValue,
+            .scopeInvalid,
             title: "OAuth scope refused",
             meaning: "Google answered invalid_scope: the scope in the token request is empty or unknown to Google.",
             causes: [
@@ -199,7 +199,7 @@ extension ProblemCatalogue {
             ] }
         ),
         CatalogueEntry(
-            ProblemCode.tokenRequestInvalid.rawValue,
+            .tokenRequestInvalid,
             title: "Token request refused as malformed",
             meaning: "Google answered invalid_request, unsupported_grant_type or redirect_uri_mismatch: it rejected the token request itself.",
             causes: [
@@ -214,7 +214,7 @@ extension ProblemCatalogue {
             ] }
         ),
         CatalogueEntry(
-            ProblemCode.oauthError.rawValue,
+            .oauthError,
             title: "Token endpoint refused",
             meaning: "Google's token endpoint refused with an OAuth error the relay has no specific explanation for; Google's words are below.",
             causes: ["See Google's description in the answer."],

@@ -4,7 +4,7 @@ extension ProblemCatalogue {
     /// The relay's own problems, not an account's: the SMTP certificate (shown above the accounts).
     static let serverEntries: [CatalogueEntry] = [
         CatalogueEntry(
-            ServerProblemCodes.certificateExpiring,
+            .smtpCertificateExpiring,
             title: "SMTP certificate expires soon",
             meaning: "The certificate the relay presents for STARTTLS and implicit TLS (smtp.tls.cert) expires within 14 days. After that, SMTP clients that check certificates (PHPMailer and WP Mail SMTP do by default) refuse to send through the relay.",
             causes: [
@@ -16,7 +16,7 @@ extension ProblemCatalogue {
             steps: { c in Steps.renewCertificate(c) }
         ),
         CatalogueEntry(
-            ServerProblemCodes.certificateExpired,
+            .smtpCertificateExpired,
             title: "SMTP certificate expired",
             meaning: "The certificate the relay presents for STARTTLS and implicit TLS (smtp.tls.cert) has expired. SMTP clients that check certificates refuse to send through the relay, so mail from those sites does not arrive here.",
             causes: [

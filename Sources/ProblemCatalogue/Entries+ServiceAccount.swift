@@ -1,11 +1,11 @@
 import Foundation
-import GmailAPI
+import RelayVocabulary
 
 extension ProblemCatalogue {
     /// Service accounts with domain-wide delegation: the JWT-bearer grant and Gmail's failedPrecondition (docs/google-api.md 3, 4.2, 5).
     static let serviceAccountEntries: [CatalogueEntry] = [
         CatalogueEntry(
-            ProblemCode.saInvalidSignature.rawValue,
+            .saInvalidSignature,
             title: "Service account key refused (invalid JWT signature)",
             meaning: "Google answered invalid_grant \"Invalid JWT Signature\": the key the relay signs with is not a valid key of this service account.",
             causes: [
@@ -20,7 +20,7 @@ extension ProblemCatalogue {
             ] }
         ),
         CatalogueEntry(
-            ProblemCode.saClockSkew.rawValue,
+            .saClockSkew,
             title: "Service account token times refused (server clock)",
             meaning: "Google answered invalid_grant \"Invalid JWT: Token must be a short-lived token … Check your iat and exp values\": the issue and expiry times the relay put in the signed request are not within Google's window, which almost always means this server's clock is wrong.",
             causes: [
@@ -36,7 +36,7 @@ extension ProblemCatalogue {
             ] }
         ),
         CatalogueEntry(
-            ProblemCode.saWrongAudience.rawValue,
+            .saWrongAudience,
             title: "Service account token sent to the wrong token URL",
             meaning: "Google answered invalid_grant \"Invalid JWT: Failed audience check\": the `aud` of the signed request is not the token URL it was sent to.",
             causes: [
@@ -49,7 +49,7 @@ extension ProblemCatalogue {
             ] }
         ),
         CatalogueEntry(
-            ProblemCode.saUnknownSubject.rawValue,
+            .saUnknownSubject,
             title: "Impersonated user does not exist",
             meaning: "Google answered invalid_grant \"Invalid email or User ID\": the user the service account impersonates (the `--subject`) is not a user of the Workspace domain.",
             causes: [
@@ -64,7 +64,7 @@ extension ProblemCatalogue {
             ] }
         ),
         CatalogueEntry(
-            ProblemCode.saNotAuthorized.rawValue,
+            .saNotAuthorized,
             title: "Domain-wide delegation not granted",
             meaning: "Google answered unauthorized_client (or access_denied): the Workspace domain has not authorised this service account's client ID for the Gmail send scope, so it may not act as the domain's users.",
             causes: [
@@ -82,7 +82,7 @@ extension ProblemCatalogue {
             ] }
         ),
         CatalogueEntry(
-            ProblemCode.saGrantRejected.rawValue,
+            .saGrantRejected,
             title: "Service account grant refused",
             meaning: "Google refused the service account's token request with invalid_grant and a description the relay has no specific explanation for; Google's words are below.",
             causes: ["See Google's description in the answer.", "The key or the service account was deleted or disabled."],
@@ -90,7 +90,7 @@ extension ProblemCatalogue {
             steps: { c in [Steps.readLog(c), Steps.readdServiceAccount(c)] }
         ),
         CatalogueEntry(
-            ProblemCode.saNoSubject.rawValue,
+            .saNoSubject,
             title: "Service account has no user to send as",
             meaning: "Gmail answered failedPrecondition because the service account is acting as itself. A service account has no Gmail mailbox of its own: it can only send as a Workspace user it impersonates through domain-wide delegation, named with `--subject`.",
             causes: [
@@ -105,7 +105,7 @@ extension ProblemCatalogue {
             ] }
         ),
         CatalogueEntry(
-            ProblemCode.saConsumerAccount.rawValue,
+            .saConsumerAccount,
             title: "Service account cannot send as a gmail.com address",
             meaning: "Gmail answered failedPrecondition because the service account impersonates a consumer address (@gmail.com). Domain-wide delegation exists only for Google Workspace and Cloud Identity domains; no one can grant it for a gmail.com mailbox.",
             causes: ["The `--subject` is a @gmail.com or @googlemail.com address."],

@@ -1,12 +1,10 @@
 import Foundation
+import RelayVocabulary
 
 /// Warnings about an account that still sends: something known to stop it soon. The status report
 /// lists them in the account's `warnings` (page, /api/status, `gmail-relay status`) before any mail is held.
-public enum AccountWarningCodes {
-    public static let serviceAccountKeyOld = "service_account_key_old"
-    public static let grantTestingExpirySoon = "grant_testing_expiry_soon"
-    public static let all = [serviceAccountKeyOld, grantTestingExpirySoon]
-
+/// Their codes are `ProblemCode`s of origin `.warning`; these are the ages that raise them.
+public enum AccountWarnings {
     /// Google advises rotating service-account keys at least every 90 days.
     public static let keyMaximumAge: TimeInterval = 90 * 86_400
     /// Testing-mode apps' grants end 7 days after consent; the warning starts on day 5.
@@ -17,7 +15,7 @@ public enum AccountWarningCodes {
 extension ProblemCatalogue {
     static let warningEntries: [CatalogueEntry] = [
         CatalogueEntry(
-            AccountWarningCodes.serviceAccountKeyOld,
+            .serviceAccountKeyOld,
             title: "Service account key older than 90 days",
             meaning: "The service account's key has been in use for more than 90 days. Google advises rotating service-account keys at least every 90 days, and an organisation policy (iam.serviceAccountKeyExpiryHours) can make keys expire; a leaked old key keeps working until it is deleted. The key file carries no creation date (its `private_key_id` is only an identifier), so the relay counts from when the key was stored in the relay (`account add` or `account update --service-account`): the key itself may be older.",
             causes: [
@@ -35,7 +33,7 @@ extension ProblemCatalogue {
             ] }
         ),
         CatalogueEntry(
-            AccountWarningCodes.grantTestingExpirySoon,
+            .grantTestingExpirySoon,
             title: "Grant ends in 2 days (OAuth app in Testing mode)",
             meaning: "This account's previous grant ended 7 days after consent, which is what Google does to grants of an OAuth app whose publishing status is Testing. The current grant is 5 days old: if the app is still in Testing, Google ends it in 2 days and the account's mail is then held until someone signs in again.",
             causes: [
@@ -44,7 +42,7 @@ extension ProblemCatalogue {
             disposition: .unaffected,
             facts: { c in
                 guard let consented = c.consentedAt else { return [] }
-                let end = consented.addingTimeInterval(AccountWarningCodes.testingGrantLifetime)
+                let end = consented.addingTimeInterval(AccountWarnings.testingGrantLifetime)
                 return ["The grant was given on \(Facts.date(consented)); in Testing mode it ends on \(Facts.date(end)) (\(Facts.relative(end, now: c.now)))."]
             },
             steps: { c in [

@@ -1,6 +1,7 @@
 import BuildInfo
 import Foundation
 import RelayStore
+import RelayVocabulary
 
 /// `gmail-relay backup` and `restore`: a directory with a consistent copy of the database, the bodies of
 /// mail still to send (and of failed mail), optionally the secrets, and a manifest with every file's SHA-256.

@@ -1,5 +1,6 @@
 import Foundation
 import ProblemCatalogue
+import RelayVocabulary
 
 /// The SMTP certificate the relay serves, as far as the status report cares: where it is and when it ends.
 public struct ServedCertificate: Sendable, Equatable {
@@ -24,7 +25,7 @@ public enum CertificateCheck {
         var context = ProblemContext(accountName: "relay", accountKind: nil, now: now)
         context.certificatePath = certificate.path
         context.certificateNotAfter = certificate.notValidAfter
-        let code = left <= 0 ? ServerProblemCodes.certificateExpired : ServerProblemCodes.certificateExpiring
+        let code = left <= 0 ? ProblemCode.smtpCertificateExpired : .smtpCertificateExpiring
         return ProblemCatalogue.explain(code: code, context: context)
     }
 }

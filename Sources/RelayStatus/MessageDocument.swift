@@ -1,7 +1,7 @@
 import Foundation
-import GmailAPI
 import ProblemCatalogue
 import RelayStore
+import RelayVocabulary
 
 /// One message with its attempts and history: `log show --json` and /api/messages/{id}.
 ///
@@ -57,7 +57,7 @@ public struct MessageDocument: Encodable, Sendable {
         ]
         if let gmailID = message.gmailID { lines.append("  gmail id:   \(gmailID)") }
         if let through = message.sentThrough { lines.append("  sent through: fallback \(through)") }
-        if let problem = message.problem { lines.append("  problem:    \(problem)") }
+        if let problem = message.problem { lines.append("  problem:    \(problem.rawValue)") }
         if let explanation {
             lines.append("  \(explanation.title) (mail \(explanation.disposition.rawValue))")
             lines.append("    " + explanation.explanation)
@@ -70,7 +70,7 @@ public struct MessageDocument: Encodable, Sendable {
         lines.append("  attempts: \(attempts.count)")
         for (index, attempt) in attempts.enumerated() {
             let status = attempt.httpStatus.map { "HTTP \($0)" } ?? "no HTTP answer"
-            lines.append("  #\(index + 1) \(ISO8601.string(attempt.startedAt)) -> \(ISO8601.string(attempt.finishedAt)) \(attempt.endpoint) \(status) \(attempt.problem ?? "")")
+            lines.append("  #\(index + 1) \(ISO8601.string(attempt.startedAt)) -> \(ISO8601.string(attempt.finishedAt)) \(attempt.endpoint) \(status) \(attempt.problem?.rawValue ?? "")")
             if let body = attempt.responseBody, !body.isEmpty {
                 lines += body.split(separator: "\n", omittingEmptySubsequences: false).map { "     | " + $0 }
             }
@@ -103,10 +103,10 @@ extension StatusReporter {
     }
 
     /// The message's problem with the account's facts and the answer that caused it: the account's stored
-    /// detail when it is the same problem, else what the last attempt's body says (read by the same pure
-    /// classifier the delivery engine uses; only its fields are taken, the stored code stays).
+    /// detail when it is the same problem, else the detail stored with the attempt that had it (classified
+    /// once, when the answer came; rows from before v5 got theirs in the migration).
     func explanation(of message: MessageRecord, attempts: [AttemptRecord]) async throws -> Explanation? {
-        guard let code = message.problem, !code.isEmpty else { return nil }
+        guard let code = message.problem else { return nil }
         let account = try await store.account(named: message.account)
         var context: ProblemContext
         if let account {
@@ -115,20 +115,9 @@ extension StatusReporter {
         } else {
             context = ProblemContext(accountName: message.account, accountKind: nil, messageID: message.id, now: clock())
         }
-        if context.detail == nil, let last = attempts.last(where: { $0.problem == code }) ?? attempts.last {
-            context.detail = Self.detail(of: last, account: account, now: context.now)
+        if context.detail == nil {
+            context.detail = (attempts.last(where: { $0.problem == code }) ?? attempts.last)?.detail
         }
         return ProblemCatalogue.explain(code: code, context: context)
-    }
-
-    static func detail(of attempt: AttemptRecord, account: Account?, now: Date) -> ProblemDetail? {
-        guard attempt.httpStatus != nil || attempt.responseBody != nil else { return nil }
-        let endpoint: GoogleFailure.Endpoint = attempt.endpoint.contains("/token") ? .token
-            : attempt.endpoint.contains("tokeninfo") ? .tokeninfo : .gmailSend
-        let kind: GoogleFailure.AccountKind = account?.kind == .serviceAccount ? .serviceAccount(subject: account?.primaryAddress) : .userGrant
-        let failure = GoogleFailure(
-            endpoint: endpoint, status: attempt.httpStatus, body: Data((attempt.responseBody ?? "").utf8),
-            accountKind: kind, now: now)
-        return FailureClassifier.classify(failure).detail
     }
 }

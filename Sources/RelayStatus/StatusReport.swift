@@ -1,7 +1,7 @@
 import Foundation
-import GmailAPI
 import ProblemCatalogue
 import RelayStore
+import RelayVocabulary
 
 /// What the status page, `gmail-relay status` and /api/status show: every account with its state and
 /// its current problem explained, and the queue. Its JSON form is the /api/status contract
@@ -79,10 +79,8 @@ public struct AccountStatus: Codable, Sendable, Equatable {
     public var name: String
     /// The account's address (its first from address).
     public var email: String?
-    /// sandbox, oauth_user, service_account.
-    public var kind: String
-    /// ok, needs_reauth, blocked, unconfigured.
-    public var state: String
+    public var kind: AccountKind
+    public var state: AccountState
     public var tokenExpiresAt: Date?
     public var lastSuccessAt: Date?
     public var consentedAt: Date?
@@ -110,7 +108,7 @@ public struct AccountStatus: Codable, Sendable, Equatable {
     }
 
     public init(
-        name: String, email: String?, kind: String, state: String, tokenExpiresAt: Date?, lastSuccessAt: Date?,
+        name: String, email: String?, kind: AccountKind, state: AccountState, tokenExpiresAt: Date?, lastSuccessAt: Date?,
         consentedAt: Date?, checkedAt: Date? = nil, problem: Explanation?, messages: AccountMessageCounts, warning: GrantWarning?,
         fallback: String? = nil, fallbackInUse: Bool = false, warnings: [Explanation] = []
     ) {
@@ -153,8 +151,8 @@ public struct AccountStatus: Codable, Sendable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
         email = try c.decodeIfPresent(String.self, forKey: .email)
-        kind = try c.decode(String.self, forKey: .kind)
-        state = try c.decode(String.self, forKey: .state)
+        kind = try c.decode(AccountKind.self, forKey: .kind)
+        state = try c.decode(AccountState.self, forKey: .state)
         tokenExpiresAt = try c.decodeIfPresent(String.self, forKey: .tokenExpiresAt).flatMap(ISO8601.date)
         lastSuccessAt = try c.decodeIfPresent(String.self, forKey: .lastSuccessAt).flatMap(ISO8601.date)
         consentedAt = try c.decodeIfPresent(String.self, forKey: .consentedAt).flatMap(ISO8601.date)

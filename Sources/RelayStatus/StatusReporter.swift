@@ -1,7 +1,7 @@
 import Foundation
-import GmailAPI
 import ProblemCatalogue
 import RelayStore
+import RelayVocabulary
 
 /// Builds `StatusReport`s and message documents from the store, explaining every problem code with the
 /// catalogue. Shared by the web server, `gmail-relay status` and the alert watcher.
@@ -37,8 +37,8 @@ public struct StatusReporter: Sendable {
             let fallbackInUse = account.state.isCoveredByFallback && account.fallback.flatMap { states[$0] } == .ok
             let context = await context(for: account, now: now)
             statuses.append(AccountStatus(
-                name: account.name, email: account.primaryAddress, kind: account.kind.rawValue,
-                state: account.state.rawValue, tokenExpiresAt: account.tokenExpiresAt,
+                name: account.name, email: account.primaryAddress, kind: account.kind,
+                state: account.state, tokenExpiresAt: account.tokenExpiresAt,
                 lastSuccessAt: account.lastSuccessAt, consentedAt: account.consentedAt, checkedAt: account.checkedAt,
                 problem: Self.problem(of: account, context: context),
                 messages: counts[account.name] ?? AccountMessageCounts(),
@@ -55,40 +55,24 @@ public struct StatusReporter: Sendable {
     /// The account's facts for the catalogue's templates.
     public func context(for account: Account, now: Date? = nil, messageID: Int64? = nil) async -> ProblemContext {
         ProblemContext(
-            accountName: account.name, accountKind: ProblemContext.AccountKind(rawValue: account.kind.rawValue),
+            accountName: account.name, accountKind: account.kind,
             address: account.primaryAddress,
             subject: account.kind == .serviceAccount ? await subject(account) : nil,
-            consentedAt: account.consentedAt, detail: Self.decodeDetail(account.problemDetail),
+            consentedAt: account.consentedAt, detail: account.problemDetail,
             grantedScopes: account.grantedScopes, messageID: messageID, now: now ?? clock())
     }
 
     /// The explained problem of an account, or nil when it can send.
     public static func problem(of account: Account, context: ProblemContext) -> Explanation? {
         // An ok account may carry a code too: it works but waits (a rate or daily limit).
-        if let code = account.problemCode, !code.isEmpty {
+        if let code = account.problemCode {
             return ProblemCatalogue.explain(code: code, context: context)
         }
         switch account.state {
         case .ok, .blocked: return nil
         case .needsReauth, .unconfigured:
-            return ProblemCatalogue.explain(code: "grant_missing", context: context)
+            return ProblemCatalogue.explain(code: .grantMissing, context: context)
         }
-    }
-
-    /// `problem_detail` is the JSON of GmailAPI.ProblemDetail; anything else is ignored, not fatal.
-    public static func decodeDetail(_ json: String?) -> ProblemDetail? {
-        guard let json, !json.isEmpty else { return nil }
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .custom { decoder in
-            let container = try decoder.singleValueContainer()
-            if let seconds = try? container.decode(Double.self) { return Date(timeIntervalSinceReferenceDate: seconds) }
-            let text = try container.decode(String.self)
-            guard let date = ISO8601.date(text) else {
-                throw DecodingError.dataCorruptedError(in: container, debugDescription: "not a date: \(text)")
-            }
-            return date
-        }
-        return try? decoder.decode(ProblemDetail.self, from: Data(json.utf8))
     }
 
     /// Grants of OAuth apps in Testing mode end 7 days after consent (docs/google-api.md 4.3 item 5). The relay
@@ -98,8 +82,7 @@ public struct StatusReporter: Sendable {
         guard account.kind == .oauthUser, account.state == .ok, let consented = account.consentedAt else { return nil }
         let end = consented.addingTimeInterval(7 * 86_400)
         guard end > now else { return nil }
-        let history = try await store.events(account: account.name, limit: 200)
-        let knownTesting = history.contains { $0.kind == "account_state" && $0.detail.contains(ProblemCode.testingModeExpiry.rawValue) }
+        let knownTesting = try await knownTestingExpiry(account)
         let when = "\(ISO8601.string(end)) (in \(Self.span(end.timeIntervalSince(now))))"
         if knownTesting {
             return GrantWarning(
@@ -113,11 +96,10 @@ public struct StatusReporter: Sendable {
     }
 
     /// Whether this account's grant already ended once because its app was in Testing mode (the
-    /// account's own history records the state change with `testing_mode_expiry`).
+    /// account's own history records the state change with `testing_mode_expiry` in its problem field).
     func knownTestingExpiry(_ account: Account) async throws -> Bool {
         guard account.kind == .oauthUser else { return false }
-        let history = try await store.events(account: account.name, limit: 200)
-        return history.contains { $0.kind == "account_state" && $0.detail.contains(ProblemCode.testingModeExpiry.rawValue) }
+        return try await store.accountHadProblem(account.name, .testingModeExpiry)
     }
 
     /// The warnings of an account that can still send, explained by the catalogue (`context.now` is the clock):
@@ -128,15 +110,15 @@ public struct StatusReporter: Sendable {
         var found: [Explanation] = []
         let now = context.now
         if account.kind == .serviceAccount, account.hasSecret, let stored = account.secretStoredAt,
-           now.timeIntervalSince(stored) > AccountWarningCodes.keyMaximumAge {
+           now.timeIntervalSince(stored) > AccountWarnings.keyMaximumAge {
             var c = context
             c.keyStoredAt = stored
-            found.append(ProblemCatalogue.explain(code: AccountWarningCodes.serviceAccountKeyOld, context: c))
+            found.append(ProblemCatalogue.explain(code: .serviceAccountKeyOld, context: c))
         }
         if account.kind == .oauthUser, account.state == .ok, knownTesting, let consented = account.consentedAt {
             let age = now.timeIntervalSince(consented)
-            if age >= AccountWarningCodes.testingWarningAfter, age < AccountWarningCodes.testingGrantLifetime {
-                found.append(ProblemCatalogue.explain(code: AccountWarningCodes.grantTestingExpirySoon, context: context))
+            if age >= AccountWarnings.testingWarningAfter, age < AccountWarnings.testingGrantLifetime {
+                found.append(ProblemCatalogue.explain(code: .grantTestingExpirySoon, context: context))
             }
         }
         return found

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import RelayVocabulary
 
 /// How many of an account's messages wait or failed; a row of the status page.
 public struct AccountMessageCounts: Codable, Sendable, Equatable {

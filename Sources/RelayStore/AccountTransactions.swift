@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import RelayVocabulary
 
 /// What `account update` changes, written in one transaction (`RelayStore.updateAccount`), so an
 /// interrupted update leaves the old account or all of the new one, and a running `serve` never
@@ -10,7 +11,7 @@ public struct AccountUpdate: Sendable {
         /// Only the from addresses changed: state and held mail stay as they are.
         case unchanged
         /// The new grant cannot send before Google's consent (`reauth`): state `needs_reauth`.
-        case needsReauth(problemCode: String)
+        case needsReauth(problemCode: ProblemCode)
         /// The new grant gets its chance: state `ok`, held mail queued again.
         case readyToSend
     }
@@ -49,7 +50,7 @@ extension RelayStore {
             if let sealed {
                 try db.execute(cached: "UPDATE accounts SET secret = ?, consented_at = COALESCE(?, consented_at), secret_stored_at = ?, updated_at = ? WHERE id = ?",
                                arguments: [sealed, consented, now, now, id])
-                try insertEvent(db, at: now, kind: "account_secret", detail: "secret stored (account update)", accountID: id, account: name)
+                try insertEvent(db, at: now, kind: .accountSecret, detail: "secret stored (account update)", accountID: id, account: name)
             }
             if let addresses {
                 try db.execute(cached: "UPDATE accounts SET from_addresses = ?, updated_at = ? WHERE id = ?",
@@ -75,7 +76,7 @@ public enum GrantCheck: Sendable, Equatable {
     /// Google issued a token: its expiry and, when known, its scopes.
     case tokenIssued(expiresAt: Date, scopes: [String]?)
     /// The grant cannot send: the account's new state and problem; `holdQueued` holds its queued mail.
-    case cannotSend(state: AccountState, problemCode: String, detail: String?, holdQueued: Bool)
+    case cannotSend(state: AccountState, problemCode: ProblemCode, detail: ProblemDetail?, holdQueued: Bool)
     /// Nothing learned about the grant (a network error, or an account already not ok): only the time.
     case inconclusive
 }

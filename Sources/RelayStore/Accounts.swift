@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import RelayVocabulary
 
 extension RelayStore {
     /// Adds an account. `secret` (a refresh token grant or a service-account key, as the caller encodes
@@ -25,7 +26,7 @@ extension RelayStore {
                             sealed == nil ? nil : now, sealed == nil ? nil : now, now, now])
             let id = db.lastInsertedRowID
             let from = addresses.isEmpty ? "no from address yet" : "from " + addresses.joined(separator: ", ")
-            try insertEvent(db, at: now, kind: "account_added", detail: "\(kind.rawValue) account, \(from)",
+            try insertEvent(db, at: now, kind: .accountAdded, detail: "\(kind.rawValue) account, \(from)",
                             accountID: id, account: name)
             return try fetchAccount(db, name: name)!
         }
@@ -74,7 +75,7 @@ extension RelayStore {
             try db.execute(cached: "DELETE FROM accounts WHERE id = ?", arguments: [id])
             // Accounts that fell back on this one no longer have a fallback.
             try db.execute(cached: "UPDATE accounts SET fallback_account = NULL WHERE fallback_account = ?", arguments: [name])
-            try insertEvent(db, at: now, kind: "account_removed",
+            try insertEvent(db, at: now, kind: .accountRemoved,
                             detail: "\(credentials) SMTP credential(s) removed, \(stranded.count) waiting message(s) failed",
                             account: name)
             return AccountRemoval(credentialsRemoved: credentials, messagesFailed: stranded.count)
@@ -84,7 +85,7 @@ extension RelayStore {
     /// Records what the delivery worker or `doctor` learned about the account. A call that changes
     /// nothing writes nothing, so the worker may report the same state after every attempt.
     public func setAccountState(
-        name: String, state: AccountState, problemCode: String? = nil, detail: String? = nil
+        name: String, state: AccountState, problemCode: ProblemCode? = nil, detail: ProblemDetail? = nil
     ) async throws {
         let now = nowMillis
         try await pool.write { db in
@@ -156,8 +157,8 @@ extension Account {
             kind: AccountKind(rawValue: row["kind"]) ?? .sandbox,
             fromAddresses: JSONList.decode(row["from_addresses"]),
             state: AccountState(rawValue: row["state"]) ?? .unconfigured,
-            problemCode: row["problem_code"],
-            problemDetail: row["problem_detail"],
+            problemCode: ProblemCode(stored: row["problem_code"]),
+            problemDetail: ProblemDetail(json: row["problem_detail"]),
             hasSecret: row["has_secret"],
             consentedAt: Millis.dateIfAny(row["consented_at"] as Int64?),
             lastSuccessAt: Millis.dateIfAny(row["last_success_at"] as Int64?),
@@ -171,20 +172,22 @@ extension Account {
     }
 }
 
-func applyAccountState(_ db: Database, name: String, state: AccountState, problemCode: String?, detail: String?, now: Int64) throws {
+func applyAccountState(_ db: Database, name: String, state: AccountState, problemCode: ProblemCode?, detail: ProblemDetail?, now: Int64) throws {
+    let code = problemCode?.rawValue
+    let detail = detail?.json
     guard let row = try Row.fetchOne(db, cached: "SELECT id, state, problem_code, problem_detail FROM accounts WHERE name = ?", arguments: [name])
     else { throw StoreError.unknownAccount(name) }
     let id: Int64 = row["id"]
     // Reporting the same state again writes nothing, so the worker may report after every attempt.
-    if row["state"] == state.rawValue, row["problem_code"] == problemCode, row["problem_detail"] == detail {
+    if row["state"] == state.rawValue, row["problem_code"] == code, row["problem_detail"] == detail {
         return
     }
     try db.execute(cached: "UPDATE accounts SET state = ?, problem_code = ?, problem_detail = ?, updated_at = ? WHERE id = ?",
-        arguments: [state.rawValue, problemCode, detail, now, id])
+        arguments: [state.rawValue, code, detail, now, id])
     var text = state.rawValue
-    if let problemCode { text += " (\(problemCode))" }
+    if let code { text += " (\(code))" }
     if let detail { text += ": \(detail)" }
-    try insertEvent(db, at: now, kind: "account_state", detail: text, accountID: id, account: name)
+    try insertEvent(db, at: now, kind: .accountState, detail: text, accountID: id, account: name, problem: problemCode)
 }
 
 /// Records a success; returns whether the account had been stopped (a state other than ok, or a problem
@@ -205,7 +208,7 @@ func applyAccountSuccess(_ db: Database, name: String, at: Int64) throws -> Bool
             """,
         arguments: [at, at, id])
     let was = problem.map { "\(previous), \($0)" } ?? previous
-    try insertEvent(db, at: at, kind: "account_state", detail: "ok (was \(was)) after a success", accountID: id, account: name)
+    try insertEvent(db, at: at, kind: .accountState, detail: "ok (was \(was)) after a success", accountID: id, account: name)
     return true
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import RelayVocabulary
 
 /// Everything one delivery attempt changes, written in one transaction: the send log rows, the
 /// message's next state and the account's. One fsync instead of five, and no crash can leave an
@@ -7,16 +8,16 @@ import GRDB
 public struct AttemptReport: Sendable, Equatable {
     public enum Outcome: Sendable, Equatable {
         case sent(gmailID: String?)
-        case queued(problemCode: String?, nextAttemptAt: Date, detail: String?)
-        case held(problemCode: String)
-        case failed(problemCode: String, detail: String)
+        case queued(problemCode: ProblemCode?, nextAttemptAt: Date, detail: String?)
+        case held(problemCode: ProblemCode)
+        case failed(problemCode: ProblemCode, detail: String)
     }
 
     public enum AccountChange: Sendable, Equatable {
         /// The send worked: last success now; a stopped account becomes ok and its held mail is released.
         case succeeded(at: Date)
         /// What Google said about the account; with `holdQueued` its waiting mail is held too.
-        case state(AccountState, problemCode: String?, detail: String?, holdQueued: Bool)
+        case state(AccountState, problemCode: ProblemCode?, detail: ProblemDetail?, holdQueued: Bool)
     }
 
     /// The attempt went out through the message's account's fallback (`account` is then the fallback).
@@ -84,7 +85,7 @@ extension RelayStore {
             try db.execute(cached: "UPDATE messages SET rewritten_headers = ? WHERE id = ?", arguments: [headers, id])
         }
         if let note = report.rewriteNote {
-            try MessageLifecycle.note(db, id: id, kind: "rewritten", detail: note, now: now)
+            try MessageLifecycle.note(db, id: id, kind: .rewritten, detail: note, now: now)
         }
         for attempt in report.attempts {
             _ = try insertAttempt(db, attempt, now: now)
@@ -95,7 +96,7 @@ extension RelayStore {
                 try db.execute(cached: "UPDATE messages SET sent_through = ? WHERE id = ?", arguments: [report.account, id])
             }
             let row = try Row.fetchOne(db, cached: "SELECT account_id FROM messages WHERE id = ?", arguments: [id])
-            try insertEvent(db, at: now, kind: "fallback",
+            try insertEvent(db, at: now, kind: .fallback,
                             detail: "\(sent ? "sent" : "tried") through fallback \(report.account) because \(fallback.ownAccount): \(fallback.reason)",
                             messageID: id, accountID: row?["account_id"], account: fallback.ownAccount)
         }
@@ -144,10 +145,11 @@ func insertAttempt(_ db: Database, _ attempt: NewAttempt, now: Int64) throws -> 
     if db.changesCount == 0 { throw StoreError.unknownMessage(attempt.messageID) }
     try db.execute(cached: """
             INSERT INTO attempts (message_id, started_at, finished_at, endpoint, http_status, response_body,
-                problem_code, next_delay_seconds)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                problem_code, problem_detail, next_delay_seconds)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
         arguments: [attempt.messageID, Millis.from(attempt.startedAt), Millis.from(attempt.finishedAt),
-                    attempt.endpoint, attempt.httpStatus, body, attempt.problemCode, attempt.nextDelaySeconds])
+                    attempt.endpoint, attempt.httpStatus, body, attempt.problemCode?.rawValue,
+                    attempt.problemDetail?.json, attempt.nextDelaySeconds])
     return db.lastInsertedRowID
 }

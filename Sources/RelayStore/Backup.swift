@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import RelayVocabulary
 
 /// A message body a backup carries: the spool file a row of the copied database names.
 public struct BackupBody: Sendable, Equatable {

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import RelayVocabulary
 
 extension RelayStore {
     /// Adds an SMTP login for one CMS site, bound to an account.
@@ -21,7 +22,7 @@ extension RelayStore {
             }
             try db.execute(cached: "INSERT INTO credentials (username, account_id, password_hash, created_at) VALUES (?, ?, ?, ?)",
                 arguments: [username, accountID, hash, now])
-            try insertEvent(db, at: now, kind: "credential_added", detail: "SMTP username \(username)",
+            try insertEvent(db, at: now, kind: .credentialAdded, detail: "SMTP username \(username)",
                             accountID: accountID, account: account)
         }
     }
@@ -159,7 +160,7 @@ extension RelayStore {
             else { throw StoreError.unknownCredential(username) }
             try db.execute(cached: "UPDATE credentials SET daily_limit = ? WHERE id = ?", arguments: [limit, row["id"] as Int64])
             let detail = limit.map { "SMTP username \(username): daily limit \($0)" } ?? "SMTP username \(username): no daily limit"
-            try insertEvent(db, at: now, kind: "credential_updated", detail: detail, accountID: row["account_id"], account: row["name"])
+            try insertEvent(db, at: now, kind: .credentialUpdated, detail: detail, accountID: row["account_id"], account: row["name"])
         }
     }
 
@@ -190,7 +191,7 @@ extension RelayStore {
                 arguments: [username])
             else { throw StoreError.unknownCredential(username) }
             try db.execute(cached: "DELETE FROM credentials WHERE id = ?", arguments: [row["id"] as Int64])
-            try insertEvent(db, at: now, kind: "credential_removed", detail: "SMTP username \(username)",
+            try insertEvent(db, at: now, kind: .credentialRemoved, detail: "SMTP username \(username)",
                             accountID: row["account_id"], account: row["name"])
         }
     }

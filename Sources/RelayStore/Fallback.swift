@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import RelayVocabulary
 
 // Fallback accounts (`gmail-relay account update NAME --fallback OTHER`): while NAME needs
 // reauthorization or is blocked, its new and held mail goes out through OTHER; when NAME can send
@@ -27,7 +28,7 @@ extension RelayStore {
             }
             try db.execute(cached: "UPDATE accounts SET fallback_account = ?, updated_at = ? WHERE id = ?",
                            arguments: [fallback, now, id])
-            try insertEvent(db, at: now, kind: "account_fallback",
+            try insertEvent(db, at: now, kind: .accountFallback,
                             detail: fallback.map { "fallback set to \($0)" } ?? "fallback removed", accountID: id, account: name)
             return try fetchUsableFallback(db, account: name) != nil ? applyReleaseHeld(db, account: name, now: now) : 0
         }

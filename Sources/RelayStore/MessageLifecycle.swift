@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import RelayVocabulary
 
 // MARK: - The lifecycle of a message
 //
@@ -36,11 +37,11 @@ enum MessageMove: Sendable, Equatable {
     case sent(gmailID: String?)
     /// The attempt (or the sender before it) decided the next state: `.queued` to try again at
     /// `nextAttemptAt` (now when nil), `.held` or `.failed` with a problem code.
-    case attemptEnded(MessageStatus, problemCode: String?, nextAttemptAt: Int64?, detail: String?)
+    case attemptEnded(MessageStatus, problemCode: ProblemCode?, nextAttemptAt: Int64?, detail: String?)
     /// Left `sending` by a crash or kill; back to the queue at server start.
     case interrupted
     /// Its account cannot send: waiting mail is held with the sender that found out.
-    case heldWithAccount(problemCode: String)
+    case heldWithAccount(problemCode: ProblemCode)
     /// Its account can send again.
     /// `through`: the fallback that can send it, when the message's own account still cannot.
     case released(through: String?)
@@ -98,7 +99,7 @@ enum MessageLifecycle {
     static var allowedPairs: Set<Pair> {
         var pairs = Set<Pair>()
         let moves: [MessageMove] = [
-            .claimed, .sent(gmailID: nil), .interrupted, .heldWithAccount(problemCode: ""), .released(through: nil), .retried,
+            .claimed, .sent(gmailID: nil), .interrupted, .heldWithAccount(problemCode: .grantMissing), .released(through: nil), .retried,
             .discarded(detail: ""), .accountRemoved,
         ] + attemptOutcomesMoves
         for move in moves {
@@ -131,7 +132,7 @@ enum MessageLifecycle {
     /// transaction. Every status change of a stored message goes through here.
     static func apply(_ db: Database, _ message: MessageState, _ move: MessageMove, now: Int64) throws {
         try check(message, move)
-        var problem: Change<String?> = .keep
+        var problem: Change<ProblemCode?> = .keep
         var next: Change<Int64?> = .set(nil)
         var gmailID: Change<String?> = .keep
         switch move {
@@ -153,7 +154,7 @@ enum MessageLifecycle {
         case .discarded:
             break
         case .accountRemoved:
-            problem = .set("account_removed")
+            problem = .set(.accountRemoved)
         }
         try db.execute(cached: """
                 UPDATE messages SET status = ?,
@@ -163,7 +164,7 @@ enum MessageLifecycle {
                     updated_at = ?
                 WHERE id = ?
                 """,
-            arguments: [move.to.rawValue, problem.isSet, problem.value, next.isSet, next.value ?? nil,
+            arguments: [move.to.rawValue, problem.isSet, problem.value??.rawValue, next.isSet, next.value ?? nil,
                         gmailID.isSet, gmailID.value ?? nil, now, message.id])
         if db.changesCount == 0 { throw StoreError.unknownMessage(message.id) }
         if let event = event(for: move, of: message, next: next.value ?? nil, now: now) {
@@ -190,7 +191,7 @@ enum MessageLifecycle {
             arguments: [
                 m.status.rawValue, m.account, accountID, m.credentialUsername, m.peer, m.tls, m.mailFrom,
                 JSONList.encode(m.recipients), m.subject, m.messageID, m.size, m.spoolPath, m.sandbox,
-                m.problemCode, m.status == .queued ? now : nil, m.rewrittenHeaders, now, now,
+                m.problemCode?.rawValue, m.status == .queued ? now : nil, m.rewrittenHeaders, now, now,
             ])
         let id = db.lastInsertedRowID
         if let body = m.inlineBody {
@@ -201,9 +202,9 @@ enum MessageLifecycle {
         detail += m.tls ? " over TLS" : " without TLS"
         if let user = m.credentialUsername { detail += ", user \(user)" }
         if m.sandbox { detail += ", sandbox" }
-        try record(db, message, kind: "accepted", detail: detail, now: now)
+        try record(db, message, kind: .accepted, detail: detail, now: now)
         if m.status == .held {
-            try record(db, message, kind: MessageStatus.held.rawValue, detail: m.problemCode ?? "account cannot send", now: now)
+            try record(db, message, kind: .held, detail: m.problemCode?.rawValue ?? "account cannot send", now: now)
         }
         let at = Millis.date(now)
         return MessageRecord(
@@ -215,44 +216,45 @@ enum MessageLifecycle {
     }
 
     /// A line in the message's history that is not a status change (what the header rewrite changed).
-    static func note(_ db: Database, id: Int64, kind: String, detail: String, now: Int64) throws {
+    static func note(_ db: Database, id: Int64, kind: EventKind, detail: String, now: Int64) throws {
         try record(db, state(db, id), kind: kind, detail: detail, now: now)
     }
 
     /// The event a move writes; nil for a claim (the attempt that follows writes its own).
     private static func event(
         for move: MessageMove, of message: MessageState, next: Int64?, now: Int64
-    ) -> (kind: String, detail: String)? {
+    ) -> (kind: EventKind, detail: String)? {
         switch move {
         case .claimed:
             return nil
         case .sent(let gmailID):
-            return (MessageStatus.sent.rawValue, gmailID.map { "Gmail id \($0)" } ?? "sandbox: not sent to Google")
+            return (.sent, gmailID.map { "Gmail id \($0)" } ?? "sandbox: not sent to Google")
         case .attemptEnded(let status, let code, _, let detail):
-            var text = detail ?? code ?? "was \(message.status.rawValue)"
+            var text = detail ?? code?.rawValue ?? "was \(message.status.rawValue)"
             if status == .queued, let next, next > now {
                 text += ", next attempt at \(ISO8601.string(Millis.date(next)))"
             }
-            return (status.rawValue, text)
+            // attemptOutcomes only (checked before): queued, held or failed.
+            return (EventKind(entering: status) ?? .failed, text)
         case .interrupted:
-            return (MessageStatus.queued.rawValue, "interrupted by a restart")
+            return (.queued, "interrupted by a restart")
         case .heldWithAccount(let code):
-            return (MessageStatus.held.rawValue, "\(code) (account \(message.account) cannot send)")
+            return (.held, "\(code.rawValue) (account \(message.account) cannot send)")
         case .released(let fallback?):
-            return ("released", "fallback \(fallback) can send it")
+            return (.released, "fallback \(fallback) can send it")
         case .released(nil):
-            return ("released", "account \(message.account) can send again")
+            return (.released, "account \(message.account) can send again")
         case .retried:
-            return ("retry", "retry requested (was \(message.status.rawValue))")
+            return (.retry, "retry requested (was \(message.status.rawValue))")
         case .discarded(let detail):
-            return (MessageStatus.discarded.rawValue, detail)
+            return (.discarded, detail)
         case .accountRemoved:
-            return (MessageStatus.failed.rawValue, "account \(message.account) was removed")
+            return (.failed, "account \(message.account) was removed")
         }
     }
 
     /// The one place a message's event row is written.
-    private static func record(_ db: Database, _ message: MessageState, kind: String, detail: String, now: Int64) throws {
+    private static func record(_ db: Database, _ message: MessageState, kind: EventKind, detail: String, now: Int64) throws {
         try insertEvent(db, at: now, kind: kind, detail: detail, messageID: message.id,
                         accountID: message.accountID, account: message.account)
     }
@@ -319,7 +321,7 @@ extension RelayStore {
     /// `nextAttemptAt` for a retry (now when nil), `.held` or `.failed` with a problem code. Adds an
     /// event, with `detail` when given. Anything else is `.invalidTransition`.
     public func markStatus(
-        id: Int64, status: MessageStatus, problemCode: String? = nil, nextAttemptAt: Date? = nil, detail: String? = nil
+        id: Int64, status: MessageStatus, problemCode: ProblemCode? = nil, nextAttemptAt: Date? = nil, detail: String? = nil
     ) async throws {
         let now = nowMillis
         let move = MessageMove.attemptEnded(status, problemCode: problemCode, nextAttemptAt: nextAttemptAt.map(Millis.from), detail: detail)
@@ -432,7 +434,7 @@ extension MessageState {
 
 // MARK: - Moves shared by several transactions (finishAttempt, reauth, account update, grant check)
 
-func applyHoldQueued(_ db: Database, account: String, problemCode: String, now: Int64) throws -> Int {
+func applyHoldQueued(_ db: Database, account: String, problemCode: ProblemCode, now: Int64) throws -> Int {
     // An account whose fallback can send keeps its mail queued: it goes out through the fallback.
     if try fetchUsableFallback(db, account: account) != nil { return 0 }
     let messages = try MessageLifecycle.states(db, status: .queued, account: account)

@@ -7,6 +7,7 @@ import Darwin
 #endif
 import Foundation
 import GRDB
+import RelayVocabulary
 
 extension RelayStore {
     /// Longest response body kept per attempt; Google's error bodies are far smaller, but a proxy's
@@ -78,7 +79,17 @@ extension RelayStore {
     public func events(messageID: Int64) async throws -> [EventRecord] {
         try await pool.read { db in
             try Row.fetchAll(db, cached: "SELECT * FROM events WHERE message_id = ? ORDER BY id", arguments: [messageID])
-                .map(EventRecord.init(row:))
+                .compactMap(EventRecord.init(row:))
+        }
+    }
+
+    /// Whether the account ever stopped with `problem` (its account-state events name it in a field).
+    /// The status page warns of a Testing-mode app this way.
+    public func accountHadProblem(_ account: String, _ problem: ProblemCode) async throws -> Bool {
+        try await pool.read { db in
+            try Bool.fetchOne(db, cached: """
+                    SELECT EXISTS (SELECT 1 FROM events WHERE account = ? AND message_id IS NULL AND kind = ? AND problem_code = ?)
+                    """, arguments: [account, EventKind.accountState.rawValue, problem.rawValue]) ?? false
         }
     }
 
@@ -87,7 +98,7 @@ extension RelayStore {
         try await pool.read { db in
             try Row.fetchAll(db, cached: "SELECT * FROM events WHERE account = ? AND message_id IS NULL ORDER BY id DESC LIMIT ?",
                 arguments: [account, limit]
-            ).map(EventRecord.init(row:))
+            ).compactMap(EventRecord.init(row:))
         }
     }
 
@@ -200,7 +211,7 @@ extension MessageRecord {
             messageID: row["message_id"],
             size: row["size"],
             gmailID: row["gmail_id"],
-            problem: row["problem_code"],
+            problem: ProblemCode(stored: row["problem_code"]),
             attempts: row["attempts"],
             createdAt: Millis.date(row["created_at"] as Int64),
             updatedAt: Millis.date(row["updated_at"] as Int64),
@@ -226,15 +237,19 @@ extension AttemptRecord {
             endpoint: row["endpoint"],
             httpStatus: row["http_status"],
             responseBody: row["response_body"],
-            problem: row["problem_code"],
-            nextDelaySeconds: row["next_delay_seconds"])
+            problem: ProblemCode(stored: row["problem_code"]),
+            nextDelaySeconds: row["next_delay_seconds"],
+            detail: ProblemDetail(json: row["problem_detail"]))
     }
 }
 
 extension EventRecord {
-    init(row: Row) {
+    /// Nil for a kind this version does not know (written by a newer relay): history shows what it can.
+    init?(row: Row) {
+        guard let kind = EventKind(rawValue: row["kind"]) else { return nil }
         self.init(
             id: row["id"], messageID: row["message_id"], account: row["account"],
-            at: Millis.date(row["at"] as Int64), kind: row["kind"], detail: row["detail"])
+            at: Millis.date(row["at"] as Int64), kind: kind, detail: row["detail"],
+            problem: ProblemCode(stored: row["problem_code"]))
     }
 }

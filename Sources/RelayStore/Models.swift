@@ -1,45 +1,5 @@
 import Foundation
-
-/// How an account reaches Gmail.
-public enum AccountKind: String, Codable, Sendable, CaseIterable {
-    /// Everything but the call to Google; for wiring a CMS first.
-    case sandbox
-    /// An installed-app OAuth grant (refresh token) of one Gmail user.
-    case oauthUser = "oauth_user"
-    /// A service account with domain-wide delegation, impersonating one user.
-    case serviceAccount = "service_account"
-}
-
-/// Whether an account can send right now; the same four words appear on the status page and in the API.
-public enum AccountState: String, Codable, Sendable, CaseIterable {
-    case ok
-    case needsReauth = "needs_reauth"
-    case blocked
-    case unconfigured
-}
-
-/// Where a message is in its life; the same words appear in the CLI, the API and the status page.
-public enum MessageStatus: String, Codable, Sendable, CaseIterable {
-    /// Stored, waiting for the delivery worker (possibly until `next_attempt_at`).
-    case queued
-    /// Claimed by a sender (the worker or the synchronous path of DATA).
-    case sending
-    case sent
-    /// Accepted but not sent because the account cannot send; released by reauth or `queue retry`.
-    case held
-    /// Gave up for good: refused by Gmail, too old, or its account was removed.
-    case failed
-    /// Dropped by an operator (`queue discard`).
-    case discarded
-
-    /// States a message never leaves by itself.
-    public var isFinal: Bool {
-        switch self {
-        case .sent, .failed, .discarded: return true
-        case .queued, .sending, .held: return false
-        }
-    }
-}
+import RelayVocabulary
 
 public struct Account: Codable, Sendable, Equatable {
     public var id: Int64
@@ -48,8 +8,9 @@ public struct Account: Codable, Sendable, Equatable {
     /// The account's address first, then verified send-as aliases.
     public var fromAddresses: [String]
     public var state: AccountState
-    public var problemCode: String?
-    public var problemDetail: String?
+    public var problemCode: ProblemCode?
+    /// What Google said when the account stopped (or was paused); its JSON form is `problem_detail`.
+    public var problemDetail: ProblemDetail?
     /// Whether an encrypted secret (refresh token, service-account key) is stored; the secret itself
     /// is only returned by `RelayStore.accountSecret(named:)`, so it cannot leak through this value.
     public var hasSecret: Bool
@@ -95,7 +56,7 @@ public struct Account: Codable, Sendable, Equatable {
         try c.encode(fromAddresses, forKey: .fromAddresses)
         try c.encode(state, forKey: .state)
         try c.encode(problemCode, forKey: .problemCode)
-        try c.encode(problemDetail, forKey: .problemDetail)
+        try c.encode(problemDetail?.json, forKey: .problemDetail)
         try c.encode(hasSecret, forKey: .hasSecret)
         try c.encodeDate(consentedAt, forKey: .consentedAt)
         try c.encodeDate(lastSuccessAt, forKey: .lastSuccessAt)
@@ -115,8 +76,8 @@ public struct Account: Codable, Sendable, Equatable {
         kind = try c.decode(AccountKind.self, forKey: .kind)
         fromAddresses = try c.decode([String].self, forKey: .fromAddresses)
         state = try c.decode(AccountState.self, forKey: .state)
-        problemCode = try c.decodeIfPresent(String.self, forKey: .problemCode)
-        problemDetail = try c.decodeIfPresent(String.self, forKey: .problemDetail)
+        problemCode = try c.decodeIfPresent(ProblemCode.self, forKey: .problemCode)
+        problemDetail = ProblemDetail(json: try c.decodeIfPresent(String.self, forKey: .problemDetail))
         hasSecret = try c.decode(Bool.self, forKey: .hasSecret)
         consentedAt = try c.decodeDate(.consentedAt)
         lastSuccessAt = try c.decodeDate(.lastSuccessAt)
@@ -131,7 +92,7 @@ public struct Account: Codable, Sendable, Equatable {
 
     init(
         id: Int64, name: String, kind: AccountKind, fromAddresses: [String], state: AccountState,
-        problemCode: String?, problemDetail: String?, hasSecret: Bool, consentedAt: Date?,
+        problemCode: ProblemCode?, problemDetail: ProblemDetail?, hasSecret: Bool, consentedAt: Date?,
         lastSuccessAt: Date?, tokenExpiresAt: Date?, checkedAt: Date? = nil, grantedScopes: [String]? = nil,
         fallback: String? = nil, secretStoredAt: Date? = nil, createdAt: Date, updatedAt: Date
     ) {
@@ -262,13 +223,13 @@ public struct NewMessage: Sendable, Equatable {
     /// `.queued` for the worker, `.sending` when the caller sends it right away (sync mode),
     /// `.held` when the account is known to be blocked.
     public var status: MessageStatus
-    public var problemCode: String?
+    public var problemCode: ProblemCode?
     public var rewrittenHeaders: String?
 
     public init(
         account: String, credentialUsername: String?, peer: String, tls: Bool, mailFrom: String,
         recipients: [String], subject: String?, messageID: String?, size: Int64, spoolPath: String?,
-        inlineBody: [UInt8]? = nil, sandbox: Bool, status: MessageStatus = .queued, problemCode: String? = nil,
+        inlineBody: [UInt8]? = nil, sandbox: Bool, status: MessageStatus = .queued, problemCode: ProblemCode? = nil,
         rewrittenHeaders: String? = nil
     ) {
         self.account = account
@@ -304,7 +265,7 @@ public struct MessageRecord: Codable, Sendable, Equatable {
     /// The account the message went out through when that was its account's fallback; else nil.
     public var sentThrough: String?
     /// Problem code from the explanation catalogue, or nil.
-    public var problem: String?
+    public var problem: ProblemCode?
     public var attempts: Int
     public var createdAt: Date
     public var updatedAt: Date
@@ -365,7 +326,7 @@ public struct MessageRecord: Codable, Sendable, Equatable {
         size = try c.decode(Int64.self, forKey: .size)
         gmailID = try c.decodeIfPresent(String.self, forKey: .gmailID)
         sentThrough = try c.decodeIfPresent(String.self, forKey: .sentThrough)
-        problem = try c.decodeIfPresent(String.self, forKey: .problem)
+        problem = try c.decodeIfPresent(ProblemCode.self, forKey: .problem)
         attempts = try c.decode(Int.self, forKey: .attempts)
         createdAt = try c.decodeRequiredDate(.createdAt)
         updatedAt = try c.decodeRequiredDate(.updatedAt)
@@ -376,7 +337,7 @@ public struct MessageRecord: Codable, Sendable, Equatable {
 
     init(
         id: Int64, status: MessageStatus, account: String, mailFrom: String, recipients: [String],
-        subject: String?, messageID: String?, size: Int64, gmailID: String?, problem: String?,
+        subject: String?, messageID: String?, size: Int64, gmailID: String?, problem: ProblemCode?,
         attempts: Int, createdAt: Date, updatedAt: Date, sandbox: Bool, peer: String, tls: Bool,
         accountID: Int64?, credentialUsername: String?, spoolPath: String?, nextAttemptAt: Date?,
         rewrittenHeaders: String?, sentThrough: String? = nil
@@ -416,13 +377,16 @@ public struct NewAttempt: Sendable, Equatable {
     /// nil when no HTTP response came (connection refused, timeout).
     public var httpStatus: Int?
     public var responseBody: String?
-    public var problemCode: String?
+    public var problemCode: ProblemCode?
+    /// The classified answer (endpoint, HTTP status, Google's reason and words), stored with the attempt
+    /// so the status side never reads the body or the URL again.
+    public var problemDetail: ProblemDetail?
     /// The delay chosen before the next attempt, if one is scheduled.
     public var nextDelaySeconds: Double?
 
     public init(
         messageID: Int64, startedAt: Date, finishedAt: Date, endpoint: String, httpStatus: Int?,
-        responseBody: String?, problemCode: String?, nextDelaySeconds: Double?
+        responseBody: String?, problemCode: ProblemCode?, problemDetail: ProblemDetail? = nil, nextDelaySeconds: Double?
     ) {
         self.messageID = messageID
         self.startedAt = startedAt
@@ -431,6 +395,7 @@ public struct NewAttempt: Sendable, Equatable {
         self.httpStatus = httpStatus
         self.responseBody = responseBody
         self.problemCode = problemCode
+        self.problemDetail = problemDetail
         self.nextDelaySeconds = nextDelaySeconds
     }
 }
@@ -443,8 +408,10 @@ public struct AttemptRecord: Codable, Sendable, Equatable {
     public var endpoint: String
     public var httpStatus: Int?
     public var responseBody: String?
-    public var problem: String?
+    public var problem: ProblemCode?
     public var nextDelaySeconds: Double?
+    /// What the answer said, as classified when it came (not part of the JSON form, which keeps the body).
+    public var detail: ProblemDetail?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case endpoint, problem
@@ -477,14 +444,15 @@ public struct AttemptRecord: Codable, Sendable, Equatable {
         endpoint = try c.decode(String.self, forKey: .endpoint)
         httpStatus = try c.decodeIfPresent(Int.self, forKey: .httpStatus)
         responseBody = try c.decodeIfPresent(String.self, forKey: .responseBody)
-        problem = try c.decodeIfPresent(String.self, forKey: .problem)
+        problem = try c.decodeIfPresent(ProblemCode.self, forKey: .problem)
         nextDelaySeconds = try c.decodeIfPresent(Double.self, forKey: .nextDelaySeconds)
     }
 
     init(
         id: Int64, messageID: Int64, startedAt: Date, finishedAt: Date, endpoint: String, httpStatus: Int?,
-        responseBody: String?, problem: String?, nextDelaySeconds: Double?
+        responseBody: String?, problem: ProblemCode?, nextDelaySeconds: Double?, detail: ProblemDetail? = nil
     ) {
+        self.detail = detail
         self.id = id
         self.messageID = messageID
         self.startedAt = startedAt
@@ -503,9 +471,10 @@ public struct EventRecord: Codable, Sendable, Equatable {
     public var messageID: Int64?
     public var account: String?
     public var at: Date
-    /// "accepted", a status name ("sent", "held", ...), "released", "retry", "account_added", ...
-    public var kind: String
+    public var kind: EventKind
     public var detail: String
+    /// The problem an account-state event records (a field, so nobody searches `detail` for it).
+    public var problem: ProblemCode?
 
     enum CodingKeys: String, CodingKey {
         case id, account, at, kind, detail
@@ -528,11 +497,12 @@ public struct EventRecord: Codable, Sendable, Equatable {
         messageID = try c.decodeIfPresent(Int64.self, forKey: .messageID)
         account = try c.decodeIfPresent(String.self, forKey: .account)
         at = try c.decodeRequiredDate(.at)
-        kind = try c.decode(String.self, forKey: .kind)
+        kind = try c.decode(EventKind.self, forKey: .kind)
         detail = try c.decode(String.self, forKey: .detail)
     }
 
-    init(id: Int64, messageID: Int64?, account: String?, at: Date, kind: String, detail: String) {
+    init(id: Int64, messageID: Int64?, account: String?, at: Date, kind: EventKind, detail: String, problem: ProblemCode? = nil) {
+        self.problem = problem
         self.id = id
         self.messageID = messageID
         self.account = account

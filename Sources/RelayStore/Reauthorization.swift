@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import RelayVocabulary
 
 extension RelayStore {
     /// What `recordReauthorization` did.
@@ -28,7 +29,7 @@ extension RelayStore {
             let id: Int64 = row["id"]
             try db.execute(cached: "UPDATE accounts SET secret = ?, consented_at = ?, secret_stored_at = ?, updated_at = ? WHERE id = ?",
                 arguments: [sealed, consented, now, now, id])
-            try insertEvent(db, at: now, kind: "account_secret", detail: "secret stored (new consent)", accountID: id, account: name)
+            try insertEvent(db, at: now, kind: .accountSecret, detail: "secret stored (new consent)", accountID: id, account: name)
             var addressAdded = false
             if let newAddress, JSONList.decode(row["from_addresses"]).isEmpty {
                 try db.execute(cached: "UPDATE accounts SET from_addresses = ? WHERE id = ?",

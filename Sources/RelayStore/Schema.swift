@@ -1,4 +1,5 @@
 import GRDB
+import RelayVocabulary
 
 /// The schema, as migrations. Never edit a registered migration: add a new one.
 ///
@@ -123,6 +124,14 @@ enum Schema {
                 UPDATE accounts SET secret_stored_at = COALESCE(consented_at, created_at) WHERE secret IS NOT NULL;
                 """)
         }
+        migrator.registerMigration("v5-attempt-problem") { db in
+            try db.execute(sql: """
+                ALTER TABLE attempts ADD COLUMN problem_detail TEXT;
+                ALTER TABLE events ADD COLUMN problem_code TEXT;
+                """)
+            try db.execute(sql: Self.v5LegacyAttemptDetail)
+            try db.execute(sql: Self.v5LegacyEventProblem)
+        }
         migrator.registerMigration("v6-credential-daily-limit") { db in
             // A login's daily message limit (NULL: none), and the index that keeps its count cheap: the
             // messages of one login since midnight UTC, counted at each MAIL FROM of a limited login.
@@ -140,4 +149,44 @@ enum Schema {
         }
         return migrator
     }
+
+    /// Each failed attempt's classified answer (ProblemDetail's JSON: endpoint, HTTP status, Google's reason
+    /// and words) is stored with it from v5 on, so nothing reads a body or a URL again to explain it. Rows
+    /// from before get theirs once, here, from what they kept: the endpoint from the URL called, the fields
+    /// from Google's JSON body (invalid JSON is only kept as text: `json_valid` guards every extraction).
+    static let v5LegacyAttemptDetail = """
+        UPDATE attempts SET problem_detail = json_object(
+            'endpoint', CASE
+                WHEN endpoint LIKE '%tokeninfo%' THEN 'tokeninfo'
+                WHEN endpoint LIKE '%/token%' THEN 'token'
+                ELSE 'gmail_send' END,
+            'http_status', http_status,
+            'google_message', CASE WHEN json_valid(response_body) THEN COALESCE(
+                json_extract(response_body, '$.error.message'), json_extract(response_body, '$.error.errors[0].message'),
+                json_extract(response_body, '$.error_description')) END,
+            'reason', CASE WHEN json_valid(response_body) THEN COALESCE(
+                json_extract(response_body, '$.error.errors[0].reason'), json_extract(response_body, '$.error.details[0].reason'),
+                CASE WHEN json_type(response_body, '$.error') = 'text' THEN json_extract(response_body, '$.error') END) END,
+            'status', CASE WHEN json_valid(response_body) THEN json_extract(response_body, '$.error.status') END,
+            'body_format', CASE
+                WHEN COALESCE(response_body, '') = '' THEN 'empty'
+                WHEN json_valid(response_body) AND json_type(response_body, '$.error') = 'object' THEN 'google_error'
+                WHEN json_valid(response_body) AND json_type(response_body, '$.error') = 'text' THEN 'oauth_error'
+                WHEN json_valid(response_body) THEN 'json'
+                WHEN response_body LIKE '<%' THEN 'html'
+                ELSE 'text' END,
+            'raw_body', COALESCE(response_body, ''))
+        WHERE problem_code IS NOT NULL AND http_status IS NOT NULL
+        """
+
+    /// Account-state events name their problem in a field from v5 on; before, only in the sentence
+    /// "needs_reauth (testing_mode_expiry): {...}". Read once here, so no reader searches the prose.
+    static let v5LegacyEventProblem = """
+        UPDATE events SET problem_code = substr(detail, instr(detail, ' (') + 2, instr(detail, ')') - instr(detail, ' (') - 2)
+        WHERE kind = 'account_state' AND instr(detail, ' (') > 0 AND instr(detail, ')') > instr(detail, ' (')
+          AND substr(detail, 1, instr(detail, ' (') - 1) IN ('ok', 'needs_reauth', 'blocked', 'unconfigured')
+          AND detail NOT LIKE 'ok (was %'
+
+        """
+
 }

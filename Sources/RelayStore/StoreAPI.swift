@@ -1,4 +1,5 @@
 import Foundation
+import RelayVocabulary
 
 // The store's API as the product uses it, in three protocols by concern rather than one: each module
 // names the part it needs (Delivery and the status page the send log and accounts, SMTP the credentials
@@ -24,6 +25,8 @@ public protocol MessageStore: Sendable {
     func events(messageID: Int64) async throws -> [EventRecord]
     /// An account's own history (not its messages'), newest first.
     func events(account: String, limit: Int) async throws -> [EventRecord]
+    /// Whether the account ever stopped with `problem` (an account-state event carrying that code).
+    func accountHadProblem(_ account: String, _ problem: ProblemCode) async throws -> Bool
     /// Messages per waiting status, and sent in the last 24 hours.
     func queueCounts() async throws -> QueueCounts
     /// Queued, held and failed messages per account.
@@ -47,7 +50,7 @@ public protocol MessageStore: Sendable {
     func finishAttempt(_ report: AttemptReport) async throws -> AttemptEffects
     /// A message being sent goes to `status` (`queued`, `held` or `failed`) without an attempt: the
     /// account was busy, or the store failed during the attempt.
-    func markStatus(id: Int64, status: MessageStatus, problemCode: String?, nextAttemptAt: Date?, detail: String?) async throws
+    func markStatus(id: Int64, status: MessageStatus, problemCode: ProblemCode?, nextAttemptAt: Date?, detail: String?) async throws
     /// At server start: messages left `sending` go back to the queue. Returns how many.
     @discardableResult
     func requeueInterrupted() async throws -> Int
@@ -91,7 +94,7 @@ public protocol AccountStore: Sendable {
     @discardableResult
     func removeAccount(named name: String) async throws -> AccountRemoval
     /// Records the account's state and problem; a call that changes nothing writes nothing.
-    func setAccountState(name: String, state: AccountState, problemCode: String?, detail: String?) async throws
+    func setAccountState(name: String, state: AccountState, problemCode: ProblemCode?, detail: ProblemDetail?) async throws
     /// The account's secret, opened; nil when none is stored.
     func accountSecret(named name: String) async throws -> Data?
     /// The newest access token's expiry and, when known, its scopes.

@@ -1,4 +1,5 @@
 import Foundation
+import RelayVocabulary
 
 /// Everything the store refuses or cannot do, in words an operator can act on.
 public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible, LocalizedError {

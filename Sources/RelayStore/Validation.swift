@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import RelayVocabulary
 
 enum Validation {
     private static let nameCharacters = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
@@ -44,11 +45,13 @@ enum JSONList {
 
 /// A line in `events`.
 func insertEvent(
-    _ db: Database, at: Int64, kind: String, detail: String,
-    messageID: Int64? = nil, accountID: Int64? = nil, account: String? = nil
+    _ db: Database, at: Int64, kind: EventKind, detail: String,
+    messageID: Int64? = nil, accountID: Int64? = nil, account: String? = nil, problem: ProblemCode? = nil
 ) throws {
-    try db.execute(cached: "INSERT INTO events (message_id, account_id, account, at, kind, detail) VALUES (?, ?, ?, ?, ?, ?)",
-        arguments: [messageID, accountID, account, at, kind, detail])
+    try db.execute(cached: """
+            INSERT INTO events (message_id, account_id, account, at, kind, detail, problem_code) VALUES (?, ?, ?, ?, ?, ?, ?)
+            """,
+        arguments: [messageID, accountID, account, at, kind.rawValue, detail, problem?.rawValue])
 }
 
 /// Escapes `%`, `_` and `\` for `LIKE ... ESCAPE '\'`.

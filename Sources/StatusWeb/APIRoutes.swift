@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import RelayStatus
 import RelayStore
+import RelayVocabulary
 
 extension StatusWebServer {
     /// GET /api/status, GET /api/messages, GET /api/messages/{id}, POST /api/messages/{id}/retry|discard.

@@ -4,6 +4,7 @@ import Mustache
 import ProblemCatalogue
 import RelayStatus
 import RelayStore
+import RelayVocabulary
 
 /// Renders the Mustache templates. View data are plain dictionaries; an absent optional is `false`, never a
 /// missing key, because Mustache would otherwise look the name up in the enclosing context.
@@ -45,31 +46,41 @@ struct PageRenderer: Sendable {
     static func problem(_ explanation: Explanation?) -> Any {
         guard let explanation else { return false }
         return [
-            "code": explanation.code, "title": explanation.title, "explanation": explanation.explanation,
+            "code": explanation.code.rawValue, "title": explanation.title, "explanation": explanation.explanation,
             "disposition": explanation.disposition.rawValue, "dispositionSentence": explanation.disposition.sentence,
             "stepsHTML": explanation.steps.map(HTMLText.rich), "causesHTML": explanation.causes.map(HTMLText.rich),
         ] as [String: Any]
     }
 
-    static let stateLabels: [String: String] = [
-        "ok": "ok", "needs_reauth": "needs reauthorization", "blocked": "blocked", "unconfigured": "not configured",
-    ]
-    static let kindLabels: [String: String] = [
-        "sandbox": "sandbox (not sent to Google)", "oauth_user": "OAuth user grant", "service_account": "service account (domain-wide delegation)",
-    ]
+    static func label(_ state: AccountState) -> String {
+        switch state {
+        case .ok: return "ok"
+        case .needsReauth: return "needs reauthorization"
+        case .blocked: return "blocked"
+        case .unconfigured: return "not configured"
+        }
+    }
+
+    static func label(_ kind: AccountKind) -> String {
+        switch kind {
+        case .sandbox: return "sandbox (not sent to Google)"
+        case .oauthUser: return "OAuth user grant"
+        case .serviceAccount: return "service account (domain-wide delegation)"
+        }
+    }
 
     static func overview(_ report: StatusReport, now: Date) -> [String: Any] {
         let accounts: [[String: Any]] = report.accounts.map { account in
             var warning: Any = false
             if let w = account.warning { warning = ["level": w.level, "text": w.text] as [String: Any] }
             return [
-                "name": account.name, "email": account.email ?? "(none)", "state": account.state,
-                "stateLabel": stateLabels[account.state] ?? account.state,
-                "kindLabel": kindLabels[account.kind] ?? account.kind,
-                "tokenExpires": account.kind == "sandbox" ? "no token (sandbox)"
+                "name": account.name, "email": account.email ?? "(none)", "state": account.state.rawValue,
+                "stateLabel": label(account.state),
+                "kindLabel": label(account.kind),
+                "tokenExpires": account.kind == .sandbox ? "no token (sandbox)"
                     : account.tokenExpiresAt.map { time($0, now: now) } ?? "no access token yet",
                 "lastSuccess": time(account.lastSuccessAt, now: now),
-                "lastChecked": account.kind == "sandbox" ? "not checked (sandbox)" : time(account.checkedAt, now: now),
+                "lastChecked": account.kind == .sandbox ? "not checked (sandbox)" : time(account.checkedAt, now: now),
                 "consented": account.consentedAt.map { time($0, now: now) as Any } ?? false,
                 "messages": ["queued": account.messages.queued, "held": account.messages.held, "failed": account.messages.failed],
                 "warning": warning,
@@ -104,14 +115,14 @@ struct PageRenderer: Sendable {
             return [
                 "number": index + 1, "started": ISO8601.string(attempt.startedAt), "endpoint": attempt.endpoint,
                 "httpStatus": attempt.httpStatus.map { "HTTP \($0)" } ?? "no HTTP answer",
-                "problem": opt(attempt.problem),
+                "problem": opt(attempt.problem?.rawValue),
                 "duration": String(format: "%.2f s", attempt.finishedAt.timeIntervalSince(attempt.startedAt)),
                 "nextDelay": attempt.nextDelaySeconds.map { String(format: "%.0f s", $0) as Any } ?? false,
                 "body": opt(body),
             ]
         }
         let events: [[String: Any]] = document.events.map {
-            ["at": ISO8601.string($0.at), "kind": $0.kind, "detail": $0.detail]
+            ["at": ISO8601.string($0.at), "kind": $0.kind.rawValue, "detail": $0.detail]
         }
         let canRetry = [.held, .failed, .queued].contains(m.status)
         let canDiscard = [.held, .failed, .queued].contains(m.status)

@@ -4,6 +4,7 @@ import HTTPTypes
 import NIOCore
 import RelayStatus
 import RelayStore
+import RelayVocabulary
 
 extension StatusWebServer {
     static let pageSize = 50
@@ -135,7 +136,7 @@ extension StatusWebServer {
                     "id": m.id, "created": PageRenderer.time(m.createdAt, now: now), "status": m.status.rawValue,
                     "account": m.account, "from": m.mailFrom.isEmpty ? "<>" : m.mailFrom,
                     "to": m.recipients.joined(separator: ", "), "subject": m.subject ?? "(no subject)",
-                    "problem": PageRenderer.opt(m.problem),
+                    "problem": PageRenderer.opt(m.problem?.rawValue),
                 ]
             },
             "page": page,

@@ -1,5 +1,6 @@
 import Foundation
 import RelayStore
+import RelayVocabulary
 
 /// Gauges read from the database at scrape time, in Prometheus text format: the queue by status and the
 /// accounts by state. They hold across restarts and include what CLI processes changed, which in-process

@@ -1,3 +1,5 @@
+import RelayVocabulary
+
 /// The settings intake decides with, mapped from the configuration by the app (intake does not read
 /// the configuration file format).
 public struct IntakePolicy: Sendable {
@@ -8,9 +10,9 @@ public struct IntakePolicy: Sendable {
     /// `delivery.mode = sync`: how long the DATA reply waits for the first attempt. Nil: async mode.
     public var syncTimeout: Duration?
     /// The problem a message is held with when its account cannot send and has no problem recorded.
-    public var cannotSendProblem: String
+    public var cannotSendProblem: ProblemCode
 
-    public init(maxRecipients: Int, trustedAccount: String?, syncTimeout: Duration?, cannotSendProblem: String) {
+    public init(maxRecipients: Int, trustedAccount: String?, syncTimeout: Duration?, cannotSendProblem: ProblemCode) {
         self.maxRecipients = maxRecipients
         self.trustedAccount = trustedAccount
         self.syncTimeout = syncTimeout

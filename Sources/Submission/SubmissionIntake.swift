@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOPosix
 import RelayStore
+import RelayVocabulary
 import SMTPProtocol
 import SMTPServer
 
@@ -130,7 +131,7 @@ public final class SubmissionIntake: SubmissionBackend {
     /// Held when its account cannot send (no doomed call to Google per message); else sent now in
     /// sync mode, or queued for the worker.
     enum Disposition: Equatable {
-        case held(problem: String)
+        case held(problem: ProblemCode)
         case sending
         case queued
     }
@@ -215,7 +216,7 @@ public final class SubmissionIntake: SubmissionBackend {
         envelope: Envelope, login: Login?, peer: PeerInfo, account: Account, header: HeaderCapture, body: StoredBody,
         _ disposition: Disposition
     ) async -> Step<MessageRecord> {
-        let (status, problem): (MessageStatus, String?) = switch disposition {
+        let (status, problem): (MessageStatus, ProblemCode?) = switch disposition {
         case .held(let problem): (.held, problem)
         case .sending: (.sending, nil)
         case .queued: (.queued, nil)
@@ -246,7 +247,7 @@ public final class SubmissionIntake: SubmissionBackend {
         let id = record.id
         switch disposition {
         case .held(let problem):
-            return SMTPReply(250, "2.0.0", "Ok: queued as \(id), held: \(problem)")
+            return SMTPReply(250, "2.0.0", "Ok: queued as \(id), held: \(problem.rawValue)")
         case .queued:
             delivery.wake()
             return SMTPReply(250, "2.0.0", "Ok: queued as \(id)")
@@ -281,7 +282,7 @@ public final class SubmissionIntake: SubmissionBackend {
     public static func reply(id: Int64, _ outcome: SyncOutcome?) -> SMTPReply {
         switch outcome {
         case .sent(let gmailID): SMTPReply(250, "2.0.0", "Ok: sent as \(gmailID) (log \(id))")
-        case .held(let problem): SMTPReply(250, "2.0.0", "Ok: queued as \(id), held: \(problem)")
+        case .held(let problem): SMTPReply(250, "2.0.0", "Ok: queued as \(id), held: \(problem.rawValue)")
         case .failed(let text): SMTPReply(554, "5.6.0", "\(text) (log \(id))")
         case .queued, nil: SMTPReply(250, "2.0.0", "Ok: queued as \(id)")
         }

@@ -1,4 +1,5 @@
 import RelayStore
+import RelayVocabulary
 
 /// The delivery side as intake sees it: wake the queue for a queued message, or (delivery.mode = sync)
 /// start the first attempt now so the DATA reply can carry its outcome. The app wires it to
@@ -14,7 +15,7 @@ public protocol SyncDelivery: Sendable {
 /// How a first attempt ended, as far as the SMTP reply cares.
 public enum SyncOutcome: Sendable, Equatable {
     case sent(gmailID: String)
-    case held(problem: String)
+    case held(problem: ProblemCode)
     /// Gmail refused the message for good; `text` is what the client is told.
     case failed(text: String)
     /// Back in the queue for a later attempt.

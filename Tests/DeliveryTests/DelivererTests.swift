@@ -3,6 +3,7 @@ import Foundation
 import GmailAPI
 import Logging
 import RelayStore
+import RelayVocabulary
 import XCTest
 import _CryptoExtras
 @testable import Delivery
@@ -143,17 +144,17 @@ final class DelivererTests: XCTestCase {
             results.append(await deliverer.deliver(message))
         }
         guard case .queued(let problem, _, false) = results[0] else { return XCTFail("\(results)") }
-        XCTAssertEqual(problem, "backend_error")
+        XCTAssertEqual(problem, .backendError)
         guard case .sent = results[2] else { return XCTFail("\(results)") }
         let attempts = try await store.attempts(messageID: message.id)
         XCTAssertEqual(attempts.map(\.httpStatus), [500, 500, 200])
-        XCTAssertEqual(attempts.map(\.problem), ["backend_error", "backend_error", nil])
+        XCTAssertEqual(attempts.map(\.problem), [.backendError, .backendError, nil])
         for attempt in attempts.prefix(2) {
             XCTAssertTrue(attempt.responseBody?.contains("\"reason\": \"backendError\"") == true, attempt.responseBody ?? "nil")
             XCTAssertNotNil(attempt.nextDelaySeconds)
         }
         XCTAssertEqual(google.outbox.count, 1)
-        let events = try await store.events(messageID: message.id).map(\.kind)
+        let events = try await store.events(messageID: message.id).map(\.kind.rawValue)
         XCTAssertEqual(events.filter { $0 == "queued" }.count, 2, "\(events)")
     }
 
@@ -162,11 +163,11 @@ final class DelivererTests: XCTestCase {
         let first = try await submit()
         let waiting = try await submit(status: .queued)
         let result = await deliverer.deliver(first)
-        XCTAssertEqual(result, .held(problem: "grant_revoked"))
+        XCTAssertEqual(result, .held(problem: .grantRevoked))
         let account = try await store.account(named: "shop")!
         XCTAssertEqual(account.state, .needsReauth)
-        XCTAssertEqual(account.problemCode, "grant_revoked")
-        XCTAssertTrue(account.problemDetail?.contains("Token has been expired or revoked.") == true, account.problemDetail ?? "nil")
+        XCTAssertEqual(account.problemCode, .grantRevoked)
+        XCTAssertEqual(account.problemDetail?.googleMessage, "Token has been expired or revoked.")
         let second = try await store.message(id: waiting.id)!
         XCTAssertEqual(second.status, .held, "later mail of a blocked account is held too")
         let attempts = try await store.attempts(messageID: first.id)
@@ -192,15 +193,15 @@ final class DelivererTests: XCTestCase {
         google.inject(.failedPrecondition, endpoint: .send, count: 1)
         let once = try await submit()
         let first = await deliverer.deliver(once)
-        XCTAssertEqual(first.problemCode, "precondition_transient")
+        XCTAssertEqual(first.problemCode, .preconditionTransient)
         guard case .sent = await deliverer.deliver(try await reclaim(once.id)) else { return XCTFail("not sent after one failedPrecondition") }
 
         google.inject(.failedPrecondition, endpoint: .send, count: 2)
         let twice = try await submit()
         let firstOfTwo = await deliverer.deliver(twice)
-        XCTAssertEqual(firstOfTwo.problemCode, "precondition_transient")
+        XCTAssertEqual(firstOfTwo.problemCode, .preconditionTransient)
         let result = await deliverer.deliver(try await reclaim(twice.id))
-        XCTAssertEqual(result, .held(problem: "precondition_failed"))
+        XCTAssertEqual(result, .held(problem: .preconditionFailed))
         try await expectState("shop", .blocked)
     }
 
@@ -208,7 +209,7 @@ final class DelivererTests: XCTestCase {
         google.inject(.invalidArgumentRecipient, endpoint: .send, count: 1)
         let message = try await submit()
         let result = await deliverer.deliver(message)
-        XCTAssertEqual(result, .failed(problem: "message_rejected", smtpText: "Recipient address required"))
+        XCTAssertEqual(result, .failed(problem: .messageRejected, smtpText: "Recipient address required"))
         try await expectStatus(message.id, .failed)
         try await expectState("shop", .ok)
     }
@@ -219,11 +220,11 @@ final class DelivererTests: XCTestCase {
         let message = try await submit()
         let result = await deliverer.deliver(message)
         guard case .queued(let problem, let next, true) = result else { return XCTFail("\(result)") }
-        XCTAssertEqual(problem, "daily_limit")
+        XCTAssertEqual(problem, .dailyLimit)
         XCTAssertEqual(next.timeIntervalSince1970, retry.timeIntervalSince1970, accuracy: 1)
         let account = try await store.account(named: "shop")!
-        XCTAssertEqual(account.problemCode, "daily_limit")
-        XCTAssertEqual(ProblemDetailText.retryAfter(account.problemDetail)?.timeIntervalSince1970 ?? 0, retry.timeIntervalSince1970, accuracy: 1)
+        XCTAssertEqual(account.problemCode, .dailyLimit)
+        XCTAssertEqual(account.problemDetail?.retryAfter?.timeIntervalSince1970 ?? 0, retry.timeIntervalSince1970, accuracy: 1)
         let stored = try await store.message(id: message.id)!
         XCTAssertEqual(stored.status, .queued)
         XCTAssertEqual(stored.nextAttemptAt?.timeIntervalSince1970 ?? 0, retry.timeIntervalSince1970, accuracy: 1)
@@ -233,7 +234,7 @@ final class DelivererTests: XCTestCase {
         let retry = Date().addingTimeInterval(900)
         google.inject(.userRateLimit(retryAfter: retry), endpoint: .send, count: 1)
         let message = try await submit()
-        guard case .queued("rate_limited", let next, false) = await deliverer.deliver(message) else { return XCTFail() }
+        guard case .queued(.rateLimited, let next, false) = await deliverer.deliver(message) else { return XCTFail() }
         XCTAssertEqual(next.timeIntervalSince1970, retry.timeIntervalSince1970, accuracy: 1)
         let claimable = try await claimDue()
         XCTAssertTrue(claimable.isEmpty, "not due before Gmail's time")
@@ -274,7 +275,7 @@ final class DelivererTests: XCTestCase {
         XCTAssertEqual(google.outbox.last?.user, "ceo@corp.example")
 
         let alone = await deliverer.deliver(try await submit(body, to: ["bob@example.com"], account: "nosub"))
-        XCTAssertEqual(alone, .held(problem: "sa_no_subject"))
+        XCTAssertEqual(alone, .held(problem: .saNoSubject))
         try await expectState("nosub", .blocked)
     }
 
@@ -283,7 +284,7 @@ final class DelivererTests: XCTestCase {
                                    secret: try StoredGrant.oauthClient(clientID: "cid", clientSecret: "csecret", refreshToken: nil).encoded(),
                                    state: .ok)
         let result = await deliverer.deliver(try await submit(account: "fresh"))
-        XCTAssertEqual(result, .held(problem: "grant_missing"))
+        XCTAssertEqual(result, .held(problem: .grantMissing))
         try await expectState("fresh", .needsReauth)
         XCTAssertEqual(google.tokenRequestCount(grantType: "refresh_token"), 0)
     }
@@ -306,7 +307,7 @@ final class DelivererTests: XCTestCase {
         await probe.probe(try await store.account(named: "shop")!)
         try await expectState("shop", .needsReauth)
         account = try await store.account(named: "shop")
-        XCTAssertEqual(account?.problemCode, "grant_revoked")
+        XCTAssertEqual(account?.problemCode, .grantRevoked)
         try await expectStatus(queued.id, .held)
 
         await google.stop()
@@ -350,7 +351,7 @@ final class DelivererTests: XCTestCase {
         try await Task.sleep(for: .milliseconds(200))
         for id in ids {
             try await expectStatus(id, .queued)
-            let kinds = try await store.events(messageID: id).map(\.kind)
+            let kinds = try await store.events(messageID: id).map(\.kind.rawValue)
             XCTAssertEqual(kinds, ["accepted"], "message \(id) was never claimed")
         }
         XCTAssertEqual(google.outbox.count, 0)
@@ -362,7 +363,7 @@ final class DelivererTests: XCTestCase {
             try await Task.sleep(for: .milliseconds(25))
         }
         for id in ids {
-            let kinds = try await store.events(messageID: id).map(\.kind).filter { $0 != "rewritten" }
+            let kinds = try await store.events(messageID: id).map(\.kind.rawValue).filter { $0 != "rewritten" }
             XCTAssertEqual(kinds, ["accepted", "sent"], "message \(id): claimed once, sent, never put back")
         }
         let inFlight = await lanes.inFlight
@@ -371,7 +372,7 @@ final class DelivererTests: XCTestCase {
 }
 
 extension AttemptResult {
-    var problemCode: String? {
+    var problemCode: ProblemCode? {
         switch self {
         case .sent: return nil
         case .queued(let problem, _, _): return problem

@@ -1,6 +1,7 @@
 import Foundation
 import GmailAPI
 import RelayStore
+import RelayVocabulary
 import XCTest
 @testable import Delivery
 
@@ -27,8 +28,8 @@ final class RetryPolicyTests: XCTestCase {
     func testDecisionsByClass() {
         let accepted = now.addingTimeInterval(-60)
         let cases: [(Classification, DeliveryDecision)] = [
-            (classification(.messageRejected, .messageRejected), .fail(problem: "message_rejected")),
-            (classification(.messageRejected, .messageTooLarge), .fail(problem: "message_too_large")),
+            (classification(.messageRejected, .messageRejected), .fail(problem: .messageRejected)),
+            (classification(.messageRejected, .messageTooLarge), .fail(problem: .messageTooLarge)),
             (classification(.accountBlocked, .grantRevoked, reauth: true), .hold(accountState: .needsReauth)),
             (classification(.accountBlocked, .clientSecretInvalid), .hold(accountState: .needsReauth)),
             (classification(.accountBlocked, .apiDisabled), .hold(accountState: .blocked)),
@@ -58,10 +59,10 @@ final class RetryPolicyTests: XCTestCase {
         let soon = policy.decide(classification(.transient, .networkError), failures: 3, acceptedAt: accepted, now: now, random: 0)
         XCTAssertEqual(soon, .retry(at: now.addingTimeInterval(2)))
         let late = policy.decide(classification(.transient, .networkError), failures: 20, acceptedAt: accepted, now: now, random: 1)
-        XCTAssertEqual(late, .fail(problem: "max_age_exceeded"))
+        XCTAssertEqual(late, .fail(problem: .maxAgeExceeded))
         let limited = policy.decide(classification(.rateLimited(retryAfter: now.addingTimeInterval(3600), dailyLimit: false), .rateLimited),
                                     failures: 1, acceptedAt: accepted, now: now, random: 0)
-        XCTAssertEqual(limited, .fail(problem: "max_age_exceeded"))
+        XCTAssertEqual(limited, .fail(problem: .maxAgeExceeded))
         // The daily limit is the account's: the message waits, however old.
         let daily = policy.decide(classification(.rateLimited(retryAfter: now.addingTimeInterval(3600), dailyLimit: true), .dailyLimit),
                                   failures: 1, acceptedAt: accepted, now: now, random: 0)

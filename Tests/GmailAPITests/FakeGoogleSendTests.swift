@@ -1,6 +1,7 @@
 import FakeGoogle
 import Foundation
 import GoogleFixtures
+import RelayVocabulary
 import Testing
 #if canImport(FoundationNetworking)
 import FoundationNetworking

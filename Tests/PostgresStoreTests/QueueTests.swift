@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import PostgresNIO
+import RelayVocabulary
 import Testing
 
 @testable import PostgresStore
@@ -163,7 +164,7 @@ final class TestClock: @unchecked Sendable {
             let laterID = try await queues[0].acceptMessage(later, body: pieces([1]))
             let nowID = try await queues[0].acceptMessage(message(), body: pieces([1]))
             #expect(try await queues[0].claimDue(limit: 10, lease: .seconds(30)).map(\.id) == [nowID])
-            #expect(try await queues[0].finishClaim(messageID: nowID, status: "sent"))  // else its lease would run out too
+            #expect(try await queues[0].finishClaim(messageID: nowID, status: .sent))  // else its lease would run out too
             clocks[0].advance(301)
             let claimed = try await queues[0].claimDue(limit: 10, lease: .seconds(30))
             #expect(claimed.map(\.id) == [laterID])
@@ -194,8 +195,8 @@ final class TestClock: @unchecked Sendable {
             #expect(taken.first?.takenOverFrom == "relay-a")
 
             #expect(try await a.renewLease(messageID: id, lease: .seconds(30)) == false)
-            #expect(try await a.finishClaim(messageID: id, status: "sent", gmailID: "late") == false)
-            #expect(try await b.finishClaim(messageID: id, status: "sent", gmailID: "gm-1"))
+            #expect(try await a.finishClaim(messageID: id, status: .sent, gmailID: "late") == false)
+            #expect(try await b.finishClaim(messageID: id, status: .sent, gmailID: "gm-1"))
             #expect(try await scalar(location, "SELECT count(*) FROM messages WHERE id = \(id) AND status = 'sent' AND gmail_id = 'gm-1' AND lease_owner IS NULL AND attempts = 1") == 1)
             #expect(try await b.claimDue(limit: 10, lease: .seconds(30)).isEmpty)
         }
@@ -206,11 +207,11 @@ final class TestClock: @unchecked Sendable {
             let queue = queues[0]
             let id = try await queue.acceptMessage(message(), body: pieces([1]))
             _ = try await queue.claimDue(limit: 1, lease: .seconds(30))
-            #expect(try await queue.finishClaim(messageID: id, status: "queued", nextAttempt: clocks[0].now() + 60))
+            #expect(try await queue.finishClaim(messageID: id, status: .queued, nextAttempt: clocks[0].now() + 60))
             #expect(try await queue.claimDue(limit: 1, lease: .seconds(30)).isEmpty)
             clocks[0].advance(61)
             #expect(try await queue.claimDue(limit: 1, lease: .seconds(30)).map(\.attempts) == [1])
-            await #expect(throws: PostgresStoreError.self) { try await queue.finishClaim(messageID: id, status: "sending") }
+            await #expect(throws: PostgresStoreError.self) { try await queue.finishClaim(messageID: id, status: .sending) }
         }
     }
 

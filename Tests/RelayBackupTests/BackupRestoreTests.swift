@@ -1,5 +1,6 @@
 import Foundation
 import RelayStore
+import RelayVocabulary
 import Testing
 @testable import RelayBackup
 

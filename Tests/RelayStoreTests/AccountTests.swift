@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import RelayVocabulary
 import XCTest
 @testable import RelayStore
 
@@ -31,7 +32,7 @@ final class AccountTests: XCTestCase {
         XCTAssertEqual(blog?.fromAddresses, [])
 
         let history = try await store.events(account: "shop")
-        XCTAssertEqual(history.map(\.kind), ["account_added"])
+        XCTAssertEqual(history.map(\.kind.rawValue), ["account_added"])
     }
 
     func testNameRules() async throws {
@@ -68,12 +69,12 @@ final class AccountTests: XCTestCase {
         let store = try openStore(makeTemporaryDirectory(self), clock: clock)
         try await store.addAccount(name: "main", kind: .oauthUser, state: .ok)
         clock.advance(10)
-        try await store.setAccountState(name: "main", state: .needsReauth, problemCode: "invalid_grant", detail: "Token has been expired or revoked.")
-        try await store.setAccountState(name: "main", state: .needsReauth, problemCode: "invalid_grant", detail: "Token has been expired or revoked.")
+        try await store.setAccountState(name: "main", state: .needsReauth, problemCode: .grantRevoked, detail: ProblemDetail(googleMessage: "Token has been expired or revoked."))
+        try await store.setAccountState(name: "main", state: .needsReauth, problemCode: .grantRevoked, detail: ProblemDetail(googleMessage: "Token has been expired or revoked."))
         var account = try await XCTUnwrapAsync(await store.account(named: "main"))
         XCTAssertEqual(account.state, .needsReauth)
-        XCTAssertEqual(account.problemCode, "invalid_grant")
-        XCTAssertEqual(account.problemDetail, "Token has been expired or revoked.")
+        XCTAssertEqual(account.problemCode, .grantRevoked)
+        XCTAssertEqual(account.problemDetail?.googleMessage, "Token has been expired or revoked.")
         XCTAssertEqual(account.updatedAt, clock.now)
 
         clock.advance(10)
@@ -84,7 +85,7 @@ final class AccountTests: XCTestCase {
         XCTAssertNil(account.problemDetail)
         XCTAssertEqual(account.lastSuccessAt, clock.now)
 
-        let kinds = try await store.events(account: "main").map(\.kind)
+        let kinds = try await store.events(account: "main").map(\.kind.rawValue)
         XCTAssertEqual(kinds, ["account_state", "account_state", "account_added"])
         await assertThrows(.unknownAccount("nope")) { try await store.setAccountState(name: "nope", state: .ok) }
     }
@@ -126,13 +127,13 @@ final class AccountTests: XCTestCase {
         XCTAssertEqual(sentRecord.status, .sent)
         let waitingRecord = try await XCTUnwrapAsync(await store.message(id: waiting))
         XCTAssertEqual(waitingRecord.status, .failed)
-        XCTAssertEqual(waitingRecord.problem, "account_removed")
+        XCTAssertEqual(waitingRecord.problem, .accountRemoved)
         let otherRecord = try await XCTUnwrapAsync(await store.message(id: other))
         XCTAssertEqual(otherRecord.status, .queued)
         let log = try await store.messages(account: "main")
         XCTAssertEqual(log.count, 2)
         let history = try await store.events(account: "main")
-        XCTAssertEqual(history.first?.kind, "account_removed")
+        XCTAssertEqual(history.first?.kind, .accountRemoved)
 
         await assertThrows(.unknownAccount("main")) { try await store.removeAccount(named: "main") }
         // The name is free again.
@@ -190,15 +191,15 @@ final class AccountTests: XCTestCase {
         let store = try openStore(makeTemporaryDirectory(self))
         try await store.addAccount(name: "main", kind: .oauthUser, fromAddresses: ["old@example.com"],
                                    secret: Data("old grant".utf8), state: .ok)
-        try await store.setAccountState(name: "main", state: .needsReauth, problemCode: "grant_revoked")
+        try await store.setAccountState(name: "main", state: .needsReauth, problemCode: .grantRevoked)
         let held = try await store.accept(try spoolMessage(store, status: .held))
 
         let none = try await store.updateAccount(AccountUpdate(
-            name: "main", secret: Data("client without token".utf8), afterwards: .needsReauth(problemCode: "grant_missing")))
+            name: "main", secret: Data("client without token".utf8), afterwards: .needsReauth(problemCode: .grantMissing)))
         XCTAssertEqual(none, 0)
         var account = try await store.account(named: "main")
         XCTAssertEqual(account?.state, .needsReauth)
-        XCTAssertEqual(account?.problemCode, "grant_missing")
+        XCTAssertEqual(account?.problemCode, .grantMissing)
         let stillHeld = try await store.message(id: held)?.status
         XCTAssertEqual(stillHeld, .held, "no consent yet: the mail stays held")
 

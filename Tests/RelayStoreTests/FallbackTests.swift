@@ -1,4 +1,5 @@
 import Foundation
+import RelayVocabulary
 import Testing
 @testable import RelayStore
 
@@ -36,13 +37,13 @@ import Testing
             try await store.setFallback(account: "main", to: "spare")
             #expect(try await store.usableFallback(for: "main") == nil, "main can send itself")
             for state in [AccountState.needsReauth, .blocked] {
-                try await store.setAccountState(name: "main", state: state, problemCode: "grant_revoked")
+                try await store.setAccountState(name: "main", state: state, problemCode: .grantRevoked)
                 #expect(try await store.usableFallback(for: "main")?.name == "spare", "\(state)")
             }
-            try await store.setAccountState(name: "main", state: .unconfigured, problemCode: "grant_missing")
+            try await store.setAccountState(name: "main", state: .unconfigured, problemCode: .grantMissing)
             #expect(try await store.usableFallback(for: "main") == nil, "an account still being set up is not covered")
-            try await store.setAccountState(name: "main", state: .needsReauth, problemCode: "grant_revoked")
-            try await store.setAccountState(name: "spare", state: .blocked, problemCode: "account_disabled")
+            try await store.setAccountState(name: "main", state: .needsReauth, problemCode: .grantRevoked)
+            try await store.setAccountState(name: "spare", state: .blocked, problemCode: .permissionDenied)
             #expect(try await store.usableFallback(for: "main") == nil, "a fallback that cannot send either does not stand in")
         }
     }
@@ -52,8 +53,8 @@ import Testing
             try await store.addAccount(name: "third", kind: .oauthUser, state: .ok)
             try await store.setFallback(account: "main", to: "spare")
             try await store.setFallback(account: "spare", to: "third")
-            try await store.setAccountState(name: "main", state: .needsReauth, problemCode: "grant_revoked")
-            try await store.setAccountState(name: "spare", state: .needsReauth, problemCode: "grant_revoked")
+            try await store.setAccountState(name: "main", state: .needsReauth, problemCode: .grantRevoked)
+            try await store.setAccountState(name: "spare", state: .needsReauth, problemCode: .grantRevoked)
             #expect(try await store.usableFallback(for: "main") == nil, "spare's own fallback is not main's")
             #expect(try await store.usableFallback(for: "spare")?.name == "third")
         }
@@ -65,12 +66,12 @@ import Testing
             _ = try await store.accept(try spoolMessage(store, account: "main"))
             // The health probe finds main's grant revoked: without a fallback its queued mail would be held.
             let held = try await store.recordGrantCheck(
-                name: "main", at: Date(), .cannotSend(state: .needsReauth, problemCode: "grant_revoked", detail: nil, holdQueued: true))
+                name: "main", at: Date(), .cannotSend(state: .needsReauth, problemCode: .grantRevoked, detail: nil, holdQueued: true))
             #expect(held == 0)
             #expect(try await statuses(store, account: "main") == [.queued])
             try await store.setFallback(account: "main", to: nil)
             let heldNow = try await store.recordGrantCheck(
-                name: "main", at: Date(), .cannotSend(state: .needsReauth, problemCode: "grant_revoked", detail: nil, holdQueued: true))
+                name: "main", at: Date(), .cannotSend(state: .needsReauth, problemCode: .grantRevoked, detail: nil, holdQueued: true))
             #expect(heldNow == 1)
             #expect(try await statuses(store, account: "main") == [.held])
         }
@@ -78,7 +79,7 @@ import Testing
 
     @Test func namingAWorkingFallbackReleasesTheHeldMail() async throws {
         try await withStore { store in
-            try await store.setAccountState(name: "main", state: .needsReauth, problemCode: "grant_revoked")
+            try await store.setAccountState(name: "main", state: .needsReauth, problemCode: .grantRevoked)
             _ = try await store.accept(try spoolMessage(store, account: "main", status: .held))
             #expect(try await store.setFallback(account: "main", to: "spare") == 1)
             #expect(try await statuses(store, account: "main") == [.queued])
@@ -88,8 +89,8 @@ import Testing
     @Test func theFallbackSendingAgainReleasesTheMailItStandsInFor() async throws {
         try await withStore { store in
             try await store.setFallback(account: "main", to: "spare")
-            try await store.setAccountState(name: "main", state: .needsReauth, problemCode: "grant_revoked")
-            try await store.setAccountState(name: "spare", state: .needsReauth, problemCode: "grant_revoked")
+            try await store.setAccountState(name: "main", state: .needsReauth, problemCode: .grantRevoked)
+            try await store.setAccountState(name: "spare", state: .needsReauth, problemCode: .grantRevoked)
             let held = try await store.accept(try spoolMessage(store, account: "main", status: .held))
             let spareMessage = try await store.accept(try spoolMessage(store, account: "spare", status: .sending))
             // spare sends one of its own messages: it works again, and main's held mail goes through it.
@@ -103,7 +104,7 @@ import Testing
     @Test func aSendThroughTheFallbackIsRecordedOnTheMessage() async throws {
         try await withStore { store in
             try await store.setFallback(account: "main", to: "spare")
-            try await store.setAccountState(name: "main", state: .needsReauth, problemCode: "grant_revoked")
+            try await store.setAccountState(name: "main", state: .needsReauth, problemCode: .grantRevoked)
             let id = try await store.accept(try spoolMessage(store, account: "main", status: .sending))
             var report = AttemptReport(messageID: id, account: "spare", outcome: .sent(gmailID: "g2"), accountChange: .succeeded(at: Date()))
             report.fallback = .init(ownAccount: "main", reason: "grant_revoked")

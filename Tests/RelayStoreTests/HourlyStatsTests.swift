@@ -27,7 +27,7 @@ import Testing
         _ = try await store.accept(try spoolMessage(store, status: .held))      // accepted + held at 15:00
         clock.advance(3599.999)                                                 // 15:59:59.999
         let c = try await store.accept(try spoolMessage(store, status: .sending))
-        try await store.finish(c, .failed(problemCode: "message_rejected", detail: "rejected"))
+        try await store.finish(c, .failed(problemCode: .messageRejected, detail: "rejected"))
         clock.advance(0.001)                                                    // 16:00:00.000
         let d = try await store.accept(try spoolMessage(store))
         try await store.retry(id: d)                                            // not one of the four: not counted

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import RelayVocabulary
 import Testing
 @testable import RelayStore
 
@@ -48,7 +49,7 @@ import Testing
             try await store.finish(queued, .sent(gmailID: "x"), attempts: [attempt(queued)])
         }
         await #expect(throws: StoreError.invalidTransition(id: queued, from: .queued, to: .failed)) {
-            try await store.markStatus(id: queued, status: .failed, problemCode: "x")
+            try await store.markStatus(id: queued, status: .failed, problemCode: .backendError)
         }
         await #expect(throws: StoreError.invalidTransition(id: held, from: .held, to: .queued)) {
             try await store.markStatus(id: held, status: .queued)
@@ -58,7 +59,7 @@ import Testing
         #expect(record.status == .queued)
         #expect(record.attempts == 0)
         #expect(try await store.attempts(messageID: queued).isEmpty)
-        #expect(try await store.events(messageID: queued).map(\.kind) == ["accepted"])
+        #expect(try await store.events(messageID: queued).map(\.kind.rawValue) == ["accepted"])
     }
 
     @Test func aSenderCannotPutAMessageBackInSendingNorDiscardIt() async throws {
@@ -83,7 +84,7 @@ import Testing
         await #expect(throws: StoreError.invalidTransition(id: id, from: .sent, to: .sent)) {
             try await store.finish(id, .sent(gmailID: "again"))
         }
-        #expect(try await store.events(messageID: id).map(\.kind) == ["accepted", "sent"])
+        #expect(try await store.events(messageID: id).map(\.kind.rawValue) == ["accepted", "sent"])
         #expect(try await store.message(id: id)?.gmailID == "g")
     }
 
@@ -93,16 +94,16 @@ import Testing
         try await store.addAccount(name: "main", kind: .oauthUser, state: .ok)
         let id = try await store.accept(try spoolMessage(store))
         _ = try await store.claimAll()
-        try await store.finish(id, .held(problemCode: "token_revoked"))
+        try await store.finish(id, .held(problemCode: .grantRevoked))
         _ = try await store.updateAccount(AccountUpdate(name: "main", afterwards: .readyToSend))
         try await store.recordGrantCheck(name: "main", at: Date(), .cannotSend(
-            state: .needsReauth, problemCode: "token_revoked", detail: nil, holdQueued: true))
+            state: .needsReauth, problemCode: .grantRevoked, detail: nil, holdQueued: true))
         try await store.retry(id: id)
         try await store.discard(id: id)
         let events = try await store.events(messageID: id)
-        #expect(events.map(\.kind) == ["accepted", "held", "released", "held", "retry", "discarded"])
+        #expect(events.map(\.kind.rawValue) == ["accepted", "held", "released", "held", "retry", "discarded"])
         #expect(events.map(\.detail).dropFirst() == [
-            "token_revoked", "account main can send again", "token_revoked (account main cannot send)",
+            "grant_revoked", "account main can send again", "grant_revoked (account main cannot send)",
             "retry requested (was held)", "discarded by operator",
         ])
         // Every status change is a row with the same updated_at as its event.
@@ -120,7 +121,7 @@ import Testing
         let removal = try await store.removeAccount(named: "main")
         #expect(removal.messagesFailed == 1)
         #expect(try await store.message(id: queued)?.status == .failed)
-        #expect(try await store.message(id: queued)?.problem == "account_removed")
+        #expect(try await store.message(id: queued)?.problem == .accountRemoved)
         #expect(try await store.events(messageID: queued).last?.detail == "account main was removed")
         #expect(try await store.message(id: sending)?.status == .sending, "the send in flight finishes on its own")
     }
@@ -141,7 +142,7 @@ import Testing
         #expect(claimed.allSatisfy { $0.status == .sending })
         for id in ids["shop"]! + ids["news"]! {
             #expect(try await store.message(id: id)?.status == .queued)
-            #expect(try await store.events(messageID: id).map(\.kind) == ["accepted"])
+            #expect(try await store.events(messageID: id).map(\.kind.rawValue) == ["accepted"])
         }
         #expect(try await store.claimDue(limit: 10, capacities: [:]).isEmpty)
         #expect(try await store.claimDue(limit: 1, capacities: ["news": 5]).map(\.id) == [ids["news"]![0]], "the limit holds too")

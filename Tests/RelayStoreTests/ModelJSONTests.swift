@@ -15,7 +15,7 @@ import Testing
 
     static let account = Account(
         id: 7, name: "shop", kind: .oauthUser, fromAddresses: ["shop@example.com"], state: .needsReauth,
-        problemCode: "grant_revoked", problemDetail: nil, hasSecret: true, consentedAt: t0, lastSuccessAt: nil,
+        problemCode: .grantRevoked, problemDetail: nil, hasSecret: true, consentedAt: t0, lastSuccessAt: nil,
         tokenExpiresAt: t0.addingTimeInterval(3599), checkedAt: nil, grantedScopes: ["https://www.googleapis.com/auth/gmail.send"],
         createdAt: t0, updatedAt: t0.addingTimeInterval(60))
 
@@ -27,9 +27,9 @@ import Testing
 
     static let attempt = AttemptRecord(
         id: 3, messageID: 42, startedAt: t0, finishedAt: t0.addingTimeInterval(2), endpoint: "https://gmail.googleapis.com/x",
-        httpStatus: 429, responseBody: "{}", problem: "rate_limited", nextDelaySeconds: 60.5)
+        httpStatus: 429, responseBody: "{}", problem: .rateLimited, nextDelaySeconds: 60.5)
 
-    static let event = EventRecord(id: 9, messageID: nil, account: "shop", at: t0, kind: "account_added", detail: "oauth_user")
+    static let event = EventRecord(id: 9, messageID: nil, account: "shop", at: t0, kind: .accountAdded, detail: "oauth_user")
 
     static let credential = Credential(username: "site1", account: "shop", createdAt: t0, lastUsedAt: nil)
 
@@ -58,11 +58,11 @@ import Testing
     }
 
     @Test func aBadOrMissingDateIsAClearDecodingError() throws {
-        let bad = #"{"account":"shop","at":"yesterday","detail":"d","id":1,"kind":"k","message_id":null}"#
+        let bad = #"{"account":"shop","at":"yesterday","detail":"d","id":1,"kind":"accepted","message_id":null}"#
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(EventRecord.self, from: Data(bad.utf8)) }
-        let missing = #"{"account":"shop","detail":"d","id":1,"kind":"k","message_id":null}"#
+        let missing = #"{"account":"shop","detail":"d","id":1,"kind":"accepted","message_id":null}"#
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(EventRecord.self, from: Data(missing.utf8)) }
-        let fractional = #"{"account":"shop","at":"2025-06-15T15:06:40.250Z","detail":"d","id":1,"kind":"k","message_id":null}"#
+        let fractional = #"{"account":"shop","at":"2025-06-15T15:06:40.250Z","detail":"d","id":1,"kind":"accepted","message_id":null}"#
         #expect(try JSONDecoder().decode(EventRecord.self, from: Data(fractional.utf8)).at == Self.t0.addingTimeInterval(0.25))
     }
 }

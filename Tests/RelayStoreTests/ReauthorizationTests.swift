@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import RelayVocabulary
 import XCTest
 @testable import RelayStore
 
@@ -9,7 +10,7 @@ final class ReauthorizationTests: XCTestCase {
         let store = try openStore(makeTemporaryDirectory(self), clock: clock)
         try await store.addAccount(name: "main", kind: .oauthUser, secret: Data("old grant".utf8), state: .ok)
         try await store.addAccount(name: "other", kind: .oauthUser, state: .ok)
-        try await store.setAccountState(name: "main", state: .needsReauth, problemCode: "grant_revoked", detail: "{}")
+        try await store.setAccountState(name: "main", state: .needsReauth, problemCode: .grantRevoked, detail: ProblemDetail())
         let held = try await store.accept(try spoolMessage(store, account: "main", status: .held))
         let alsoHeld = try await store.accept(try spoolMessage(store, account: "main", status: .held))
         let otherHeld = try await store.accept(try spoolMessage(store, account: "other", status: .held))
@@ -34,9 +35,9 @@ final class ReauthorizationTests: XCTestCase {
         }
         let untouched = try await XCTUnwrapAsync(await store.message(id: otherHeld))
         XCTAssertEqual(untouched.status, .held, "another account's held mail stays held")
-        let kinds = try await store.events(account: "main").map(\.kind)
+        let kinds = try await store.events(account: "main").map(\.kind.rawValue)
         XCTAssertEqual(Array(kinds.prefix(2)), ["account_state", "account_secret"], "newest first: ok after the new secret")
-        let messageKinds = try await store.events(messageID: held).map(\.kind)
+        let messageKinds = try await store.events(messageID: held).map(\.kind.rawValue)
         XCTAssertEqual(messageKinds.last, "released")
     }
 

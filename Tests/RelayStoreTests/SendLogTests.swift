@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import RelayVocabulary
 import XCTest
 @testable import RelayStore
 
@@ -28,7 +29,7 @@ final class SendLogTests: XCTestCase {
     func testFiltersAndPaging() async throws {
         let (store, _, ids) = try await seeded([.sending, .queued, .sending, .queued])
         try await store.finish(ids[0], .sent(gmailID: "18c2f0a1b2c3d4e5"))
-        try await store.finish(ids[2], .failed(problemCode: "invalid_argument", detail: "invalid_argument"))
+        try await store.finish(ids[2], .failed(problemCode: .messageRejected, detail: "invalid_argument"))
 
         var page = try await store.messages()
         XCTAssertEqual(page.map(\.id), ids.reversed(), "newest first")
@@ -97,28 +98,28 @@ final class SendLogTests: XCTestCase {
         let body = #"{"error":{"code":429,"message":"User-rate limit exceeded.  Retry after 2025-06-15T16:00:00.000Z","status":"RESOURCE_EXHAUSTED"}}"#
         let started = clock.now
         clock.advance(2)
-        try await store.finish(ids[0], .queued(problemCode: "rate_limited", nextAttemptAt: clock.now + 60.5, detail: nil), attempts: [NewAttempt(
+        try await store.finish(ids[0], .queued(problemCode: .rateLimited, nextAttemptAt: clock.now + 60.5, detail: nil), attempts: [NewAttempt(
             messageID: ids[0], startedAt: started, finishedAt: clock.now,
             endpoint: "https://gmail.googleapis.com/upload/gmail/v1/users/me/messages/send?uploadType=media",
-            httpStatus: 429, responseBody: body, problemCode: "rate_limited", nextDelaySeconds: 60.5)])
+            httpStatus: 429, responseBody: body, problemCode: .rateLimited, nextDelaySeconds: 60.5)])
         clock.advance(61)
         _ = try await store.claimAll()
-        try await store.finish(ids[0], .queued(problemCode: "rate_limited", nextAttemptAt: clock.now + 60.5, detail: nil), attempts: [NewAttempt(
+        try await store.finish(ids[0], .queued(problemCode: .rateLimited, nextAttemptAt: clock.now + 60.5, detail: nil), attempts: [NewAttempt(
             messageID: ids[0], startedAt: clock.now, finishedAt: clock.now, endpoint: "https://gmail.googleapis.com/x",
-            httpStatus: nil, responseBody: nil, problemCode: "network", nextDelaySeconds: nil)])
+            httpStatus: nil, responseBody: nil, problemCode: .networkError, nextDelaySeconds: nil)])
 
         let attempts = try await store.attempts(messageID: ids[0])
         XCTAssertEqual(attempts.count, 2)
         XCTAssertEqual(attempts[0].httpStatus, 429)
         XCTAssertEqual(attempts[0].responseBody, body)
-        XCTAssertEqual(attempts[0].problem, "rate_limited")
+        XCTAssertEqual(attempts[0].problem, .rateLimited)
         XCTAssertEqual(attempts[0].nextDelaySeconds, 60.5)
         XCTAssertEqual(attempts[0].startedAt, started)
         XCTAssertEqual(attempts[0].finishedAt, started + 2)
         XCTAssertNil(attempts[1].httpStatus)
         let record = try await XCTUnwrapAsync(await store.message(id: ids[0]))
         XCTAssertEqual(record.attempts, 2)
-        XCTAssertEqual(record.problem, "rate_limited")
+        XCTAssertEqual(record.problem, .rateLimited)
         XCTAssertEqual(record.nextAttemptAt, clock.now + 60.5)
 
         let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(attempts[0])) as? [String: Any]
@@ -130,7 +131,7 @@ final class SendLogTests: XCTestCase {
         let huge = String(repeating: "x", count: RelayStore.maximumResponseBodyBytes + 10)
         clock.advance(61)
         _ = try await store.claimAll()
-        try await store.finish(ids[0], .failed(problemCode: "bad_gateway", detail: "502"), attempts: [NewAttempt(
+        try await store.finish(ids[0], .failed(problemCode: .backendError, detail: "502"), attempts: [NewAttempt(
             messageID: ids[0], startedAt: clock.now, finishedAt: clock.now, endpoint: "e", httpStatus: 502,
             responseBody: huge, problemCode: nil, nextDelaySeconds: nil)])
         let kept = try await store.attempts(messageID: ids[0]).last?.responseBody ?? ""
@@ -141,7 +142,7 @@ final class SendLogTests: XCTestCase {
     func testQueueCounts() async throws {
         let (store, clock, ids) = try await seeded([.sending, .held, .sending, .queued])
         try await store.finish(ids[0], .sent(gmailID: "a"))
-        try await store.finish(ids[2], .failed(problemCode: "invalid_argument", detail: "invalid_argument"))
+        try await store.finish(ids[2], .failed(problemCode: .messageRejected, detail: "invalid_argument"))
         var counts = try await store.queueCounts()
         XCTAssertEqual(counts, QueueCounts(queued: 1, sending: 0, held: 1, failed: 1, sent24h: 1))
         _ = try await store.claimAll()
@@ -164,7 +165,7 @@ final class SendLogTests: XCTestCase {
         let again = try await store.claimAll()
         XCTAssertEqual(again.map(\.id), [ids[3]], "claimed ones are not handed out twice")
 
-        try await store.markStatus(id: ids[0], status: .queued, problemCode: "backend_error", nextAttemptAt: clock.now + 30)
+        try await store.markStatus(id: ids[0], status: .queued, problemCode: .backendError, nextAttemptAt: clock.now + 30)
         var none = try await store.claimAll()
         XCTAssertEqual(none.count, 0, "not due yet")
         let nextDue = try await store.nextDueDate()
@@ -178,7 +179,7 @@ final class SendLogTests: XCTestCase {
         XCTAssertEqual(record.gmailID, "g1")
         XCTAssertNil(record.problem)
         XCTAssertNil(record.nextAttemptAt)
-        let kinds = try await store.events(messageID: ids[0]).map(\.kind)
+        let kinds = try await store.events(messageID: ids[0]).map(\.kind.rawValue)
         XCTAssertEqual(kinds, ["accepted", "queued", "sent"])
         none = try await store.claimAll()
         XCTAssertEqual(none.count, 0)
@@ -191,7 +192,7 @@ final class SendLogTests: XCTestCase {
         await assertThrows(.unknownMessage(999)) {
             try await store.finishAttempt(AttemptReport(messageID: 999, account: "shop", attempts: [NewAttempt(
                 messageID: 999, startedAt: clock.now, finishedAt: clock.now, endpoint: "e", httpStatus: nil,
-                responseBody: nil, problemCode: nil, nextDelaySeconds: nil)], outcome: .failed(problemCode: "x", detail: "x")))
+                responseBody: nil, problemCode: nil, nextDelaySeconds: nil)], outcome: .failed(problemCode: .backendError, detail: "x")))
         }
     }
 
@@ -214,7 +215,7 @@ final class SendLogTests: XCTestCase {
         var record = try await XCTUnwrapAsync(await store.message(id: ids[0]))
         XCTAssertEqual(record.status, .queued)
         XCTAssertNil(record.problem)
-        let events = try await store.events(messageID: ids[0]).map(\.kind)
+        let events = try await store.events(messageID: ids[0]).map(\.kind.rawValue)
         XCTAssertEqual(events, ["accepted", "held", "released"])
 
         try await store.retry(id: ids[2])
@@ -229,15 +230,15 @@ final class SendLogTests: XCTestCase {
         try await store.discard(id: ids[2])
         await assertThrows(.invalidTransition(id: ids[2], from: .discarded, to: .queued)) { try await store.retry(id: ids[2]) }
         let discardEvent = try await store.events(messageID: ids[2]).last
-        XCTAssertEqual(discardEvent?.kind, "discarded")
+        XCTAssertEqual(discardEvent?.kind, .discarded)
         XCTAssertEqual(discardEvent?.detail, "discarded by operator")
 
         _ = try await store.claimAll(limit: 1)
         await assertThrows(.invalidTransition(id: ids[0], from: .sending, to: .discarded)) { try await store.discard(id: ids[0]) }
 
         _ = try await store.claimAll()
-        try await store.markStatus(id: ids[1], status: .failed, problemCode: "invalid_argument")
-        try await store.markStatus(id: ids[0], status: .held, problemCode: "token_revoked")
+        try await store.markStatus(id: ids[1], status: .failed, problemCode: .messageRejected)
+        try await store.markStatus(id: ids[0], status: .held, problemCode: .grantRevoked)
         let all = try await store.retryAll()
         XCTAssertEqual(all, 2)
         let statuses = try await store.messages().map(\.status)
@@ -246,7 +247,7 @@ final class SendLogTests: XCTestCase {
 
     func testRetryNeedsTheBody() async throws {
         let (store, _, ids) = try await seeded([.sending, .queued, .queued, .queued])
-        try await store.finish(ids[0], .failed(problemCode: "x", detail: "x"))
+        try await store.finish(ids[0], .failed(problemCode: .backendError, detail: "x"))
         try writeSync(store) { try $0.execute(sql: "UPDATE messages SET spool_path = NULL WHERE id = ?", arguments: [ids[0]]) }
         await assertThrows(.spoolFileMissing(id: ids[0])) { try await store.retry(id: ids[0]) }
         let count = try await store.retryAll()
@@ -256,9 +257,9 @@ final class SendLogTests: XCTestCase {
     func testPurgeRemovesOldFinishedMessagesAndTheirFiles() async throws {
         let (store, clock, ids) = try await seeded([.sending, .sending, .held, .sending])
         try await store.finish(ids[0], .sent(gmailID: "a"))
-        try await store.finish(ids[1], .failed(problemCode: "x", detail: "x"), attempts: [NewAttempt(
+        try await store.finish(ids[1], .failed(problemCode: .backendError, detail: "x"), attempts: [NewAttempt(
             messageID: ids[1], startedAt: clock.now, finishedAt: clock.now, endpoint: "e", httpStatus: 400,
-            responseBody: "{}", problemCode: "x", nextDelaySeconds: nil)])
+            responseBody: "{}", problemCode: .backendError, nextDelaySeconds: nil)])
         let paths = try await store.messages().compactMap(\.spoolPath)
         clock.advance(31 * 24 * 3600)
         try await store.finish(ids[3], .sent(gmailID: "recent"))

@@ -70,7 +70,7 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(record.rewrittenHeaders, "From: me@example.com\r\n")
 
         let events = try await store.events(messageID: id)
-        XCTAssertEqual(events.map(\.kind), ["accepted"])
+        XCTAssertEqual(events.map(\.kind.rawValue), ["accepted"])
         XCTAssertTrue(events[0].detail.contains("2 recipient(s)"), events[0].detail)
         XCTAssertTrue(events[0].detail.contains("over TLS"), events[0].detail)
     }
@@ -87,13 +87,13 @@ final class StoreTests: XCTestCase {
         let store = try openStore(makeTemporaryDirectory(self))
         try await store.addAccount(name: "main", kind: .oauthUser, state: .needsReauth)
         var message = try spoolMessage(store, status: .held)
-        message.problemCode = "token_revoked"
+        message.problemCode = .grantRevoked
         let id = try await store.accept(message)
         let record = try await XCTUnwrapAsync(await store.message(id: id))
         XCTAssertEqual(record.status, .held)
-        XCTAssertEqual(record.problem, "token_revoked")
+        XCTAssertEqual(record.problem, .grantRevoked)
         XCTAssertNil(record.nextAttemptAt)
-        let kinds = try await store.events(messageID: id).map(\.kind)
+        let kinds = try await store.events(messageID: id).map(\.kind.rawValue)
         XCTAssertEqual(kinds, ["accepted", "held"])
     }
 
@@ -111,7 +111,9 @@ final class StoreTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: record.spoolPath!))
         // Migrations are not applied twice.
         let applied = try readSync(reopened) { try String.fetchAll($0, sql: "SELECT identifier FROM grdb_migrations") }
-        XCTAssertEqual(applied, ["v1", "v2", "v3", "v4", "v5-stats-index-key-age", "v6-credential-daily-limit", "v7-account-fallback"])
+        XCTAssertEqual(applied, [
+            "v1", "v2", "v3", "v4", "v5-stats-index-key-age", "v5-attempt-problem", "v6-credential-daily-limit", "v7-account-fallback",
+        ])
     }
 
     func testClosedStoreRefusesWork() async throws {
@@ -161,7 +163,9 @@ final class StoreTests: XCTestCase {
         let stores = try results.withLock { $0 }.map { try $0.get() }
         XCTAssertEqual(stores.count, 4)
         let applied = try readSync(stores[0]) { try String.fetchAll($0, sql: "SELECT identifier FROM grdb_migrations") }
-        XCTAssertEqual(applied, ["v1", "v2", "v3", "v4", "v5-stats-index-key-age", "v6-credential-daily-limit", "v7-account-fallback"])
+        XCTAssertEqual(applied, [
+            "v1", "v2", "v3", "v4", "v5-stats-index-key-age", "v5-attempt-problem", "v6-credential-daily-limit", "v7-account-fallback",
+        ])
     }
 
     func testDatabaseFromANewerVersionIsRefused() async throws {

@@ -8,6 +8,7 @@ import ProblemCatalogue
 import RelayConfig
 import RelayStatus
 import RelayStore
+import RelayVocabulary
 import StatusWeb
 import Testing
 
@@ -18,12 +19,12 @@ import Testing
     static let page = URL(string: "https://relay.example.com/")!
     static let held = "Mail for this account is held (accepted and kept, not sent) until this is fixed; nothing is lost."
 
-    static func alert(_ event: AlertEvent? = nil, to: String = "needs_reauth", title: String = "Authorization expired or revoked") -> AccountStateAlert {
-        let problem = to == "ok" ? nil : Explanation(
-            code: "grant_revoked", title: title, explanation: "Google refused the refresh token.", causes: ["The user removed access."],
+    static func alert(_ event: AlertEvent? = nil, to: AccountState = .needsReauth, title: String = "Authorization expired or revoked") -> AccountStateAlert {
+        let problem = to == .ok ? nil : Explanation(
+            code: .grantRevoked, title: title, explanation: "Google refused the refresh token.", causes: ["The user removed access."],
             steps: ["Open the status page.", "Run `gmail-relay reauth shop` and sign in as owner@shop.example."], disposition: .held)
-        return AccountStateAlert(event: event, account: "shop", email: "owner@shop.example", kind: "oauth_user",
-                                 fromState: to == "ok" ? "needs_reauth" : "ok", toState: to, problem: problem, at: at)
+        return AccountStateAlert(event: event, account: "shop", email: "owner@shop.example", kind: .oauthUser,
+                                 fromState: to == .ok ? .needsReauth : .ok, toState: to, problem: problem, at: at)
     }
 
     static func text(_ request: WebhookRequest) -> String { String(decoding: request.body, as: UTF8.self) }
@@ -39,7 +40,7 @@ import Testing
             "Status page: https://relay.example.com/#account-shop",
             "At: 2026-12-02T07:10:00Z",
         ])
-        let resolved = AlertText(Self.alert(to: "ok"), statusPage: nil)
+        let resolved = AlertText(Self.alert(to: .ok), statusPage: nil)
         #expect(resolved.title == "gmail-relay: shop is ok again")
         #expect(resolved.lines == ["Account shop (owner@shop.example): needs reauthorization → ok", "Mail for this account goes out again.", "At: 2026-12-02T07:10:00Z"])
         #expect(resolved.link == nil && resolved.command == nil)
@@ -54,7 +55,7 @@ import Testing
         #expect(object["from_state"] as? String == "ok" && object["to_state"] as? String == "needs_reauth")
         #expect((object["problem"] as? [String: Any])?["code"] as? String == "grant_revoked")
         #expect(try JSONDecoder().decode(AccountStateAlert.self, from: request.body) == Self.alert())
-        let back = try WebhookFormatter.request(Self.alert(to: "ok"), format: .json, statusPage: nil)
+        let back = try WebhookFormatter.request(Self.alert(to: .ok), format: .json, statusPage: nil)
         #expect((try JSONSerialization.jsonObject(with: back.body) as? [String: Any])?["event"] as? String == "resolved")
     }
 
@@ -66,7 +67,7 @@ import Testing
     }
 
     @Test func discordIsContentCappedAt2000WithoutMentions() throws {
-        let request = try WebhookFormatter.request(Self.alert(to: "ok"), format: .discord, statusPage: nil)
+        let request = try WebhookFormatter.request(Self.alert(to: .ok), format: .discord, statusPage: nil)
         #expect(Self.text(request) == #"{"allowed_mentions":{"parse":[]},"content":"gmail-relay: shop is ok again\nAccount shop (owner@shop.example): needs reauthorization → ok\nMail for this account goes out again.\nAt: 2026-12-02T07:10:00Z"}"#)
         let long = try WebhookFormatter.request(Self.alert(title: "@everyone " + String(repeating: "é", count: 3000)), format: .discord, statusPage: nil)
         let content = try #require((try JSONSerialization.jsonObject(with: long.body) as? [String: Any])?["content"] as? String)
@@ -91,7 +92,7 @@ import Testing
         let action = try #require((card["potentialAction"] as? [[String: Any]])?.first)
         #expect(action["@type"] as? String == "OpenUri")
         #expect((action["targets"] as? [[String: String]]) == [["os": "default", "uri": "https://relay.example.com/#account-shop"]])
-        let resolved = try WebhookFormatter.request(Self.alert(to: "ok"), format: .teams, statusPage: nil)
+        let resolved = try WebhookFormatter.request(Self.alert(to: .ok), format: .teams, statusPage: nil)
         let green = try #require(try JSONSerialization.jsonObject(with: resolved.body) as? [String: Any])
         #expect(green["themeColor"] as? String == "2EB886" && green["potentialAction"] == nil)
     }
@@ -105,7 +106,7 @@ import Testing
         ])
         #expect(Self.text(request) == AlertText(Self.alert(), statusPage: Self.page).body)
         #expect(!Self.text(request).contains("gmail-relay: shop needs"), "the title is a header, not repeated in the body")
-        let resolved = try WebhookFormatter.request(Self.alert(to: "ok"), format: .ntfy, statusPage: nil)
+        let resolved = try WebhookFormatter.request(Self.alert(to: .ok), format: .ntfy, statusPage: nil)
         #expect(resolved.headers == ["Title": "gmail-relay: shop is ok again", "Priority": "default", "Tags": "white_check_mark,gmail-relay"])
         // Not ASCII, or a line break: an RFC 2047 encoded word, never a raw byte or a second header line.
         #expect(WebhookFormatter.headerValue("Bücher\r\nX-Evil: 1") == "=?UTF-8?B?" + Data("Bücher  X-Evil: 1".utf8).base64EncodedString() + "?=")
@@ -113,7 +114,7 @@ import Testing
     }
 
     @Test func testAlertsNameNoAccount() throws {
-        let test = AccountStateAlert(event: .test, account: "", email: nil, kind: "", fromState: "ok", toState: "ok", problem: nil, at: Self.at)
+        let test = AccountStateAlert(event: .test, account: "", email: nil, kind: nil, fromState: .ok, toState: .ok, problem: nil, at: Self.at)
         let text = AlertText(test, statusPage: Self.page)
         #expect(text.title == "gmail-relay: test alert")
         #expect(text.lines == ["This is a test alert from gmail-relay: alerts reach this place.", "Status page: https://relay.example.com/", "At: 2026-12-02T07:10:00Z"])
@@ -170,7 +171,7 @@ import Testing
         let running = Task { try await watcher.run() }
         defer { running.cancel() }
         for await _ in baseline { break }
-        try await f.block("shop", state: .needsReauth, code: "grant_revoked")
+        try await f.block("shop", state: .needsReauth, code: .grantRevoked)
         _ = try await receiver.wait(for: 1)
         now.advance(by: 2 * 3600 - 10)
         try await Task.sleep(for: .milliseconds(200))
@@ -198,7 +199,7 @@ import Testing
         try await f.addAccount("shop", address: "owner@shop.example")
         try await f.addAccount("play", kind: .sandbox)
         let mailer = AlertMailer(store: f.store, recipients: ["ops@example.com"], hostname: "relay.test")
-        try await f.block("shop", state: .needsReauth, code: "grant_revoked")
+        try await f.block("shop", state: .needsReauth, code: .grantRevoked)
         // The broken account and a sandbox cannot carry it.
         #expect(try await mailer.send(Self.alert(), statusPage: nil) == .noHealthyAccount)
         try await f.addAccount("blog", address: "blog@example.org")

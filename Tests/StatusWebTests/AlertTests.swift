@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import RelayStatus
 import RelayStore
+import RelayVocabulary
 import ServiceLifecycle
 import Testing
 
@@ -93,7 +94,7 @@ final class WebhookReceiver: @unchecked Sendable {
         try await Task.sleep(for: .milliseconds(150))  // a few more readings of the unchanged state
         #expect(receiver.received.isEmpty, "no alert for the state at start")
 
-        try await f.block("shop", state: .needsReauth, code: "grant_revoked")
+        try await f.block("shop", state: .needsReauth, code: .grantRevoked)
         // Two 500s, then the third try is accepted: three identical bodies.
         let bodies = try await receiver.wait(for: 3)
         #expect(bodies.count == 3)
@@ -130,7 +131,7 @@ final class WebhookReceiver: @unchecked Sendable {
         let running = Task { try await watcher.run() }
         defer { running.cancel() }
         await untilBaseline(baseline)
-        try await f.block("shop", code: "api_disabled")
+        try await f.block("shop", code: .apiDisabled)
         _ = try await receiver.wait(for: 4)
         try await Task.sleep(for: .milliseconds(400))
         #expect(receiver.received.count == 4, "bounded: exactly `attempts` tries")

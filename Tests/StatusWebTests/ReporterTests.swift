@@ -2,6 +2,7 @@ import Foundation
 import GmailAPI
 import RelayStatus
 import RelayStore
+import RelayVocabulary
 import Testing
 
 /// The status report from a real SQLite store.
@@ -10,12 +11,12 @@ import Testing
         let f = try Fixture()
         try await f.addAccount("shop")
         let retry = Date(timeIntervalSince1970: 1_900_000_000)
-        try await f.block("shop", code: "daily_limit", detail: ProblemDetail(
+        try await f.block("shop", code: .dailyLimit, detail: ProblemDetail(
             googleMessage: "User-rate limit exceeded.  Retry after 2030-03-17T17:46:40.000Z (Mail sending)",
             reason: "rateLimitExceeded", retryAfter: retry, httpStatus: 429, bodyFormat: .googleError, rawBody: "{}"))
         let report = try await StatusReporter(store: f.store).report()
         let problem = try #require(report.accounts.first?.problem)
-        #expect(problem.code == "daily_limit")
+        #expect(problem.code == .dailyLimit)
         #expect(problem.explanation.contains("2030-03-17 17:46 UTC"))
         #expect(problem.disposition == .retried)
     }
@@ -43,13 +44,13 @@ import Testing
         let f = try Fixture()
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         let path = "/etc/letsencrypt/live/relay.example/fullchain.pem"
-        func relayProblems(daysLeft: Double) async throws -> [String] {
+        func relayProblems(daysLeft: Double) async throws -> [ProblemCode] {
             let served = ServedCertificate(path: path, notValidAfter: now.addingTimeInterval(daysLeft * 86_400))
             return try await StatusReporter(store: f.store, certificate: { served }, clock: { now }).report().relayProblems.map(\.code)
         }
         #expect(try await relayProblems(daysLeft: 15) == [])
-        #expect(try await relayProblems(daysLeft: 13.9) == ["smtp_certificate_expiring"])
-        #expect(try await relayProblems(daysLeft: -0.1) == ["smtp_certificate_expired"])
+        #expect(try await relayProblems(daysLeft: 13.9) == [.smtpCertificateExpiring])
+        #expect(try await relayProblems(daysLeft: -0.1) == [.smtpCertificateExpired])
         #expect(try await StatusReporter(store: f.store, clock: { now }).report().relayProblems.isEmpty, "no TLS, no warning")
         // The key is in the JSON (the /api/status contract only ever gains keys), and older reports still decode.
         let served = ServedCertificate(path: path, notValidAfter: now.addingTimeInterval(86_400))
@@ -65,9 +66,9 @@ import Testing
         let f = try Fixture()
         try await f.addAccount("shop")
         try await f.addAccount("blog")
-        _ = try await f.addMessage(account: "shop", status: .held, problem: "grant_revoked")
+        _ = try await f.addMessage(account: "shop", status: .held, problem: .grantRevoked)
         _ = try await f.addMessage(account: "shop")
-        _ = try await f.addMessage(account: "blog", status: .failed, problem: "message_rejected")
+        _ = try await f.addMessage(account: "blog", status: .failed, problem: .messageRejected)
         let counts = try await f.store.messageCountsByAccount()
         #expect(counts["shop"] == AccountMessageCounts(queued: 1, held: 1, failed: 0))
         #expect(counts["blog"] == AccountMessageCounts(queued: 0, held: 0, failed: 1))
@@ -79,14 +80,14 @@ import Testing
         let f = try Fixture()
         try await f.addAccount("new", state: .needsReauth)
         let report = try await StatusReporter(store: f.store).report()
-        #expect(report.accounts.first?.problem?.code == "grant_missing")
+        #expect(report.accounts.first?.problem?.code == .grantMissing)
         #expect(report.accounts.first?.problem?.steps.first?.contains("gmail-relay reauth new") == true)
     }
 
     @Test func testingModeWarningIsDefiniteAfterAnEarlierExpiry() async throws {
         let f = try Fixture()
         try await f.addAccount("shop")
-        try await f.block("shop", state: .needsReauth, code: "testing_mode_expiry")
+        try await f.block("shop", state: .needsReauth, code: .testingModeExpiry)
         try await f.store.updateAccount(AccountUpdate(
             name: "shop", secret: Data("new grant".utf8), consentedAt: Date().addingTimeInterval(-86_400), afterwards: .unchanged))
         try await f.recordSuccess("shop")

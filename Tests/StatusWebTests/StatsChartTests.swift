@@ -85,7 +85,7 @@ import Testing
         let f = try Fixture()
         try await f.addAccount("shop")
         _ = try await f.addMessage(account: "shop", status: .sent, gmailID: "18c")
-        _ = try await f.addMessage(account: "shop", status: .held, problem: "grant_revoked")
+        _ = try await f.addMessage(account: "shop", status: .held, problem: .grantRevoked)
         let app = try f.server(token: Self.token, readToken: Self.readToken).application(listen: .init(host: "127.0.0.1", port: 0))
         try await app.test(setup.testing) { client in
             let read = headers([("Authorization", "Bearer \(Self.readToken)")])
@@ -118,7 +118,7 @@ import Testing
         for _ in 0..<3 {
             _ = try await f.addMessage(account: "shop", status: .sent, gmailID: "18c")
         }
-        _ = try await f.addMessage(account: "shop", status: .failed, problem: "message_rejected")
+        _ = try await f.addMessage(account: "shop", status: .failed, problem: .messageRejected)
         try await f.app().test(setup.testing) { client in
             let page = try await client.execute(uri: "/", method: .get)
             #expect(page.status == .ok)

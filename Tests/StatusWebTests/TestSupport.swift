@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import RelayConfig
 import RelayStatus
+import RelayVocabulary
 import Testing
 import RelayStore
 @testable import StatusWeb
@@ -61,7 +62,7 @@ final class Fixture: @unchecked Sendable {
     /// path does), then its attempt ends in `status` through `finishAttempt`.
     func addMessage(
         account: String, subject: String = "Hello", to: [String] = ["alice@example.com"], from: String = "wordpress@example.org",
-        status: MessageStatus = .queued, problem: String? = nil, gmailID: String? = nil, headers: String? = nil,
+        status: MessageStatus = .queued, problem: ProblemCode? = nil, gmailID: String? = nil, headers: String? = nil,
         attempt: Attempt? = nil, accountChange: AttemptReport.AccountChange? = nil
     ) async throws -> Int64 {
         let body = "Subject: \(subject)\r\n\r\nbody\r\n"
@@ -78,15 +79,22 @@ final class Fixture: @unchecked Sendable {
         let now = Date()
         let outcome: AttemptReport.Outcome = switch status {
         case .sent: .sent(gmailID: gmailID)
-        case .failed: .failed(problemCode: problem ?? "message_rejected", detail: problem ?? "message_rejected")
-        case .held: .held(problemCode: problem ?? "grant_revoked")
+        case .failed: .failed(problemCode: problem ?? .messageRejected, detail: (problem ?? .messageRejected).rawValue)
+        case .held: .held(problemCode: problem ?? .grantRevoked)
         default: .queued(problemCode: problem, nextAttemptAt: now, detail: nil)
         }
-        let attempts = attempt.map {
-            [NewAttempt(
+        // A failed attempt carries the classifier's detail, as the delivery engine stores it.
+        let attempts: [NewAttempt] = attempt.map { attempt in
+            let detail = problem.map { _ in
+                FailureClassifier.classify(GoogleFailure(
+                    endpoint: .gmailSend, status: attempt.status, body: Data((attempt.body ?? "").utf8), accountKind: .userGrant,
+                    now: now)).detail
+            }
+            return [NewAttempt(
                 messageID: id, startedAt: now.addingTimeInterval(-0.4), finishedAt: now,
                 endpoint: "https://gmail.googleapis.com/upload/gmail/v1/users/me/messages/send?uploadType=media",
-                httpStatus: $0.status, responseBody: $0.body, problemCode: problem, nextDelaySeconds: nil)]
+                httpStatus: attempt.status, responseBody: attempt.body, problemCode: problem, problemDetail: detail,
+                nextDelaySeconds: nil)]
         } ?? []
         try await store.finishAttempt(AttemptReport(
             messageID: id, account: account, rewrittenHeaders: headers, attempts: attempts, outcome: outcome,
@@ -99,10 +107,9 @@ final class Fixture: @unchecked Sendable {
         _ = try await addMessage(account: name, status: .sent, gmailID: "g-success", accountChange: .succeeded(at: Date()))
     }
 
-    /// The account blocked the way the delivery engine records it: the code and the JSON of ProblemDetail.
-    func block(_ name: String, state: AccountState = .blocked, code: String, detail: ProblemDetail? = nil) async throws {
-        let json = try detail.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
-        try await store.setAccountState(name: name, state: state, problemCode: code, detail: json)
+    /// The account blocked the way the delivery engine records it: the code and Google's detail.
+    func block(_ name: String, state: AccountState = .blocked, code: ProblemCode, detail: ProblemDetail? = nil) async throws {
+        try await store.setAccountState(name: name, state: state, problemCode: code, detail: detail)
     }
 }
 

@@ -6,6 +6,7 @@ import ProblemCatalogue
 import RelayConfig
 import RelayStatus
 import RelayStore
+import RelayVocabulary
 import Testing
 @testable import GmailRelayApp
 @testable import StatusWeb
@@ -53,9 +54,9 @@ final class MovableClock: Sendable {
         let report = try await s.reporter.report()
         let warning = try #require(report.accounts[0].warnings.first)
         #expect(report.accounts[0].warnings.count == 1)
-        #expect(warning.code == AccountWarningCodes.serviceAccountKeyOld)
+        #expect(warning.code == ProblemCode.serviceAccountKeyOld)
         #expect(warning.disposition == .unaffected)
-        #expect(report.accounts[0].problem == nil && report.accounts[0].state == "ok", "mail still flows")
+        #expect(report.accounts[0].problem == nil && report.accounts[0].state == .ok, "mail still flows")
         #expect(warning.explanation.contains("The relay stored this key on 2026-05-28"), "\(warning.explanation)")
         #expect(warning.explanation.contains("carries no creation date"))
         #expect(warning.steps.contains { $0.contains("gmail-relay account update corp --service-account NEW-KEY.json --subject boss@corp.example") })
@@ -78,19 +79,19 @@ final class MovableClock: Sendable {
         try await s.store.addAccount(name: "blog", kind: .oauthUser, fromAddresses: ["me@blog.example"], secret: Data("grant".utf8), state: .ok)
         // shop's first grant ended the Testing-mode way; it is granted again an hour later.
         s.clock.advance(7 * Self.day)
-        try await s.store.setAccountState(name: "shop", state: .needsReauth, problemCode: "testing_mode_expiry", detail: nil)
+        try await s.store.setAccountState(name: "shop", state: .needsReauth, problemCode: .testingModeExpiry, detail: nil)
         s.clock.advance(3600)
         let consent = s.clock.now
         _ = try await s.store.recordReauthorization(name: "shop", secret: Data("grant 2".utf8), consentedAt: consent, address: nil)
         _ = try await s.store.recordReauthorization(name: "blog", secret: Data("grant 2".utf8), consentedAt: consent, address: nil)
 
-        func codes(_ name: String) async throws -> [String] {
+        func codes(_ name: String) async throws -> [ProblemCode] {
             try await s.reporter.report().accounts.first { $0.name == name }!.warnings.map(\.code)
         }
         s.clock.set(consent.addingTimeInterval(5 * Self.day - 60))
         #expect(try await codes("shop").isEmpty, "day 4")
         s.clock.set(consent.addingTimeInterval(5 * Self.day))
-        #expect(try await codes("shop") == [AccountWarningCodes.grantTestingExpirySoon], "day 5")
+        #expect(try await codes("shop") == [ProblemCode.grantTestingExpirySoon], "day 5")
         #expect(try await codes("blog").isEmpty, "never seen to lose a grant: only the note of `warning`, no problem code")
         let report = try await s.reporter.report()
         let warning = try #require(report.accounts.first { $0.name == "shop" }?.warnings.first)

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import RelayVocabulary
 import SMTPProtocol
 import SMTPServer
 import Testing

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Logging
+import RelayVocabulary
 import SMTPProtocol
 import SMTPServer
 import Testing
@@ -38,7 +39,7 @@ import Testing
     }
 
     @Test(arguments: [
-        (SyncOutcome.held(problem: "invalid_grant"), "Ok: queued as ID, held: invalid_grant", 250),
+        (SyncOutcome.held(problem: .grantRevoked), "Ok: queued as ID, held: grant_revoked", 250),
         (SyncOutcome.failed(text: "Gmail refused it"), "Gmail refused it (log ID)", 554),
         (SyncOutcome.queued, "Ok: queued as ID", 250),
     ])
@@ -67,17 +68,17 @@ import Testing
     }
 
     @Test(arguments: [
-        (AccountState.needsReauth, "invalid_grant" as String?, "invalid_grant"),
-        (AccountState.blocked, "account_disabled", "account_disabled"),
-        (AccountState.blocked, nil, "grant_missing"),
-        (AccountState.unconfigured, nil, "grant_missing"),
+        (AccountState.needsReauth, ProblemCode.grantRevoked as ProblemCode?, ProblemCode.grantRevoked),
+        (AccountState.blocked, .permissionDenied, .permissionDenied),
+        (AccountState.blocked, nil, .grantMissing),
+        (AccountState.unconfigured, nil, .grantMissing),
     ])
-    func anAccountThatCannotSendHoldsItsMailFromTheStart(state: AccountState, problem: String?, held: String) async throws {
+    func anAccountThatCannotSendHoldsItsMailFromTheStart(state: AccountState, problem: ProblemCode?, held: ProblemCode) async throws {
         for sync in [nil, Duration.seconds(5)] {
             let relay = try Relay()
             let login = try await relay.addLogin(state: state, problem: problem)
             let (reply, record) = try await relay.send(relay.intake(sync: sync), login: login)
-            #expect(reply == SMTPReply(250, "2.0.0", "Ok: queued as \(record.id), held: \(held)"))
+            #expect(reply == SMTPReply(250, "2.0.0", "Ok: queued as \(record.id), held: \(held.rawValue)"))
             #expect(record.status == .held && record.problem == held)
             #expect(relay.delivery.wakes == 0 && relay.delivery.started.isEmpty, "held mail does not go to Gmail")
         }
@@ -87,9 +88,9 @@ import Testing
         let relay = try Relay()
         let login = try await relay.addLogin(state: .ok)
         #expect(login.state == .ok)
-        try await relay.store.setAccountState(name: "main", state: .needsReauth, problemCode: "invalid_grant")
+        try await relay.store.setAccountState(name: "main", state: .needsReauth, problemCode: .grantRevoked)
         let (reply, record) = try await relay.send(relay.intake(), login: login)
-        #expect(reply.lines == ["Ok: queued as \(record.id), held: invalid_grant"])
+        #expect(reply.lines == ["Ok: queued as \(record.id), held: grant_revoked"])
     }
 
     @Test func aTrustedPeerSendsThroughTheTrustedAccount() async throws {
@@ -179,12 +180,12 @@ final class Relay: @unchecked Sendable {
     func intake(sync: Duration? = nil, maxRecipients: Int = 100, trustedAccount: String? = nil) -> SubmissionIntake {
         SubmissionIntake(
             store: store,
-            policy: IntakePolicy(maxRecipients: maxRecipients, trustedAccount: trustedAccount, syncTimeout: sync, cannotSendProblem: "grant_missing"),
+            policy: IntakePolicy(maxRecipients: maxRecipients, trustedAccount: trustedAccount, syncTimeout: sync, cannotSendProblem: .grantMissing),
             delivery: delivery, metrics: metrics, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
     }
 
     /// Account "main" in `state`, and the login site@example.com for it, verified through intake's AUTH.
-    func addLogin(state: AccountState, problem: String? = nil) async throws -> VerifiedCredential {
+    func addLogin(state: AccountState, problem: ProblemCode? = nil) async throws -> VerifiedCredential {
         try await store.addAccount(name: "main", kind: .sandbox, fromAddresses: ["site@example.com"], state: .ok)
         if state != .ok || problem != nil { try await store.setAccountState(name: "main", state: state, problemCode: problem) }
         try await store.addCredential(username: "site@example.com", account: "main", password: "correct horse battery", generated: true)

@@ -1,9 +1,20 @@
 import Foundation
 
+/// Which of Google's endpoints answered.
+public enum GoogleEndpoint: String, Sendable, Codable, CaseIterable {
+    /// The token endpoint: refresh-token, authorization-code or JWT-bearer grant.
+    case token
+    /// users.messages.send.
+    case gmailSend = "gmail_send"
+    case tokeninfo
+}
+
 /// What Google said, field by field, next to the whole answer.
 ///
-/// Stored with a failed attempt and shown by `log show` and the status page. `rawBody` is never
-/// truncated: when nothing else could be parsed, it is the only explanation there is.
+/// Stored with a failed attempt (`attempts.problem_detail`) and with an account that cannot send
+/// (`accounts.problem_detail`), shown by `log show` and the status page. `rawBody` is never
+/// truncated: when nothing else could be parsed, it is the only explanation there is. `json` and
+/// `init(json:)` are its one stored form.
 public struct ProblemDetail: Sendable, Equatable, Codable {
     /// The shape of the body, so a reader knows what the other fields could be drawn from.
     public enum BodyFormat: String, Sendable, Codable {
@@ -32,6 +43,8 @@ public struct ProblemDetail: Sendable, Equatable, Codable {
     public var activationURL: URL?
     /// From Gmail's "Retry after <time>" or the Retry-After header, whichever is later.
     public var retryAfter: Date?
+    /// Which endpoint answered; nil in details stored before it was recorded.
+    public var endpoint: GoogleEndpoint?
     /// Nil when there was no answer.
     public var httpStatus: Int?
     /// Why there was no answer (network_error).
@@ -42,7 +55,8 @@ public struct ProblemDetail: Sendable, Equatable, Codable {
 
     public init(
         googleMessage: String? = nil, reason: String? = nil, errorInfoReason: String? = nil, status: String? = nil,
-        domain: String? = nil, activationURL: URL? = nil, retryAfter: Date? = nil, httpStatus: Int? = nil,
+        domain: String? = nil, activationURL: URL? = nil, retryAfter: Date? = nil, endpoint: GoogleEndpoint? = nil,
+        httpStatus: Int? = nil,
         transportError: String? = nil, bodyFormat: BodyFormat = .empty, rawBody: String = ""
     ) {
         self.googleMessage = googleMessage
@@ -52,6 +66,7 @@ public struct ProblemDetail: Sendable, Equatable, Codable {
         self.domain = domain
         self.activationURL = activationURL
         self.retryAfter = retryAfter
+        self.endpoint = endpoint
         self.httpStatus = httpStatus
         self.transportError = transportError
         self.bodyFormat = bodyFormat
@@ -66,9 +81,49 @@ public struct ProblemDetail: Sendable, Equatable, Codable {
         case domain
         case activationURL = "activation_url"
         case retryAfter = "retry_after"
+        case endpoint
         case httpStatus = "http_status"
         case transportError = "transport_error"
         case bodyFormat = "body_format"
         case rawBody = "raw_body"
+    }
+}
+
+// MARK: - The one stored form
+
+extension ProblemDetail {
+    /// The JSON stored in `problem_detail` columns: snake_case keys, sorted, dates as ISO-8601 UTC.
+    public var json: String {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        // Every field is a plain value: encoding cannot fail.
+        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    /// Reads a stored `problem_detail`; nil for nothing or for text that is not one (never fatal: a bad
+    /// row must not stop the status page). Accepts ISO-8601 dates with or without fractions of a second.
+    public init?(json: String?) {
+        guard let json, !json.isEmpty else { return nil }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            if let seconds = try? container.decode(Double.self) { return Date(timeIntervalSinceReferenceDate: seconds) }
+            let text = try container.decode(String.self)
+            guard let date = Self.parseDate(text) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "not a date: \(text)")
+            }
+            return date
+        }
+        guard let detail = try? decoder.decode(ProblemDetail.self, from: Data(json.utf8)) else { return nil }
+        self = detail
+    }
+
+    private static func parseDate(_ text: String) -> Date? {
+        let plain = ISO8601DateFormatter()
+        if let date = plain.date(from: text) { return date }
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return fractional.date(from: text)
     }
 }

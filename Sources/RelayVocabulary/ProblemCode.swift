@@ -1,8 +1,10 @@
-/// Why a call to Google failed, as one stable snake_case name.
+/// Every problem the relay can report, as one stable snake_case name: why a call to Google failed
+/// (the classifier's verdicts), and the relay's own problems (no grant, no body, too old, its SMTP
+/// certificate).
 ///
-/// The status page, `status`, `log show`, the JSON API, the SMTP reply text (`held: <code>`) and
-/// docs/troubleshooting.md all use these names: never rename a case, only add. The explanation
-/// catalogue (title, causes, steps) is keyed by the raw value.
+/// The raw values are in stored rows (`problem_code` columns), the status page, `status`, `log show`,
+/// the JSON API, the SMTP reply text (`held: <code>`) and the anchors of docs/troubleshooting.md: never
+/// rename a case, only add. The explanation catalogue (title, causes, steps) is keyed by this enum.
 public enum ProblemCode: String, Sendable, Codable, CaseIterable, Hashable {
     // MARK: A user's OAuth grant and its OAuth client (token endpoint)
 
@@ -104,6 +106,52 @@ public enum ProblemCode: String, Sendable, Codable, CaseIterable, Hashable {
     /// An answer the relay cannot interpret (e.g. an HTML page with a 4xx); kept whole in the log.
     case unexpectedResponse = "unexpected_response"
 
+    // MARK: The relay's own (not an answer from Google)
+
+    /// The message's account was removed before it could be sent (RelayStore writes this one).
+    case accountRemoved = "account_removed"
+    /// An OAuth account without a refresh token yet (`account add --client-secret-file`): run `reauth`.
+    case grantMissing = "grant_missing"
+    /// The stored secret cannot be decrypted: the secret key file is not the one it was sealed with.
+    case secretUnreadable = "secret_unreadable"
+    /// The message's body file is gone from the spool, so there is nothing to send.
+    case spoolMissing = "spool_missing"
+    /// The message kept failing transiently for longer than `delivery.max_age_hours`.
+    case maxAgeExceeded = "max_age_exceeded"
+
+    // MARK: The relay itself rather than an account (shown above the accounts)
+
+    /// The SMTP certificate ends soon.
+    case smtpCertificateExpiring = "smtp_certificate_expiring"
+    /// The SMTP certificate has ended.
+    case smtpCertificateExpired = "smtp_certificate_expired"
+
+    // MARK: Warnings about an account that still sends (listed in its `warnings`, nothing is held)
+
+    /// The service account's key was stored more than 90 days ago: rotate it.
+    case serviceAccountKeyOld = "service_account_key_old"
+    /// The grant is 5 days old and the previous one ended after 7: Testing mode will end this one too.
+    case grantTestingExpirySoon = "grant_testing_expiry_soon"
+
+    /// Who gives the code: Google's answer (through the classifier), the relay for one message or
+    /// account, the relay about itself, or the relay warning about an account that still sends.
+    public enum Origin: Sendable { case google, relay, server, warning }
+
+    public var origin: Origin {
+        switch self {
+        case .accountRemoved, .grantMissing, .secretUnreadable, .spoolMissing, .maxAgeExceeded: return .relay
+        case .smtpCertificateExpiring, .smtpCertificateExpired: return .server
+        case .serviceAccountKeyOld, .grantTestingExpirySoon: return .warning
+        default: return .google
+        }
+    }
+
+    /// A stored code; nil for one this version does not know (written by a newer relay).
+    public init?(stored text: String?) {
+        guard let text else { return nil }
+        self.init(rawValue: text)
+    }
+
     /// Codes that `reauth NAME` fixes for a user grant (a new consent yields a new refresh token).
     public var isFixedByReauth: Bool {
         switch self {
@@ -159,6 +207,20 @@ public enum ProblemCode: String, Sendable, Codable, CaseIterable, Hashable {
         case .backendError: return "Google had a server error"
         case .networkError: return "Google could not be reached"
         case .unexpectedResponse: return "Google answered something the relay cannot interpret"
+        case .accountRemoved: return "The message's account was removed"
+        case .grantMissing: return "The account has no Google grant yet"
+        case .secretUnreadable: return "The account's stored secret cannot be read"
+        case .spoolMissing: return "The message's body is missing"
+        case .maxAgeExceeded: return "The message kept failing for longer than delivery.max_age_hours"
+        case .smtpCertificateExpiring: return "The SMTP certificate ends soon"
+        case .smtpCertificateExpired: return "The SMTP certificate has ended"
+        case .serviceAccountKeyOld: return "The service account key is older than 90 days"
+        case .grantTestingExpirySoon: return "The grant ends in 2 days if the OAuth app is in Testing mode"
         }
     }
+}
+
+extension ProblemCode: CustomStringConvertible {
+    /// The stored word, so that a code in a sentence or a log line reads as everywhere else.
+    public var description: String { rawValue }
 }
