@@ -41,12 +41,7 @@ extension RelayStore {
     /// login was checked), in one read by primary key (the commit path of every message); nil when that
     /// login no longer exists or no longer belongs to it (removing an account removes its logins).
     public func account(id: Int64, stillHoldingLogin username: String) async throws -> Account? {
-        try await pool.read { db in
-            try Row.fetchOne(db, cached: """
-                    SELECT \(Account.columns) FROM accounts
-                    WHERE id = ? AND EXISTS (SELECT 1 FROM credentials WHERE username = ? AND account_id = accounts.id)
-                    """, arguments: [id, username]).map(Account.init(row:))
-        }
+        try await pool.read { db in try fetchAccount(db, id: id, holdingLogin: username) }
     }
 
     public func accounts() async throws -> [Account] {
@@ -141,6 +136,14 @@ func secretContext(_ accountName: String) -> Data {
 
 func fetchAccount(_ db: Database, name: String) throws -> Account? {
     try Row.fetchOne(db, cached: "SELECT \(Account.columns) FROM accounts WHERE name = ?", arguments: [name]).map(Account.init(row:))
+}
+
+/// The account with this id if the login `username` still sends for it (see `account(id:stillHoldingLogin:)`).
+func fetchAccount(_ db: Database, id: Int64, holdingLogin username: String) throws -> Account? {
+    try Row.fetchOne(db, cached: """
+            SELECT \(Account.columns) FROM accounts
+            WHERE id = ? AND EXISTS (SELECT 1 FROM credentials WHERE username = ? AND account_id = accounts.id)
+            """, arguments: [id, username]).map(Account.init(row:))
 }
 
 extension Account {

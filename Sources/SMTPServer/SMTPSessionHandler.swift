@@ -31,6 +31,8 @@ final class SMTPSessionHandler<Backend: SubmissionBackend>: ChannelDuplexHandler
     private var commandTimer: Scheduled<Void>?
     private var sessionTimer: Scheduled<Void>?
     private var context: ChannelHandlerContext?
+    /// Made at the first message (see `loopExecutor`).
+    private var taskExecutor: EventLoopTaskExecutor?
     let connectionID: Int
 
     init(
@@ -287,7 +289,10 @@ final class SMTPSessionHandler<Backend: SubmissionBackend>: ChannelDuplexHandler
         // A trusted peer that never logged in sends without a login.
         let login = envelope.authenticatedUser == nil ? nil : self.login
         let promise = context.eventLoop.makePromise(of: SMTPReply.self)
-        promise.completeWithTask { await backend.commit(envelope: envelope, login: login, spool: spool, peer: peer) }
+        // On this connection's loop (EventLoopTaskExecutor): the commit starts and ends here.
+        Task(executorPreference: loopExecutor(context.eventLoop)) {
+            promise.succeed(await backend.commit(envelope: envelope, login: login, spool: spool, peer: peer))
+        }
         promise.futureResult.assumeIsolated().whenSuccess { [self] reply in
             logger.info(
                 "smtp message answered",
@@ -296,6 +301,14 @@ final class SMTPSessionHandler<Backend: SubmissionBackend>: ChannelDuplexHandler
             armCommandTimer()
             perform(session.messageFinished(reply: reply))
         }
+    }
+
+    /// The task executor on this connection's event loop, for the commits of its messages.
+    private func loopExecutor(_ loop: any EventLoop) -> EventLoopTaskExecutor {
+        if let taskExecutor { return taskExecutor }
+        let executor = EventLoopTaskExecutor(loop)
+        taskExecutor = executor
+        return executor
     }
 
     private func resumeReadingIfPossible() {

@@ -22,7 +22,9 @@ public protocol SubmissionBackend: Sendable {
     func openSpool() throws -> Spool
     /// Makes the message durable (and, in sync delivery mode, tries to deliver it) and returns the
     /// reply for the client. Called once per message, after the final dot. `login` is the session's
-    /// verified login (nil for a trusted peer that did not log in).
+    /// verified login (nil for a trusted peer that did not log in). Runs as a task that prefers the
+    /// connection's event loop (so it resumes there): it may await anything but must not block; move
+    /// blocking work elsewhere (a thread pool, or `withTaskExecutorPreference(globalConcurrentExecutor)`).
     func commit(envelope: Envelope, login: Login?, spool: Spool, peer: PeerInfo) async -> SMTPReply
 }
 

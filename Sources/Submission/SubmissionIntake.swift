@@ -79,13 +79,19 @@ public final class SubmissionIntake: SubmissionBackend {
         IntakeSpool(store.spool.receive())
     }
 
+    /// The commit of one message. Its account is read, and its status decided, inside the group
+    /// commit's transaction (no separate read per message): the only wait on the way is that
+    /// transaction's durable commit. Called as a task that prefers the connection's event loop
+    /// (SMTPServer): nothing here blocks; a spool file's sync goes to the thread pool.
     public func commit(envelope: Envelope, login: Login?, spool: IntakeSpool, peer: PeerInfo) async -> SMTPReply {
-        let account: Account
-        switch await resolveAccount(login: login) {
-        case .next(let found): account = found
-        case .stop(let reply):
+        let sender: MessageSender
+        if let login {
+            sender = .login(username: login.username, accountID: login.accountID)
+        } else if let trusted = policy.trustedAccount {
+            sender = .account(named: trusted)
+        } else {
             spool.abandon()
-            return reply
+            return .authRequired
         }
         let body: StoredBody
         switch await finishSpool(spool) {
@@ -93,19 +99,12 @@ public final class SubmissionIntake: SubmissionBackend {
         case .stop(let reply): return reply
         }
         if let refusal = applyRecipientLimit(spool.header, envelope: envelope, body: body) { return refusal }
-        let disposition: Disposition
-        switch await fallbackCanSend(for: account) {
-        case .next(let canSend): disposition = decide(account, fallbackCanSend: canSend)
-        case .stop(let reply):
-            body.discard()
-            return reply
-        }
         let record: MessageRecord
-        switch await storeMessage(envelope: envelope, login: login, peer: peer, account: account, header: spool.header, body: body, disposition) {
+        switch await storeMessage(envelope: envelope, login: login, peer: peer, sender: sender, header: spool.header, body: body) {
         case .next(let stored): record = stored
         case .stop(let reply): return reply
         }
-        return await reply(record, disposition)
+        return await reply(record, Disposition(record, unknownProblem: policy.cannotSendProblem))
     }
 
     // MARK: The steps of a commit
@@ -134,28 +133,14 @@ public final class SubmissionIntake: SubmissionBackend {
         case held(problem: ProblemCode)
         case sending
         case queued
-    }
 
-    /// Which account sends the message: the account of the session's login as it is now (the login
-    /// may have been removed, the account's state changed, since AUTH), or the trusted networks' one.
-    func resolveAccount(login: Login?) async -> Step<Account> {
-        do {
-            if let login {
-                guard let account = try await store.account(id: login.accountID, stillHoldingLogin: login.username) else {
-                    logger.error("smtp login vanished before commit", metadata: ["smtp.user": "\(login.username)"])
-                    return .stop(SMTPReply(451, "4.7.1", "Login no longer valid, try again"))
-                }
-                return .next(account)
+        /// What the commit decided, read off the stored row.
+        init(_ record: MessageRecord, unknownProblem: ProblemCode) {
+            switch record.status {
+            case .held: self = .held(problem: record.problem ?? unknownProblem)
+            case .sending: self = .sending
+            default: self = .queued
             }
-            guard let trusted = policy.trustedAccount else { return .stop(.authRequired) }
-            guard let account = try await store.account(named: trusted) else {
-                return .stop(SMTPReply(451, "4.3.0", "Account \(trusted) is not configured"))
-            }
-            return .next(account)
-        } catch {
-            // The store could not be read: a local problem, not the login's.
-            logger.error("smtp commit: account lookup failed", metadata: ["error": "\(error)"])
-            return .stop(SMTPReply(451, "4.3.0", "Temporary local problem, try again later"))
         }
     }
 
@@ -190,20 +175,9 @@ public final class SubmissionIntake: SubmissionBackend {
         return SMTPReply(550, "5.5.3", "Too many recipients: Gmail would send this message to \(recipients) addresses (To, Cc, Bcc and RCPT TO together); this relay allows at most \(limit) (smtp.max_recipients)")
     }
 
-    /// Whether the account's fallback sends its mail now (RelayStore.usableFallback); only asked for an
-    /// account that needs reauthorization or is blocked and has a fallback.
-    func fallbackCanSend(for account: Account) async -> Step<Bool> {
-        guard account.state.isCoveredByFallback, account.fallback != nil else { return .next(false) }
-        do {
-            return .next(try await store.usableFallback(for: account.name) != nil)
-        } catch {
-            logger.error("smtp commit: fallback lookup failed", metadata: ["account": "\(account.name)", "error": "\(error)"])
-            return .stop(SMTPReply(451, "4.3.0", "Temporary local problem, try again later"))
-        }
-    }
-
-    /// An account that cannot send holds its mail, unless its fallback can send it (then as if it could).
-    func decide(_ account: Account, fallbackCanSend: Bool = false) -> Disposition {
+    /// An account that cannot send holds its mail, unless its fallback can send it (then as if it
+    /// could). Runs in the commit transaction, with the account as it is there.
+    static func decide(_ account: Account, fallbackCanSend: Bool, policy: IntakePolicy) -> Disposition {
         switch account.state {
         case .ok: policy.syncTimeout == nil ? .queued : .sending
         case .needsReauth, .blocked, .unconfigured:
@@ -211,29 +185,44 @@ public final class SubmissionIntake: SubmissionBackend {
         }
     }
 
-    /// Commits the row (with its "accepted" event) in the next group-commit transaction.
+    /// Commits the row (with its "accepted" event) in the next group-commit transaction, which reads
+    /// the sender's account and decides the status (`decide`).
     func storeMessage(
-        envelope: Envelope, login: Login?, peer: PeerInfo, account: Account, header: HeaderCapture, body: StoredBody,
-        _ disposition: Disposition
+        envelope: Envelope, login: Login?, peer: PeerInfo, sender: MessageSender, header: HeaderCapture, body: StoredBody
     ) async -> Step<MessageRecord> {
-        let (status, problem): (MessageStatus, ProblemCode?) = switch disposition {
-        case .held(let problem): (.held, problem)
-        case .sending: (.sending, nil)
-        case .queued: (.queued, nil)
-        }
+        // Account, sandbox flag and status are filled in by the commit, from the account as it is then.
         let message = NewMessage(
-            account: account.name, credentialUsername: login?.username, peer: peer.description,
+            account: "", credentialUsername: login?.username, peer: peer.description,
             tls: envelope.tls, mailFrom: envelope.mailFrom, recipients: envelope.recipients,
             subject: header.subject, messageID: header.messageID, size: Int64(body.size), spoolPath: body.spoolPath,
-            inlineBody: body.inline, sandbox: account.kind == .sandbox, status: status, problemCode: problem
+            inlineBody: body.inline, sandbox: false
         )
+        let policy = self.policy
         do {
-            let record = try await committer.accept(message)
+            let (record, account) = try await committer.accept(message, from: sender) { account, fallback in
+                switch Self.decide(account, fallbackCanSend: fallback != nil, policy: policy) {
+                case .held(let problem): (.held, problem)
+                case .sending: (.sending, nil)
+                case .queued: (.queued, nil)
+                }
+            }
             metrics.messageAccepted(account: account.name)
             logger.info("message accepted", metadata: [
-                "message.id": "\(record.id)", "account": "\(account.name)", "message.size": "\(body.size)", "status": "\(status.rawValue)",
+                "message.id": "\(record.id)", "account": "\(account.name)", "message.size": "\(body.size)", "status": "\(record.status.rawValue)",
             ])
             return .next(record)
+        } catch SenderError.loginGone(let username) {
+            body.discard()
+            logger.error("smtp login vanished before commit", metadata: ["smtp.user": "\(username)"])
+            return .stop(SMTPReply(451, "4.7.1", "Login no longer valid, try again"))
+        } catch SenderError.accountMissing(let name) {
+            body.discard()
+            return .stop(SMTPReply(451, "4.3.0", "Account \(name) is not configured"))
+        } catch SenderError.unreadable(let error) {
+            // The store could not be read: a local problem, not the login's.
+            body.discard()
+            logger.error("smtp commit: account lookup failed", metadata: ["error": "\(error)"])
+            return .stop(SMTPReply(451, "4.3.0", "Temporary local problem, try again later"))
         } catch {
             logger.error("message commit failed", metadata: ["error": "\(error)"])
             body.discard()
@@ -252,10 +241,13 @@ public final class SubmissionIntake: SubmissionBackend {
             delivery.wake()
             return SMTPReply(250, "2.0.0", "Ok: queued as \(id)")
         case .sending:
-            guard let timeout = policy.syncTimeout, let attempt = await delivery.start(record) else {
-                return SMTPReply(250, "2.0.0", "Ok: queued as \(id)")
+            guard let timeout = policy.syncTimeout else { return SMTPReply(250, "2.0.0", "Ok: queued as \(id)") }
+            // The attempt (the delivery worker's actor, the upload) runs on Swift's global executor,
+            // not on the connection's event loop that this task prefers.
+            return await withTaskExecutorPreference(globalConcurrentExecutor) {
+                guard let attempt = await delivery.start(record) else { return SMTPReply(250, "2.0.0", "Ok: queued as \(id)") }
+                return Self.reply(id: id, await Self.outcome(of: attempt, within: timeout))
             }
-            return Self.reply(id: id, await Self.outcome(of: attempt, within: timeout))
         }
     }
 
