@@ -1300,8 +1300,6 @@ def report(results: dict) -> bool:
             log(f"  {'connections':>11}  {'relay msg/s':>11}  {'baseline msg/s':>14}  {'relay/baseline':>14}")
             for sessions, row in results["ingest"].items():
                 log(f"  {sessions:>11}  {row['relay']:>11.0f}  {row['baseline']:>14.0f}  {row['relay'] / row['baseline']:>13.2f}x")
-        eight = results["ingest"]["8"]
-        ratio = eight["relay"] / eight["postfix"]
         if "fsyncs" in results:
             f = results["fsyncs"]
             per = lambda who: " + ".join(f"{f[who][c]:.2f} {c}" for c in FSYNC_CALLS if f[who][c]) or "0"  # noqa: E731
@@ -1315,9 +1313,12 @@ def report(results: dict) -> bool:
             goals.append((one_ratio >= GOAL_INGEST_ONE_RATIO,
                           f"ingest at 1 connection >= {GOAL_INGEST_ONE_RATIO:.1f}x Postfix: {one_ratio:.2f}x "
                           f"(relay {one['relay']:.0f} msg/s, Postfix {one['postfix']:.0f} msg/s)"))
-        goals.append((ratio >= GOAL_INGEST_RATIO,
-                      f"ingest at 8 connections >= {GOAL_INGEST_RATIO:.0f}x Postfix: {ratio:.2f}x "
-                      f"(relay {eight['relay']:.0f} msg/s, Postfix {eight['postfix']:.0f} msg/s)"))
+        if "8" in results["ingest"]:
+            eight = results["ingest"]["8"]
+            ratio = eight["relay"] / eight["postfix"]
+            goals.append((ratio >= GOAL_INGEST_RATIO,
+                          f"ingest at 8 connections >= {GOAL_INGEST_RATIO:.0f}x Postfix: {ratio:.2f}x "
+                          f"(relay {eight['relay']:.0f} msg/s, Postfix {eight['postfix']:.0f} msg/s)"))
 
     if "e2e" in results:
         e2e = results["e2e"]
@@ -1446,6 +1447,9 @@ def main() -> int:
     parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections to run")
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--baseline", help="an earlier gmail-relay binary, measured side by side (ingest, latency, auth)")
+    parser.add_argument("--ingest-connections", help="section ingest: comma-separated connection counts to run "
+                        "(of 1, 8, 64; default all three)")
+    parser.add_argument("--repeats", type=int, help="section ingest: rounds per cell (default 3, 1 with --quick)")
     parser.add_argument("--work-dir", help="where the temp directory goes (default: $TMPDIR or /tmp); a real disk, not tmpfs")
     args = parser.parse_args()
     sections = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -1460,6 +1464,15 @@ def main() -> int:
         parser.error("the Postfix reference needs root (it starts a Postfix instance)")
 
     plan = Plan.make(args.quick)
+    if args.ingest_connections:
+        wanted_cells = [c.strip() for c in args.ingest_connections.split(",") if c.strip()]
+        if not wanted_cells or any(not c.isdigit() or int(c) not in plan.ingest_counts for c in wanted_cells):
+            parser.error(f"--ingest-connections: choose from {', '.join(map(str, plan.ingest_counts))}")
+        plan.ingest_counts = {int(c): plan.ingest_counts[int(c)] for c in wanted_cells}
+    if args.repeats is not None:
+        if not 1 <= args.repeats <= 20:
+            parser.error("--repeats: 1 to 20")
+        plan.repeats = args.repeats
     if "auth" in sections:
         plan.deadline_seconds += plan.auth_deadline_seconds
     # 1,000 idle connections need more descriptors than the usual soft limit of 1024; the relay inherits it.

@@ -6,6 +6,7 @@
 #
 #   bench/run.sh [--quick] [--no-build] [--json FILE] [--only ingest,e2e,latency,memory,auth]
 #                [--baseline BINARY] [--scratch-path DIR]   (DIR: swift build's, default .build)
+#                [--ingest-connections 1,8,64] [--repeats N]   (section ingest: which cells, rounds per cell)
 #
 # Needs root (apt-get, the Postfix instance). Exit status: 0 every goal passed, 1 a goal failed,
 # 2 the bench could not run.
@@ -19,7 +20,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --quick) pass+=(--quick) ;;
         --no-build) build=0 ;;
-        --json|--only|--work-dir|--baseline)
+        --json|--only|--work-dir|--baseline|--ingest-connections|--repeats)
             [ $# -ge 2 ] || { echo "bench/run.sh: $1 needs a value" >&2; exit 2; }
             pass+=("$1" "$2"); shift ;;
         --scratch-path)
