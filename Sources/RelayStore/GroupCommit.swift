@@ -9,7 +9,7 @@ import RelayVocabulary
 /// the transaction holding its own message is durable, so a 250 keeps meaning "on disk"; a message
 /// for an unknown account fails alone. The batching itself is BatchedWriter's.
 public final class GroupCommitter: Sendable {
-    private let writer: BatchedWriter<Acceptance, (MessageRecord, Account?)>
+    private let writer: BatchedWriter<Acceptance, (MessageRecord, SenderAccount?)>
 
     /// - Parameters:
     ///   - syncsSpoolDirectory: the messages' spool files were finished without syncing the spool
@@ -26,7 +26,7 @@ public final class GroupCommitter: Sendable {
                 if batch.contains(where: { $0.message.spoolPath != nil }) { try spool.syncMessagesDirectory() }
             }
         }
-        let apply: @Sendable (Database, Acceptance) throws -> (MessageRecord, Account?) = { db, request in
+        let apply: @Sendable (Database, Acceptance) throws -> (MessageRecord, SenderAccount?) = { db, request in
             try request.apply(db, now: Millis.from(clock()))
         }
         writer = BatchedWriter(pool: store.pool, maximumBatch: maximumBatch, beforeBatch: syncDirectory,
@@ -42,12 +42,12 @@ public final class GroupCommitter: Sendable {
     /// Commits one message whose account is read in the commit's own transaction, as it is then (the
     /// SMTP path: no separate read, and so no hand-off to a reader thread, per message). `message`'s
     /// account, sandbox flag, status and problem are set from that account and from `decide`, which
-    /// gets the account and, when it needs reauthorization or is blocked, the fallback that can send
+    /// gets the account and whether, when it needs reauthorization or is blocked, its fallback can send
     /// for it now. Throws `SenderError` when the sender's account cannot be used.
     public func accept(
         _ message: NewMessage, from sender: MessageSender,
-        decide: @escaping @Sendable (_ account: Account, _ usableFallback: Account?) -> (status: MessageStatus, problem: ProblemCode?)
-    ) async throws -> (record: MessageRecord, account: Account) {
+        decide: @escaping @Sendable (_ account: SenderAccount, _ fallbackCanSend: Bool) -> (status: MessageStatus, problem: ProblemCode?)
+    ) async throws -> (record: MessageRecord, account: SenderAccount) {
         let (record, account) = try await writer.submit(Acceptance(message: message, sender: (sender, decide)))
         return (record, account!)
     }
@@ -75,30 +75,64 @@ public enum SenderError: Error, Sendable {
     case unreadable(any Error)
 }
 
+/// What the commit of a message needs of its sender's account, as it is in the commit's transaction
+/// (a few columns: decoding a whole `Account` was a measurable part of each commit).
+public struct SenderAccount: Sendable, Equatable {
+    public var id: Int64
+    public var name: String
+    public var kind: AccountKind
+    public var state: AccountState
+    public var problemCode: ProblemCode?
+    /// The account's fallback, if it has one (whether it can send now is `decide`'s second argument).
+    public var fallback: String?
+
+    public init(id: Int64, name: String, kind: AccountKind, state: AccountState, problemCode: ProblemCode?, fallback: String?) {
+        self.id = id
+        self.name = name
+        self.kind = kind
+        self.state = state
+        self.problemCode = problemCode
+        self.fallback = fallback
+    }
+
+    static let columns = "id, name, kind, state, problem_code, fallback_account"
+
+    init(row: Row) {
+        self.init(id: row["id"], name: row["name"], kind: AccountKind(rawValue: row["kind"]) ?? .sandbox,
+                  state: AccountState(rawValue: row["state"]) ?? .unconfigured, problemCode: ProblemCode(stored: row["problem_code"]),
+                  fallback: row["fallback_account"])
+    }
+}
+
 /// One message for the group commit, with the sender to resolve when its account is read there.
 struct Acceptance: Sendable {
     var message: NewMessage
-    var sender: (MessageSender, @Sendable (Account, Account?) -> (status: MessageStatus, problem: ProblemCode?))?
+    var sender: (MessageSender, @Sendable (SenderAccount, Bool) -> (status: MessageStatus, problem: ProblemCode?))?
 
-    func apply(_ db: Database, now: Int64) throws -> (MessageRecord, Account?) {
+    func apply(_ db: Database, now: Int64) throws -> (MessageRecord, SenderAccount?) {
         guard let (sender, decide) = sender else { return (try RelayStore.applyAccept(db, message, now: now), nil) }
-        let (account, fallback) = try Self.resolve(db, sender)
+        let (account, fallbackCanSend) = try Self.resolve(db, sender)
         var message = message
         message.account = account.name
         message.sandbox = account.kind == .sandbox
-        (message.status, message.problemCode) = decide(account, fallback)
+        (message.status, message.problemCode) = decide(account, fallbackCanSend)
         return (try MessageLifecycle.accept(db, message, accountID: account.id, now: now), account)
     }
 
-    /// The sender's account as it is now, and its usable fallback when the account needs one.
-    private static func resolve(_ db: Database, _ sender: MessageSender) throws -> (Account, Account?) {
-        let found: Account?
+    /// The sender's account as it is now, and whether its fallback sends for it now (only asked for an
+    /// account that needs reauthorization or is blocked and has a fallback).
+    private static func resolve(_ db: Database, _ sender: MessageSender) throws -> (SenderAccount, Bool) {
+        let found: SenderAccount?
         do {
             switch sender {
             case .account(let name):
-                found = try fetchAccount(db, name: name)
+                found = try Row.fetchOne(db, cached: "SELECT \(SenderAccount.columns) FROM accounts WHERE name = ?", arguments: [name])
+                    .map(SenderAccount.init(row:))
             case .login(let username, let accountID):
-                found = try fetchAccount(db, id: accountID, holdingLogin: username)
+                found = try Row.fetchOne(db, cached: """
+                        SELECT \(SenderAccount.columns) FROM accounts
+                        WHERE id = ? AND EXISTS (SELECT 1 FROM credentials WHERE username = ? AND account_id = accounts.id)
+                        """, arguments: [accountID, username]).map(SenderAccount.init(row:))
             }
         } catch {
             throw SenderError.unreadable(error)
@@ -109,9 +143,9 @@ struct Acceptance: Sendable {
             case .login(let username, _): throw SenderError.loginGone(username: username)
             }
         }
-        guard account.state.isCoveredByFallback, account.fallback != nil else { return (account, nil) }
+        guard account.state.isCoveredByFallback, account.fallback != nil else { return (account, false) }
         do {
-            return (account, try fetchUsableFallback(db, account: account.name))
+            return (account, try fetchUsableFallback(db, account: account.name) != nil)
         } catch {
             throw SenderError.unreadable(error)
         }

@@ -177,7 +177,7 @@ public final class SubmissionIntake: SubmissionBackend {
 
     /// An account that cannot send holds its mail, unless its fallback can send it (then as if it
     /// could). Runs in the commit transaction, with the account as it is there.
-    static func decide(_ account: Account, fallbackCanSend: Bool, policy: IntakePolicy) -> Disposition {
+    static func decide(_ account: SenderAccount, fallbackCanSend: Bool, policy: IntakePolicy) -> Disposition {
         switch account.state {
         case .ok: policy.syncTimeout == nil ? .queued : .sending
         case .needsReauth, .blocked, .unconfigured:
@@ -199,8 +199,8 @@ public final class SubmissionIntake: SubmissionBackend {
         )
         let policy = self.policy
         do {
-            let (record, account) = try await committer.accept(message, from: sender) { account, fallback in
-                switch Self.decide(account, fallbackCanSend: fallback != nil, policy: policy) {
+            let (record, account) = try await committer.accept(message, from: sender) { account, fallbackCanSend in
+                switch Self.decide(account, fallbackCanSend: fallbackCanSend, policy: policy) {
                 case .held(let problem): (.held, problem)
                 case .sending: (.sending, nil)
                 case .queued: (.queued, nil)
