@@ -37,7 +37,7 @@ public final class DeliveryWorker: Service, Sendable {
 
     /// Something may be due now (a message was queued, a send finished): look without waiting for the poll.
     public func wake() {
-        Task { await doorbell.ring() }
+        doorbell.ring()
     }
 
     public func run() async throws {
@@ -51,7 +51,7 @@ public final class DeliveryWorker: Service, Sendable {
                         group.addTask { [self] in
                             let result = await deliverer.deliver(message)
                             await settle(message.account, result)
-                            await doorbell.ring()
+                            doorbell.ring()
                         }
                     }
                     if !claimed.isEmpty { continue }
@@ -64,7 +64,7 @@ public final class DeliveryWorker: Service, Sendable {
             }
         } onGracefulShutdown: { [doorbell] in
             stopping.set()
-            Task { await doorbell.ring() }
+            doorbell.ring()
         }
         logger.debug("delivery worker stopped")
     }
@@ -80,7 +80,7 @@ public final class DeliveryWorker: Service, Sendable {
         return Task { [self] in
             let result = await deliverer.deliver(message)
             await settle(message.account, result)
-            await doorbell.ring()
+            doorbell.ring()
             return result
         }
     }
@@ -183,39 +183,64 @@ public final class DeliveryWorker: Service, Sendable {
 }
 
 /// A wake-up call with a time-out: `ring` wakes the waiter (or the next one, if none waits).
-actor Doorbell {
+///
+/// Not an actor: the intake rings once per accepted message, on the path to its 250, and with a lock
+/// a ring is a few instructions where it was a new task plus an actor hop (a thread wake-up each).
+final class Doorbell: @unchecked Sendable {
+    private let lock = NSLock()
     private var rung = false
     private var waiter: CheckedContinuation<Void, Never>?
+    /// The current wait's time-out, cancelled when a ring ends the wait first.
+    private var timer: Task<Void, Never>?
     private var generation = 0
 
     func ring() {
-        if let waiter {
-            self.waiter = nil
-            waiter.resume()
-        } else {
-            rung = true
+        let (waiter, timer): (CheckedContinuation<Void, Never>?, Task<Void, Never>?) = lock.withLock {
+            guard let waiter = self.waiter else {
+                rung = true
+                return (nil, nil)
+            }
+            defer { (self.waiter, self.timer) = (nil, nil) }
+            return (waiter, self.timer)
         }
+        timer?.cancel()
+        waiter?.resume()
     }
 
+    /// Returns at the next ring (at once if one came since the last wait), or after `duration`.
     func wait(upTo duration: Duration) async {
-        if rung {
-            rung = false
-            return
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let mine: Int? = lock.withLock {
+                if rung {
+                    rung = false
+                    return nil
+                }
+                generation += 1
+                waiter = continuation
+                return generation
+            }
+            guard let mine else { return continuation.resume() }
+            let timer = Task { [weak self] in
+                try? await Task.sleep(for: duration)
+                self?.timeOut(mine)
+            }
+            // A ring may have ended this wait already: then nobody else would cancel the timer.
+            let ended = lock.withLock {
+                guard generation == mine, waiter != nil else { return true }
+                self.timer = timer
+                return false
+            }
+            if ended { timer.cancel() }
         }
-        generation += 1
-        let mine = generation
-        let timer = Task { [weak self] in
-            try? await Task.sleep(for: duration)
-            await self?.timeOut(mine)
-        }
-        await withCheckedContinuation { waiter = $0 }
-        timer.cancel()
     }
 
     private func timeOut(_ generation: Int) {
-        guard generation == self.generation, let waiter else { return }
-        self.waiter = nil
-        waiter.resume()
+        let waiter: CheckedContinuation<Void, Never>? = lock.withLock {
+            guard generation == self.generation, let waiter = self.waiter else { return nil }
+            (self.waiter, self.timer) = (nil, nil)
+            return waiter
+        }
+        waiter?.resume()
     }
 }
 
