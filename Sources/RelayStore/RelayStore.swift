@@ -143,6 +143,33 @@ public final class RelayStore: Sendable {
 
     var now: Date { clock() }
     var nowMillis: Int64 { Millis.from(clock()) }
+
+    /// A write transaction whose commit is not synced (synchronous=NORMAL for it alone; the writer is
+    /// back at FULL before this returns, and before any other write can run, since the writer is
+    /// serial). Its changes are committed and visible at once, consistent after a crash, and durable
+    /// with the next synced commit, which syncs the WAL up to itself; only a power cut before that can
+    /// undo them. Only for changes that a crash may undo without harm (`claimDue`). If FULL could not
+    /// be set again (only a broken connection fails that), the process stops rather than go on
+    /// answering 250 for unsynced commits.
+    func writeUnsynced<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await pool.writeWithoutTransaction { db in
+            try db.execute(cached: "PRAGMA synchronous = NORMAL")
+            defer {
+                do {
+                    try db.execute(cached: "PRAGMA synchronous = FULL")
+                } catch {
+                    // Never reached with a working connection; fail loudly rather than weaken every 250.
+                    fatalError("could not set synchronous=FULL again on the writer: \(error)")
+                }
+            }
+            var result: T?
+            try db.inTransaction {
+                result = try updates(db)
+                return .commit
+            }
+            return result!
+        }
+    }
 }
 
 /// A small lock-protected box (Synchronization.Mutex needs macOS 15).

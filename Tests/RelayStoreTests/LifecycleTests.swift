@@ -148,6 +148,34 @@ import Testing
         #expect(try await store.claimDue(limit: 1, capacities: ["news": 5]).map(\.id) == [ids["news"]![0]], "the limit holds too")
     }
 
+    /// A claim commits without its own sync (a crash may undo it: the message is then `queued`, as
+    /// restart makes of `sending`), but only that transaction: the writer is back at synchronous=FULL
+    /// after it, also when it fails, so every accept (every 250) stays synced.
+    @Test func aClaimIsUnsyncedAndTheWriterIsBackAtFullAfterIt() async throws {
+        let dir = try TemporaryDirectory()
+        let store = try openStore(dir.path)
+        try await store.addAccount(name: "main", kind: .sandbox)
+        let id = try await store.accept(try spoolMessage(store))
+        let during = try await store.writeUnsynced { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+        #expect(during == 1, "NORMAL inside")
+        #expect(try writeSync(store) { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
+
+        let claimed = try await store.claimDue(limit: 5, capacities: ["main": 5])
+        #expect(claimed.map(\.id) == [id])
+        #expect(try writeSync(store) { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
+        #expect(try await store.message(id: id)?.status == .sending, "committed and visible to readers at once")
+
+        struct Refused: Error {}
+        await #expect(throws: Refused.self) {
+            try await store.writeUnsynced { db in
+                try db.execute(sql: "UPDATE messages SET status = 'queued' WHERE id = ?", arguments: [id])
+                throw Refused()
+            }
+        }
+        #expect(try writeSync(store) { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
+        #expect(try await store.message(id: id)?.status == .sending, "a failed unsynced write is rolled back")
+    }
+
     private func attempt(_ id: Int64) -> NewAttempt {
         NewAttempt(messageID: id, startedAt: Date(), finishedAt: Date(), endpoint: "e", httpStatus: 200,
                    responseBody: "{}", problemCode: nil, nextDelaySeconds: nil)
