@@ -7,9 +7,13 @@ import PackageDescription
 //                 and its one stored form, account/message/event kinds. No dependencies.
 //   SMTPProtocol  pure ESMTP core: parser, replies, session state machine, DATA decoder. No I/O.
 //   RelayConfig   config file + environment -> typed configuration; CIDR matching. No I/O beyond reading the file.
-//   RelayStore    the store API (MessageStore, AccountStore, CredentialStore protocols) and its SQLite (GRDB)
-//                 implementation: spool files, accounts, SMTP credentials, send log, the message lifecycle.
-//   PostgresStore the PostgreSQL store for relays that share one database: connection, migrations, chunked bodies, leases.
+//   StoreModel    what every store shares, with no database in it: the store API (MessageStore, AccountStore,
+//                 CredentialStore, MessageIntake protocols), the model types, the message lifecycle's table,
+//                 StoreError, password hashing, the verified-login cache, the secret box.
+//   RelayStore    the SQLite (GRDB) implementation of the store API: spool files, accounts, SMTP credentials,
+//                 send log, the message lifecycle's writes. Re-exports StoreModel.
+//   PostgresStore the PostgreSQL implementation for relays that share one database: connection, migrations,
+//                 chunked bodies, leases.
 //   RelayBackup   backup and restore of the data directory: manifest, checksums, private file modes.
 //   SMTPServer    SwiftNIO glue: sockets, TLS, timeouts, limits; drives SMTPProtocol, talks to a SubmissionBackend.
 //   Submission    intake: the SubmissionBackend of the store (logins, spool + header capture, held/queued/sending, commit).
@@ -54,9 +58,18 @@ let package = Package(
         // Google's error bodies as captured: one fixture set for the fake and the tests.
         .target(name: "GoogleFixtures", exclude: ["README.md"]),
         .target(
-            name: "RelayStore",
+            name: "StoreModel",
             dependencies: [
                 "RelayVocabulary",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            exclude: ["README.md"]
+        ),
+        .target(
+            name: "RelayStore",
+            dependencies: [
+                "RelayVocabulary", "StoreModel",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -68,7 +81,7 @@ let package = Package(
         .target(
             name: "PostgresStore",
             dependencies: [
-                "RelayVocabulary", "RelayConfig",
+                "RelayVocabulary", "RelayConfig", "StoreModel",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

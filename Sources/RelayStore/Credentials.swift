@@ -1,4 +1,5 @@
 import Foundation
+import StoreModel
 import GRDB
 import RelayVocabulary
 
@@ -25,14 +26,6 @@ extension RelayStore {
             try insertEvent(db, at: now, kind: .credentialAdded, detail: "SMTP username \(username)",
                             accountID: accountID, account: account)
         }
-    }
-
-    /// What an SMTP AUTH check found.
-    public enum CredentialCheck: Sendable, Equatable {
-        case valid(VerifiedCredential)
-        case invalid
-        /// Too many slow checks in flight: nothing was checked (the SMTP layer answers 454).
-        case busy
     }
 
     /// Most slow (scrypt) checks waiting or running at once: a few per core. Past it a login that needs

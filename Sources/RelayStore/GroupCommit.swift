@@ -1,4 +1,5 @@
 import Foundation
+import StoreModel
 import GRDB
 
 /// Group commit for accepted messages: messages whose SMTP sessions finish while a commit is being

@@ -6,6 +6,7 @@ import Musl
 import Darwin
 #endif
 import Foundation
+import StoreModel
 import GRDB
 import RelayVocabulary
 

@@ -8,6 +8,8 @@ import Darwin
 import Foundation
 import GRDB
 import Logging
+// The model and the store API are StoreModel's; everyone who uses the SQLite store uses them too.
+@_exported import StoreModel
 
 /// The relay's durable state: `relay.sqlite` (accounts, SMTP credentials, messages, attempts, events),
 /// the spool of message bodies, and the secret key for secrets at rest, all under one data directory.

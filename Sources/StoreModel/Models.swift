@@ -32,7 +32,7 @@ public struct Account: Codable, Sendable, Equatable {
     /// The address the account sends as by default.
     public var primaryAddress: String? { fromAddresses.first }
 
-    enum CodingKeys: String, CodingKey {
+    package enum CodingKeys: String, CodingKey {
         case id, name, kind, state, fallback
         case fromAddresses = "from_addresses"
         case problemCode = "problem_code"
@@ -90,7 +90,7 @@ public struct Account: Codable, Sendable, Equatable {
         updatedAt = try c.decodeRequiredDate(.updatedAt)
     }
 
-    init(
+    package init(
         id: Int64, name: String, kind: AccountKind, fromAddresses: [String], state: AccountState,
         problemCode: ProblemCode?, problemDetail: ProblemDetail?, hasSecret: Bool, consentedAt: Date?,
         lastSuccessAt: Date?, tokenExpiresAt: Date?, checkedAt: Date? = nil, grantedScopes: [String]? = nil,
@@ -121,6 +121,11 @@ public struct AccountRemoval: Sendable, Equatable {
     public var credentialsRemoved: Int
     /// Queued and held messages of the account, now failed with problem `account_removed`.
     public var messagesFailed: Int
+
+    public init(credentialsRemoved: Int, messagesFailed: Int) {
+        self.credentialsRemoved = credentialsRemoved
+        self.messagesFailed = messagesFailed
+    }
 }
 
 /// One SMTP login (one CMS site). The password hash never leaves the store.
@@ -134,7 +139,7 @@ public struct Credential: Codable, Sendable, Equatable {
     /// Messages accepted for this login since 00:00 UTC today.
     public var sentToday: Int
 
-    enum CodingKeys: String, CodingKey {
+    package enum CodingKeys: String, CodingKey {
         case username, account
         case createdAt = "created_at"
         case lastUsedAt = "last_used_at"
@@ -181,6 +186,15 @@ public struct VerifiedCredential: Sendable, Equatable {
     public var state: AccountState
     /// The login's daily message limit when it was verified (nil: none); MAIL FROM checks it.
     public var dailyLimit: Int? = nil
+
+    public init(username: String, accountID: Int64, account: String, kind: AccountKind, state: AccountState, dailyLimit: Int? = nil) {
+        self.username = username
+        self.accountID = accountID
+        self.account = account
+        self.kind = kind
+        self.state = state
+        self.dailyLimit = dailyLimit
+    }
 }
 
 /// A login's messages today against its daily limit.
@@ -280,7 +294,7 @@ public struct MessageRecord: Codable, Sendable, Equatable {
     public var nextAttemptAt: Date?
     public var rewrittenHeaders: String?
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
+    package enum CodingKeys: String, CodingKey, CaseIterable {
         case id, status, account, recipients, subject, size, problem, attempts, sandbox, peer, tls
         case mailFrom = "mail_from"
         case messageID = "message_id"
@@ -335,7 +349,7 @@ public struct MessageRecord: Codable, Sendable, Equatable {
         tls = try c.decode(Bool.self, forKey: .tls)
     }
 
-    init(
+    package init(
         id: Int64, status: MessageStatus, account: String, mailFrom: String, recipients: [String],
         subject: String?, messageID: String?, size: Int64, gmailID: String?, problem: ProblemCode?,
         attempts: Int, createdAt: Date, updatedAt: Date, sandbox: Bool, peer: String, tls: Bool,
@@ -413,7 +427,7 @@ public struct AttemptRecord: Codable, Sendable, Equatable {
     /// What the answer said, as classified when it came (not part of the JSON form, which keeps the body).
     public var detail: ProblemDetail?
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
+    package enum CodingKeys: String, CodingKey, CaseIterable {
         case endpoint, problem
         case startedAt = "started_at"
         case finishedAt = "finished_at"
@@ -448,7 +462,7 @@ public struct AttemptRecord: Codable, Sendable, Equatable {
         nextDelaySeconds = try c.decodeIfPresent(Double.self, forKey: .nextDelaySeconds)
     }
 
-    init(
+    package init(
         id: Int64, messageID: Int64, startedAt: Date, finishedAt: Date, endpoint: String, httpStatus: Int?,
         responseBody: String?, problem: ProblemCode?, nextDelaySeconds: Double?, detail: ProblemDetail? = nil
     ) {
@@ -476,7 +490,7 @@ public struct EventRecord: Codable, Sendable, Equatable {
     /// The problem an account-state event records (a field, so nobody searches `detail` for it).
     public var problem: ProblemCode?
 
-    enum CodingKeys: String, CodingKey {
+    package enum CodingKeys: String, CodingKey {
         case id, account, at, kind, detail
         case messageID = "message_id"
     }
@@ -501,7 +515,7 @@ public struct EventRecord: Codable, Sendable, Equatable {
         detail = try c.decode(String.self, forKey: .detail)
     }
 
-    init(id: Int64, messageID: Int64?, account: String?, at: Date, kind: EventKind, detail: String, problem: ProblemCode? = nil) {
+    package init(id: Int64, messageID: Int64?, account: String?, at: Date, kind: EventKind, detail: String, problem: ProblemCode? = nil) {
         self.problem = problem
         self.id = id
         self.messageID = messageID
@@ -521,7 +535,7 @@ public struct QueueCounts: Codable, Sendable, Equatable {
     public var failed: Int
     public var sent24h: Int
 
-    enum CodingKeys: String, CodingKey {
+    package enum CodingKeys: String, CodingKey {
         case queued, sending, held, failed
         case sent24h = "sent_24h"
     }
@@ -539,6 +553,11 @@ public struct QueueCounts: Codable, Sendable, Equatable {
 public struct PurgeResult: Sendable, Equatable {
     public var messagesRemoved: Int
     public var spoolFilesRemoved: Int
+
+    public init(messagesRemoved: Int, spoolFilesRemoved: Int) {
+        self.messagesRemoved = messagesRemoved
+        self.spoolFilesRemoved = spoolFilesRemoved
+    }
 }
 
 // MARK: - The one date strategy of the JSON forms
@@ -555,7 +574,7 @@ extension KeyedEncodingContainer {
 
 extension KeyedDecodingContainer {
     /// nil when the key is missing or null; an error when the text is not an ISO-8601 date.
-    func decodeDate(_ key: Key) throws -> Date? {
+    package func decodeDate(_ key: Key) throws -> Date? {
         guard let text = try decodeIfPresent(String.self, forKey: key) else { return nil }
         guard let date = ISO8601.date(text) else {
             throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "not an ISO-8601 date: \(text)")
@@ -563,7 +582,7 @@ extension KeyedDecodingContainer {
         return date
     }
 
-    func decodeRequiredDate(_ key: Key) throws -> Date {
+    package func decodeRequiredDate(_ key: Key) throws -> Date {
         guard let date = try decodeDate(key) else {
             throw DecodingError.valueNotFound(Date.self, .init(codingPath: codingPath + [key], debugDescription: "missing date"))
         }

@@ -103,7 +103,7 @@ public protocol AccountStore: Sendable {
     @discardableResult
     func updateAccount(_ update: AccountUpdate) async throws -> Int
     /// `reauth` in one transaction: the new grant, its consent time, the account `ok`, its mail released.
-    func recordReauthorization(name: String, secret: Data, consentedAt: Date, address: String?) async throws -> RelayStore.Reauthorization
+    func recordReauthorization(name: String, secret: Data, consentedAt: Date, address: String?) async throws -> Reauthorization
     /// What a health check of the grant found, with the check time. Returns how many messages were held.
     @discardableResult
     func recordGrantCheck(name: String, at date: Date, _ check: GrantCheck) async throws -> Int
@@ -120,7 +120,7 @@ public protocol CredentialStore: Sendable {
     /// Adds a login for `account`; the password is hashed (fast for generated ones, scrypt otherwise).
     func addCredential(username: String, account: String, password: String, generated: Bool) async throws
     /// Checks an SMTP AUTH login, in the same time for unknown usernames as for wrong passwords.
-    func checkCredential(username: String, password: String) async throws -> RelayStore.CredentialCheck
+    func checkCredential(username: String, password: String) async throws -> CredentialCheck
     /// All logins (without their hashes).
     func credentials() async throws -> [Credential]
     /// One login, or nil.
@@ -136,5 +136,3 @@ public protocol CredentialStore: Sendable {
 /// Everything the app and the CLI use.
 public typealias RelayStoreAPI = MessageStore & AccountStore & CredentialStore
 
-extension RelayStore: MessageStore, AccountStore, CredentialStore {}
-extension GroupCommitter: MessageIntake {}
