@@ -19,7 +19,8 @@ import UnixSignals
 /// Builds the running relay from a configuration: shared by `serve` and the tests.
 public struct RelayApplication: Sendable {
     public let configuration: RelayConfiguration
-    public let store: RelayStore
+    public let store: any RelayStoreAPI
+    public let storage: RelayStorage
     public let smtp: SMTPService
     /// The SMTP certificate in use (nil without smtp.tls); SIGHUP reloads it.
     public let certificate: SMTPCertificate?
@@ -40,8 +41,15 @@ public struct RelayApplication: Sendable {
     let webListening = NIOLockedValueBox(false)
     let logger: Logger
 
+    /// On the SQLite store in the data directory.
     public init(configuration: RelayConfiguration, store: RelayStore, logger: Logger) throws {
+        try self.init(configuration: configuration, storage: .sqlite(store), logger: logger)
+    }
+
+    public init(configuration: RelayConfiguration, storage: RelayStorage, logger: Logger) throws {
         self.configuration = configuration
+        self.storage = storage
+        let store = storage.store
         self.store = store
         self.logger = logger
         let smtpConfig = configuration.smtp
@@ -85,8 +93,9 @@ public struct RelayApplication: Sendable {
         self.worker = worker
         self.retention = RetentionService(store: store, retentionDays: configuration.log.retentionDays, logger: logger)
         self.probe = TokenHealthProbe(store: store, tokens: tokens, interval: configuration.health.probeInterval, logger: logger)
+        let intake = storage.makeIntake(metrics)
         let backend = SubmissionIntake(
-            store: store, policy: IntakePolicy(configuration), delivery: WorkerSyncDelivery(worker: worker), metrics: metrics, logger: logger)
+            store: store, intake: intake, spool: storage.spool, policy: IntakePolicy(configuration), delivery: WorkerSyncDelivery(worker: worker), metrics: metrics, logger: logger)
         self.smtp = SMTPService(configuration: serverConfiguration, listeners: listeners, backend: backend, logger: logger)
 
         let certificatePath = smtpConfig.tls?.certPath ?? ""
@@ -98,7 +107,7 @@ public struct RelayApplication: Sendable {
         let adminToken = try WebAdminToken.resolve(configuration)
         self.webAdminToken = adminToken
         let security = try WebSecurity(listen: configuration.web.listen, adminToken: adminToken.token, readToken: configuration.web.readToken)
-        let dispatcher = Self.alertDispatcher(configuration, store: store, wake: { worker.wake() }, logger: logger)
+        let dispatcher = Self.alertDispatcher(configuration, store: (store, intake), wake: { worker.wake() }, logger: logger)
         self.web = try StatusWebServer(
             reporter: reporter, security: security,
             metrics: { metrics.prometheusText() + (await StoreGauges.prometheusText(store)) + Self.certificateGauge(certificate) },
@@ -123,7 +132,7 @@ public struct RelayApplication: Sendable {
     }
 
     /// The user a service account impersonates is kept in its sealed grant; the page names it in steps.
-    static func serviceAccountSubject(_ store: RelayStore) -> StatusReporter.SubjectLookup {
+    static func serviceAccountSubject(_ store: any AccountStore) -> StatusReporter.SubjectLookup {
         { account in
             guard account.kind == .serviceAccount,
                   let data = try? await store.accountSecret(named: account.name),
@@ -150,8 +159,9 @@ public struct RelayApplication: Sendable {
         return ServiceGroup(
             configuration: .init(
                 // Stopped in reverse: readiness first (systemd hears STOPPING=1), then SMTP (sessions finish,
-                // sync sends included), the web page and alerts next, the worker last.
-                services: [.init(service: worker), .init(service: retention), .init(service: probe), .init(service: reload)]
+                // sync sends included), the web page and alerts next, the worker, and the store's own
+                // parts (PostgreSQL's pool and heartbeat) last.
+                services: storage.services.map { .init(service: $0) } + [.init(service: worker), .init(service: retention), .init(service: probe), .init(service: reload)]
                     + (alerts.map { [.init(service: $0)] } ?? [])
                     + [.init(service: webService), .init(service: smtp), .init(service: readiness)],
                 gracefulShutdownSignals: signals,

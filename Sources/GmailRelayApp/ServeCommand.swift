@@ -22,13 +22,10 @@ struct ServeCommand: AsyncParsableCommand {
         if let location = configuration.store.postgres {
             try await PostgresStoreStartup.refuseToServe(location, configuration: configuration)
         }
-        let store = try global.openStore(configuration)
-        // Leftovers of a crash: half-received files, and "sending" rows whose attempt was cut off.
-        _ = store.spool.cleanIncoming()
-        _ = try await store.requeueInterrupted()
-        _ = try? store.removeOrphanSpoolFiles()
-        let application = try RelayApplication(configuration: configuration, store: store, logger: logger)
-        logger.info("gmail-relay starting", metadata: ["data.dir": "\(configuration.dataDirectory)"])
+        let storage = RelayStorage.sqlite(try global.openStore(configuration))
+        try await storage.recover(logger)
+        let application = try RelayApplication(configuration: configuration, storage: storage, logger: logger)
+        logger.info("gmail-relay starting", metadata: ["data.dir": "\(configuration.dataDirectory)", "store": "\(storage.description)"])
         if application.webAdminToken.created, let token = application.webAdminToken.token {
             // First start without web.admin_token: the page is locked; this link opens it once.
             logger.notice("status page locked with a new admin token; sign in once with this link (one use, 60 minutes), or run `gmail-relay web-token` for a new one", metadata: [

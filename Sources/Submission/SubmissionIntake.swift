@@ -7,7 +7,7 @@ import SMTPProtocol
 import SMTPServer
 
 /// The SMTP listener's view of the relay: logins are checked against the store, message bytes go to
-/// the spool, and a finished message is committed to SQLite before the client hears 250. In sync mode
+/// the spool, and a finished message is committed to the store before the client hears 250. In sync mode
 /// the reply then waits for the first delivery attempt, up to `IntakePolicy.syncTimeout`.
 ///
 /// The walk of one message reads forward: the login AUTH verified comes back with the message, the
@@ -16,21 +16,35 @@ public final class SubmissionIntake: SubmissionBackend {
     /// The login as AUTH verified it: username, account id and name, kind and state at that time.
     public typealias Login = VerifiedCredential
 
-    private let store: RelayStore
-    private let committer: GroupCommitter
+    private let store: any AccountStore & CredentialStore
+    private let committer: any MessageIntake
+    private let spool: Spool
     private let policy: IntakePolicy
     private let delivery: any SyncDelivery
     private let metrics: any IntakeMetrics
     private let logger: Logger
 
-    public init(store: RelayStore, policy: IntakePolicy, delivery: any SyncDelivery, metrics: any IntakeMetrics, logger: Logger) {
+    /// `intake` makes a message durable (SMTP says 250 only after it returns); `spool` receives bodies too
+    /// large to keep in memory until then.
+    public init(
+        store: any AccountStore & CredentialStore, intake: any MessageIntake, spool: Spool, policy: IntakePolicy,
+        delivery: any SyncDelivery, metrics: any IntakeMetrics, logger: Logger
+    ) {
         self.store = store
-        // The spool directory is synced once per commit batch, not once per message.
-        self.committer = GroupCommitter(store: store, syncsSpoolDirectory: true) { metrics.acceptBatchCommitted(messages: $0) }
+        self.committer = intake
+        self.spool = spool
         self.policy = policy
         self.delivery = delivery
         self.metrics = metrics
         self.logger = logger
+    }
+
+    /// On the SQLite store: its spool, and a group committer that syncs the spool directory once per
+    /// commit batch rather than once per message.
+    public convenience init(store: RelayStore, policy: IntakePolicy, delivery: any SyncDelivery, metrics: any IntakeMetrics, logger: Logger) {
+        self.init(
+            store: store, intake: GroupCommitter(store: store, syncsSpoolDirectory: true) { metrics.acceptBatchCommitted(messages: $0) },
+            spool: store.spool, policy: policy, delivery: delivery, metrics: metrics, logger: logger)
     }
 
     public func authenticate(username: String, password: String, peer: PeerInfo) async -> AuthenticationResult<Login> {
@@ -76,7 +90,7 @@ public final class SubmissionIntake: SubmissionBackend {
     }
 
     public func openSpool() throws -> IntakeSpool {
-        IntakeSpool(store.spool.receive())
+        IntakeSpool(spool.receive())
     }
 
     public func commit(envelope: Envelope, login: Login?, spool: IntakeSpool, peer: PeerInfo) async -> SMTPReply {
