@@ -82,7 +82,7 @@ extension PostgresRelayStore: CredentialStore {
                 SELECT c.username, a.name, c.created_at, c.last_used_at, c.daily_limit,
                     (SELECT count(*) FROM messages m WHERE m.credential_username = c.username AND m.created_at >= \(since)) AS sent_today
                 FROM credentials c JOIN accounts a ON a.id = c.account_id
-                WHERE \(username) IS NULL OR c.username = \(username)
+                WHERE \(username)::text IS NULL OR c.username = \(username)
                 ORDER BY c.username
                 """).map { row in
                 Credential(
