@@ -198,11 +198,31 @@ let package = Package(
         .testTarget(name: "RelayConfigTests", dependencies: ["RelayConfig"]),
         .testTarget(name: "MessageRewriteTests", dependencies: ["MessageRewrite"]),
         .testTarget(name: "RelayStoreTests", dependencies: ["RelayStore", "RelayVocabulary"]),
+        // Test support, not shipped: the throw-away PostgreSQL cluster (scripts/postgres.sh) the PostgreSQL
+        // store's tests and the store contract suite share.
+        .target(
+            name: "PostgresTestSupport",
+            dependencies: [
+                "PostgresStore", "RelayConfig",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/PostgresTestSupport"
+        ),
         .testTarget(
             name: "PostgresStoreTests",
             dependencies: [
-                "PostgresStore", "RelayConfig", "RelayVocabulary",
+                "PostgresStore", "PostgresTestSupport", "RelayConfig", "RelayVocabulary",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // One suite of the store API's behaviour, run against SQLite and PostgreSQL (issue 15).
+        .testTarget(
+            name: "StoreContractTests",
+            dependencies: [
+                "StoreModel", "RelayStore", "PostgresStore", "PostgresTestSupport", "RelayVocabulary",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
