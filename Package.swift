@@ -28,6 +28,8 @@ import PackageDescription
 //   FakeGoogle    a fake of Google's OAuth and Gmail endpoints for tests (the fake-google executable).
 //   GmailRelayApp composition and command implementations shared by the executable and the tests.
 //   gmail-relay   the executable: argument parsing only.
+// Tests: one target per module, plus StoreContractTests (the store API's behaviour, run on SQLite and on
+// PostgreSQL) and PostgresTestSupport (test-only: the throw-away PostgreSQL cluster the tests share).
 let package = Package(
     name: "gmail-relay",
     platforms: [.macOS(.v14)],
@@ -224,7 +226,8 @@ let package = Package(
                 "StoreModel", "RelayStore", "PostgresStore", "PostgresTestSupport", "RelayVocabulary",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            exclude: ["README.md"]
         ),
         .testTarget(name: "RelayBackupTests", dependencies: ["RelayBackup", "RelayStore", "RelayVocabulary"]),
         .testTarget(name: "GmailAPITests", dependencies: ["GmailAPI", "RelayVocabulary", "FakeGoogle", "GoogleFixtures"]),
