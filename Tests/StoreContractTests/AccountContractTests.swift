@@ -319,4 +319,74 @@ import Testing
             #expect(try await store.account(named: "box")?.secretStoredAt == nil)
         }
     }
+
+    /// The health probe's findings, each written with the check time: a token (expiry, scopes), nothing
+    /// learned, or a grant that cannot send (state, problem, and with `holdQueued` the queued mail held;
+    /// mail being sent is left to finish).
+    @Test(arguments: StoreKind.allCases)
+    func grantChecksRecordTheTimeAndWhatTheyFound(kind: StoreKind) async throws {
+        let clock = TestClock()
+        try await withStore(kind, clock: clock) { store in
+            try await store.addAccount(name: "main", kind: .oauthUser, secret: Data("grant".utf8), state: .ok)
+            let checked = clock.now
+            let expiry = checked.addingTimeInterval(3599)
+            let scopes = ["https://www.googleapis.com/auth/gmail.send", "https://www.googleapis.com/auth/gmail.metadata"]
+            #expect(try await store.recordGrantCheck(name: "main", at: checked, .tokenIssued(expiresAt: expiry, scopes: scopes)) == 0)
+            var account = try #require(try await store.account(named: "main"))
+            #expect(account.checkedAt == checked)
+            #expect(account.tokenExpiresAt == expiry)
+            #expect(account.grantedScopes == scopes.sorted())
+
+            let queued = [try await store.accept(spoolMessage(store)), try await store.accept(spoolMessage(store))]
+            let sending = try await store.accept(spoolMessage(store, status: .sending))
+            clock.advance(60)
+            #expect(try await store.recordGrantCheck(name: "main", at: clock.now, .inconclusive) == 0)
+            account = try #require(try await store.account(named: "main"))
+            #expect(account.checkedAt == clock.now)
+            #expect(account.state == .ok)
+            #expect(account.tokenExpiresAt == expiry, "an inconclusive check changes only the time")
+
+            clock.advance(60)
+            let notHeld = try await store.recordGrantCheck(name: "main", at: clock.now, .cannotSend(
+                state: .needsReauth, problemCode: .grantRevoked, detail: nil, holdQueued: false))
+            #expect(notHeld == 0)
+            #expect(try await store.message(id: queued[0])?.status == .queued)
+            let held = try await store.recordGrantCheck(name: "main", at: clock.now, .cannotSend(
+                state: .needsReauth, problemCode: .grantRevoked, detail: ProblemDetail(googleMessage: "Token has been expired or revoked."),
+                holdQueued: true))
+            #expect(held == 2)
+            account = try #require(try await store.account(named: "main"))
+            #expect(account.state == .needsReauth)
+            #expect(account.problemCode == .grantRevoked)
+            #expect(account.problemDetail?.googleMessage == "Token has been expired or revoked.")
+            for id in queued {
+                let message = try #require(try await store.message(id: id))
+                #expect(message.status == .held)
+                #expect(message.problem == .grantRevoked)
+                #expect(try await store.events(messageID: id).last?.detail == "grant_revoked (account main cannot send)")
+            }
+            #expect(try await store.message(id: sending)?.status == .sending, "a send in flight finishes on its own")
+            #expect(try await store.accountHadProblem("main", .grantRevoked))
+
+            await #expect(throws: StoreError.unknownAccount("nobody")) {
+                try await store.recordGrantCheck(name: "nobody", at: clock.now, .inconclusive)
+            }
+        }
+    }
+
+    /// `setTokenExpiry` keeps the scopes it is given (sorted) and keeps the stored ones when given none.
+    @Test(arguments: StoreKind.allCases)
+    func tokenScopesAreKeptUntilNewOnesAreKnown(kind: StoreKind) async throws {
+        let clock = TestClock()
+        try await withStore(kind, clock: clock) { store in
+            try await store.addAccount(name: "main", kind: .oauthUser)
+            try await store.setTokenExpiry(name: "main", expiresAt: clock.now + 3600, scopes: ["b-scope", "a-scope"])
+            try await store.setTokenExpiry(name: "main", expiresAt: clock.now + 7200)
+            let account = try #require(try await store.account(named: "main"))
+            #expect(account.grantedScopes == ["a-scope", "b-scope"])
+            #expect(account.tokenExpiresAt == clock.now + 7200)
+            try await store.setTokenExpiry(name: "main", expiresAt: nil)
+            #expect(try await store.account(named: "main")?.tokenExpiresAt == nil)
+        }
+    }
 }

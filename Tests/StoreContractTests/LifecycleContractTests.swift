@@ -196,6 +196,93 @@ import Testing
         }
     }
 
+    /// Each initial status as stored: queued is due at once, sending and held are not; each writes
+    /// `accepted` (and held its reason too).
+    @Test(arguments: StoreKind.allCases)
+    func eachInitialStatusIsStoredWithItsEvents(kind: StoreKind) async throws {
+        let clock = TestClock()
+        try await withStore(kind, clock: clock) { store in
+            try await store.addAccount(name: "main", kind: .oauthUser, state: .ok)
+            var ids: [MessageStatus: Int64] = [:]
+            for status in MessageLifecycle.initialStatuses {
+                var message = spoolMessage(store, status: status)
+                if status == .held { message.problemCode = .grantRevoked }
+                let returned = try await store.intake.accept(message)
+                let stored = try #require(try await store.message(id: returned.id))
+                #expect(returned == stored, "the intake returns the row as stored (\(status.rawValue))")
+                ids[status] = returned.id
+            }
+            #expect(try await store.message(id: ids[.queued]!)?.nextAttemptAt == clock.now)
+            #expect(try await store.message(id: ids[.sending]!)?.nextAttemptAt == nil)
+            #expect(try await store.message(id: ids[.held]!)?.nextAttemptAt == nil)
+            #expect(try await store.events(messageID: ids[.queued]!).map(\.kind) == [.accepted])
+            #expect(try await store.events(messageID: ids[.sending]!).map(\.kind) == [.accepted])
+            #expect(try await store.events(messageID: ids[.held]!).map(\.kind) == [.accepted, .held])
+            #expect(try await store.events(messageID: ids[.held]!).last?.detail == "grant_revoked")
+            #expect(try await store.queueCounts() == QueueCounts(queued: 1, sending: 1, held: 1, failed: 0, sent24h: 0))
+        }
+    }
+
+    /// One attempt's report, written together: the rewritten header and its note, the attempt row, the
+    /// message's next status, the account's new state holding its other queued mail, the token's expiry;
+    /// then a success that releases everything held.
+    @Test(arguments: StoreKind.allCases)
+    func anAttemptsReportChangesTheMessageAndItsAccountTogether(kind: StoreKind) async throws {
+        let clock = TestClock()
+        try await withStore(kind, clock: clock) { store in
+            try await store.addAccount(name: "main", kind: .oauthUser, state: .ok)
+            let queued = [try await store.accept(spoolMessage(store)), try await store.accept(spoolMessage(store))]
+            let id = try await store.accept(spoolMessage(store, status: .sending))
+            clock.advance(5)
+            var report = AttemptReport(
+                messageID: id, account: "main", rewrittenHeaders: "From: me@example.com\r\n", rewriteNote: "From rewritten to me@example.com",
+                attempts: [NewAttempt(messageID: id, startedAt: clock.now - 1, finishedAt: clock.now, endpoint: "https://oauth2.googleapis.com/token",
+                                      httpStatus: 400, responseBody: #"{"error":"invalid_grant"}"#, problemCode: .grantRevoked, nextDelaySeconds: nil)],
+                outcome: .held(problemCode: .grantRevoked),
+                accountChange: .state(.needsReauth, problemCode: .grantRevoked, detail: nil, holdQueued: true),
+                tokenExpiresAt: clock.now + 3600)
+            report.tokenScopes = ["https://www.googleapis.com/auth/gmail.send"]
+            let effects = try await store.finishAttempt(report)
+            #expect(effects == AttemptEffects(released: 0, alsoHeld: 2))
+
+            let message = try #require(try await store.message(id: id))
+            #expect(message.status == .held)
+            #expect(message.problem == .grantRevoked)
+            #expect(message.attempts == 1)
+            #expect(message.rewrittenHeaders == "From: me@example.com\r\n")
+            #expect(message.updatedAt == clock.now)
+            #expect(try await store.events(messageID: id).map(\.kind) == [.accepted, .rewritten, .held])
+            #expect(try await store.events(messageID: id)[1].detail == "From rewritten to me@example.com")
+            #expect(try await store.attempts(messageID: id).map(\.problem) == [.grantRevoked])
+            for other in queued { #expect(try await store.message(id: other)?.status == .held) }
+            var account = try #require(try await store.account(named: "main"))
+            #expect(account.state == .needsReauth)
+            #expect(account.problemCode == .grantRevoked)
+            #expect(account.tokenExpiresAt == clock.now + 3600)
+            #expect(account.grantedScopes == ["https://www.googleapis.com/auth/gmail.send"])
+
+            // The account sends again (a message sent synchronously): its held mail is released.
+            clock.advance(60)
+            let next = try await store.accept(spoolMessage(store, status: .sending))
+            let success = try await store.finishAttempt(AttemptReport(
+                messageID: next, account: "main", outcome: .sent(gmailID: "g1"), accountChange: .succeeded(at: clock.now)))
+            #expect(success == AttemptEffects(released: 3, alsoHeld: 0))
+            for other in queued + [id] {
+                #expect(try await store.message(id: other)?.status == .queued)
+                #expect(try await store.events(messageID: other).last?.kind == .released)
+            }
+            account = try #require(try await store.account(named: "main"))
+            #expect(account.state == .ok)
+            #expect(account.lastSuccessAt == clock.now)
+            // A success while ok releases nothing and writes no state event.
+            let stateEvents = try await store.events(account: "main").filter { $0.kind == .accountState }.count
+            let again = try await store.accept(spoolMessage(store, status: .sending))
+            #expect(try await store.finishAttempt(AttemptReport(
+                messageID: again, account: "main", outcome: .sent(gmailID: "g2"), accountChange: .succeeded(at: clock.now))) == AttemptEffects())
+            #expect(try await store.events(account: "main").filter { $0.kind == .accountState }.count == stateEvents)
+        }
+    }
+
     private func attempt(_ id: Int64) -> NewAttempt {
         NewAttempt(messageID: id, startedAt: Date(), finishedAt: Date(), endpoint: "e", httpStatus: 200,
                    responseBody: "{}", problemCode: nil, nextDelaySeconds: nil)
