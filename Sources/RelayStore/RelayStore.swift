@@ -51,11 +51,9 @@ public final class RelayStore: Sendable {
     public let secretKeyFile: String
     public let spool: Spool
     let pool: DatabasePool
-    let hasher: PasswordHasher
-    let kdf = KDFRunner.shared
-    let loginCache = VerifiedLoginCache()
     /// Password checks that ran the slow KDF (the cache and fast hashes skip it).
     let slowChecks = LockedValue(0)
+    let logins: LoginChecker
     let clock: @Sendable () -> Date
     let logger: Logger
     private let secretBoxCache = LockedValue<SecretBox?>(nil)
@@ -70,7 +68,9 @@ public final class RelayStore: Sendable {
         self.secretKeyFile = secretKeyFile
         self.spool = spool
         self.pool = pool
-        self.hasher = PasswordHasher(parameters: options.passwordHashing)
+        let slowChecks = self.slowChecks
+        self.logins = LoginChecker(hasher: PasswordHasher(parameters: options.passwordHashing),
+                                   onSlowCheck: { slowChecks.withLock { $0 += 1 } })
         self.clock = options.clock
         self.logger = options.logger
         let clock = options.clock
