@@ -223,8 +223,9 @@ let package = Package(
         .testTarget(
             name: "StoreContractTests",
             dependencies: [
-                "StoreModel", "RelayStore", "PostgresStore", "PostgresTestSupport", "RelayVocabulary",
+                "StoreModel", "RelayStore", "PostgresStore", "PostgresTestSupport", "RelayConfig", "RelayVocabulary",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["README.md"]

@@ -1,8 +1,10 @@
 import Foundation
 import GRDB
 import Logging
-import PostgresStore
+import PostgresNIO
+@testable import PostgresStore
 import PostgresTestSupport
+import RelayConfig
 import RelayVocabulary
 import StoreModel
 import Testing
@@ -144,18 +146,108 @@ struct SQLiteProbe: StoreProbe {
 
 // MARK: PostgreSQL
 
-/// What a test on PostgreSQL reports while the PostgreSQL store (branch `pgstore`) is not merged.
-struct PostgresStoreMissing: Error, CustomStringConvertible {
-    var description: String {
-        "the PostgreSQL store (PostgresRelayStore, branch pgstore) is not in this build yet: this suite cannot run on PostgreSQL"
-    }
-}
-
 enum PostgresFactory {
+    static let logger: Logger = {
+        var logger = Logger(label: "gmail-relay.test.contract")
+        logger.logLevel = .warning
+        return logger
+    }()
+
+    /// A database of its own, migrated, and a store of relay `relay-a` on it; another instance is
+    /// relay `relay-b`, `relay-c`, ... on the same database. Every store's pool runs in a task that ends
+    /// with the test.
     static func withStore(
         clock: TestClock, hashing: PasswordHasher.Parameters, _ body: (StoreUnderTest) async throws -> Void
     ) async throws {
-        _ = try TestCluster.cluster()  // says clearly when PostgreSQL is missing
-        throw PostgresStoreMissing()
+        let directory = NSTemporaryDirectory() + "storecontract-pg-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await TestCluster.withFreshDatabase(relayName: "relay-a") { settings in
+            _ = try await PostgresMigrator.migrate(settings, logger: logger)
+            let running = Running()
+            do {
+                let store = open(settings: settings, directory: directory, clock: clock, hashing: hashing,
+                                 keyFile: directory + "/secret.key", running: running)
+                try await body(store)
+                await running.stopAll()
+            } catch {
+                await running.stopAll()
+                throw error
+            }
+        }
     }
+
+    /// The pools' tasks, cancelled when the test ends (before its database is dropped).
+    final class Running: @unchecked Sendable {
+        private let lock = NSLock()
+        private var tasks: [Task<Void, Never>] = []
+        private var instances = 0
+
+        func start(_ store: PostgresRelayStore) -> Int {
+            lock.withLock {
+                tasks.append(Task { await store.run() })
+                instances += 1
+                return instances
+            }
+        }
+
+        func stopAll() async {
+            let tasks = lock.withLock { self.tasks }
+            for task in tasks { task.cancel() }
+            for task in tasks { await task.value }
+        }
+    }
+
+    static func open(
+        settings: PostgresSettings, directory: String, clock: TestClock, hashing: PasswordHasher.Parameters, keyFile: String,
+        running: Running
+    ) -> StoreUnderTest {
+        let store = PostgresRelayStore(settings: settings, options: PostgresRelayStore.Options(
+            secretKeyFile: keyFile, passwordHashing: hashing, maximumConnections: 4, clock: { clock.now }, logger: logger))
+        let number = running.start(store)
+        return StoreUnderTest(
+            kind: .postgres, api: store, intake: store, clock: clock, probe: PostgresProbe(store: store, location: settings.location),
+            openAnother: { otherKeyFile in
+                let name = "relay-" + String(UnicodeScalar(UInt8(ascii: "a") + UInt8(min(number, 25))))
+                return open(settings: PostgresSettings(location: settings.location, relayName: name), directory: directory,
+                            clock: clock, hashing: hashing, keyFile: otherKeyFile ?? keyFile, running: running)
+            },
+            newKeyFilePath: { directory + "/key-" + UUID().uuidString })
+    }
+}
+
+struct PostgresProbe: StoreProbe {
+    let store: PostgresRelayStore
+    let location: PostgresLocation
+
+    func storedSecret(account: String) async throws -> Data? {
+        try await TestCluster.withConnection(location) { connection in
+            let rows = try await connection.query("SELECT secret FROM accounts WHERE name = \(account)", logger: PostgresFactory.logger)
+            for try await (secret) in rows.decode((Data?).self) { return secret }
+            return nil
+        }
+    }
+
+    func replaceStoredSecret(account: String, with sealed: Data) async throws {
+        try await TestCluster.withConnection(location) { connection in
+            _ = try await connection.query("UPDATE accounts SET secret = \(sealed) WHERE name = \(account)", logger: PostgresFactory.logger)
+        }
+    }
+
+    func passwordHash(username: String) async throws -> String? {
+        try await TestCluster.withConnection(location) { connection in
+            let rows = try await connection.query(
+                "SELECT password_hash FROM credentials WHERE username = \(username)", logger: PostgresFactory.logger)
+            for try await (hash) in rows.decode(String.self) { return hash }
+            return nil
+        }
+    }
+
+    func replacePasswordHashes(with hash: String) async throws {
+        try await TestCluster.withConnection(location) { connection in
+            _ = try await connection.query("UPDATE credentials SET password_hash = \(hash)", logger: PostgresFactory.logger)
+        }
+    }
+
+    func slowChecks() -> Int { store.slowChecks.withLock { $0 } }
 }
