@@ -49,6 +49,8 @@ public final class PostgresRelayStore: Sendable {
     public let lease: Duration
     let client: PostgresClient
     let logins: LoginChecker
+    /// Password checks that ran the slow KDF (the cache and fast hashes skip it), as RelayStore counts them.
+    let slowChecks = Locked(0)
     let clock: @Sendable () -> Date
     let logger: Logger
     /// When this store (this relay process) started: `relays.started_at`.
@@ -63,7 +65,9 @@ public final class PostgresRelayStore: Sendable {
         self.client = PostgresClient(
             configuration: settings.clientConfiguration(maximumConnections: options.maximumConnections),
             backgroundLogger: options.logger)
-        self.logins = LoginChecker(hasher: PasswordHasher(parameters: options.passwordHashing))
+        let slowChecks = self.slowChecks
+        self.logins = LoginChecker(hasher: PasswordHasher(parameters: options.passwordHashing),
+                                   onSlowCheck: { slowChecks.withLock { $0 += 1 } })
         self.clock = options.clock
         self.logger = options.logger
         self.startedAt = Millis.from(options.clock())
