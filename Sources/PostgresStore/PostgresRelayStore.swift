@@ -50,7 +50,7 @@ public final class PostgresRelayStore: Sendable {
     let client: PostgresClient
     let logins: LoginChecker
     /// Password checks that ran the slow KDF (the cache and fast hashes skip it), as RelayStore counts them.
-    let slowChecks = Locked(0)
+    let slowChecks = LockedValue(0)
     let clock: @Sendable () -> Date
     let logger: Logger
     /// When this store (this relay process) started: `relays.started_at`.
@@ -175,22 +175,6 @@ extension PostgresRandomAccessRow {
 
     func dateIfAny(_ column: String) throws -> Date? {
         Millis.dateIfAny(try get(column, as: Int64?.self))
-    }
-}
-
-/// A small lock-protected box.
-final class Locked<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-
-    init(_ value: Value) {
-        self.value = value
-    }
-
-    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
     }
 }
 

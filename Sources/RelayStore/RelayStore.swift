@@ -137,22 +137,6 @@ public final class RelayStore: Sendable {
     var nowMillis: Int64 { Millis.from(clock()) }
 }
 
-/// A small lock-protected box (Synchronization.Mutex needs macOS 15).
-final class LockedValue<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-
-    init(_ value: Value) {
-        self.value = value
-    }
-
-    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
-    }
-}
-
 /// The data directory (made 0700) and the secret key file (made 0600) must not be open to other users:
 /// refuse to start, with the `chmod` to run, rather than serve mail from a directory anyone can read.
 private func checkPrivate(directory: String, secretKeyFile: String) throws {
