@@ -13,16 +13,7 @@ extension RelayStore {
                     WHERE status IN ('queued', 'sending', 'held', 'failed') GROUP BY account, status
                     """)
             var counts: [String: AccountMessageCounts] = [:]
-            for row in rows {
-                let account: String = row["account"]
-                let n: Int = row["n"]
-                switch MessageStatus(rawValue: row["status"]) {
-                case .queued, .sending: counts[account, default: .init()].queued += n
-                case .held: counts[account, default: .init()].held += n
-                case .failed: counts[account, default: .init()].failed += n
-                default: break
-                }
-            }
+            for row in rows { counts[row["account"] as String, default: .init()].add(MessageStatus(rawValue: row["status"]), row["n"]) }
             return counts
         }
     }

@@ -13,7 +13,7 @@ extension RelayStore {
     ) async throws -> Account {
         guard Validation.isValidAccountName(name) else { throw StoreError.invalidAccountName(name) }
         let addresses = try normalizedAddresses(fromAddresses)
-        let sealed = try secret.map { try secretBox().seal($0, context: secretContext(name)) }
+        let sealed = try secret.map { try secrets.seal($0, account: name) }
         let now = nowMillis
         return try await pool.write { db in
             if try Bool.fetchOne(db, cached: "SELECT 1 FROM accounts WHERE name = ?", arguments: [name]) == true {
@@ -26,8 +26,7 @@ extension RelayStore {
                 arguments: [name, kind.rawValue, JSONList.encode(addresses), state.rawValue, sealed,
                             sealed == nil ? nil : now, sealed == nil ? nil : now, now, now])
             let id = db.lastInsertedRowID
-            let from = addresses.isEmpty ? "no from address yet" : "from " + addresses.joined(separator: ", ")
-            try insertEvent(db, at: now, kind: .accountAdded, detail: "\(kind.rawValue) account, \(from)",
+            try insertEvent(db, at: now, kind: .accountAdded, detail: EventWords.accountAdded(kind: kind, addresses: addresses),
                             accountID: id, account: name)
             return try fetchAccount(db, name: name)!
         }
@@ -77,7 +76,7 @@ extension RelayStore {
             // Accounts that fell back on this one no longer have a fallback.
             try db.execute(cached: "UPDATE accounts SET fallback_account = NULL WHERE fallback_account = ?", arguments: [name])
             try insertEvent(db, at: now, kind: .accountRemoved,
-                            detail: "\(credentials) SMTP credential(s) removed, \(stranded.count) waiting message(s) failed",
+                            detail: EventWords.accountRemoved(credentials: credentials, messages: stranded.count),
                             account: name)
             return AccountRemoval(credentialsRemoved: credentials, messagesFailed: stranded.count)
         }
@@ -104,13 +103,7 @@ extension RelayStore {
         }
         guard let found = sealed else { throw StoreError.unknownAccount(name) }
         guard let data = found else { return nil }
-        do {
-            return try secretBox().open(data, context: secretContext(name))
-        } catch let error as StoreError {
-            throw error
-        } catch {
-            throw StoreError.secretUndecryptable("account \(name)")
-        }
+        return try secrets.open(data, account: name)
     }
 
     /// What Google said about the account's newest access token: when it expires and, when the token
@@ -122,22 +115,6 @@ extension RelayStore {
             if db.changesCount == 0 { throw StoreError.unknownAccount(name) }
         }
     }
-
-    func normalizedAddresses(_ addresses: [String]) throws -> [String] {
-        var seen = Set<String>()
-        var result: [String] = []
-        for raw in addresses {
-            let address = raw.trimmingCharacters(in: .whitespaces)
-            guard Validation.isValidAddress(address) else { throw StoreError.invalidAddress(raw) }
-            if seen.insert(address.lowercased()).inserted { result.append(address) }
-        }
-        return result
-    }
-}
-
-/// Binds a sealed secret to its account, so a secret copied onto another row does not open.
-func secretContext(_ accountName: String) -> Data {
-    Data("gmail-relay account secret:\(accountName)".utf8)
 }
 
 func fetchAccount(_ db: Database, name: String) throws -> Account? {
@@ -185,10 +162,8 @@ func applyAccountState(_ db: Database, name: String, state: AccountState, proble
     }
     try db.execute(cached: "UPDATE accounts SET state = ?, problem_code = ?, problem_detail = ?, updated_at = ? WHERE id = ?",
         arguments: [state.rawValue, code, detail, now, id])
-    var text = state.rawValue
-    if let code { text += " (\(code))" }
-    if let detail { text += ": \(detail)" }
-    try insertEvent(db, at: now, kind: .accountState, detail: text, accountID: id, account: name, problem: problemCode)
+    try insertEvent(db, at: now, kind: .accountState, detail: EventWords.accountState(state, problemCode, detailJSON: detail),
+                    accountID: id, account: name, problem: problemCode)
 }
 
 /// Records a success; returns whether the account had been stopped (a state other than ok, or a problem
@@ -208,8 +183,8 @@ func applyAccountSuccess(_ db: Database, name: String, at: Int64) throws -> Bool
                 updated_at = ? WHERE id = ?
             """,
         arguments: [at, at, id])
-    let was = problem.map { "\(previous), \($0)" } ?? previous
-    try insertEvent(db, at: at, kind: .accountState, detail: "ok (was \(was)) after a success", accountID: id, account: name)
+    try insertEvent(db, at: at, kind: .accountState, detail: EventWords.okAfterSuccess(previousState: previous, previousProblem: problem),
+                    accountID: id, account: name)
     return true
 }
 

@@ -23,27 +23,15 @@ extension RelayStore {
         for attempt in report.attempts {
             _ = try insertAttempt(db, attempt, now: now)
         }
-        if let fallback = report.fallback {
-            let sent: Bool = if case .sent = report.outcome { true } else { false }
-            if sent {
+        if let fallback = report.fallback, let detail = report.fallbackDetail {
+            if report.wasSent {
                 try db.execute(cached: "UPDATE messages SET sent_through = ? WHERE id = ?", arguments: [report.account, id])
             }
             let row = try Row.fetchOne(db, cached: "SELECT account_id FROM messages WHERE id = ?", arguments: [id])
-            try insertEvent(db, at: now, kind: .fallback,
-                            detail: "\(sent ? "sent" : "tried") through fallback \(report.account) because \(fallback.ownAccount): \(fallback.reason)",
+            try insertEvent(db, at: now, kind: .fallback, detail: detail,
                             messageID: id, accountID: row?["account_id"], account: fallback.ownAccount)
         }
-        let move: MessageMove = switch report.outcome {
-        case .sent(let gmailID):
-            .sent(gmailID: gmailID)
-        case .queued(let problem, let next, let detail):
-            .attemptEnded(.queued, problemCode: problem, nextAttemptAt: Millis.from(next), detail: detail)
-        case .held(let problem):
-            .attemptEnded(.held, problemCode: problem, nextAttemptAt: nil, detail: nil)
-        case .failed(let problem, let detail):
-            .attemptEnded(.failed, problemCode: problem, nextAttemptAt: nil, detail: detail)
-        }
-        try MessageLifecycle.apply(db, id: id, move, now: now)
+        try MessageLifecycle.apply(db, id: id, report.move, now: now)
         var effects = AttemptEffects()
         switch report.accountChange {
         case .succeeded(let at)?:
@@ -68,11 +56,7 @@ extension RelayStore {
 // MARK: - Writing an attempt's row, inside finishAttempt's transaction
 
 func insertAttempt(_ db: Database, _ attempt: NewAttempt, now: Int64) throws -> Int64 {
-    var body = attempt.responseBody
-    if let text = body, text.utf8.count > RelayStore.maximumResponseBodyBytes {
-        let kept = String(decoding: text.utf8.prefix(RelayStore.maximumResponseBodyBytes), as: UTF8.self)
-        body = kept + "\n[truncated: \(text.utf8.count) bytes in all]"
-    }
+    let body = attempt.storedResponseBody
     try db.execute(cached: "UPDATE messages SET attempts = attempts + 1, updated_at = ? WHERE id = ?",
                    arguments: [now, attempt.messageID])
     if db.changesCount == 0 { throw StoreError.unknownMessage(attempt.messageID) }

@@ -11,30 +11,8 @@ extension MessageLifecycle {
     /// transaction. Every status change of a stored message goes through here.
     static func apply(_ db: Database, _ message: MessageState, _ move: MessageMove, now: Int64) throws {
         try check(message, move)
-        var problem: Change<ProblemCode?> = .keep
-        var next: Change<Int64?> = .set(nil)
-        var gmailID: Change<String?> = .keep
-        switch move {
-        case .claimed:
-            next = .keep
-        case .sent(let id):
-            gmailID = .set(id)
-            problem = .set(nil)
-        case .attemptEnded(let status, let code, let at, _):
-            problem = .set(code)
-            next = .set(status == .queued ? (at ?? now) : nil)
-        case .interrupted:
-            next = .set(now)
-        case .heldWithAccount(let code):
-            problem = .set(code)
-        case .released, .retried:
-            problem = .set(nil)
-            next = .set(now)
-        case .discarded:
-            break
-        case .accountRemoved:
-            problem = .set(.accountRemoved)
-        }
+        let columns = move.columns(now: now)
+        let (problem, next, gmailID) = (columns.problem, columns.next, columns.gmailID)
         try db.execute(cached: """
                 UPDATE messages SET status = ?,
                     problem_code = CASE WHEN ? THEN ? ELSE problem_code END,
@@ -77,13 +55,9 @@ extension MessageLifecycle {
             try db.execute(cached: "INSERT INTO message_bodies (message_id, body) VALUES (?, ?)", arguments: [id, Data(body)])
         }
         let message = MessageState(id: id, status: m.status, accountID: accountID, account: m.account)
-        var detail = "from <\(m.mailFrom)> for \(m.recipients.count) recipient(s), \(m.size) bytes, peer \(m.peer)"
-        detail += m.tls ? " over TLS" : " without TLS"
-        if let user = m.credentialUsername { detail += ", user \(user)" }
-        if m.sandbox { detail += ", sandbox" }
-        try record(db, message, kind: .accepted, detail: detail, now: now)
+        try record(db, message, kind: .accepted, detail: EventWords.accepted(m), now: now)
         if m.status == .held {
-            try record(db, message, kind: .held, detail: m.problemCode?.rawValue ?? "account cannot send", now: now)
+            try record(db, message, kind: .held, detail: EventWords.heldAtAccept(m), now: now)
         }
         let at = Millis.date(now)
         return MessageRecord(
@@ -173,14 +147,10 @@ extension RelayStore {
             values.append(contentsOf: open.keys.sorted())
             sql += " ORDER BY next_attempt_at, id LIMIT ?"
             values.append(max(limit * 4, 64))
-            var taken: [String: Int] = [:]
+            let records = try Row.fetchAll(db, sql: sql, arguments: StatementArguments(values)).map(MessageRecord.init(row:))
+            let picked = Set(pickClaims(records.map { ClaimCandidate(id: $0.id, account: $0.account) }, limit: limit, capacities: open).map(\.id))
             var claimed: [MessageRecord] = []
-            for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(values)) {
-                guard claimed.count < limit else { break }
-                var record = MessageRecord(row: row)
-                let used = taken[record.account, default: 0]
-                guard used < open[record.account, default: 0] else { continue }
-                taken[record.account] = used + 1
+            for var record in records where picked.contains(record.id) {
                 try MessageLifecycle.apply(db, MessageState(record), .claimed, now: now)
                 record.status = .sending
                 record.updatedAt = Millis.date(now)

@@ -51,14 +51,12 @@ public final class RelayStore: Sendable {
     public let secretKeyFile: String
     public let spool: Spool
     let pool: DatabasePool
-    let hasher: PasswordHasher
-    let kdf = KDFRunner.shared
-    let loginCache = VerifiedLoginCache()
     /// Password checks that ran the slow KDF (the cache and fast hashes skip it).
     let slowChecks = LockedValue(0)
+    let logins: LoginChecker
     let clock: @Sendable () -> Date
     let logger: Logger
-    private let secretBoxCache = LockedValue<SecretBox?>(nil)
+    let secrets: AccountSecrets
     let attemptWriter: BatchedWriter<AttemptReport, AttemptEffects>
 
     private init(
@@ -70,9 +68,12 @@ public final class RelayStore: Sendable {
         self.secretKeyFile = secretKeyFile
         self.spool = spool
         self.pool = pool
-        self.hasher = PasswordHasher(parameters: options.passwordHashing)
+        let slowChecks = self.slowChecks
+        self.logins = LoginChecker(hasher: PasswordHasher(parameters: options.passwordHashing),
+                                   onSlowCheck: { slowChecks.withLock { $0 += 1 } })
         self.clock = options.clock
         self.logger = options.logger
+        self.secrets = AccountSecrets(keyFile: secretKeyFile)
         let clock = options.clock
         self.attemptWriter = BatchedWriter(pool: pool) { db, report in
             try RelayStore.applyAttempt(db, report, now: Millis.from(clock()))
@@ -128,39 +129,12 @@ public final class RelayStore: Sendable {
         try pool.close()
     }
 
-    /// The SecretBox, created with a new key file on first use (so read-only commands like `log`
-    /// never create a key).
-    func secretBox() throws -> SecretBox {
-        try secretBoxCache.withLock { cached in
-            if let cached { return cached }
-            let box = try SecretBox.loadOrCreate(keyFile: secretKeyFile)
-            cached = box
-            return box
-        }
-    }
-
     public static func generatePassword() -> String {
         PasswordHasher.generatePassword()
     }
 
     var now: Date { clock() }
     var nowMillis: Int64 { Millis.from(clock()) }
-}
-
-/// A small lock-protected box (Synchronization.Mutex needs macOS 15).
-final class LockedValue<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-
-    init(_ value: Value) {
-        self.value = value
-    }
-
-    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
-    }
 }
 
 /// The data directory (made 0700) and the secret key file (made 0600) must not be open to other users:

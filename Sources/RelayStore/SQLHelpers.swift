@@ -13,13 +13,3 @@ func insertEvent(
             """,
         arguments: [messageID, accountID, account, at, kind.rawValue, detail, problem?.rawValue])
 }
-
-/// Escapes `%`, `_` and `\` for `LIKE ... ESCAPE '\'`.
-func likePattern(containing text: String) -> String {
-    var escaped = ""
-    for c in text {
-        if c == "%" || c == "_" || c == "\\" { escaped.append("\\") }
-        escaped.append(c)
-    }
-    return "%" + escaped + "%"
-}

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import PostgresTestSupport
 import Testing
 
 @testable import PostgresStore
