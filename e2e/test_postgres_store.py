@@ -1,4 +1,4 @@
-"""`gmail-relay migrate` and a relay start against a real PostgreSQL (issue 15's groundwork).
+"""`gmail-relay migrate`, the CLI and relays serving from a real PostgreSQL (issue 15).
 
 The cluster is the one scripts/test.sh started (RELAY_TEST_PG_URL), or one started here through
 scripts/postgres.sh for this session. Each test gets a database of its own.
@@ -6,7 +6,10 @@ scripts/postgres.sh for this session. Each test gets a database of its own.
 
 from __future__ import annotations
 
+import json
 import os
+import smtplib
+import time
 import re
 import shutil
 import subprocess
@@ -16,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from harness import free_port
+from harness import ACCOUNT, ACCOUNT_FROM, HOST, PASSWORD, USERNAME, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "postgres.sh"
@@ -107,15 +110,36 @@ def test_older_relay_refuses_a_newer_schema(make_relay, database):
     assert psql(full, "SELECT count(*) FROM schema_migrations") == str(known + 1)
 
 
-def test_serve_with_store_url_refuses_until_postgres_serving_exists(make_relay, database):
+def test_a_relay_serves_from_postgres(make_relay, database):
+    """The whole path on the shared store: CLI set-up, SMTP AUTH, a message stored with its body in the
+    database (nothing left in the local spool, no SQLite file), sent, and in the log."""
     bare, password, full = database
-    relay = pg_relay(make_relay, bare)
-    result = relay.cli("serve", env={"GMAIL_RELAY_STORE_PASSWORD": password})
-    assert result.returncode != 0
-    assert "cannot serve from PostgreSQL yet: unset store.url to serve from SQLite in data.dir" in result.stderr
-    # The start migrated the schema first (to the newest version, 2 or later), as a relay start will.
-    assert int(psql(full, "SELECT max(version) FROM schema_migrations")) >= 2
+    env = {"GMAIL_RELAY_STORE_PASSWORD": password}
+    relay = make_relay(config={"store.url": bare, "store.relay_name": "relay-one", "delivery.mode": "queue"},
+                       start=False, setup=False)
+    relay.cli_ok("account", "add", ACCOUNT, "--sandbox", "--from", ACCOUNT_FROM, env=env)
+    relay.cli_ok("credential", "add", USERNAME, "--account", ACCOUNT, "--password-stdin", input=PASSWORD + "\n", env=env)
+    relay.start(env=env)
+    body = "x" * 300_000  # past the in-memory limit: received into the local spool, then moved into the database
+    with smtplib.SMTP(HOST, relay.port, timeout=30) as client:
+        client.login(USERNAME, PASSWORD)
+        client.sendmail(ACCOUNT_FROM, ["rcpt@example.com"],
+                        f"From: {ACCOUNT_FROM}\r\nTo: rcpt@example.com\r\nSubject: shared store\r\n\r\n{body}\r\n")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if psql(full, "SELECT status FROM messages WHERE subject = 'shared store'") == "sent":
+            break
+        time.sleep(0.2)
+    assert psql(full, "SELECT status || ',' || accepted_by FROM messages WHERE subject = 'shared store'") == "sent,relay-one"
+    assert int(psql(full, "SELECT sum(length(data)) FROM message_chunks")) > 300_000
+    rows = json.loads(relay.cli_ok("log", "--json", env=env).stdout)
+    assert [row["subject"] for row in rows] == ["shared store"]
     assert not relay.data_dir.joinpath("relay.sqlite").exists()
+    assert list(relay.data_dir.joinpath("spool", "incoming").iterdir()) == []
+    assert list(relay.data_dir.joinpath("spool", "messages").iterdir()) == []
+    assert psql(full, "SELECT name FROM relays") == "relay-one"
+    relay.stop()
+    assert password not in relay.stderr_text()
 
 
 def test_unreachable_database_is_one_sentence(make_relay):

@@ -2,6 +2,7 @@ import ArgumentParser
 import BuildInfo
 import Foundation
 import Logging
+import PostgresStore
 import RelayConfig
 import RelayStore
 
@@ -37,7 +38,22 @@ struct GlobalOptions: ParsableArguments {
         }
     }
 
-    func openStore(_ configuration: RelayConfiguration) throws -> RelayStore {
+    /// The configured store for a command: the shared PostgreSQL of store.url (brought to this binary's
+    /// schema first, as a relay start does; a newer schema is refused), or SQLite in data.dir.
+    func openStore(_ configuration: RelayConfiguration) async throws -> any RelayStoreAPI {
+        guard let location = configuration.store.postgres else { return try openSQLiteStore(configuration) }
+        _ = try await PostgresStoreStartup.migrate(location, configuration: configuration)
+        let store = PostgresRelayStore(
+            settings: PostgresSettings(location: location, relayName: configuration.store.relayName),
+            options: .init(secretKeyFile: configuration.secretKeyFile ?? configuration.dataDirectory + "/secret.key",
+                           maximumConnections: 2))
+        // The pool runs for the rest of the command; the process ends with it.
+        Task { await store.run() }
+        return store
+    }
+
+    /// SQLite in data.dir, for what only exists there (backup, restore, the data directory itself).
+    func openSQLiteStore(_ configuration: RelayConfiguration) throws -> RelayStore {
         var options = RelayStore.Options()
         options.secretKeyFile = configuration.secretKeyFile
         return try RelayStore.open(dataDirectory: configuration.dataDirectory, options: options)

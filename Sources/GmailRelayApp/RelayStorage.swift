@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import PostgresStore
+import RelayConfig
 import RelayStore
 import ServiceLifecycle
 import Submission
@@ -21,6 +23,8 @@ public struct RelayStorage: Sendable {
     let recover: @Sendable (Logger) async throws -> Void
     /// Where the store is, for the start-up log line.
     let description: String
+    /// The relays sharing the store, for the status page; nil when the store is this relay's own.
+    let relays: (@Sendable () async throws -> [RelayRecord])?
 
     /// The SQLite store in the data directory.
     public static func sqlite(_ store: RelayStore) -> RelayStorage {
@@ -42,6 +46,58 @@ public struct RelayStorage: Sendable {
                     logger.warning("could not remove unreferenced spool files", metadata: ["error": "\(error)"])
                 }
             },
-            description: "SQLite \(store.databasePath)")
+            description: "SQLite \(store.databasePath)", relays: nil)
+    }
+
+    /// The PostgreSQL store at `store.url`, shared with other relays: migrated (under the migrator's lock)
+    /// and connected before the relay listens. Bodies still arrive in a spool in `data.dir`, but only
+    /// until their message is committed: after the 250 the mail is in the database alone.
+    static func postgres(_ configuration: RelayConfiguration, location: PostgresLocation, logger: Logger) async throws -> RelayStorage {
+        let settings = PostgresSettings(location: location, relayName: configuration.store.relayName)
+        _ = try await PostgresMigrator.migrate(settings, logger: logger)
+        let store = PostgresRelayStore(settings: settings, options: .init(
+            secretKeyFile: configuration.secretKeyFile ?? configuration.dataDirectory + "/secret.key", logger: logger))
+        // The pool runs from here on, so that the recovery below can query; the service stops it last.
+        let pool = Task { await store.run() }
+        let spool = try RelayStore.privateSpool(in: configuration.dataDirectory)
+        return RelayStorage(
+            store: store, makeIntake: { _ in store }, spool: spool,
+            services: [SharedStoreService(store: store, pool: pool, interval: store.lease / 3, logger: logger)],
+            recover: { _ in
+                _ = spool.cleanIncoming()
+                // Only this relay's own interrupted sends: the others' belong to relays that are alive,
+                // or come back through their expired leases.
+                _ = try await store.requeueInterrupted()
+                try await store.heartbeat()
+            },
+            description: "PostgreSQL \(location) as relay \(settings.relayName)",
+            relays: { try await store.relays() })
+    }
+}
+
+/// The shared store's life in the relay: a heartbeat every third of the lease (which also renews the
+/// leases of the messages this relay is sending), and the connection pool, stopped after everything
+/// else (it is the first service of the group, so the last stopped).
+struct SharedStoreService: Service {
+    let store: PostgresRelayStore
+    let pool: Task<Void, Never>
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        defer { pool.cancel() }
+        var failing = false
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await store.heartbeat()
+                if failing { logger.notice("PostgreSQL store heartbeat works again") }
+                failing = false
+            } catch {
+                // Said once per outage, not every beat: the page and the SMTP replies say the rest.
+                if !failing { logger.error("PostgreSQL store heartbeat failed", metadata: ["error": "\(error)"]) }
+                failing = true
+            }
+            _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
     }
 }

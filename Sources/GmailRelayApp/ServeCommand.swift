@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PostgresStore
 import RelayStore
 
 struct ServeCommand: AsyncParsableCommand {
@@ -19,10 +20,16 @@ struct ServeCommand: AsyncParsableCommand {
             return EscapingLogHandler(wrapped: handler)
         }
         let logger = Logger(label: "gmail-relay")
+        let storage: RelayStorage
         if let location = configuration.store.postgres {
-            try await PostgresStoreStartup.refuseToServe(location, configuration: configuration)
+            do {
+                storage = try await RelayStorage.postgres(configuration, location: location, logger: logger)
+            } catch let error as PostgresStoreError {
+                throw OperatorError(error.description)
+            }
+        } else {
+            storage = RelayStorage.sqlite(try global.openSQLiteStore(configuration))
         }
-        let storage = RelayStorage.sqlite(try global.openStore(configuration))
         try await storage.recover(logger)
         let application = try RelayApplication(configuration: configuration, storage: storage, logger: logger)
         logger.info("gmail-relay starting", metadata: ["data.dir": "\(configuration.dataDirectory)", "store": "\(storage.description)"])

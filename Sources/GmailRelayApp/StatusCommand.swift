@@ -16,7 +16,7 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try global.loadConfiguration()
-        let store = try global.openStore(configuration)
+        let store = try await global.openStore(configuration)
         // A separate process: it checks the certificate file, which is what serve has loaded unless it
         // was renewed without a SIGHUP.
         let served = RelayApplication.certificateOnDisk(configuration)

@@ -22,6 +22,8 @@ public struct RelayConfiguration: Sendable, Equatable {
         /// `store.url`: the shared PostgreSQL database, with its password resolved (from the URL,
         /// `store.password_file` or `GMAIL_RELAY_STORE_PASSWORD`). nil: SQLite in `data.dir`.
         public var postgres: PostgresLocation?
+        /// `store.relay_name`: this relay among those sharing `postgres` (default: the machine's host name).
+        public var relayName: String
     }
 
     public struct SMTP: Sendable, Equatable {

@@ -80,6 +80,16 @@ public final class RelayStore: Sendable {
         }
     }
 
+    /// The spool of `dataDirectory` alone, made as `open` makes it (a private directory, checked): for a
+    /// relay on the shared PostgreSQL store, which receives bodies here until their message is committed.
+    public static func privateSpool(in dataDirectory: String, faults: SpoolFaults = SpoolFaults()) throws -> Spool {
+        let directory = dataDirectory.hasSuffix("/") && dataDirectory.count > 1
+            ? String(dataDirectory.dropLast()) : dataDirectory
+        try POSIX.makeDirectory(directory)
+        try checkPrivate(directory: directory, secretKeyFile: nil)
+        return try Spool(directory: directory + "/spool", faults: faults)
+    }
+
     /// Opens (creating when needed) the store in `dataDirectory` and brings its schema up to date.
     public static func open(dataDirectory: String, options: Options = Options()) throws -> RelayStore {
         let directory = dataDirectory.hasSuffix("/") && dataDirectory.count > 1
@@ -139,11 +149,11 @@ public final class RelayStore: Sendable {
 
 /// The data directory (made 0700) and the secret key file (made 0600) must not be open to other users:
 /// refuse to start, with the `chmod` to run, rather than serve mail from a directory anyone can read.
-private func checkPrivate(directory: String, secretKeyFile: String) throws {
+private func checkPrivate(directory: String, secretKeyFile: String?) throws {
     var info = stat()
     guard stat(directory, &info) == 0 else { throw StoreError.fileError(path: directory, errno: errno) }
     if info.st_mode & 0o077 != 0 { throw StoreError.dataDirectoryTooOpen(path: directory, mode: UInt32(info.st_mode)) }
-    guard stat(secretKeyFile, &info) == 0 else { return }  // made 0600 when the first secret is sealed
+    guard let secretKeyFile, stat(secretKeyFile, &info) == 0 else { return }  // made 0600 when the first secret is sealed
     if info.st_mode & 0o077 != 0 { throw StoreError.secretKeyTooOpen(path: secretKeyFile, mode: UInt32(info.st_mode)) }
 }
 
