@@ -39,7 +39,7 @@ import Testing
 
     @Test func theReportItsLoginsAndItsQueue() throws {
         let report = StatusReport(
-            accounts: [Self.empty], queue: QueueSummary(QueueCounts(queued: 1, sending: 2, held: 3, failed: 4, sent24h: 5)),
+            accounts: [Self.empty], queue: QueueCounts(queued: 1, sending: 2, held: 3, failed: 4, sent24h: 5),
             relayProblems: [], logins: [LoginStatus(username: "site1", account: "new", sentToday: 0, dailyLimit: nil),
                                         LoginStatus(username: "site2", account: "new", sentToday: 9, dailyLimit: 10)])
         #expect(try Self.json(report) == #"{"accounts":[{"checked_at":null,"consented_at":null,"email":null,"fallback":null,"fallback_in_use":false,"kind":"service_account","last_success_at":null,"messages":{"failed":0,"held":0,"queued":0},"name":"new","problem":null,"state":"unconfigured","token_expires_at":null,"warning":null,"warnings":[]}],"logins":[{"account":"new","daily_limit":null,"sent_today":0,"username":"site1"},{"account":"new","daily_limit":10,"sent_today":9,"username":"site2"}],"queue":{"failed":4,"held":3,"queued":1,"sending":2,"sent_24h":5},"relay_problems":[]}"#)
