@@ -88,18 +88,6 @@ extension KeyedDecodingContainer where Key == Account.CodingKeys {
     }
 }
 
-/// What `removeAccount` did.
-public struct AccountRemoval: Sendable, Equatable {
-    public var credentialsRemoved: Int
-    /// Queued and held messages of the account, now failed with problem `account_removed`.
-    public var messagesFailed: Int
-
-    public init(credentialsRemoved: Int, messagesFailed: Int) {
-        self.credentialsRemoved = credentialsRemoved
-        self.messagesFailed = messagesFailed
-    }
-}
-
 /// One SMTP login (one CMS site). The password hash never leaves the store.
 public struct Credential: Codable, Sendable, Equatable {
     public var username: String
@@ -415,16 +403,5 @@ public struct QueueCounts: Codable, Sendable, Equatable {
         self.held = held
         self.failed = failed
         self.sent24h = sent24h
-    }
-}
-
-/// What `purge(before:)` removed.
-public struct PurgeResult: Sendable, Equatable {
-    public var messagesRemoved: Int
-    public var spoolFilesRemoved: Int
-
-    public init(messagesRemoved: Int, spoolFilesRemoved: Int) {
-        self.messagesRemoved = messagesRemoved
-        self.spoolFilesRemoved = spoolFilesRemoved
     }
 }
