@@ -19,10 +19,7 @@ public struct RetentionService: Service {
     }
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            await pruneOnce()
-            _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-        }
+        await repeatUntilShutdown(every: interval) { await pruneOnce() }
     }
 
     public func pruneOnce() async {

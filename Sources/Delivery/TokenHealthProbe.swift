@@ -21,14 +21,17 @@ public struct TokenHealthProbe: Service {
     }
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            await probeAll()
-            _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-        }
+        await repeatUntilShutdown(every: interval) { await probeAll() }
     }
 
     public func probeAll() async {
-        guard let accounts = try? await store.accounts() else { return }
+        let accounts: [Account]
+        do {
+            accounts = try await store.accounts()
+        } catch {
+            logger.error("grant check skipped: the accounts could not be read", metadata: ["error": "\(error)"])
+            return
+        }
         for account in accounts where account.kind != .sandbox && !Task.isShuttingDownGracefully {
             await probe(account)
         }
