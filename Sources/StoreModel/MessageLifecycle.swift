@@ -118,6 +118,11 @@ package enum MessageLifecycle {
     package struct Pair: Hashable, Sendable {
         package var from: MessageStatus
         package var to: MessageStatus
+
+        package init(from: MessageStatus, to: MessageStatus) {
+            self.from = from
+            self.to = to
+        }
     }
 
     private static var attemptOutcomesMoves: [MessageMove] {

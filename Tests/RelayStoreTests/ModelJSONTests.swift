@@ -66,6 +66,32 @@ import RelayVocabulary
         #expect(try Self.json(noAnswer) == #"{"endpoint":"e","finished_at":"2025-06-15T15:06:40Z","http_status":null,"next_delay_seconds":null,"problem":null,"response_body":null,"started_at":"2025-06-15T15:06:40Z"}"#)
     }
 
+    /// The policy itself (StoreModel's JSONFormKey): with synthesized Codable, each optional the forms use is
+    /// written as null (the standard library's own overloads would leave the key out), a date as ISO-8601.
+    struct EveryKind: Codable, Equatable {
+        var text: String?
+        var int: Int?
+        var int64: Int64?
+        var double: Double?
+        var bool: Bool?
+        var list: [String]?
+        var date: Date?
+        var required: Date
+        enum CodingKeys: String, JSONFormKey { case text, int, int64, double, bool, list, date, required }
+    }
+
+    @Test func theFormWritesEveryKeyAndEveryDateOneWay() throws {
+        let empty = EveryKind(required: Self.t0)
+        #expect(try Self.json(empty) == #"{"bool":null,"date":null,"double":null,"int":null,"int64":null,"list":null,"required":"2025-06-15T15:06:40Z","text":null}"#)
+        let full = EveryKind(text: "t", int: 1, int64: 2, double: 0.5, bool: true, list: ["a"], date: Self.t0, required: Self.t0)
+        #expect(try Self.json(full) == #"{"bool":true,"date":"2025-06-15T15:06:40Z","double":0.5,"int":1,"int64":2,"list":["a"],"required":"2025-06-15T15:06:40Z","text":"t"}"#)
+        #expect(try JSONDecoder().decode(EveryKind.self, from: JSONEncoder().encode(full)) == full)
+        #expect(try JSONDecoder().decode(EveryKind.self, from: JSONEncoder().encode(empty)) == empty)
+        // A missing optional key reads as nil; a missing required date is an error.
+        #expect(try JSONDecoder().decode(EveryKind.self, from: Data(#"{"required":"2025-06-15T15:06:40Z"}"#.utf8)) == empty)
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(EveryKind.self, from: Data("{}".utf8)) }
+    }
+
     @Test func everyModelSurvivesARoundTrip() throws {
         let decoder = JSONDecoder()
         let encoder = JSONEncoder()
