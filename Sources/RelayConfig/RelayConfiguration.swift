@@ -112,11 +112,6 @@ public struct RelayConfiguration: Sendable, Equatable {
 public struct TLSFiles: Sendable, Equatable {
     public var certPath: String
     public var keyPath: String
-
-    public init(certPath: String, keyPath: String) {
-        self.certPath = certPath
-        self.keyPath = keyPath
-    }
 }
 
 /// `delivery.mode`.

@@ -47,7 +47,7 @@ public struct StatusReporter: Sendable {
                 warnings: Self.warnings(for: account, knownTesting: try await knownTestingExpiry(account), context: context)))
         }
         return StatusReport(
-            accounts: statuses, queue: QueueSummary(try await store.queueCounts()),
+            accounts: statuses, queue: try await store.queueCounts(),
             relayProblems: [CertificateCheck.problem(certificate(), now: now)].compactMap { $0 },
             logins: try await store.credentials().map(LoginStatus.init))
     }
