@@ -24,6 +24,8 @@ public struct RelayConfiguration: Sendable, Equatable {
         public var postgres: PostgresLocation?
         /// `store.relay_name`: this relay among those sharing `postgres` (default: the machine's host name).
         public var relayName: String
+        /// `store.lease_seconds`: a claim's life without a heartbeat.
+        public var leaseSeconds: Int
     }
 
     public struct SMTP: Sendable, Equatable {

@@ -13,17 +13,23 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var relayProblems: [Explanation]
     /// Every SMTP login with its messages today (since 00:00 UTC) and its daily limit.
     public var logins: [LoginStatus]
+    /// The relays sharing a PostgreSQL store (`store.url`), by name; empty on SQLite (one relay).
+    public var relays: [RelayStatus]
 
     enum CodingKeys: String, JSONFormKey {
-        case accounts, queue, logins
+        case accounts, queue, logins, relays
         case relayProblems = "relay_problems"
     }
 
-    public init(accounts: [AccountStatus], queue: QueueCounts, relayProblems: [Explanation] = [], logins: [LoginStatus] = []) {
+    public init(
+        accounts: [AccountStatus], queue: QueueCounts, relayProblems: [Explanation] = [], logins: [LoginStatus] = [],
+        relays: [RelayStatus] = []
+    ) {
         self.accounts = accounts
         self.queue = queue
         self.relayProblems = relayProblems
         self.logins = logins
+        self.relays = relays
     }
 
     public init(from decoder: any Decoder) throws {
@@ -33,6 +39,34 @@ public struct StatusReport: Codable, Sendable, Equatable {
         // Reports of relays older than the key have none.
         relayProblems = try c.decodeIfPresent([Explanation].self, forKey: .relayProblems) ?? []
         logins = try c.decodeIfPresent([LoginStatus].self, forKey: .logins) ?? []
+        relays = try c.decodeIfPresent([RelayStatus].self, forKey: .relays) ?? []
+    }
+}
+
+/// One relay of a fleet sharing a PostgreSQL store: `up` while its heartbeat is fresher than its lease
+/// (`gone` after: another relay takes over the messages it held), and how many messages it is sending.
+public struct RelayStatus: Codable, Sendable, Equatable {
+    public enum State: String, Codable, Sendable { case up, gone }
+
+    public var name: String
+    public var startedAt: Date
+    public var lastSeen: Date
+    public var state: State
+    public var claimed: Int
+
+    enum CodingKeys: String, JSONFormKey {
+        case name, state, claimed
+        case startedAt = "started_at"
+        case lastSeen = "last_seen"
+    }
+
+    /// `goneAfter`: how long without a heartbeat before a relay counts as gone (its lease).
+    public init(_ record: RelayRecord, now: Date, goneAfter: TimeInterval) {
+        name = record.name
+        startedAt = record.startedAt
+        lastSeen = record.lastSeen
+        state = now.timeIntervalSince(record.lastSeen) > goneAfter ? .gone : .up
+        claimed = record.claimed
     }
 }
 
