@@ -49,7 +49,7 @@ extension PostgresRelayStore {
     func state(_ db: Session, _ id: Int64) async throws -> MessageState {
         guard let row = try await db.row("""
             SELECT id, status, account_id, account, EXISTS (SELECT 1 FROM message_chunks c WHERE c.message_id = messages.id) AS has_body
-            FROM messages WHERE id = \(id) FOR UPDATE
+            FROM messages WHERE id = \(id) FOR NO KEY UPDATE
             """)
         else { throw StoreError.unknownMessage(id) }
         return try MessageState(pg: row)
@@ -59,7 +59,7 @@ extension PostgresRelayStore {
     func states(_ db: Session, status: MessageStatus, account: String) async throws -> [MessageState] {
         try await db.rows("""
             SELECT id, status, account_id, account FROM messages WHERE status = \(status.rawValue) AND account = \(account)
-            ORDER BY id FOR UPDATE
+            ORDER BY id FOR NO KEY UPDATE
             """).map(MessageState.init(pg:))
     }
 }
@@ -174,7 +174,7 @@ extension PostgresRelayStore {
     /// was taken over from this relay: another relay holds it now, or held it and already finished it.
     func heldState(_ db: Session, _ id: Int64, doing what: String) async throws -> MessageState? {
         guard let row = try await db.row("""
-            SELECT id, status, account_id, account, lease_owner, taken_over_from FROM messages WHERE id = \(id) FOR UPDATE
+            SELECT id, status, account_id, account, lease_owner, taken_over_from FROM messages WHERE id = \(id) FOR NO KEY UPDATE
             """)
         else { throw StoreError.unknownMessage(id) }
         let message = try MessageState(pg: row)
@@ -211,7 +211,7 @@ extension PostgresRelayStore {
                   AND ((status = 'queued' AND coalesce(next_attempt_at, 0) <= \(now)) OR (status = 'sending' AND lease_until < \(now)))
                 ORDER BY next_attempt_at NULLS FIRST, id
                 LIMIT \(max(limit * 4, 64))
-                FOR UPDATE SKIP LOCKED
+                FOR NO KEY UPDATE SKIP LOCKED
                 """)
             let candidates = try rows.map { (state: try MessageState(pg: $0), owner: try $0.get("lease_owner", as: String?.self)) }
             let picked = pickClaims(candidates.map { ClaimCandidate(id: $0.state.id, account: $0.state.account) },
@@ -269,7 +269,7 @@ extension PostgresRelayStore {
         return try await write { db in
             let messages = try await db.rows("""
                 SELECT id, status, account_id, account FROM messages WHERE status = 'sending' AND lease_owner = \(relayName)
-                ORDER BY id FOR UPDATE
+                ORDER BY id FOR NO KEY UPDATE
                 """).map(MessageState.init(pg:))
             for message in messages {
                 try await apply(db, message, .interrupted, now: now)
@@ -295,7 +295,7 @@ extension PostgresRelayStore {
             let messages = try await db.rows("""
                 SELECT id, account_id, account, status FROM messages
                 WHERE status IN ('held', 'failed') AND EXISTS (SELECT 1 FROM message_chunks c WHERE c.message_id = messages.id)
-                ORDER BY id FOR UPDATE
+                ORDER BY id FOR NO KEY UPDATE
                 """).map(MessageState.init(pg:))
             for message in messages {
                 try await apply(db, message, .retried, now: now)
