@@ -9,9 +9,8 @@ extension PostgresRelayStore {
     @discardableResult
     public func updateAccount(_ update: AccountUpdate) async throws -> Int {
         let name = update.name
-        let sealed = try update.secret.map { try secretBox().seal($0, context: secretContext(name)) }
-        let addresses = try update.fromAddresses.map(normalizedAddresses)
-        let consented = update.consentedAt.map(Millis.from)
+        let prepared = try update.prepared(secrets)
+        let (sealed, addresses, consented) = (prepared.sealedSecret, prepared.fromAddresses, prepared.consentedAt)
         let now = nowMillis
         return try await write { db in
             guard let id: Int64 = try await db.value("SELECT id FROM accounts WHERE name = \(name) FOR UPDATE") else {
@@ -63,7 +62,7 @@ extension PostgresRelayStore {
     }
 
     public func recordReauthorization(name: String, secret: Data, consentedAt: Date, address: String?) async throws -> Reauthorization {
-        let sealed = try secretBox().seal(secret, context: secretContext(name))
+        let sealed = try secrets.seal(secret, account: name)
         let consented = Millis.from(consentedAt)
         let now = nowMillis
         let newAddress = address.map { $0.trimmingCharacters(in: .whitespaces) }

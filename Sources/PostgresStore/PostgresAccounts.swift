@@ -11,7 +11,7 @@ extension PostgresRelayStore: AccountStore {
     ) async throws -> Account {
         guard Validation.isValidAccountName(name) else { throw StoreError.invalidAccountName(name) }
         let addresses = try normalizedAddresses(fromAddresses)
-        let sealed = try secret.map { try secretBox().seal($0, context: secretContext(name)) }
+        let sealed = try secret.map { try secrets.seal($0, account: name) }
         let stored: Int64? = sealed == nil ? nil : nowMillis
         let now = nowMillis
         return try await write { db in
@@ -96,13 +96,11 @@ extension PostgresRelayStore: AccountStore {
         guard let found = sealed else { throw StoreError.unknownAccount(name) }
         guard let data = found else { return nil }
         do {
-            return try secretBox().open(data, context: secretContext(name))
-        } catch let error as StoreError {
-            throw error
-        } catch {
+            return try secrets.open(data, account: name)
+        } catch StoreError.secretUndecryptable(let what) {
             logger.error("a stored secret does not open with this relay's key file: every relay must read the same one",
                          metadata: ["account": "\(name)", "secret_key_file": "\(secretKeyFile)"])
-            throw StoreError.secretUndecryptable("account \(name)")
+            throw StoreError.secretUndecryptable(what)
         }
     }
 

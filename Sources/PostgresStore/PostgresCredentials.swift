@@ -46,28 +46,25 @@ extension PostgresRelayStore: CredentialStore {
                         dailyLimit: try row.get("daily_limit")))
             }
             : nil
-        let now = clock()
-        let verdict = await logins.check(username: username, password: password, stored: stored, now: now)
-        guard case .valid(let rehashed) = verdict, let stored else { return verdict == .busy ? .busy : .invalid }
-        if let rehashed {
-            do {
-                // Only while the row still holds the old hash: a concurrent change wins.
-                try await write { db in
-                    try await db.run("""
-                        UPDATE credentials SET password_hash = \(rehashed) WHERE username = \(username) AND password_hash = \(stored.hash)
-                        """)
+        return try await logins.check(
+            username: username, password: password, stored: stored, now: clock(),
+            rehash: { new, old in
+                do {
+                    // Only while the row still holds the old hash: a concurrent change wins.
+                    try await write { db -> Void in
+                        try await db.run("""
+                            UPDATE credentials SET password_hash = \(new) WHERE username = \(username) AND password_hash = \(old)
+                            """)
+                    }
+                } catch {
+                    logger.warning("password rehash not written", metadata: ["smtp.user": "\(username)", "error": "\(error)"])
                 }
-            } catch {
-                logger.warning("password rehash not written", metadata: ["smtp.user": "\(username)", "error": "\(error)"])
-            }
-        }
-        let nowMillis = Millis.from(now)
-        if LoginChecker.needsTouch(lastUsedAt: stored.lastUsedAt, now: nowMillis) {
-            try await write { db in
-                try await db.run("UPDATE credentials SET last_used_at = \(nowMillis) WHERE username = \(username)")
-            }
-        }
-        return .valid(stored.credential)
+            },
+            touch: { now in
+                try await write { db -> Void in
+                    try await db.run("UPDATE credentials SET last_used_at = \(now) WHERE username = \(username)")
+                }
+            })
     }
 
     public func credentials() async throws -> [Credential] {
@@ -85,7 +82,7 @@ extension PostgresRelayStore: CredentialStore {
                 SELECT c.username, a.name, c.created_at, c.last_used_at, c.daily_limit,
                     (SELECT count(*) FROM messages m WHERE m.credential_username = c.username AND m.created_at >= \(since)) AS sent_today
                 FROM credentials c JOIN accounts a ON a.id = c.account_id
-                WHERE \(username) IS NULL OR c.username = \(username)
+                WHERE \(username)::text IS NULL OR c.username = \(username)
                 ORDER BY c.username
                 """).map { row in
                 Credential(
@@ -100,11 +97,7 @@ extension PostgresRelayStore: CredentialStore {
         if let limit, limit < 0 { throw StoreError.invalidDailyLimit(limit) }
         let now = nowMillis
         try await write { db in
-            guard let row = try await db.row("""
-                SELECT c.id, a.id AS account_id, a.name FROM credentials c JOIN accounts a ON a.id = c.account_id
-                WHERE c.username = \(username) FOR UPDATE OF c
-                """)
-            else { throw StoreError.unknownCredential(username) }
+            let row = try await lockedCredential(db, username)
             try await db.run("UPDATE credentials SET daily_limit = \(limit) WHERE id = \(try row.get("id", as: Int64.self))")
             try await db.insertEvent(at: now, kind: .credentialUpdated, detail: EventWords.dailyLimit(username: username, limit: limit),
                                      accountID: try row.get("account_id"), account: try row.get("name"))
@@ -126,14 +119,20 @@ extension PostgresRelayStore: CredentialStore {
     public func removeCredential(username: String) async throws {
         let now = nowMillis
         try await write { db in
-            guard let row = try await db.row("""
-                SELECT c.id, a.id AS account_id, a.name FROM credentials c JOIN accounts a ON a.id = c.account_id
-                WHERE c.username = \(username) FOR UPDATE OF c
-                """)
-            else { throw StoreError.unknownCredential(username) }
+            let row = try await lockedCredential(db, username)
             try await db.run("DELETE FROM credentials WHERE id = \(try row.get("id", as: Int64.self))")
             try await db.insertEvent(at: now, kind: .credentialRemoved, detail: "SMTP username \(username)",
                                      accountID: try row.get("account_id"), account: try row.get("name"))
         }
+    }
+
+    /// The login's id and account, its row locked; `unknownCredential` when there is none.
+    private func lockedCredential(_ db: Session, _ username: String) async throws -> PostgresRandomAccessRow {
+        guard let row = try await db.row("""
+            SELECT c.id, a.id AS account_id, a.name FROM credentials c JOIN accounts a ON a.id = c.account_id
+            WHERE c.username = \(username) FOR UPDATE OF c
+            """)
+        else { throw StoreError.unknownCredential(username) }
+        return row
     }
 }

@@ -55,7 +55,7 @@ public final class PostgresRelayStore: Sendable {
     let logger: Logger
     /// When this store (this relay process) started: `relays.started_at`.
     let startedAt: Int64
-    private let secretBoxCache = Locked<SecretBox?>(nil)
+    let secrets: AccountSecrets
 
     /// The database must be migrated (`PostgresMigrator.migrate`) before the store is used.
     public init(settings: PostgresSettings, options: Options) {
@@ -71,6 +71,7 @@ public final class PostgresRelayStore: Sendable {
         self.clock = options.clock
         self.logger = options.logger
         self.startedAt = Millis.from(options.clock())
+        self.secrets = AccountSecrets(keyFile: options.secretKeyFile)
     }
 
     /// Drives the connection pool until the task is cancelled.
@@ -81,20 +82,11 @@ public final class PostgresRelayStore: Sendable {
     var nowMillis: Int64 { Millis.from(clock()) }
     var leaseMillis: Int64 { lease.milliseconds }
 
-    /// The SecretBox of the shared key file, created on first use as RelayStore does.
-    func secretBox() throws -> SecretBox {
-        try secretBoxCache.withLock { cached in
-            if let cached { return cached }
-            let box = try SecretBox.loadOrCreate(keyFile: secretKeyFile)
-            cached = box
-            return box
-        }
-    }
-
     // MARK: Running statements
 
     /// One transaction: committed when `body` returns, rolled back when it throws. StoreError comes out
     /// as it was thrown; database errors become PostgresStoreError, which says why.
+    @discardableResult
     func write<T: Sendable>(_ body: (Session) async throws -> T) async throws -> T {
         do {
             return try await client.withTransaction(logger: logger) { connection in

@@ -8,9 +8,8 @@ extension RelayStore {
     @discardableResult
     public func updateAccount(_ update: AccountUpdate) async throws -> Int {
         let name = update.name
-        let sealed = try update.secret.map { try secretBox().seal($0, context: secretContext(name)) }
-        let addresses = try update.fromAddresses.map(normalizedAddresses)
-        let consented = update.consentedAt.map(Millis.from)
+        let prepared = try update.prepared(secrets)
+        let (sealed, addresses, consented) = (prepared.sealedSecret, prepared.fromAddresses, prepared.consentedAt)
         let now = nowMillis
         return try await pool.write { db in
             guard let id = try Int64.fetchOne(db, cached: "SELECT id FROM accounts WHERE name = ?", arguments: [name]) else {

@@ -13,7 +13,7 @@ extension RelayStore {
     ) async throws -> Account {
         guard Validation.isValidAccountName(name) else { throw StoreError.invalidAccountName(name) }
         let addresses = try normalizedAddresses(fromAddresses)
-        let sealed = try secret.map { try secretBox().seal($0, context: secretContext(name)) }
+        let sealed = try secret.map { try secrets.seal($0, account: name) }
         let now = nowMillis
         return try await pool.write { db in
             if try Bool.fetchOne(db, cached: "SELECT 1 FROM accounts WHERE name = ?", arguments: [name]) == true {
@@ -103,13 +103,7 @@ extension RelayStore {
         }
         guard let found = sealed else { throw StoreError.unknownAccount(name) }
         guard let data = found else { return nil }
-        do {
-            return try secretBox().open(data, context: secretContext(name))
-        } catch let error as StoreError {
-            throw error
-        } catch {
-            throw StoreError.secretUndecryptable("account \(name)")
-        }
+        return try secrets.open(data, account: name)
     }
 
     /// What Google said about the account's newest access token: when it expires and, when the token

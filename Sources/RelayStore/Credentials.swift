@@ -45,17 +45,14 @@ extension RelayStore {
                         dailyLimit: row["daily_limit"]))
             }
             : nil
-        let now = clock()
-        let verdict = await logins.check(username: username, password: password, stored: stored, now: now)
-        guard case .valid(let rehashed) = verdict, let stored else { return verdict == .busy ? .busy : .invalid }
-        if let rehashed { await rehash(username: username, new: rehashed, old: stored.hash) }
-        let nowMillis = Millis.from(now)
-        if LoginChecker.needsTouch(lastUsedAt: stored.lastUsedAt, now: nowMillis) {
-            try await pool.write { db in
-                try db.execute(cached: "UPDATE credentials SET last_used_at = ? WHERE username = ?", arguments: [nowMillis, username])
-            }
-        }
-        return .valid(stored.credential)
+        return try await logins.check(
+            username: username, password: password, stored: stored, now: clock(),
+            rehash: { new, old in await rehash(username: username, new: new, old: old) },
+            touch: { now in
+                try await pool.write { db in
+                    try db.execute(cached: "UPDATE credentials SET last_used_at = ? WHERE username = ?", arguments: [now, username])
+                }
+            })
     }
 
     /// Writes a login's password hashed with today's parameters (only if the row still holds the old

@@ -10,7 +10,7 @@ extension RelayStore {
     public func recordReauthorization(
         name: String, secret: Data, consentedAt: Date, address: String?
     ) async throws -> Reauthorization {
-        let sealed = try secretBox().seal(secret, context: secretContext(name))
+        let sealed = try secrets.seal(secret, account: name)
         let consented = Millis.from(consentedAt)
         let now = nowMillis
         let newAddress = address.map { $0.trimmingCharacters(in: .whitespaces) }

@@ -56,7 +56,7 @@ public final class RelayStore: Sendable {
     let logins: LoginChecker
     let clock: @Sendable () -> Date
     let logger: Logger
-    private let secretBoxCache = LockedValue<SecretBox?>(nil)
+    let secrets: AccountSecrets
     let attemptWriter: BatchedWriter<AttemptReport, AttemptEffects>
 
     private init(
@@ -73,6 +73,7 @@ public final class RelayStore: Sendable {
                                    onSlowCheck: { slowChecks.withLock { $0 += 1 } })
         self.clock = options.clock
         self.logger = options.logger
+        self.secrets = AccountSecrets(keyFile: secretKeyFile)
         let clock = options.clock
         self.attemptWriter = BatchedWriter(pool: pool) { db, report in
             try RelayStore.applyAttempt(db, report, now: Millis.from(clock()))
@@ -126,17 +127,6 @@ public final class RelayStore: Sendable {
     /// Closes the database connections. Later calls fail.
     public func close() throws {
         try pool.close()
-    }
-
-    /// The SecretBox, created with a new key file on first use (so read-only commands like `log`
-    /// never create a key).
-    func secretBox() throws -> SecretBox {
-        try secretBoxCache.withLock { cached in
-            if let cached { return cached }
-            let box = try SecretBox.loadOrCreate(keyFile: secretKeyFile)
-            cached = box
-            return box
-        }
     }
 
     public static func generatePassword() -> String {

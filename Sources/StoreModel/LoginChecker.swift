@@ -53,6 +53,22 @@ package final class LoginChecker: Sendable {
         return try await kdf.run { Result { try hasher.hash(password, generated: generated) } }.get()
     }
 
+    /// The whole check of an SMTP AUTH: the verdict, then what it asks the store to write, through the
+    /// store's own statements: `rehash(new, old)` replaces a hash made with old parameters (only while
+    /// the row still holds `old`; a failure is logged by the store and the old hash keeps working) and
+    /// `touch(now)` refreshes `last_used_at`, at most once a minute (a CMS may log in for every message).
+    package func check(
+        username: String, password: String, stored: StoredLogin?, now: Date,
+        rehash: (_ new: String, _ old: String) async -> Void, touch: (_ now: Int64) async throws -> Void
+    ) async throws -> CredentialCheck {
+        let verdict = await check(username: username, password: password, stored: stored, now: now)
+        guard case .valid(let rehashed) = verdict, let stored else { return verdict == .busy ? .busy : .invalid }
+        if let rehashed { await rehash(rehashed, stored.hash) }
+        let nowMillis = Millis.from(now)
+        if Self.needsTouch(lastUsedAt: stored.lastUsedAt, now: nowMillis) { try await touch(nowMillis) }
+        return .valid(stored.credential)
+    }
+
     /// Checks `password` against `stored` (nil: no such login, checked against nothing at the same cost).
     package func check(username: String, password: String, stored: StoredLogin?, now: Date) async -> Verdict {
         let hasher = self.hasher
@@ -82,7 +98,7 @@ package final class LoginChecker: Sendable {
     }
 
     /// A CMS may log in once per message: `last_used_at` is refreshed at most once a minute, not per AUTH.
-    package static func needsTouch(lastUsedAt: Int64?, now: Int64) -> Bool {
+    static func needsTouch(lastUsedAt: Int64?, now: Int64) -> Bool {
         (lastUsedAt ?? 0) < now - 60_000
     }
 }

@@ -223,3 +223,56 @@ extension AccountMessageCounts {
         }
     }
 }
+
+// MARK: - Account secrets
+
+/// Seals and opens account secrets with the key file's SecretBox, loaded (or created, 0600) on first use,
+/// so read-only commands never create a key. Every store seals the same way: one key file opens the
+/// secrets of every relay that shares a store.
+package final class AccountSecrets: @unchecked Sendable {
+    package let keyFile: String
+    private let lock = NSLock()
+    private var cached: SecretBox?
+
+    package init(keyFile: String) {
+        self.keyFile = keyFile
+    }
+
+    package func box() throws -> SecretBox {
+        try lock.withLock {
+            if let cached { return cached }
+            let box = try SecretBox.loadOrCreate(keyFile: keyFile)
+            cached = box
+            return box
+        }
+    }
+
+    package func seal(_ secret: Data, account: String) throws -> Data {
+        try box().seal(secret, context: secretContext(account))
+    }
+
+    /// The opened secret; `secretUndecryptable` when this key (or another account's row) cannot open it.
+    package func open(_ sealed: Data, account: String) throws -> Data {
+        do {
+            return try box().open(sealed, context: secretContext(account))
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError.secretUndecryptable("account \(account)")
+        }
+    }
+}
+
+extension AccountUpdate {
+    /// What the update writes, checked and sealed before its transaction starts.
+    package struct Prepared: Sendable {
+        package var sealedSecret: Data?
+        package var fromAddresses: [String]?
+        package var consentedAt: Int64?
+    }
+
+    package func prepared(_ secrets: AccountSecrets) throws -> Prepared {
+        Prepared(sealedSecret: try secret.map { try secrets.seal($0, account: name) },
+                 fromAddresses: try fromAddresses.map(normalizedAddresses), consentedAt: consentedAt.map(Millis.from))
+    }
+}
