@@ -141,7 +141,7 @@ import Testing
             _ = try await store.claimAll()
             try await store.finish(id, .held(problemCode: .grantRevoked))
             _ = try await store.updateAccount(AccountUpdate(name: "main", afterwards: .readyToSend))
-            try await store.recordGrantCheck(name: "main", at: Date(), .cannotSend(
+            try await store.recordGrantCheck(name: "main", at: store.now, .cannotSend(
                 state: .needsReauth, problemCode: .grantRevoked, detail: nil, holdQueued: true))
             try await store.retry(id: id)
             try await store.discard(id: id)
@@ -322,7 +322,7 @@ import Testing
     }
 
     private func attempt(_ id: Int64) -> NewAttempt {
-        NewAttempt(messageID: id, startedAt: Date(), finishedAt: Date(), endpoint: "e", httpStatus: 200,
+        NewAttempt(messageID: id, startedAt: TestClock().now, finishedAt: TestClock().now, endpoint: "e", httpStatus: 200,
                    responseBody: "{}", problemCode: nil, nextDelaySeconds: nil)
     }
 }
