@@ -12,8 +12,8 @@ import PackageDescription
 //                 StoreError, password hashing, the verified-login cache, the secret box.
 //   RelayStore    the SQLite (GRDB) implementation of the store API: spool files, accounts, SMTP credentials,
 //                 send log, the message lifecycle's writes. Re-exports StoreModel.
-//   PostgresStore the PostgreSQL implementation for relays that share one database: connection, migrations,
-//                 chunked bodies, leases.
+//   PostgresStore the PostgreSQL implementation of the store API for relays that share one database
+//                 (PostgresRelayStore): connection, migrations, chunked bodies, claims with leases, heartbeats.
 //   RelayBackup   backup and restore of the data directory: manifest, checksums, private file modes.
 //   SMTPServer    SwiftNIO glue: sockets, TLS, timeouts, limits; drives SMTPProtocol, talks to a SubmissionBackend.
 //   Submission    intake: the SubmissionBackend of the store (logins, spool + header capture, held/queued/sending, commit).

@@ -14,10 +14,18 @@ extension PostgresRelayStore: MessageStore {
                 "SELECT data FROM message_chunks WHERE message_id = \(id) ORDER BY seq", logger: db.logger)
             var body: [UInt8]?
             for try await (chunk) in rows.decode(ByteBuffer.self) {
-                body = (body ?? []) + chunk.readableBytesView
+                if body == nil { body = [] }
+                body!.append(contentsOf: chunk.readableBytesView)
             }
             return body
         }
+    }
+
+    /// The body one chunk per element, read from the database only as the consumer asks for it (at
+    /// most a chunk in memory; a missing chunk or a size that disagrees with the row is an error): for a
+    /// sender that streams, where `inlineBody` holds the whole message.
+    public func messageBody(_ id: Int64) -> PostgresQueue.MessageBody {
+        PostgresQueue.MessageBody(client: client, messageID: id, logger: logger)
     }
 
     public func message(id: Int64) async throws -> MessageRecord? {

@@ -124,6 +124,9 @@ import Testing
             let body = try #require(try await store.inlineBody(messageID: record.id))
             #expect(body.count == size)
             #expect(body == bytes)
+            var streamed: [UInt8] = []
+            for try await chunk in store.messageBody(record.id) { streamed += chunk.readableBytesView }
+            #expect(streamed == bytes, "the streaming reader agrees with the row's size")
 
             // purge deletes the chunks with their message.
             _ = try await store.claimDue(limit: 1, capacities: ["main": 1])
