@@ -290,16 +290,16 @@ import Testing
         try await withStore(kind) { store in
             try await store.addAccount(name: "main", kind: .oauthUser, fromAddresses: ["alias@example.com"], secret: Data("old".utf8))
             let kept = try await store.recordReauthorization(
-                name: "main", secret: Data("new".utf8), consentedAt: Date(), address: "owner@example.com")
+                name: "main", secret: Data("new".utf8), consentedAt: store.now, address: "owner@example.com")
             #expect(!kept.addressAdded)
             let account = try #require(await store.account(named: "main"))
             #expect(account.fromAddresses == ["alias@example.com"])
 
             await #expect(throws: StoreError.invalidAddress("not an address")) {
-                try await store.recordReauthorization(name: "main", secret: Data("bad".utf8), consentedAt: Date(), address: "not an address")
+                try await store.recordReauthorization(name: "main", secret: Data("bad".utf8), consentedAt: store.now, address: "not an address")
             }
             await #expect(throws: StoreError.unknownAccount("nobody")) {
-                try await store.recordReauthorization(name: "nobody", secret: Data("x".utf8), consentedAt: Date(), address: nil)
+                try await store.recordReauthorization(name: "nobody", secret: Data("x".utf8), consentedAt: store.now, address: nil)
             }
             let secret = try await store.accountSecret(named: "main")
             #expect(secret == Data("new".utf8), "a refused call stores nothing")
