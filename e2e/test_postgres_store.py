@@ -237,3 +237,75 @@ def test_two_relays_share_the_load_and_one_killed_loses_nothing(make_relay, fake
     assert 'relay_fleet_up{relay="relay-a"} 0' in b.web_get("/metrics")
     assert "relay-a: gone" in b.cli_ok("status", env=env).stdout
     b.stop()
+
+
+@pytest.fixture
+def own_cluster():
+    """A cluster of this test's own, which it may take down and bring back (scripts/postgres.sh down|up)."""
+    directory = subprocess.run([str(SCRIPT), "start"], check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    try:
+        yield directory, subprocess.run([str(SCRIPT), "url", directory], check=True, capture_output=True, text=True).stdout.strip()
+    finally:
+        subprocess.run([str(SCRIPT), "stop", directory], check=False)
+
+
+def try_submit(relay, subject: str) -> tuple[int, str]:
+    """(code, text) of the first refusal (AUTH or DATA), or of the DATA reply."""
+    try:
+        with smtplib.SMTP(HOST, relay.port, timeout=60) as client:
+            try:
+                client.login(USERNAME, PASSWORD)
+            except smtplib.SMTPAuthenticationError as error:
+                return error.smtp_code, error.smtp_error.decode()
+            code, text = client.mail("wordpress@shop.example")
+            if code != 250:
+                return code, text.decode()
+            client.rcpt("alice@example.com")
+            code, text = client.data(f"From: {ACCOUNT_FROM}\r\nTo: alice@example.com\r\nSubject: {subject}\r\n\r\nbody\r\n".encode())
+            return code, text.decode()
+    except smtplib.SMTPResponseException as error:
+        return error.smtp_code, error.smtp_error.decode()
+
+
+def test_the_database_going_away_means_try_again_later_and_nothing_acknowledged_is_lost(make_relay, own_cluster):
+    directory, url = own_cluster
+    parts = urlsplit(url)
+    bare = urlunsplit(parts._replace(netloc=f"{parts.username}@{parts.hostname}:{parts.port}"))
+    env = {"GMAIL_RELAY_STORE_PASSWORD": parts.password}
+    relay = make_relay(config={"store.url": bare, "store.relay_name": "relay-one", "store.lease_seconds": 6,
+                               "delivery.mode": "queue"}, start=False, setup=False)
+    relay.cli_ok("account", "add", ACCOUNT, "--sandbox", "--from", ACCOUNT_FROM, env=env)
+    relay.cli_ok("credential", "add", USERNAME, "--account", ACCOUNT, "--password-stdin", input=PASSWORD + "\n", env=env)
+    relay.start(env=env)
+    acknowledged = []
+    for n in range(5):
+        code, text = try_submit(relay, f"before {n}")
+        assert code == 250, text
+        acknowledged.append(f"before {n}")
+
+    subprocess.run([str(SCRIPT), "down", directory], check=True)
+    refusals = []
+    for n in range(3):
+        started = time.monotonic()
+        code, text = try_submit(relay, f"while down {n}")
+        refusals.append((code, text, time.monotonic() - started))
+    for code, text, seconds in refusals:
+        # Try again later: 451 at DATA, or 454 at AUTH (the login cannot be checked); never a 5xx, never a 250.
+        assert code in (451, 454), refusals
+        assert seconds < 45, refusals
+    assert any("store is unavailable" in text or "Temporary" in text for _, text, _ in refusals), refusals
+    import urllib.error
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        relay.web_get("/api/status", timeout=60)
+    assert refused.value.code == 503
+    assert "message store is unavailable" in json.loads(refused.value.read())["error"]
+    assert relay.proc.poll() is None, "the relay must keep running while the database is away"
+
+    subprocess.run([str(SCRIPT), "up", directory], check=True)
+    code, text = wait_until(lambda: (lambda r: r if r[0] == 250 else None)(try_submit(relay, "after")), 60,
+                            "a 250 after the database came back")
+    acknowledged.append("after")
+    wait_until(lambda: psql(url, "SELECT count(*) FROM messages WHERE status = 'sent'") == str(len(acknowledged)),
+               60, "every acknowledged message sent")
+    assert sorted(psql(url, "SELECT string_agg(subject, ',') FROM messages").split(",")) == sorted(acknowledged)
+    relay.stop()

@@ -56,9 +56,14 @@ public struct RelayStorage: Sendable {
     static func postgres(_ configuration: RelayConfiguration, location: PostgresLocation, logger: Logger) async throws -> RelayStorage {
         let settings = PostgresSettings(location: location, relayName: configuration.store.relayName)
         _ = try await PostgresMigrator.migrate(settings, logger: logger)
+        // postgres-nio says every failed connection attempt at info (one a second while the database is
+        // away); the relay says the outage itself (heartbeat, SMTP, page), so the pool speaks from warning
+        // on unless the operator asked for debug.
+        var storeLogger = logger
+        if storeLogger.logLevel > .debug { storeLogger.logLevel = max(storeLogger.logLevel, .warning) }
         let store = PostgresRelayStore(settings: settings, options: .init(
             secretKeyFile: configuration.secretKeyFile ?? configuration.dataDirectory + "/secret.key",
-            lease: .seconds(configuration.store.leaseSeconds), logger: logger))
+            lease: .seconds(configuration.store.leaseSeconds), logger: storeLogger))
         // The pool runs from here on, so that the recovery below can query; the service stops it last.
         let pool = Task { await store.run() }
         let spool = try RelayStore.privateSpool(in: configuration.dataDirectory)

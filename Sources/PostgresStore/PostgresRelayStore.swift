@@ -26,6 +26,10 @@ public final class PostgresRelayStore: Sendable {
         /// missed beat does not hand a message in flight to another relay.
         public var lease: Duration
         public var maximumConnections: Int
+        /// The longest one store operation may wait (for a connection, a lock, the commit). postgres-nio
+        /// waits for a connection as long as it takes; a database that is gone must instead give SMTP a
+        /// 451 and the page a 503 in bounded time.
+        public var operationTimeout: Duration = .seconds(15)
         public var clock: @Sendable () -> Date
         public var logger: Logger
 
@@ -47,6 +51,7 @@ public final class PostgresRelayStore: Sendable {
     public let relayName: String
     public let secretKeyFile: String
     public let lease: Duration
+    let operationTimeout: Duration
     let client: PostgresClient
     let logins: LoginChecker
     /// Password checks that ran the slow KDF (the cache and fast hashes skip it), as RelayStore counts them.
@@ -62,6 +67,7 @@ public final class PostgresRelayStore: Sendable {
         self.relayName = settings.relayName
         self.secretKeyFile = options.secretKeyFile
         self.lease = options.lease
+        self.operationTimeout = options.operationTimeout
         self.client = PostgresClient(
             configuration: settings.clientConfiguration(maximumConnections: options.maximumConnections),
             backgroundLogger: options.logger)
@@ -93,6 +99,10 @@ public final class PostgresRelayStore: Sendable {
     /// step reads what it needs inside its transaction, so running it again is safe.
     @discardableResult
     func write<T: Sendable>(_ body: (Session) async throws -> T) async throws -> T {
+        try await bounded { try await self.writeUnbounded(body) }
+    }
+
+    private func writeUnbounded<T: Sendable>(_ body: (Session) async throws -> T) async throws -> T {
         var attempt = 0
         while true {
             do {
@@ -109,12 +119,39 @@ public final class PostgresRelayStore: Sendable {
 
     /// Statements on one pooled connection, each in its own implicit transaction (reads).
     func read<T: Sendable>(_ body: (Session) async throws -> T) async throws -> T {
+        try await bounded { try await self.readUnbounded(body) }
+    }
+
+    private func readUnbounded<T: Sendable>(_ body: (Session) async throws -> T) async throws -> T {
         do {
             return try await client.withConnection { connection in
                 try await body(Session(connection: connection, logger: logger))
             }
         } catch {
             throw Self.translate(error)
+        }
+    }
+
+    /// Runs `operation` for at most `operationTimeout`; past it the operation is cancelled (a connection
+    /// lease that waits honours cancellation) and `noAnswer` thrown. The group returns only after the
+    /// operation has ended, so it never outlives this call.
+    private func bounded<T: Sendable>(_ operation: () async throws -> T) async throws -> T {
+        let timeout = operationTimeout
+        return try await withoutActuallyEscaping(operation) { operation in
+            let box = UncheckedSendableOperation(operation)
+            return try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask { try await box.run() }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                while let result = try await group.next() {
+                    if let value = result { return value }
+                    throw PostgresStoreError.noAnswer(seconds: Int(timeout.components.seconds))
+                }
+                throw CancellationError()
+            }
         }
     }
 
@@ -299,4 +336,12 @@ extension MessageState {
             accountID: try row.get("account_id"), account: try row.get("account"),
             hasBody: row.contains("has_body") ? try row.get("has_body", as: Bool.self) : true)
     }
+}
+
+/// A non-Sendable operation handed to one child task of a group that its caller awaits to the end
+/// (`bounded`): it never runs concurrently with the caller's use of it, nor after the call returns.
+private struct UncheckedSendableOperation<T>: @unchecked Sendable {
+    let operation: () async throws -> T
+    init(_ operation: @escaping () async throws -> T) { self.operation = operation }
+    func run() async throws -> T? { try await operation() }
 }

@@ -89,6 +89,9 @@ public final class SubmissionIntake: SubmissionBackend {
         SMTPReply(452, "4.5.3", "Daily limit reached: login \(username) may send \(limit) message\(limit == 1 ? "" : "s") a day and has sent \(usage.count) today; the limit resets at 00:00 UTC (\(ISO8601.string(usage.resetsAt)))")
     }
 
+    /// The reply while the store cannot commit (a shared database that went away): try again later.
+    static let storeUnavailable = SMTPReply(451, "4.3.0", "Temporary local problem: the relay's message store is unavailable, try again later")
+
     public func openSpool() throws -> IntakeSpool {
         IntakeSpool(spool.receive())
     }
@@ -248,6 +251,10 @@ public final class SubmissionIntake: SubmissionBackend {
                 "message.id": "\(record.id)", "account": "\(account.name)", "message.size": "\(body.size)", "status": "\(status.rawValue)",
             ])
             return .next(record)
+        } catch let error as any StoreUnavailableError {
+            logger.error("message commit failed: the store is unavailable", metadata: ["error": "\(error)"])
+            body.discard()
+            return .stop(Self.storeUnavailable)
         } catch {
             logger.error("message commit failed", metadata: ["error": "\(error)"])
             body.discard()
