@@ -25,6 +25,9 @@ public struct RelayStorage: Sendable {
     let description: String
     /// The relays sharing the store, for the status page; nil when the store is this relay's own.
     let relays: (@Sendable () async throws -> [RelayRecord])?
+    /// Where the relays sharing the store share access tokens (one refresh per account for the fleet);
+    /// nil for SQLite, whose one relay shares a refresh in memory.
+    var sharedTokens: (any SharedAccessTokens)? = nil
 
     /// The SQLite store in the data directory.
     public static func sqlite(_ store: RelayStore) -> RelayStorage {
@@ -71,7 +74,7 @@ public struct RelayStorage: Sendable {
                 try await store.heartbeat()
             },
             description: "PostgreSQL \(location) as relay \(settings.relayName)",
-            relays: { try await store.relays() })
+            relays: { try await store.relays() }, sharedTokens: store)
     }
 }
 
