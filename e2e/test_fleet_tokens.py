@@ -23,7 +23,7 @@ def submit(relay, subject: str) -> int:
         client.rcpt("alice@example.com")
         code, text = client.data(f"From: {ADDRESS}\r\nTo: alice@example.com\r\nSubject: {subject}\r\n\r\nbody\r\n".encode())
     assert code == 250, (code, text)
-    match = re.search(rb"queued as (\d+)", text)
+    match = re.search(rb"\(log (\d+)\)", text)  # sync mode: "sent as GMAIL-ID (log N)"
     assert match, text
     return int(match.group(1))
 
