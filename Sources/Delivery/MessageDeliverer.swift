@@ -54,8 +54,13 @@ public struct MessageDeliverer: Sendable {
             // The store itself failed (disk, database): leave the message for the next round.
             logger.error("delivery bookkeeping failed", metadata: ["message.id": "\(message.id)", "error": "\(error)"])
             let next = clock().addingTimeInterval(policy.backoff(failures: message.attempts + 1, random: random()))
-            try? await store.markStatus(id: message.id, status: .queued, problemCode: message.problem, nextAttemptAt: next,
-                                        detail: "store error, will retry: \(error)")
+            do {
+                try await store.markStatus(id: message.id, status: .queued, problemCode: message.problem, nextAttemptAt: next,
+                                           detail: "store error, will retry: \(error)")
+            } catch {
+                // It stays `sending` in the database and is sent again after the next start (at-least-once).
+                logger.error("could not queue the message again", metadata: ["message.id": "\(message.id)", "error": "\(error)"])
+            }
             return .queued(problem: message.problem, nextAttempt: next, pauseAccount: false)
         }
     }

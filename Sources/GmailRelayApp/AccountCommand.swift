@@ -161,13 +161,6 @@ struct AccountSummary: Codable {
     let state: String
     let fallback: String?
 
-    // Explicit null when there is no fallback: every key is always present.
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(name, forKey: .name)
-        try c.encode(kind, forKey: .kind)
-        try c.encode(addresses, forKey: .addresses)
-        try c.encode(state, forKey: .state)
-        try c.encode(fallback, forKey: .fallback)
-    }
+    // `fallback` is null when there is none: every key is always present.
+    enum CodingKeys: String, JSONFormKey { case name, kind, addresses, state, fallback }
 }

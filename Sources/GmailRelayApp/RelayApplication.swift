@@ -102,7 +102,7 @@ public struct RelayApplication: Sendable {
         let certificatePath = smtpConfig.tls?.certPath ?? ""
         let reporter = StatusReporter(store: store, subject: Self.serviceAccountSubject(store), certificate: {
             certificate?.notValidAfter.map { ServedCertificate(path: certificatePath, notValidAfter: $0) }
-        })
+        }, fleet: storage.fleet)
         self.reporter = reporter
         // The page needs a token unless web.open: the configured one, or the one kept in the data directory.
         let adminToken = try WebAdminToken.resolve(configuration)
@@ -111,13 +111,27 @@ public struct RelayApplication: Sendable {
         let dispatcher = Self.alertDispatcher(configuration, store: (store, intake), wake: { worker.wake() }, logger: logger)
         self.web = try StatusWebServer(
             reporter: reporter, security: security,
-            metrics: { metrics.prometheusText() + (await StoreGauges.prometheusText(store)) + Self.certificateGauge(certificate) },
+            metrics: {
+                metrics.prometheusText() + (await StoreGauges.prometheusText(store)) + (await Self.fleetGauges(reporter))
+                    + Self.certificateGauge(certificate)
+            },
             logger: logger, alerts: Self.alertControls(configuration, dispatcher))
         let webListening = self.webListening
         self.webService = web.application(listen: configuration.web.listen, onRunning: { _ in
             webListening.withLockedValue { $0 = true }
         })
         self.alerts = dispatcher.map { AccountStateWatcher(reporter: reporter, dispatcher: $0, logger: logger) }
+    }
+
+    /// The relays sharing the store (nothing on SQLite); a store that cannot be read is said as a comment.
+    static func fleetGauges(_ reporter: StatusReporter) async -> String {
+        guard let fleet = reporter.fleet else { return "" }
+        do {
+            let now = Date()
+            return StoreGauges.fleetText(try await fleet.relays().map { RelayStatus($0, now: now, goneAfter: fleet.goneAfter) })
+        } catch {
+            return "# the relays of the shared store could not be read\n"
+        }
     }
 
     /// The served SMTP certificate's end, for the certificate-expiry alert (contrib/prometheus/alerts.yml);

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresStore
 import RelayConfig
+import RelayStatus
 import RelayStore
 import ServiceLifecycle
 import Submission
@@ -24,7 +25,7 @@ public struct RelayStorage: Sendable {
     /// Where the store is, for the start-up log line.
     let description: String
     /// The relays sharing the store, for the status page; nil when the store is this relay's own.
-    let relays: (@Sendable () async throws -> [RelayRecord])?
+    let fleet: StatusReporter.Fleet?
     /// Where the relays sharing the store share access tokens (one refresh per account for the fleet);
     /// nil for SQLite, whose one relay shares a refresh in memory.
     var sharedTokens: (any SharedAccessTokens)? = nil
@@ -49,7 +50,7 @@ public struct RelayStorage: Sendable {
                     logger.warning("could not remove unreferenced spool files", metadata: ["error": "\(error)"])
                 }
             },
-            description: "SQLite \(store.databasePath)", relays: nil)
+            description: "SQLite \(store.databasePath)", fleet: nil)
     }
 
     /// The PostgreSQL store at `store.url`, shared with other relays: migrated (under the migrator's lock)
@@ -59,7 +60,8 @@ public struct RelayStorage: Sendable {
         let settings = PostgresSettings(location: location, relayName: configuration.store.relayName)
         _ = try await PostgresMigrator.migrate(settings, logger: logger)
         let store = PostgresRelayStore(settings: settings, options: .init(
-            secretKeyFile: configuration.secretKeyFile ?? configuration.dataDirectory + "/secret.key", logger: logger))
+            secretKeyFile: configuration.secretKeyFile ?? configuration.dataDirectory + "/secret.key",
+            lease: .seconds(configuration.store.leaseSeconds), logger: logger))
         // The pool runs from here on, so that the recovery below can query; the service stops it last.
         let pool = Task { await store.run() }
         let spool = try RelayStore.privateSpool(in: configuration.dataDirectory)
@@ -74,7 +76,14 @@ public struct RelayStorage: Sendable {
                 try await store.heartbeat()
             },
             description: "PostgreSQL \(location) as relay \(settings.relayName)",
-            relays: { try await store.relays() }, sharedTokens: store)
+            fleet: fleet(of: store), sharedTokens: store)
+    }
+
+    /// The relays sharing a PostgreSQL store; nil for SQLite. A relay is gone once its leases could have
+    /// run out: the others may then take its mail.
+    static func fleet(of store: any RelayStoreAPI) -> StatusReporter.Fleet? {
+        guard let shared = store as? PostgresRelayStore else { return nil }
+        return StatusReporter.Fleet(relays: { try await shared.relays() }, goneAfter: TimeInterval(shared.lease.components.seconds))
     }
 }
 

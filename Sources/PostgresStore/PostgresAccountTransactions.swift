@@ -13,7 +13,7 @@ extension PostgresRelayStore {
         let (sealed, addresses, consented) = (prepared.sealedSecret, prepared.fromAddresses, prepared.consentedAt)
         let now = nowMillis
         return try await write { db in
-            guard let id: Int64 = try await db.value("SELECT id FROM accounts WHERE name = \(name) FOR UPDATE") else {
+            guard let id: Int64 = try await db.value("SELECT id FROM accounts WHERE name = \(name) FOR NO KEY UPDATE") else {
                 throw StoreError.unknownAccount(name)
             }
             if let sealed {
@@ -68,7 +68,7 @@ extension PostgresRelayStore {
         let newAddress = address.map { $0.trimmingCharacters(in: .whitespaces) }
         if let newAddress, !Validation.isValidAddress(newAddress) { throw StoreError.invalidAddress(newAddress) }
         return try await write { db in
-            guard let row = try await db.row("SELECT id, from_addresses FROM accounts WHERE name = \(name) FOR UPDATE") else {
+            guard let row = try await db.row("SELECT id, from_addresses FROM accounts WHERE name = \(name) FOR NO KEY UPDATE") else {
                 throw StoreError.unknownAccount(name)
             }
             let id: Int64 = try row.get("id")
@@ -92,7 +92,7 @@ extension PostgresRelayStore {
     public func setFallback(account name: String, to fallback: String?) async throws -> Int {
         let now = nowMillis
         return try await write { db in
-            guard let id: Int64 = try await db.value("SELECT id FROM accounts WHERE name = \(name) FOR UPDATE") else {
+            guard let id: Int64 = try await db.value("SELECT id FROM accounts WHERE name = \(name) FOR NO KEY UPDATE") else {
                 throw StoreError.unknownAccount(name)
             }
             if let fallback {

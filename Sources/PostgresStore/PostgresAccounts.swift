@@ -62,7 +62,7 @@ extension PostgresRelayStore: AccountStore {
             let credentials: Int = try await db.value("SELECT count(*) FROM credentials WHERE account_id = \(id)") ?? 0
             let stranded = try await db.rows("""
                 SELECT id, status, account_id, account FROM messages WHERE account_id = \(id) AND status IN ('queued', 'held')
-                FOR UPDATE
+                FOR NO KEY UPDATE
                 """).map(MessageState.init(pg:))
             for message in stranded {
                 try await apply(db, message, .accountRemoved, now: now)
@@ -126,7 +126,7 @@ extension PostgresRelayStore {
     ) async throws {
         let code = problemCode?.rawValue
         let detail = detail?.json
-        guard let row = try await db.row("SELECT id, state, problem_code, problem_detail FROM accounts WHERE name = \(name) FOR UPDATE")
+        guard let row = try await db.row("SELECT id, state, problem_code, problem_detail FROM accounts WHERE name = \(name) FOR NO KEY UPDATE")
         else { throw StoreError.unknownAccount(name) }
         let id: Int64 = try row.get("id")
         // Reporting the same state again writes nothing, so the worker may report after every attempt.
@@ -144,7 +144,7 @@ extension PostgresRelayStore {
 
     /// Records a success; returns whether the account had been stopped, which the success now clears.
     func applyAccountSuccess(_ db: Session, name: String, at: Int64) async throws -> Bool {
-        guard let row = try await db.row("SELECT id, state, problem_code FROM accounts WHERE name = \(name) FOR UPDATE")
+        guard let row = try await db.row("SELECT id, state, problem_code FROM accounts WHERE name = \(name) FOR NO KEY UPDATE")
         else { throw StoreError.unknownAccount(name) }
         let id: Int64 = try row.get("id")
         let previous: String = try row.get("state")

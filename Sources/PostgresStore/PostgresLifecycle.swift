@@ -49,7 +49,7 @@ extension PostgresRelayStore {
     func state(_ db: Session, _ id: Int64) async throws -> MessageState {
         guard let row = try await db.row("""
             SELECT id, status, account_id, account, EXISTS (SELECT 1 FROM message_chunks c WHERE c.message_id = messages.id) AS has_body
-            FROM messages WHERE id = \(id) FOR UPDATE
+            FROM messages WHERE id = \(id) FOR NO KEY UPDATE
             """)
         else { throw StoreError.unknownMessage(id) }
         return try MessageState(pg: row)
@@ -59,7 +59,7 @@ extension PostgresRelayStore {
     func states(_ db: Session, status: MessageStatus, account: String) async throws -> [MessageState] {
         try await db.rows("""
             SELECT id, status, account_id, account FROM messages WHERE status = \(status.rawValue) AND account = \(account)
-            ORDER BY id FOR UPDATE
+            ORDER BY id FOR NO KEY UPDATE
             """).map(MessageState.init(pg:))
     }
 }
@@ -174,7 +174,7 @@ extension PostgresRelayStore {
     /// was taken over from this relay: another relay holds it now, or held it and already finished it.
     func heldState(_ db: Session, _ id: Int64, doing what: String) async throws -> MessageState? {
         guard let row = try await db.row("""
-            SELECT id, status, account_id, account, lease_owner, taken_over_from FROM messages WHERE id = \(id) FOR UPDATE
+            SELECT id, status, account_id, account, lease_owner, taken_over_from FROM messages WHERE id = \(id) FOR NO KEY UPDATE
             """)
         else { throw StoreError.unknownMessage(id) }
         let message = try MessageState(pg: row)
@@ -193,42 +193,43 @@ extension PostgresRelayStore {
 
     /// Claims up to `limit` due messages for this relay (at most `capacities[account]` per account, none of
     /// an account not in the map), with a lease until now + `lease`: queued ones whose time has come, and
-    /// `sending` ones whose lease ran out (their relay died or hung mid-send). `FOR UPDATE SKIP LOCKED`: two
-    /// relays claiming at once never get the same message and never wait for each other. A message taken
-    /// over is counted (`messages.takeovers`), logged, and goes through `interrupted` first (its history
-    /// says so): its send may have gone out already, the one case where Gmail may get it twice.
+    /// `sending` ones whose lease ran out (their relay died or hung mid-send). A message taken over is
+    /// counted (`messages.takeovers`), logged, and goes through `interrupted` first (its history says so):
+    /// its send may have gone out already, the one case where Gmail may get it twice.
+    ///
+    /// Two relays claiming at once never get the same message, never wait for each other and do not
+    /// starve each other: per account, the first `capacity` due rows nobody else is claiming are locked
+    /// (`LIMIT` with `FOR NO KEY UPDATE SKIP LOCKED`: a row another relay holds is passed over, and the
+    /// next one takes its place), then StoreModel's `pickClaims` takes at most `limit` of them in due
+    /// order, as on SQLite. (The worker's capacities add up to `limit`, so all of them are taken.)
     public func claimDue(limit: Int, capacities: [String: Int]) async throws -> [MessageRecord] {
         let now = nowMillis
         let open = capacities.filter { $0.value > 0 }
         guard limit > 0, !open.isEmpty else { return [] }
-        let accounts = open.keys.sorted()
         let until = now + leaseMillis
         let relayName = relayName
         return try await write { db in
-            let rows = try await db.rows("""
-                SELECT id, status, account_id, account, lease_owner FROM messages
-                WHERE account = ANY(\(accounts))
-                  AND ((status = 'queued' AND coalesce(next_attempt_at, 0) <= \(now)) OR (status = 'sending' AND lease_until < \(now)))
-                ORDER BY next_attempt_at NULLS FIRST, id
-                LIMIT \(max(limit * 4, 64))
-                FOR UPDATE SKIP LOCKED
-                """)
-            let candidates = try rows.map { (state: try MessageState(pg: $0), owner: try $0.get("lease_owner", as: String?.self)) }
-            let picked = pickClaims(candidates.map { ClaimCandidate(id: $0.state.id, account: $0.state.account) },
-                                    limit: limit, capacities: open)
-            let pickedIDs = Set(picked.map(\.id))
+            var locked: [(state: MessageState, owner: String?, due: Int64?)] = []
+            for (account, capacity) in open.sorted(by: { $0.key < $1.key }) {
+                for row in try await db.rows("""
+                    SELECT id, status, account_id, account, lease_owner, next_attempt_at FROM messages
+                    WHERE account = \(account)
+                      AND ((status = 'queued' AND coalesce(next_attempt_at, 0) <= \(now)) OR (status = 'sending' AND lease_until < \(now)))
+                    ORDER BY next_attempt_at NULLS FIRST, id
+                    LIMIT \(min(capacity, limit))
+                    FOR NO KEY UPDATE SKIP LOCKED
+                    """) {
+                    locked.append((try MessageState(pg: row), try row.get("lease_owner"), try row.get("next_attempt_at")))
+                }
+            }
+            locked.sort { ($0.due ?? .min, $0.state.id) < ($1.due ?? .min, $1.state.id) }
+            let picked = Set(pickClaims(locked.map { ClaimCandidate(id: $0.state.id, account: $0.state.account) },
+                                        limit: limit, capacities: open).map(\.id))
             var ids: [Int64] = []
-            for candidate in candidates where pickedIDs.contains(candidate.state.id) {
+            for candidate in locked where picked.contains(candidate.state.id) {
                 var message = candidate.state
                 if message.status == .sending {
-                    let previous = candidate.owner ?? "unknown"
-                    logger.warning("taking over a message whose relay's lease ran out: it may have been sent already", metadata: [
-                        "message.id": "\(message.id)", "relay.previous": "\(previous)", "relay": "\(relayName)",
-                    ])
-                    try await apply(db, message, .interrupted, now: now)
-                    try await db.run("""
-                        UPDATE messages SET takeovers = takeovers + 1, taken_over_from = \(previous) WHERE id = \(message.id)
-                        """)
+                    try await takeOver(db, message, from: candidate.owner ?? "unknown", now: now)
                     message.status = .queued
                 }
                 try MessageLifecycle.check(message, .claimed)
@@ -242,6 +243,16 @@ extension PostgresRelayStore {
                 RETURNING \(unescaped: MessageRecord.pgColumns)
                 """).map(MessageRecord.init(pg:)).sorted { order($0, $1) }
         }
+    }
+
+    /// A `sending` message whose relay's lease ran out goes back to `queued` (then this relay claims it),
+    /// counted and logged.
+    private func takeOver(_ db: Session, _ message: MessageState, from previous: String, now: Int64) async throws {
+        logger.warning("taking over a message whose relay's lease ran out: it may have been sent already", metadata: [
+            "message.id": "\(message.id)", "relay.previous": "\(previous)", "relay": "\(relayName)",
+        ])
+        try await apply(db, message, .interrupted, now: now)
+        try await db.run("UPDATE messages SET takeovers = takeovers + 1, taken_over_from = \(previous) WHERE id = \(message.id)")
     }
 
     /// Due messages per account, at most `limit` each: queued ones whose time has come and, on a shared
@@ -269,7 +280,7 @@ extension PostgresRelayStore {
         return try await write { db in
             let messages = try await db.rows("""
                 SELECT id, status, account_id, account FROM messages WHERE status = 'sending' AND lease_owner = \(relayName)
-                ORDER BY id FOR UPDATE
+                ORDER BY id FOR NO KEY UPDATE
                 """).map(MessageState.init(pg:))
             for message in messages {
                 try await apply(db, message, .interrupted, now: now)
@@ -295,7 +306,7 @@ extension PostgresRelayStore {
             let messages = try await db.rows("""
                 SELECT id, account_id, account, status FROM messages
                 WHERE status IN ('held', 'failed') AND EXISTS (SELECT 1 FROM message_chunks c WHERE c.message_id = messages.id)
-                ORDER BY id FOR UPDATE
+                ORDER BY id FOR NO KEY UPDATE
                 """).map(MessageState.init(pg:))
             for message in messages {
                 try await apply(db, message, .retried, now: now)

@@ -86,14 +86,24 @@ public final class PostgresRelayStore: Sendable {
 
     /// One transaction: committed when `body` returns, rolled back when it throws. StoreError comes out
     /// as it was thrown; database errors become PostgresStoreError, which says why.
+    ///
+    /// Rows a step changes are locked `FOR NO KEY UPDATE` (not `FOR UPDATE`), so the key-share locks of
+    /// concurrent inserts that reference them (a message's chunks and events, an accept's account) do not
+    /// wait for it. A transaction PostgreSQL aborts as a deadlock victim runs again (twice at most): every
+    /// step reads what it needs inside its transaction, so running it again is safe.
     @discardableResult
     func write<T: Sendable>(_ body: (Session) async throws -> T) async throws -> T {
-        do {
-            return try await client.withTransaction(logger: logger) { connection in
-                try await body(Session(connection: connection, logger: logger))
+        var attempt = 0
+        while true {
+            do {
+                return try await client.withTransaction(logger: logger) { connection in
+                    try await body(Session(connection: connection, logger: logger))
+                }
+            } catch {
+                attempt += 1
+                guard attempt < 3, isDeadlock(error) else { throw Self.translate(error) }
+                logger.debug("transaction chosen as a deadlock victim, running it again", metadata: ["attempt": "\(attempt)"])
             }
-        } catch {
-            throw Self.translate(error)
         }
     }
 
@@ -152,6 +162,16 @@ struct Session {
             VALUES (\(messageID), \(accountID), \(account), \(at), \(kind.rawValue), \(detail), \(problem?.rawValue))
             """)
     }
+}
+
+/// Whether PostgreSQL aborted the transaction to break a deadlock (40P01) or a serialization conflict (40001).
+func isDeadlock(_ error: any Error) -> Bool {
+    var error = error
+    if let transaction = error as? PostgresTransactionError, let inner = transaction.closureError ?? transaction.commitError {
+        error = inner
+    }
+    guard let state = (error as? PSQLError)?.serverInfo?[.sqlState] else { return false }
+    return state == "40P01" || state == "40001"
 }
 
 /// Whether a statement failed on a UNIQUE constraint (SQLSTATE 23505): two relays adding the same name at once.

@@ -127,7 +127,8 @@ extension RelayConfiguration {
         let dataDirectory = try r.requiredText("data.dir")
         let secretKeyFile = environment["GMAIL_RELAY_SECRET_KEY_FILE"].flatMap { $0.isEmpty ? nil : $0 }
         let store = RelayConfiguration.Store(
-            postgres: try postgresLocation(&r, environment: environment), relayName: try relayName(&r, default: hostName))
+            postgres: try postgresLocation(&r, environment: environment), relayName: try relayName(&r, default: hostName),
+            leaseSeconds: try r.wholeNumber("store.lease_seconds", in: 6...3600))
 
         let smtp = RelayConfiguration.SMTP(
             listen: try r.socketAddress("smtp.listen", allowOff: true),

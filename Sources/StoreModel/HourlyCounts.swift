@@ -25,27 +25,5 @@ public struct HourlyCounts: Sendable, Equatable, Codable {
         self.queued = queued
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(ISO8601.string(hour), forKey: .hour)
-        try c.encode(sent, forKey: .sent)
-        try c.encode(failed, forKey: .failed)
-        try c.encode(held, forKey: .held)
-        try c.encode(queued, forKey: .queued)
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let text = try c.decode(String.self, forKey: .hour)
-        guard let date = ISO8601.date(text) else {
-            throw DecodingError.dataCorruptedError(forKey: .hour, in: c, debugDescription: "not ISO-8601")
-        }
-        hour = date
-        sent = try c.decode(Int.self, forKey: .sent)
-        failed = try c.decode(Int.self, forKey: .failed)
-        held = try c.decode(Int.self, forKey: .held)
-        queued = try c.decode(Int.self, forKey: .queued)
-    }
-
-    package enum CodingKeys: String, CodingKey { case hour, sent, failed, held, queued }
+    package enum CodingKeys: String, JSONFormKey { case hour, sent, failed, held, queued }
 }

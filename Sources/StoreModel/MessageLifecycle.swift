@@ -102,27 +102,13 @@ package enum MessageLifecycle {
     /// Statuses a message may be accepted in.
     package static let initialStatuses: Set<MessageStatus> = [.queued, .sending, .held]
 
-    /// Every (from, to) pair some move allows: the table above, flattened.
-    package static var allowedPairs: Set<Pair> {
-        var pairs = Set<Pair>()
+    /// Whether some move of the table above leads from `from` to `to`.
+    package static func allows(from: MessageStatus, to: MessageStatus) -> Bool {
         let moves: [MessageMove] = [
             .claimed, .sent(gmailID: nil), .interrupted, .heldWithAccount(problemCode: .grantMissing), .released(through: nil), .retried,
             .discarded(detail: ""), .accountRemoved,
         ] + attemptOutcomesMoves
-        for move in moves {
-            for from in move.from { pairs.insert(Pair(from: from, to: move.to)) }
-        }
-        return pairs
-    }
-
-    package struct Pair: Hashable, Sendable {
-        package var from: MessageStatus
-        package var to: MessageStatus
-
-        package init(from: MessageStatus, to: MessageStatus) {
-            self.from = from
-            self.to = to
-        }
+        return moves.contains { $0.to == to && $0.from.contains(from) }
     }
 
     private static var attemptOutcomesMoves: [MessageMove] {

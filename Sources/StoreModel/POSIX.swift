@@ -6,7 +6,6 @@ import Musl
 import Darwin
 #endif
 import Foundation
-import StoreModel
 
 /// Thin wrappers over the syscalls the spool and the key file need; they retry on EINTR
 /// and report errno rather than hiding it.

@@ -19,7 +19,7 @@ import Testing
         ]
         for from in MessageStatus.allCases {
             for to in MessageStatus.allCases {
-                let allowed = MessageLifecycle.allowedPairs.contains(.init(from: from, to: to))
+                let allowed = MessageLifecycle.allows(from: from, to: to)
                 #expect(allowed == expected[from]!.contains(to), "\(from.rawValue) -> \(to.rawValue)")
             }
         }

@@ -290,16 +290,16 @@ import Testing
         try await withStore(kind) { store in
             try await store.addAccount(name: "main", kind: .oauthUser, fromAddresses: ["alias@example.com"], secret: Data("old".utf8))
             let kept = try await store.recordReauthorization(
-                name: "main", secret: Data("new".utf8), consentedAt: Date(), address: "owner@example.com")
+                name: "main", secret: Data("new".utf8), consentedAt: store.now, address: "owner@example.com")
             #expect(!kept.addressAdded)
             let account = try #require(await store.account(named: "main"))
             #expect(account.fromAddresses == ["alias@example.com"])
 
             await #expect(throws: StoreError.invalidAddress("not an address")) {
-                try await store.recordReauthorization(name: "main", secret: Data("bad".utf8), consentedAt: Date(), address: "not an address")
+                try await store.recordReauthorization(name: "main", secret: Data("bad".utf8), consentedAt: store.now, address: "not an address")
             }
             await #expect(throws: StoreError.unknownAccount("nobody")) {
-                try await store.recordReauthorization(name: "nobody", secret: Data("x".utf8), consentedAt: Date(), address: nil)
+                try await store.recordReauthorization(name: "nobody", secret: Data("x".utf8), consentedAt: store.now, address: nil)
             }
             let secret = try await store.accountSecret(named: "main")
             #expect(secret == Data("new".utf8), "a refused call stores nothing")
@@ -387,6 +387,39 @@ import Testing
             #expect(account.tokenExpiresAt == clock.now + 7200)
             try await store.setTokenExpiry(name: "main", expiresAt: nil)
             #expect(try await store.account(named: "main")?.tokenExpiresAt == nil)
+        }
+    }
+
+    /// An account's own history, newest first, in the same words on every store: added, logins added
+    /// and removed, a fallback set and removed, a secret stored, a state, and (with the limit) only the
+    /// newest; the removal's summary stays after the account is gone.
+    @Test(arguments: StoreKind.allCases)
+    func anAccountsHistoryIsWrittenInTheSameWords(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            try await store.addAccount(name: "main", kind: .oauthUser, fromAddresses: ["me@example.com"])
+            try await store.addAccount(name: "spare", kind: .sandbox)
+            try await store.addCredential(username: "site1", account: "main", password: "long-enough")
+            try await store.addCredential(username: "site2", account: "main", password: "long-enough")
+            try await store.removeCredential(username: "site2")
+            try await store.setFallback(account: "main", to: "spare")
+            try await store.setFallback(account: "main", to: nil)
+            try await store.updateAccount(AccountUpdate(name: "main", secret: Data("grant".utf8), afterwards: .readyToSend))
+            let history = try await store.events(account: "main")
+            #expect(history.map(\.kind) == [
+                .accountState, .accountSecret, .accountFallback, .accountFallback, .credentialRemoved, .credentialAdded,
+                .credentialAdded, .accountAdded,
+            ])
+            #expect(history.map(\.detail).dropFirst() == [
+                "secret stored (account update)", "fallback removed", "fallback set to spare", "SMTP username site2",
+                "SMTP username site2", "SMTP username site1", "oauth_user account, from me@example.com",
+            ])
+            #expect(history.allSatisfy { $0.account == "main" && $0.messageID == nil })
+            #expect(try await store.events(account: "main", limit: 3).map(\.kind) == [.accountState, .accountSecret, .accountFallback])
+            #expect(try await store.events(account: "spare").map(\.detail) == ["sandbox account, no from address yet"])
+
+            _ = try await store.accept(spoolMessage(store))
+            try await store.removeAccount(named: "main")
+            #expect(try await store.events(account: "main").first?.detail == "1 SMTP credential(s) removed, 1 waiting message(s) failed")
         }
     }
 }

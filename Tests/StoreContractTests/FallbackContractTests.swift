@@ -69,12 +69,12 @@ import Testing
             _ = try await store.accept(spoolMessage(store, account: "main"))
             // The health probe finds main's grant revoked: without a fallback its queued mail would be held.
             let held = try await store.recordGrantCheck(
-                name: "main", at: Date(), .cannotSend(state: .needsReauth, problemCode: .grantRevoked, detail: nil, holdQueued: true))
+                name: "main", at: store.now, .cannotSend(state: .needsReauth, problemCode: .grantRevoked, detail: nil, holdQueued: true))
             #expect(held == 0)
             #expect(try await statuses(store, account: "main") == [.queued])
             try await store.setFallback(account: "main", to: nil)
             let heldNow = try await store.recordGrantCheck(
-                name: "main", at: Date(), .cannotSend(state: .needsReauth, problemCode: .grantRevoked, detail: nil, holdQueued: true))
+                name: "main", at: store.now, .cannotSend(state: .needsReauth, problemCode: .grantRevoked, detail: nil, holdQueued: true))
             #expect(heldNow == 1)
             #expect(try await statuses(store, account: "main") == [.held])
         }
@@ -100,7 +100,7 @@ import Testing
             let spareMessage = try await store.accept(spoolMessage(store, account: "spare", status: .sending))
             // spare sends one of its own messages: it works again, and main's held mail goes through it.
             let effects = try await store.finishAttempt(AttemptReport(
-                messageID: spareMessage, account: "spare", outcome: .sent(gmailID: "g1"), accountChange: .succeeded(at: Date())))
+                messageID: spareMessage, account: "spare", outcome: .sent(gmailID: "g1"), accountChange: .succeeded(at: store.now)))
             #expect(effects.released == 1)
             #expect(try await store.message(id: held)?.status == .queued)
         }
@@ -112,7 +112,7 @@ import Testing
             try await store.setFallback(account: "main", to: "spare")
             try await store.setAccountState(name: "main", state: .needsReauth, problemCode: .grantRevoked)
             let id = try await store.accept(spoolMessage(store, account: "main", status: .sending))
-            var report = AttemptReport(messageID: id, account: "spare", outcome: .sent(gmailID: "g2"), accountChange: .succeeded(at: Date()))
+            var report = AttemptReport(messageID: id, account: "spare", outcome: .sent(gmailID: "g2"), accountChange: .succeeded(at: store.now))
             report.fallback = .init(ownAccount: "main", reason: "grant_revoked")
             try await store.finishAttempt(report)
             let message = try #require(try await store.message(id: id))

@@ -375,4 +375,66 @@ import Testing
             #expect(try await store.accountHadProblem("blog", .grantRevoked) == false, "another account's problem is not this one's")
         }
     }
+
+    /// What the operator and the worker write by hand reads back as written: markStatus's problem, next
+    /// attempt and words; an attempt's classified detail; a discard's own words; an account state's
+    /// problem in its event. A body of an unknown message is nil; a store with no stray files removes none.
+    @Test(arguments: StoreKind.allCases)
+    func detailsWrittenByHandReadBackAsWritten(kind: StoreKind) async throws {
+        try await seeded(kind, [.sending, .sending, .queued, .queued]) { store, clock, ids in
+            let next = clock.now + 90
+            try await store.markStatus(id: ids[0], status: .queued, problemCode: .backendError, nextAttemptAt: next, detail: "store busy")
+            var record = try #require(try await store.message(id: ids[0]))
+            #expect(record.status == .queued)
+            #expect(record.problem == .backendError)
+            #expect(record.nextAttemptAt == next)
+            #expect(try await store.events(messageID: ids[0]).last?.detail == "store busy, next attempt at \(ISO8601.string(next))")
+            #expect(try await store.nextDueDate() == clock.now - 1, "ids[2] and ids[3] are due; the earlier first")
+
+            let detail = ProblemDetail(reason: "rateLimitExceeded", retryAfter: Date(timeIntervalSince1970: 1_800_000_000),
+                                       endpoint: .gmailSend, httpStatus: 429, bodyFormat: .googleError, rawBody: "{}")
+            try await store.finish(ids[1], .queued(problemCode: .rateLimited, nextAttemptAt: next, detail: nil), attempts: [NewAttempt(
+                messageID: ids[1], startedAt: clock.now, finishedAt: clock.now, endpoint: "https://example.invalid/send", httpStatus: 429,
+                responseBody: "{}", problemCode: .rateLimited, problemDetail: detail, nextDelaySeconds: 90)])
+            #expect(try await store.attempts(messageID: ids[1]).last?.detail == detail)
+            #expect(try await store.events(messageID: ids[1]).last?.detail == "rate_limited, next attempt at \(ISO8601.string(next))")
+
+            try await store.discard(id: ids[2], detail: "discarded by admin@example.org")
+            #expect(try await store.events(messageID: ids[2]).last?.detail == "discarded by admin@example.org")
+            record = try #require(try await store.message(id: ids[2]))
+            #expect(record.status == .discarded)
+
+            try await store.setAccountState(name: "blog", state: .blocked, problemCode: .permissionDenied,
+                                            detail: ProblemDetail(googleMessage: "Delegation denied"))
+            let event = try #require(try await store.events(account: "blog").first)
+            #expect(event.kind == .accountState)
+            #expect(event.problem == .permissionDenied)
+            #expect(event.account == "blog")
+            #expect(event.messageID == nil)
+            #expect(try await store.events(account: "blog", limit: 1).count == 1)
+
+            #expect(try await store.inlineBody(messageID: 999_999) == nil)
+            #expect(try await store.api.removeOrphanSpoolFiles(minimumAge: 0) == 0)
+        }
+    }
+
+    /// dueCounts counts only due queued messages, at most `limit` per account; a message due later is
+    /// counted and claimed when its time comes.
+    @Test(arguments: StoreKind.allCases)
+    func dueCountsCountOnlyDueMessagesUpToTheLimit(kind: StoreKind) async throws {
+        try await seeded(kind, [.queued, .queued, .held, .sending]) { store, clock, ids in
+            _ = try await store.accept(spoolMessage(store, account: "shop"))
+            #expect(try await store.dueCounts(limit: 10) == ["shop": 3])
+            #expect(try await store.dueCounts(limit: 2) == ["shop": 2])
+            #expect(try await store.dueCounts(limit: 0).values.allSatisfy { $0 == 0 })
+            _ = try await store.claimAll(limit: 1)
+            try await store.markStatus(id: ids[0], status: .queued, problemCode: .backendError, nextAttemptAt: clock.now + 30)
+            #expect(try await store.dueCounts(limit: 10) == ["shop": 2], "not yet due")
+            try await store.finish(ids[3], .queued(problemCode: .networkError, nextAttemptAt: clock.now + 10, detail: nil))
+            #expect(try await store.dueCounts(limit: 10) == ["shop": 2])
+            clock.advance(30)
+            #expect(try await store.dueCounts(limit: 10) == ["shop": 3, "blog": 1])
+            #expect(Set(try await store.claimAll().map(\.id)).isSuperset(of: [ids[0], ids[3]]))
+        }
+    }
 }
