@@ -341,6 +341,27 @@ import Testing
         }
     }
 
+    @Test func aRelayWhoseSharedStoreFailsAsksGoogleItself() async throws {
+        try await withFleet(relays: 1) { fleet in
+            // The token share of an unmigrated database: every statement fails (no account_tokens, no accounts).
+            try await TestCluster.withFreshDatabase(relayName: "broken") { settings in
+                let broken = PostgresRelayStore(
+                    settings: settings,
+                    options: .init(secretKeyFile: fleet.directory + "/secret.key", passwordHashing: .testing, maximumConnections: 1,
+                                   logger: logger))
+                let pool = Task { await broken.run() }
+                defer { pool.cancel() }
+                let tokens = AccountTokens(store: fleet.stores[0], endpoints: fleet.endpoints, transport: HTTPTransport(timeout: 10),
+                                           metrics: fleet.metrics[0], shared: broken, logger: logger)
+                let account = try #require(try await fleet.stores[0].account(named: "main"))
+                let token = try await tokens.entry(for: account).cache.token()
+                #expect(!token.value.isEmpty, "the relay still gets a token, and can send")
+                #expect(fleet.refreshCalls == 1)
+                #expect(fleet.countedRefreshes() == 1)
+            }
+        }
+    }
+
     @Test func theProbesFreshTokenIsSharedByRelaysProbingTogether() async throws {
         try await withFleet { fleet in
             let caches = try await fleet.caches()
