@@ -149,3 +149,91 @@ def test_unreachable_database_is_one_sentence(make_relay):
     assert result.returncode != 0
     assert f"cannot connect to the PostgreSQL store postgres://relay:***@127.0.0.1:{port}/relay?sslmode=disable" in result.stderr
     assert "Hunter2" not in result.stderr + result.stdout
+
+
+# -- a fleet ---------------------------------------------------------------------------------
+
+FLEET_ADDRESS = "shop@example.com"
+
+
+def fleet(make_relay, fake_google, database, tmp_path, lease: int = 6):
+    """Two relays (relay-a, relay-b) on one database and one secret key file, an OAuth account `shop`
+    on the fake Google set up through relay-a's CLI, queue mode."""
+    bare, password, full = database
+    env = {"GMAIL_RELAY_STORE_PASSWORD": password, "GMAIL_RELAY_SECRET_KEY_FILE": str(tmp_path / "fleet.key")}
+    config = {**fake_google.relay_config(), "store.url": bare, "store.lease_seconds": lease,
+              "delivery.mode": "queue", "delivery.sends_per_minute": 100000}
+    a = make_relay(config={**config, "store.relay_name": "relay-a"}, start=False, setup=False)
+    b = make_relay(config={**config, "store.relay_name": "relay-b"}, start=False, setup=False)
+    client_id, secret = fake_google.add_client()
+    refresh = fake_google.refresh_token(FLEET_ADDRESS)
+    a.cli_ok("account", "add", "shop", "--client-id", client_id, "--client-secret-stdin", "--refresh-token-stdin",
+             "--from", FLEET_ADDRESS, input=f"{secret}\n{refresh}\n", env=env)
+    a.cli_ok("credential", "add", USERNAME, "--account", "shop", "--password-stdin", input=PASSWORD + "\n", env=env)
+    a.start(env=env)
+    b.start(env=env)
+    return a, b, env, full
+
+
+def submit(relay, subject: str) -> int:
+    """One message over smtplib; the log id from the 250."""
+    with smtplib.SMTP(HOST, relay.port, timeout=60) as client:
+        client.login(USERNAME, PASSWORD)
+        client.mail("wordpress@shop.example")
+        client.rcpt("alice@example.com")
+        code, text = client.data(f"From: {FLEET_ADDRESS}\r\nTo: alice@example.com\r\nSubject: {subject}\r\n\r\nbody\r\n".encode())
+    assert code == 250, (code, text)
+    match = re.search(rb"queued as (\d+)", text)
+    assert match, text
+    return int(match.group(1))
+
+
+def wait_until(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def test_two_relays_share_the_load_and_one_killed_loses_nothing(make_relay, fake_google, database, tmp_path):
+    a, b, env, full = fleet(make_relay, fake_google, database, tmp_path)
+    # Load over both: each relay accepts half, and both send (a claim is whoever polls first).
+    accepted: dict[int, str] = {}
+    for n in range(40):
+        accepted[submit(a if n % 2 == 0 else b, f"fleet {n}")] = f"fleet {n}"
+    wait_until(lambda: psql(full, "SELECT count(*) FROM messages WHERE status = 'sent'") == str(len(accepted)),
+               60, "the first 40 messages sent")
+    assert psql(full, "SELECT string_agg(DISTINCT accepted_by, ',' ORDER BY accepted_by) FROM messages") == "relay-a,relay-b"
+    assert len(fake_google.outbox()) == len(accepted)
+
+    # Relay-a alone, its first sends hanging at Google, is killed while they are in flight.
+    b.stop()
+    fake_google.inject(endpoint="send", count=3, hang_seconds=6)
+    for n in range(40, 50):
+        accepted[submit(a, f"fleet {n}")] = f"fleet {n}"
+    wait_until(lambda: int(psql(full, "SELECT count(*) FROM messages WHERE status = 'sending' AND lease_owner = 'relay-a'")) > 0,
+               30, "relay-a to be sending")
+    in_flight = int(psql(full, "SELECT count(*) FROM messages WHERE status = 'sending' AND lease_owner = 'relay-a'"))
+    a.kill9()
+    # Relay-b, started again, takes over once relay-a's leases run out (6 s) and sends everything.
+    b.start(env=env)
+    wait_until(lambda: psql(full, "SELECT count(*) FROM messages WHERE status = 'sent'") == str(len(accepted)),
+               90, f"all {len(accepted)} messages sent")
+    rows = psql(full, "SELECT string_agg(id::text || '=' || status, ',' ORDER BY id) FROM messages")
+    assert rows == ",".join(f"{i}=sent" for i in sorted(accepted)), "every message that got a 250 is sent"
+    box = fake_google.outbox()
+    duplicates = len(box) - len(accepted)
+    assert 0 <= duplicates <= in_flight, f"{duplicates} duplicates, but only {in_flight} sends were in flight"
+    takeovers = int(psql(full, "SELECT coalesce(sum(takeovers), 0) FROM messages"))
+    assert 1 <= takeovers <= in_flight, (takeovers, in_flight)
+    # The survivor's API and metrics say relay-a is gone.
+    status = json.loads(b.web_get("/api/status"))
+    relays = {r["name"]: r for r in status["relays"]}
+    assert relays["relay-a"]["state"] == "gone" and relays["relay-b"]["state"] == "up", relays
+    assert relays["relay-a"]["claimed"] == 0
+    assert 'relay_fleet_up{relay="relay-a"} 0' in b.web_get("/metrics")
+    assert "relay-a: gone" in b.cli_ok("status", env=env).stdout
+    b.stop()

@@ -43,10 +43,14 @@ struct GlobalOptions: ParsableArguments {
     func openStore(_ configuration: RelayConfiguration) async throws -> any RelayStoreAPI {
         guard let location = configuration.store.postgres else { return try openSQLiteStore(configuration) }
         _ = try await PostgresStoreStartup.migrate(location, configuration: configuration)
+        // A command prints what matters itself; the pool's own notices (a query queued while the pool
+        // starts) are not for the operator.
+        var logger = Logger(label: "gmail-relay.store")
+        logger.logLevel = .error
         let store = PostgresRelayStore(
             settings: PostgresSettings(location: location, relayName: configuration.store.relayName),
             options: .init(secretKeyFile: configuration.secretKeyFile ?? configuration.dataDirectory + "/secret.key",
-                           maximumConnections: 2))
+                           lease: .seconds(configuration.store.leaseSeconds), maximumConnections: 2, logger: logger))
         // The pool runs for the rest of the command; the process ends with it.
         Task { await store.run() }
         return store
