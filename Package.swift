@@ -215,6 +215,9 @@ let package = Package(
             name: "PostgresStoreTests",
             dependencies: [
                 "PostgresStore", "PostgresTestSupport", "RelayConfig", "RelayVocabulary",
+                // The fleet's shared token: Delivery's AccountTokens against the fake Google.
+                "Delivery", "GmailAPI", "FakeGoogle",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]

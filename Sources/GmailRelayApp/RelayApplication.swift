@@ -80,7 +80,8 @@ public struct RelayApplication: Sendable {
         let metrics = RelayMetrics()
         let endpoints = configuration.google.endpoints
         let transport = HTTPTransport()
-        let tokens = AccountTokens(store: store, endpoints: endpoints, transport: transport, metrics: metrics)
+        let tokens = AccountTokens(store: store, endpoints: endpoints, transport: transport, metrics: metrics,
+                                   shared: storage.sharedTokens, logger: logger)
         let delivery = configuration.delivery
         let deliverer = MessageDeliverer(
             store: store, tokens: tokens, sender: GmailSender(endpoints: endpoints, transport: transport),

@@ -26,6 +26,9 @@ public struct RelayStorage: Sendable {
     let description: String
     /// The relays sharing the store, for the status page; nil when the store is this relay's own.
     let fleet: StatusReporter.Fleet?
+    /// Where the relays sharing the store share access tokens (one refresh per account for the fleet);
+    /// nil for SQLite, whose one relay shares a refresh in memory.
+    var sharedTokens: (any SharedAccessTokens)? = nil
 
     /// The SQLite store in the data directory.
     public static func sqlite(_ store: RelayStore) -> RelayStorage {
@@ -78,7 +81,7 @@ public struct RelayStorage: Sendable {
                 try await store.heartbeat()
             },
             description: "PostgreSQL \(location) as relay \(settings.relayName)",
-            fleet: fleet(of: store))
+            fleet: fleet(of: store), sharedTokens: store)
     }
 
     /// The relays sharing a PostgreSQL store; nil for SQLite. A relay is gone once its leases could have

@@ -148,6 +148,24 @@ enum Migrations {
             "ALTER TABLE messages ADD COLUMN taken_over_from TEXT",
             "CREATE INDEX messages_lease_owner ON messages(lease_owner) WHERE lease_owner IS NOT NULL",
         ]),
+        Migration(version: 3, name: "one access token per account for the fleet", statements: [
+            // The account's current access token, shared by every relay (PostgresAccessTokens.swift): sealed
+            // with the key file like the grant (context: account name and grant digest), the digest of the
+            // grant it was issued for (a new grant never gets the old one's token), when it expires, when
+            // Google issued it and to which relay, and how many times the fleet asked Google.
+            """
+            CREATE TABLE account_tokens (
+                account_id BIGINT PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+                grant_digest BYTEA NOT NULL,
+                token BYTEA NOT NULL,
+                scope TEXT,
+                expires_at BIGINT NOT NULL,
+                obtained_at BIGINT NOT NULL,
+                obtained_by TEXT NOT NULL,
+                refreshes BIGINT NOT NULL DEFAULT 1
+            )
+            """,
+        ]),
     ]
 
     static var latestVersion: Int { all.last?.version ?? 0 }

@@ -9,6 +9,12 @@ package func secretContext(_ accountName: String) -> Data {
     Data("gmail-relay account secret:\(accountName)".utf8)
 }
 
+/// Binds a sealed access token to its account and the grant it was issued for: a token row copied onto
+/// another account, or kept after a new grant, does not open; nor does it open as a grant.
+package func accessTokenContext(_ accountName: String, grantDigest: Data) -> Data {
+    Data("gmail-relay access token:\(accountName):".utf8) + grantDigest
+}
+
 /// Trims, validates and de-duplicates (case-insensitively, first spelling kept) from addresses.
 package func normalizedAddresses(_ addresses: [String]) throws -> [String] {
     var seen = Set<String>()
@@ -249,6 +255,24 @@ package final class AccountSecrets: @unchecked Sendable {
 
     package func seal(_ secret: Data, account: String) throws -> Data {
         try box().seal(secret, context: secretContext(account))
+    }
+
+    /// An access token shared between relays, sealed like the grant it came from.
+    package func sealAccessToken(_ value: String, account: String, grantDigest: Data) throws -> Data {
+        try box().seal(Data(value.utf8), context: accessTokenContext(account, grantDigest: grantDigest))
+    }
+
+    /// The opened access token; `secretUndecryptable` when this key, account or grant cannot open it.
+    package func openAccessToken(_ sealed: Data, account: String, grantDigest: Data) throws -> String {
+        do {
+            let data = try box().open(sealed, context: accessTokenContext(account, grantDigest: grantDigest))
+            guard let value = String(data: data, encoding: .utf8) else { throw StoreError.secretUndecryptable("access token of account \(account)") }
+            return value
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError.secretUndecryptable("access token of account \(account)")
+        }
     }
 
     /// The opened secret; `secretUndecryptable` when this key (or another account's row) cannot open it.
