@@ -229,6 +229,8 @@ def test_two_relays_share_the_load_and_one_killed_loses_nothing(make_relay, fake
     assert 0 <= duplicates <= in_flight, f"{duplicates} duplicates, but only {in_flight} sends were in flight"
     takeovers = int(psql(full, "SELECT coalesce(sum(takeovers), 0) FROM messages"))
     assert 1 <= takeovers <= in_flight, (takeovers, in_flight)
+    # Two relays, a restart and a kill: one token refresh for the whole fleet (the token is shared, sealed).
+    assert fake_google.stats()["token_requests_total"] == 1, fake_google.stats()
     # The survivor's API and metrics say relay-a is gone.
     status = json.loads(b.web_get("/api/status"))
     relays = {r["name"]: r for r in status["relays"]}

@@ -41,8 +41,12 @@ import Testing
         let report = StatusReport(
             accounts: [Self.empty], queue: QueueCounts(queued: 1, sending: 2, held: 3, failed: 4, sent24h: 5),
             relayProblems: [], logins: [LoginStatus(username: "site1", account: "new", sentToday: 0, dailyLimit: nil),
-                                        LoginStatus(username: "site2", account: "new", sentToday: 9, dailyLimit: 10)])
-        #expect(try Self.json(report) == #"{"accounts":[{"checked_at":null,"consented_at":null,"email":null,"fallback":null,"fallback_in_use":false,"kind":"service_account","last_success_at":null,"messages":{"failed":0,"held":0,"queued":0},"name":"new","problem":null,"state":"unconfigured","token_expires_at":null,"warning":null,"warnings":[]}],"logins":[{"account":"new","daily_limit":null,"sent_today":0,"username":"site1"},{"account":"new","daily_limit":10,"sent_today":9,"username":"site2"}],"queue":{"failed":4,"held":3,"queued":1,"sending":2,"sent_24h":5},"relay_problems":[]}"#)
+                                        LoginStatus(username: "site2", account: "new", sentToday: 9, dailyLimit: 10)],
+            relays: [RelayStatus(RelayRecord(name: "relay-a", startedAt: Self.t0, lastSeen: Self.t0.addingTimeInterval(60), claimed: 2),
+                                 now: Self.t0.addingTimeInterval(100), goneAfter: 90),
+                     RelayStatus(RelayRecord(name: "relay-b", startedAt: Self.t0, lastSeen: Self.t0, claimed: 0),
+                                 now: Self.t0.addingTimeInterval(100), goneAfter: 90)])
+        #expect(try Self.json(report) == #"{"accounts":[{"checked_at":null,"consented_at":null,"email":null,"fallback":null,"fallback_in_use":false,"kind":"service_account","last_success_at":null,"messages":{"failed":0,"held":0,"queued":0},"name":"new","problem":null,"state":"unconfigured","token_expires_at":null,"warning":null,"warnings":[]}],"logins":[{"account":"new","daily_limit":null,"sent_today":0,"username":"site1"},{"account":"new","daily_limit":10,"sent_today":9,"username":"site2"}],"queue":{"failed":4,"held":3,"queued":1,"sending":2,"sent_24h":5},"relay_problems":[],"relays":[{"claimed":2,"last_seen":"2025-06-15T15:07:40Z","name":"relay-a","started_at":"2025-06-15T15:06:40Z","state":"up"},{"claimed":0,"last_seen":"2025-06-15T15:06:40Z","name":"relay-b","started_at":"2025-06-15T15:06:40Z","state":"gone"}]}"#)
     }
 
     @Test func theAlertDocumentOfAStateChangeAndOfTheTestAlert() throws {
