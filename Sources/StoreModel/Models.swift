@@ -181,6 +181,10 @@ public struct NewMessage: Sendable, Equatable {
     public var problemCode: ProblemCode?
     public var rewrittenHeaders: String?
 
+    static func withoutNUL(_ text: String) -> String {
+        text.contains("\u{0}") ? text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : text
+    }
+
     public init(
         account: String, credentialUsername: String?, peer: String, tls: Bool, mailFrom: String,
         recipients: [String], subject: String?, messageID: String?, size: Int64, spoolPath: String?,
@@ -193,8 +197,10 @@ public struct NewMessage: Sendable, Equatable {
         self.tls = tls
         self.mailFrom = mailFrom
         self.recipients = recipients
-        self.subject = subject
-        self.messageID = messageID
+        // A NUL can reach header text through an encoded word (`=?utf-8?q?a=00b?=`): SQLite would cut the
+        // text at it and PostgreSQL refuse the whole message, so it is stored as U+FFFD on every store.
+        self.subject = subject.map(Self.withoutNUL)
+        self.messageID = messageID.map(Self.withoutNUL)
         self.size = size
         self.spoolPath = spoolPath
         self.inlineBody = inlineBody
