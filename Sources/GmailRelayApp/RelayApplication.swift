@@ -37,6 +37,8 @@ public struct RelayApplication: Sendable {
     /// Where the page's admin token came from, and whether this start made it.
     let webAdminToken: WebAdminToken.Resolved
     let alerts: AccountStateWatcher?
+    /// On a shared store: keeps this relay's share of the per-account limits in step with the fleet.
+    let fleetShare: FleetShareService?
     let notifier: SystemdNotifier
     let webListening = NIOLockedValueBox(false)
     let logger: Logger
@@ -121,6 +123,7 @@ public struct RelayApplication: Sendable {
             webListening.withLockedValue { $0 = true }
         })
         self.alerts = dispatcher.map { AccountStateWatcher(reporter: reporter, dispatcher: $0, logger: logger) }
+        self.fleetShare = storage.fleet.map { FleetShareService(fleet: $0, lanes: lanes, logger: logger) }
     }
 
     /// The relays sharing the store (nothing on SQLite); a store that cannot be read is said as a comment.
@@ -177,7 +180,7 @@ public struct RelayApplication: Sendable {
                 // sync sends included), the web page and alerts next, the worker, and the store's own
                 // parts (PostgreSQL's pool and heartbeat) last.
                 services: storage.services.map { .init(service: $0) } + [.init(service: worker), .init(service: retention), .init(service: probe), .init(service: reload)]
-                    + (alerts.map { [.init(service: $0)] } ?? [])
+                    + (alerts.map { [.init(service: $0)] } ?? []) + (fleetShare.map { [.init(service: $0)] } ?? [])
                     + [.init(service: webService), .init(service: smtp), .init(service: readiness)],
                 gracefulShutdownSignals: signals,
                 logger: logger

@@ -1,3 +1,4 @@
+import Delivery
 import Foundation
 import Logging
 import PostgresStore
@@ -113,6 +114,31 @@ struct SharedStoreService: Service {
                 // Said once per outage, not every beat: the page and the SMTP replies say the rest.
                 if !failing { logger.error("PostgreSQL store heartbeat failed", metadata: ["error": "\(error)"]) }
                 failing = true
+            }
+            _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+}
+
+/// Shares the per-account limits (`delivery.account_concurrency`, `delivery.sends_per_minute`) out over
+/// the relays that are up, so the fleet as a whole keeps them: read every third of the lease (when the
+/// relay list can change), and kept as it was while the store cannot be read.
+struct FleetShareService: Service {
+    let fleet: StatusReporter.Fleet
+    let lanes: DeliveryLanes
+    let logger: Logger
+
+    func run() async throws {
+        let interval = Duration.seconds(max(1, fleet.goneAfter / 3))
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            if let relays = try? await fleet.relays() {
+                let now = Date()
+                let up = relays.filter { RelayStatus($0, now: now, goneAfter: fleet.goneAfter).state == .up }.count
+                let before = await lanes.fleetSize
+                await lanes.setFleetSize(up)
+                if up != before {
+                    logger.info("fleet size changed: per-account limits shared out again", metadata: ["relays.up": "\(max(1, up))"])
+                }
             }
             _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
