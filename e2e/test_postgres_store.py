@@ -117,8 +117,15 @@ def test_a_relay_serves_from_postgres(make_relay, database):
     env = {"GMAIL_RELAY_STORE_PASSWORD": password}
     relay = make_relay(config={"store.url": bare, "store.relay_name": "relay-one", "delivery.mode": "queue"},
                        start=False, setup=False)
+    # The first command of a new install seals a grant with the key file in data.dir, which it makes.
+    assert not relay.data_dir.exists()
+    relay.cli_ok("account", "add", "other", "--client-id", "id-1", "--client-secret-stdin", "--refresh-token-stdin",
+                 "--from", "other@example.com", input="client-secret\nrefresh-token-e2e\n", env=env)
+    assert (relay.data_dir / "secret.key").stat().st_mode & 0o777 == 0o600
+    assert relay.data_dir.stat().st_mode & 0o777 == 0o700
     relay.cli_ok("account", "add", ACCOUNT, "--sandbox", "--from", ACCOUNT_FROM, env=env)
     relay.cli_ok("credential", "add", USERNAME, "--account", ACCOUNT, "--password-stdin", input=PASSWORD + "\n", env=env)
+    assert "refresh-token-e2e" not in psql(full, "SELECT encode(secret, 'escape') FROM accounts WHERE name = 'other'")
     relay.start(env=env)
     body = "x" * 300_000  # past the in-memory limit: received into the local spool, then moved into the database
     with smtplib.SMTP(HOST, relay.port, timeout=30) as client:

@@ -41,7 +41,10 @@ enum PostgresStoreStartup {
     static func migrate(_ location: PostgresLocation, configuration: RelayConfiguration) async throws -> PostgresMigrator.Outcome {
         let settings = PostgresSettings(location: location, relayName: configuration.store.relayName)
         do {
-            return try await PostgresMigrator.migrate(settings, logger: Logger(label: "gmail-relay.store"))
+            // The commands print the outcome themselves; `serve` logs its migrations through its own logger.
+            var logger = Logger(label: "gmail-relay.store")
+            logger.logLevel = .warning
+            return try await PostgresMigrator.migrate(settings, logger: logger)
         } catch let error as PostgresStoreError {
             throw OperatorError(error.description)
         }

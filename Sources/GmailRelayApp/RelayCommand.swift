@@ -43,6 +43,9 @@ struct GlobalOptions: ParsableArguments {
     func openStore(_ configuration: RelayConfiguration) async throws -> any RelayStoreAPI {
         guard let location = configuration.store.postgres else { return try openSQLiteStore(configuration) }
         _ = try await PostgresStoreStartup.migrate(location, configuration: configuration)
+        // The data directory holds the key file (unless GMAIL_RELAY_SECRET_KEY_FILE names another): made
+        // private and checked as for SQLite, so the first `account add` can create the key.
+        if configuration.secretKeyFile == nil { _ = try RelayStore.privateSpool(in: configuration.dataDirectory) }
         // A command prints what matters itself; the pool's own notices (a query queued while the pool
         // starts) are not for the operator.
         var logger = Logger(label: "gmail-relay.store")
