@@ -15,7 +15,7 @@ public struct RelayCommand: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, AccountCommand.self, ReauthCommand.self, CredentialCommand.self, LogCommand.self,
             QueueCommand.self, DoctorCommand.self, SendTestCommand.self, StatusCommand.self, WebTokenCommand.self,
-            BackupCommand.self, RestoreCommand.self, AlertsCommand.self, MigrateCommand.self, TroubleshootingDocCommand.self,
+            BackupCommand.self, RestoreCommand.self, AlertsCommand.self, MigrateCommand.self, StoreCommand.self, TroubleshootingDocCommand.self,
         ]
     )
 
