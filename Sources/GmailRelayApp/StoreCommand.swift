@@ -37,7 +37,8 @@ struct StoreCopyCommand: AsyncParsableCommand {
     var passwordFile: String?
 
     func run() async throws {
-        let configuration = try global.loadConfiguration()
+        // GMAIL_RELAY_STORE_PASSWORD is the target's password here, not the (SQLite) configuration's.
+        let configuration = try global.loadConfiguration(ignoring: ["GMAIL_RELAY_STORE_PASSWORD"])
         let location: PostgresLocation
         do {
             location = try PostgresLocation.commandLineTarget(to, passwordFile: passwordFile, environment: ProcessInfo.processInfo.environment)
