@@ -53,9 +53,12 @@ struct StoreCopyCommand: AsyncParsableCommand {
         guard FileManager.default.fileExists(atPath: configuration.dataDirectory + "/relay.sqlite") else {
             throw OperatorError("there is no SQLite store in data.dir (\(configuration.dataDirectory)/relay.sqlite): nothing to copy")
         }
-        if let listen = configuration.smtp.listen, await Self.somethingAnswers(listen) {
+        // serve holds no lock on data.dir while it runs (relay.lock only while opening), so a running relay
+        // is recognised by its SMTP listeners.
+        for (key, listen) in [("smtp.listen", configuration.smtp.listen), ("smtp.tls_listen", configuration.smtp.tlsListen)] {
+            guard let listen, await Self.somethingAnswers(listen) else { continue }
             throw OperatorError(
-                "something answers on smtp.listen (\(listen)): stop the relay (gmail-relay serve) before copying its store, "
+                "something answers on \(key) (\(listen)): stop the relay (gmail-relay serve) before copying its store, "
                     + "so that no mail arrives or is sent during the copy")
         }
         let store = try global.openSQLiteStore(configuration)
