@@ -24,7 +24,7 @@ struct StoreCopyCommand: AsyncParsableCommand {
         commandName: "copy",
         abstract: "Copy the SQLite store of data.dir (accounts, logins, messages and bodies, the log) into an empty PostgreSQL store.",
         discussion: """
-            Stop the relay first (it refuses while something answers on smtp.listen). The copy is one transaction: \
+            Stop the relay first (it refuses while something answers on smtp.listen or smtp.tls_listen). The copy is one transaction: \
             it succeeds whole or leaves the target empty. The target is migrated first and must hold no accounts, \
             logins or messages. Log ids stay the same; messages that were being sent are queued again. \
             The data directory is not changed. See docs/operations.md, "Moving to PostgreSQL (store copy)".
