@@ -92,6 +92,7 @@ public enum PostgresImporter {
         }
 
         var summary = Summary()
+        var interrupted: [MessageState] = []
         for table in StoreTable.allCases {
             let targetColumns = try await columns(of: table, connection, logger: logger)
             var afterID: Int64 = 0
@@ -100,7 +101,7 @@ public enum PostgresImporter {
                 guard let last = page.last?.id else { break }
                 afterID = last
                 for index in page.indices {
-                    try adjust(&page[index], table: table, relayName: relayName, summary: &summary)
+                    try adjust(&page[index], table: table, relayName: relayName, summary: &summary, interrupted: &interrupted)
                 }
                 try await insert(page, into: table, targetColumns: targetColumns, connection, logger: logger)
                 switch table {
@@ -123,17 +124,34 @@ public enum PostgresImporter {
                 SELECT setval(pg_get_serial_sequence('\(table.rawValue)', 'id'), coalesce((SELECT max(id) FROM \(table.rawValue)), 0) + 1, false)
                 """), logger: logger)
         }
+        // The history of a requeued message says why, in the lifecycle's words (as a restart writes them).
+        let now = Int64((Date().timeIntervalSince1970 * 1000).rounded())
+        for message in interrupted {
+            guard let event = MessageLifecycle.event(for: .interrupted, of: message, next: nil, now: now) else { continue }
+            try await connection.query("""
+                INSERT INTO events (message_id, account_id, account, at, kind, detail)
+                VALUES (\(message.id), \(message.accountID), \(message.account), \(now), \(event.kind.rawValue), \(event.detail))
+                """, logger: logger)
+            summary.events += 1
+        }
         return summary
     }
 
     /// What differs between a SQLite row and its PostgreSQL form.
-    private static func adjust(_ row: inout StoreRow, table: StoreTable, relayName: String, summary: inout Summary) throws {
+    private static func adjust(
+        _ row: inout StoreRow, table: StoreTable, relayName: String, summary: inout Summary, interrupted: inout [MessageState]
+    ) throws {
         guard table == .messages else { return }
         row["spool_path"] = nil
         // A send cut off (the relay was stopped mid-attempt) goes back to the queue, as a restart does.
         if case .text("sending")? = row["status"] {
             row["status"] = .text(MessageStatus.queued.rawValue)
             summary.requeued += 1
+            if let id = row.id, case .text(let account)? = row["account"] {
+                var accountID: Int64?
+                if case .integer(let value)? = row["account_id"] { accountID = value }
+                interrupted.append(MessageState(id: id, status: .sending, accountID: accountID, account: account))
+            }
         }
         row["accepted_by"] = .text(relayName)
         row["lease_owner"] = .null
