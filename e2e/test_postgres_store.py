@@ -450,3 +450,26 @@ def test_store_copy_refuses_a_target_that_is_not_empty(make_relay, fake_google, 
                      env={"GMAIL_RELAY_STORE_PASSWORD": password})
     assert both.returncode != 0 and "more than one place" in both.stderr, both.stderr
     assert password not in both.stdout + both.stderr
+
+
+def test_store_copy_queues_a_send_cut_off_by_a_crash(make_relay, fake_google, database):
+    """A relay killed -9 while Gmail had not answered leaves a `sending` row: the copy queues it again,
+    says so, its history says why, and the relay on PostgreSQL sends it."""
+    bare, password, full = database
+    env = {"GMAIL_RELAY_STORE_PASSWORD": password}
+    relay = copy_relay(make_relay, fake_google)
+    fake_google.inject(hang_seconds=20, count=1)
+    log_id = submit_body(relay, "cut off", "body")
+    wait_until(lambda: relay.show(log_id)["status"] == "sending", 15, "the send in flight")
+    relay.kill9()
+    fake_google.clear()
+    result = relay.cli_ok("store", "copy", "--to", bare, env=env)
+    assert "messages: 1 (1 queued)" in result.stdout, result.stdout
+    assert "note: 1 messages were being sent when the relay stopped; they are queued again" in result.stdout, result.stdout
+    assert psql(full, f"SELECT status || ',' || coalesce(lease_owner, '-') FROM messages WHERE id = {log_id}") == "queued,-"
+    with relay.config_path.open("a") as config:
+        config.write(f'store.url = "{bare}"\n')
+    relay.start(env=env)
+    sent = wait_until(lambda: (d := show(relay, log_id, env))["status"] == "sent" and d, 60, "the requeued message sent")
+    assert any(event["detail"] == "interrupted by a restart" for event in sent["events"]), sent["events"]
+    relay.stop()
