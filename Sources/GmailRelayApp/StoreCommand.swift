@@ -84,6 +84,19 @@ struct StoreCopyCommand: AsyncParsableCommand {
             throw OperatorError("store copy: \(error)")
         }
         print(Self.report(summary, location: location))
+        // Nothing may write the SQLite store during the copy (pages are read one at a time); if something
+        // did (a relay started meanwhile, a CLI command), the copy missed it: say so rather than let it pass.
+        let after = try store.exportCounts()
+        let copied: [String: Int] = [
+            "accounts": summary.accounts, "credentials": summary.credentials, "messages": summary.messages.values.reduce(0, +),
+            "attempts": summary.attempts, "events": summary.events - summary.requeued,
+        ]
+        let changed = copied.keys.sorted().filter { after[$0] != copied[$0] }
+        if !changed.isEmpty {
+            printError("warning: the SQLite store changed during the copy (\(changed.map { "\($0): \(after[$0] ?? 0) now, \(copied[$0] ?? 0) copied" }.joined(separator: ", "))): "
+                + "was a relay or another gmail-relay command running? Drop the PostgreSQL database, stop them, and copy again")
+            throw ExitCode(1)
+        }
     }
 
     static func report(_ summary: PostgresImporter.Summary, location: PostgresLocation) -> String {
