@@ -318,3 +318,167 @@ def test_the_database_going_away_means_try_again_later_and_nothing_acknowledged_
                60, "every acknowledged message sent")
     assert sorted(psql(url, "SELECT string_agg(subject, ',') FROM messages").split(",")) == sorted(acknowledged)
     relay.stop()
+
+
+# -- store copy: a SQLite install moved into PostgreSQL ---------------------------------------
+
+COPY_ADDRESS = "shop@example.com"
+STORE_TABLES = ("accounts", "credentials", "messages", "attempts", "events")
+
+
+def sqlite_counts(relay) -> dict[str, int]:
+    """Rows per table of the stopped relay's SQLite store, read with Python's own sqlite3."""
+    import sqlite3
+    with sqlite3.connect(f"file:{relay.data_dir / 'relay.sqlite'}?mode=ro", uri=True) as db:
+        return {table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in STORE_TABLES}
+
+
+def pg_counts(url: str) -> dict[str, int]:
+    return {table: int(psql(url, f"SELECT count(*) FROM {table}")) for table in STORE_TABLES}
+
+
+def copy_relay(make_relay, fake_google):
+    """A SQLite relay in queue mode with an OAuth account `shop` (its grant sealed in the store) on the
+    fake Google and the login site1, running."""
+    client_id, secret = fake_google.add_client()
+    refresh = fake_google.refresh_token(COPY_ADDRESS)
+    relay = make_relay(config={**fake_google.relay_config(), "delivery.mode": "queue", "delivery.sends_per_minute": 100000,
+                               "store.relay_name": "moved"}, start=False, setup=False)
+    relay.cli_ok("account", "add", "shop", "--client-id", client_id, "--client-secret-stdin", "--refresh-token-stdin",
+                 "--from", COPY_ADDRESS, input=f"{secret}\n{refresh}\n")
+    relay.cli_ok("credential", "add", USERNAME, "--account", "shop", "--password-stdin", input=PASSWORD + "\n")
+    relay.start()
+    return relay
+
+
+def submit_body(relay, subject: str, body: str) -> int:
+    with smtplib.SMTP(HOST, relay.port, timeout=60) as client:
+        client.login(USERNAME, PASSWORD)
+        client.mail("wordpress@shop.example")
+        client.rcpt("alice@example.com")
+        code, text = client.data(f"From: {COPY_ADDRESS}\r\nTo: alice@example.com\r\nSubject: {subject}\r\n\r\n{body}\r\n".encode())
+    assert code == 250, (code, text)
+    match = re.search(rb"queued as (\d+)", text)
+    assert match, text
+    return int(match.group(1))
+
+
+def show(relay, log_id: int, env: dict) -> dict:
+    """`log show ID --json` (on PostgreSQL: with the password in the environment)."""
+    return json.loads(relay.cli_ok("log", "show", str(log_id), "--json", env=env).stdout)
+
+
+def test_store_copy_moves_a_sqlite_install_into_postgres(make_relay, fake_google, database):
+    bare, password, full = database
+    env = {"GMAIL_RELAY_STORE_PASSWORD": password}
+    relay = copy_relay(make_relay, fake_google)
+    sent_id = submit_body(relay, "sent before the move", "small body")
+    wait_until(lambda: relay.show(sent_id)["status"] == "sent", 30, "the first message to be sent")
+    # Gmail says "slow down, retry in 25 s": the large message (a spool file, past 64 KiB) stays queued
+    # with one attempt, and is due again after the move.
+    fake_google.inject("userRateLimit", count=1, retry_after=25)
+    large = "".join(f"line {n:06d} of a large body that SQLite keeps as a spool file\r\n" for n in range(3000))
+    assert len(large) > 64 * 1024
+    queued_id = submit_body(relay, "queued across the move", large)
+    detail = wait_until(lambda: (d := relay.show(queued_id))["attempts"] and d, 30, "the 429 attempt")
+    assert detail["status"] == "queued" and detail["spool_path"], detail
+    old_sent = relay.show(sent_id)
+
+    # A running relay is refused: mail would arrive or go out during the copy.
+    refused = relay.cli("store", "copy", "--to", bare, env=env)
+    assert refused.returncode != 0
+    assert "stop the relay" in refused.stderr, refused.stderr
+    assert pg_counts_or_empty(full) == {}
+
+    relay.stop()
+    before = sqlite_counts(relay)
+    assert before["messages"] == 2 and before["accounts"] == 1 and before["credentials"] == 1, before
+    result = relay.cli_ok("store", "copy", "--to", bare, env=env)
+    out = result.stdout
+    assert "accounts: 1\n" in out and "logins: 1\n" in out, out
+    assert "messages: 2 (1 queued, 1 sent)" in out, out
+    assert re.search(r"bodies: \d+ \(\d+ inline, 1 spool files, \d+ bytes\)", out), out
+    assert f"attempts: {before['attempts']}\n" in out and f"events: {before['events']}" in out, out
+    assert "set store.url" in out and "gmail-relay serve" in out, out
+    assert password not in out + result.stderr
+    assert pg_counts(full) == before
+    # The ids are the log ids the SMTP replies gave; the large body is in 256 KiB chunks, byte for byte.
+    assert psql(full, "SELECT string_agg(id || ':' || status, ',' ORDER BY id) FROM messages") == \
+        f"{sent_id}:sent,{queued_id}:queued"
+    assert int(psql(full, f"SELECT sum(length(data)) FROM message_chunks WHERE message_id = {queued_id}")) == \
+        int(psql(full, f"SELECT size FROM messages WHERE id = {queued_id}"))
+
+    # The same configuration with store.url: the relay serves from PostgreSQL.
+    with relay.config_path.open("a") as config:
+        config.write(f'store.url = "{bare}"\n')
+    old_outbox = len(fake_google.outbox())
+    relay.start(env=env)
+    # The queued message goes out (its grant, sealed on SQLite, opens on PostgreSQL), with the whole body.
+    box = fake_google.wait_outbox(old_outbox + 1, timeout=60)
+    raw = __import__("base64").b64decode(box[-1]["raw_base64"]).decode()
+    assert "queued across the move" in raw and large.replace("\r\n", "\n") in raw.replace("\r\n", "\n")
+    moved = wait_until(lambda: (d := show(relay, queued_id, env))["status"] == "sent" and d, 30, "the queued message sent")
+    assert [a["http_status"] for a in moved["attempts"]] == [429, 200], moved["attempts"]
+    # The old message's record is the same: its attempts and history came along.
+    shown = show(relay, sent_id, env)
+    assert shown["status"] == "sent" and shown["subject"] == "sent before the move"
+    assert [a["http_status"] for a in old_sent["attempts"]] == [200]
+    assert shown["attempts"] == old_sent["attempts"]
+    assert old_sent["events"] and shown["events"] == old_sent["events"]
+    # The login still authenticates; a new message gets an id past the copied ones.
+    new_id = submit_body(relay, "after the move", "new body")
+    assert new_id > queued_id
+    wait_until(lambda: psql(full, f"SELECT status FROM messages WHERE id = {new_id}") == "sent", 30, "the new message sent")
+    relay.stop()
+    assert password not in relay.stderr_text()
+
+
+def pg_counts_or_empty(url: str) -> dict[str, int]:
+    """The copy's tables' non-zero counts; {} for a database never migrated or empty."""
+    if psql(url, "SELECT to_regclass('messages') IS NOT NULL") != "t":
+        return {}
+    return {table: count for table, count in pg_counts(url).items() if count}
+
+
+def test_store_copy_refuses_a_target_that_is_not_empty(make_relay, fake_google, database, tmp_path):
+    bare, password, full = database
+    relay = copy_relay(make_relay, fake_google)
+    submit_body(relay, "one", "body")
+    relay.stop()
+    password_file = tmp_path / "pg.password"
+    password_file.write_text(password + "\n")
+    relay.cli_ok("store", "copy", "--to", bare, "--password-file", str(password_file))
+    copied = pg_counts(full)
+    again = relay.cli("store", "copy", "--to", bare, "--password-file", str(password_file))
+    assert again.returncode != 0
+    assert "the PostgreSQL store is not empty (1 accounts, 1 logins, 1 messages)" in again.stderr, again.stderr
+    assert password not in again.stdout + again.stderr
+    assert pg_counts(full) == copied
+    # Two places for the password is one too many, as for store.url.
+    both = relay.cli("store", "copy", "--to", bare, "--password-file", str(password_file),
+                     env={"GMAIL_RELAY_STORE_PASSWORD": password})
+    assert both.returncode != 0 and "more than one place" in both.stderr, both.stderr
+    assert password not in both.stdout + both.stderr
+
+
+def test_store_copy_queues_a_send_cut_off_by_a_crash(make_relay, fake_google, database):
+    """A relay killed -9 while Gmail had not answered leaves a `sending` row: the copy queues it again,
+    says so, its history says why, and the relay on PostgreSQL sends it."""
+    bare, password, full = database
+    env = {"GMAIL_RELAY_STORE_PASSWORD": password}
+    relay = copy_relay(make_relay, fake_google)
+    fake_google.inject(hang_seconds=20, count=1)
+    log_id = submit_body(relay, "cut off", "body")
+    wait_until(lambda: relay.show(log_id)["status"] == "sending", 15, "the send in flight")
+    relay.kill9()
+    fake_google.clear()
+    result = relay.cli_ok("store", "copy", "--to", bare, env=env)
+    assert "messages: 1 (1 queued)" in result.stdout, result.stdout
+    assert "note: 1 messages were being sent when the relay stopped; they are queued again" in result.stdout, result.stdout
+    assert psql(full, f"SELECT status || ',' || coalesce(lease_owner, '-') FROM messages WHERE id = {log_id}") == "queued,-"
+    with relay.config_path.open("a") as config:
+        config.write(f'store.url = "{bare}"\n')
+    relay.start(env=env)
+    sent = wait_until(lambda: (d := show(relay, log_id, env))["status"] == "sent" and d, 60, "the requeued message sent")
+    assert any(event["detail"] == "interrupted by a restart" for event in sent["events"]), sent["events"]
+    relay.stop()

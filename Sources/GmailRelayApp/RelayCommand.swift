@@ -15,7 +15,7 @@ public struct RelayCommand: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, AccountCommand.self, ReauthCommand.self, CredentialCommand.self, LogCommand.self,
             QueueCommand.self, DoctorCommand.self, SendTestCommand.self, StatusCommand.self, WebTokenCommand.self,
-            BackupCommand.self, RestoreCommand.self, AlertsCommand.self, MigrateCommand.self, TroubleshootingDocCommand.self,
+            BackupCommand.self, RestoreCommand.self, AlertsCommand.self, MigrateCommand.self, StoreCommand.self, TroubleshootingDocCommand.self,
         ]
     )
 
@@ -27,9 +27,10 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "Configuration file (also GMAIL_RELAY_CONFIG).")
     var config: String?
 
-    /// Loads the configuration: the file, then GMAIL_RELAY_* variables on top.
-    func loadConfiguration() throws -> RelayConfiguration {
-        let environment = ProcessInfo.processInfo.environment
+    /// Loads the configuration: the file, then GMAIL_RELAY_* variables on top (but `ignoring`: variables
+    /// a command reads for itself, such as store copy's GMAIL_RELAY_STORE_PASSWORD for its target).
+    func loadConfiguration(ignoring ignored: Set<String> = []) throws -> RelayConfiguration {
+        let environment = ProcessInfo.processInfo.environment.filter { !ignored.contains($0.key) }
         let path = config ?? environment["GMAIL_RELAY_CONFIG"]
         do {
             return try RelayConfiguration.load(file: path, environment: environment)
