@@ -76,10 +76,7 @@ struct AlertsTestCommand: AsyncParsableCommand {
         logger.logLevel = .critical  // the outcome is printed below, in words
         // The store only when an email is to be queued: a webhook test needs no data directory.
         let store = configuration.alerts.emailTo.isEmpty ? nil : try await global.openStore(configuration)
-        let mailStore = store.map { store in
-            (accounts: store as any AccountStore,
-             intake: (store as? RelayStore).map { GroupCommitter(store: $0) } ?? store as! any MessageIntake)
-        }
+        let mailStore = store.map { (accounts: $0 as any AccountStore, intake: RelayStorage.intake(for: $0)) }
         guard let dispatcher = RelayApplication.alertDispatcher(configuration, store: mailStore, wake: {}, logger: logger) else {
             throw OperatorError("no alerts configured: set alerts.webhook_url (and alerts.webhook_format) or alerts.email_to")
         }

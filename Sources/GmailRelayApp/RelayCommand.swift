@@ -43,20 +43,18 @@ struct GlobalOptions: ParsableArguments {
     /// schema first, as a relay start does; a newer schema is refused), or SQLite in data.dir.
     func openStore(_ configuration: RelayConfiguration) async throws -> any RelayStoreAPI {
         guard let location = configuration.store.postgres else { return try openSQLiteStore(configuration) }
-        _ = try await PostgresStoreStartup.migrate(location, configuration: configuration)
-        // The data directory holds the key file (unless GMAIL_RELAY_SECRET_KEY_FILE names another): made
-        // private and checked as for SQLite, so the first `account add` can create the key.
-        if configuration.secretKeyFile == nil { _ = try RelayStore.privateSpool(in: configuration.dataDirectory) }
-        // A command prints what matters itself; the pool's own notices (a query queued while the pool
-        // starts) are not for the operator.
+        // A command prints what matters itself (and `migrate` its outcome); the pool's and the migrator's
+        // notices are not for the operator.
         var logger = Logger(label: "gmail-relay.store")
         logger.logLevel = .error
-        let store = PostgresRelayStore(
-            settings: PostgresSettings(location: location, relayName: configuration.store.relayName),
-            options: .init(secretKeyFile: configuration.secretKeyFile ?? configuration.dataDirectory + "/secret.key",
-                           lease: .seconds(configuration.store.leaseSeconds), maximumConnections: 2, logger: logger))
-        // The pool runs for the rest of the command; the process ends with it.
-        Task { await store.run() }
+        let store: PostgresRelayStore
+        do {
+            // The pool runs for the rest of the command; the process ends with it.
+            store = try await RelayStorage.connectPostgres(
+                configuration, location: location, migrationLogger: logger, storeLogger: logger, maximumConnections: 2).store
+        } catch let error as PostgresStoreError {
+            throw OperatorError(error.description)
+        }
         return store
     }
 

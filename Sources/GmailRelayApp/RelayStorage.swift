@@ -58,18 +58,13 @@ public struct RelayStorage: Sendable {
     /// and connected before the relay listens. Bodies still arrive in a spool in `data.dir`, but only
     /// until their message is committed: after the 250 the mail is in the database alone.
     static func postgres(_ configuration: RelayConfiguration, location: PostgresLocation, logger: Logger) async throws -> RelayStorage {
-        let settings = PostgresSettings(location: location, relayName: configuration.store.relayName)
-        _ = try await PostgresMigrator.migrate(settings, logger: logger)
         // postgres-nio says every failed connection attempt at info (one a second while the database is
         // away); the relay says the outage itself (heartbeat, SMTP, page), so the pool speaks from warning
         // on unless the operator asked for debug.
         var storeLogger = logger
         if storeLogger.logLevel > .debug { storeLogger.logLevel = max(storeLogger.logLevel, .warning) }
-        let store = PostgresRelayStore(settings: settings, options: .init(
-            secretKeyFile: configuration.secretKeyFile ?? configuration.dataDirectory + "/secret.key",
-            lease: .seconds(configuration.store.leaseSeconds), logger: storeLogger))
-        // The pool runs from here on, so that the recovery below can query; the service stops it last.
-        let pool = Task { await store.run() }
+        let (store, pool) = try await connectPostgres(configuration, location: location, migrationLogger: logger,
+                                                      storeLogger: storeLogger)
         let spool = try RelayStore.privateSpool(in: configuration.dataDirectory)
         return RelayStorage(
             store: store, makeIntake: { _ in store }, spool: spool,
@@ -81,8 +76,32 @@ public struct RelayStorage: Sendable {
                 _ = try await store.requeueInterrupted()
                 try await store.heartbeat()
             },
-            description: "PostgreSQL \(location) as relay \(settings.relayName)",
+            description: "PostgreSQL \(location) as relay \(store.relayName)",
             fleet: fleet(of: store), sharedTokens: store)
+    }
+
+    /// The shared store as `serve` and every command open it: the schema brought to this binary's version
+    /// (a newer one refused), data.dir made private (it holds the key file unless
+    /// GMAIL_RELAY_SECRET_KEY_FILE names another, and the receiving spool), and the connection pool
+    /// running, so the first query need not wait for it.
+    static func connectPostgres(
+        _ configuration: RelayConfiguration, location: PostgresLocation, migrationLogger: Logger, storeLogger: Logger,
+        maximumConnections: Int = 10
+    ) async throws -> (store: PostgresRelayStore, pool: Task<Void, Never>) {
+        let settings = PostgresSettings(location: location, relayName: configuration.store.relayName)
+        _ = try await PostgresMigrator.migrate(settings, logger: migrationLogger)
+        _ = try RelayStore.privateSpool(in: configuration.dataDirectory)
+        let store = PostgresRelayStore(settings: settings, options: .init(
+            secretKeyFile: configuration.secretKeyFile ?? configuration.dataDirectory + "/secret.key",
+            lease: .seconds(configuration.store.leaseSeconds), maximumConnections: maximumConnections, logger: storeLogger))
+        return (store, Task { await store.run() })
+    }
+
+    /// The intake of a store opened for a command: SQLite's group committer, or the store itself.
+    static func intake(for store: any RelayStoreAPI) -> any MessageIntake {
+        if let sqlite = store as? RelayStore { return GroupCommitter(store: sqlite) }
+        if let intake = store as? any MessageIntake { return intake }
+        preconditionFailure("a store API without an intake: \(type(of: store))")
     }
 
     /// The relays sharing a PostgreSQL store; nil for SQLite. A relay is gone once its leases could have

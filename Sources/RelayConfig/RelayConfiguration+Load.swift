@@ -233,7 +233,7 @@ extension RelayConfiguration {
             return fitted.isEmpty ? "relay" : fitted
         }
         guard (1...64).contains(name.count), name.allSatisfy({ allowed.contains($0) }) else {
-            throw r.invalid("store.relay_name", r.origin(of: "store.relay_name"), "expected 1-64 of A-Z a-z 0-9 . _ - (got \"\(name.prefix(80))\")")
+            throw r.invalid("store.relay_name", r.origin(of: "store.relay_name"), "expected 1-64 of A-Z a-z 0-9 . _ - (got \(quoted(String(name.prefix(80)))))")
         }
         return name
     }

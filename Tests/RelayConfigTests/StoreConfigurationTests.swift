@@ -31,6 +31,9 @@ import Testing
         let badName = error("[store]\nrelay_name = \"two words\"\n")
         #expect(badName?.description == "config.toml:2: store.relay_name: expected 1-64 of A-Z a-z 0-9 . _ - (got \"two words\")")
         #expect(error("[store]\nlease_seconds = 5\n")?.key == "store.lease_seconds")
+        // A control character in the value is shown escaped, never sent to the operator's terminal.
+        #expect(error("[store]\nrelay_name = \"a\\u0001b\"\n")?.description
+            == "config.toml:2: store.relay_name: expected 1-64 of A-Z a-z 0-9 . _ - (got \"a\\u{1}b\")")
         #expect(error("[store]\nrelay_name = \"\(String(repeating: "r", count: 65))\"\n")?.key == "store.relay_name")
     }
 
