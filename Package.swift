@@ -7,9 +7,13 @@ import PackageDescription
 //                 and its one stored form, account/message/event kinds. No dependencies.
 //   SMTPProtocol  pure ESMTP core: parser, replies, session state machine, DATA decoder. No I/O.
 //   RelayConfig   config file + environment -> typed configuration; CIDR matching. No I/O beyond reading the file.
-//   RelayStore    the store API (MessageStore, AccountStore, CredentialStore protocols) and its SQLite (GRDB)
-//                 implementation: spool files, accounts, SMTP credentials, send log, the message lifecycle.
-//   PostgresStore the PostgreSQL store for relays that share one database: connection, migrations, chunked bodies, leases.
+//   StoreModel    what every store shares, with no database in it: the store API (MessageStore, AccountStore,
+//                 CredentialStore, MessageIntake protocols), the model types, the message lifecycle's table,
+//                 StoreError, password hashing, the verified-login cache, the secret box.
+//   RelayStore    the SQLite (GRDB) implementation of the store API: spool files, accounts, SMTP credentials,
+//                 send log, the message lifecycle's writes. Re-exports StoreModel.
+//   PostgresStore the PostgreSQL implementation of the store API for relays that share one database
+//                 (PostgresRelayStore): connection, migrations, chunked bodies, claims with leases, heartbeats.
 //   RelayBackup   backup and restore of the data directory: manifest, checksums, private file modes.
 //   SMTPServer    SwiftNIO glue: sockets, TLS, timeouts, limits; drives SMTPProtocol, talks to a SubmissionBackend.
 //   Submission    intake: the SubmissionBackend of the store (logins, spool + header capture, held/queued/sending, commit).
@@ -24,6 +28,8 @@ import PackageDescription
 //   FakeGoogle    a fake of Google's OAuth and Gmail endpoints for tests (the fake-google executable).
 //   GmailRelayApp composition and command implementations shared by the executable and the tests.
 //   gmail-relay   the executable: argument parsing only.
+// Tests: one target per module, plus StoreContractTests (the store API's behaviour, run on SQLite and on
+// PostgreSQL) and PostgresTestSupport (test-only: the throw-away PostgreSQL cluster the tests share).
 let package = Package(
     name: "gmail-relay",
     platforms: [.macOS(.v14)],
@@ -54,9 +60,18 @@ let package = Package(
         // Google's error bodies as captured: one fixture set for the fake and the tests.
         .target(name: "GoogleFixtures", exclude: ["README.md"]),
         .target(
-            name: "RelayStore",
+            name: "StoreModel",
             dependencies: [
                 "RelayVocabulary",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            exclude: ["README.md"]
+        ),
+        .target(
+            name: "RelayStore",
+            dependencies: [
+                "RelayVocabulary", "StoreModel",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -68,7 +83,7 @@ let package = Package(
         .target(
             name: "PostgresStore",
             dependencies: [
-                "RelayVocabulary", "RelayConfig",
+                "RelayVocabulary", "RelayConfig", "StoreModel",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -185,13 +200,38 @@ let package = Package(
         .testTarget(name: "RelayConfigTests", dependencies: ["RelayConfig"]),
         .testTarget(name: "MessageRewriteTests", dependencies: ["MessageRewrite"]),
         .testTarget(name: "RelayStoreTests", dependencies: ["RelayStore", "RelayVocabulary"]),
+        // Test support, not shipped: the throw-away PostgreSQL cluster (scripts/postgres.sh) the PostgreSQL
+        // store's tests and the store contract suite share.
+        .target(
+            name: "PostgresTestSupport",
+            dependencies: [
+                "PostgresStore", "RelayConfig",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/PostgresTestSupport"
+        ),
         .testTarget(
             name: "PostgresStoreTests",
             dependencies: [
-                "PostgresStore", "RelayConfig", "RelayVocabulary",
+                "PostgresStore", "PostgresTestSupport", "RelayConfig", "RelayVocabulary",
+                // The fleet's shared token: Delivery's AccountTokens against the fake Google.
+                "Delivery", "GmailAPI", "FakeGoogle",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // One suite of the store API's behaviour, run against SQLite and PostgreSQL (issue 15).
+        .testTarget(
+            name: "StoreContractTests",
+            dependencies: [
+                "StoreModel", "RelayStore", "PostgresStore", "PostgresTestSupport", "RelayConfig", "RelayVocabulary",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["README.md"]
         ),
         .testTarget(name: "RelayBackupTests", dependencies: ["RelayBackup", "RelayStore", "RelayVocabulary"]),
         .testTarget(name: "GmailAPITests", dependencies: ["GmailAPI", "RelayVocabulary", "FakeGoogle", "GoogleFixtures"]),

@@ -12,6 +12,7 @@ Exit status: 0 every goal passed, 1 a goal failed, 2 the bench itself could not 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import base64
 import json
 import multiprocessing
@@ -936,6 +937,64 @@ class Bench:
                 "token_requests_per_1000": 1000 * tokens / messages}
             log(f"  {count / seconds:.0f} msg/s SMTP to outbox; {tokens} token call(s) for {messages} messages")
 
+    # -- fleet: relays on PostgreSQL next to one on SQLite ------------------------------------------
+    def fleet(self, google: FakeGoogle):
+        """Ingest and end to end through 1 relay on SQLite, 1 relay on PostgreSQL and 2 relays sharing one
+        PostgreSQL (issue 15), the same 8 connections in all (split 4 + 4 over two relays), and the token
+        calls per 1,000 messages of the two-relay fleet."""
+        script = Path(__file__).resolve().parent.parent / "scripts" / "postgres.sh"
+        cluster = subprocess.run([str(script), "start"], check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        self.cleanup.push("stop the PostgreSQL cluster", lambda: subprocess.run([str(script), "stop", cluster], check=False))
+        admin_url = subprocess.run([str(script), "url", cluster], check=True, capture_output=True, text=True).stdout.strip()
+        count = self.plan.e2e_messages
+
+        def database(name: str) -> str:
+            subprocess.run(["psql", "-X", "-q", admin_url, "-c", f"CREATE DATABASE {name}"], check=True, capture_output=True)
+            return admin_url.rsplit("/", 1)[0] + f"/{name}?sslmode=disable"
+
+        def fleet_of(label: str, store_url: str | None, relays: int) -> list[Relay]:
+            made = []
+            for index in range(relays):
+                settings = {"delivery.mode": "queue", "smtp.trusted_networks": "127.0.0.0/8", "smtp.trusted_account": "gmail",
+                            **FAST_DELIVERY, **google.relay_settings()}
+                if store_url:
+                    settings.update({"store.url": store_url, "store.relay_name": f"{label}-{index}"})
+                relay = Relay(self.args.relay, self.base, f"{label}-{index}", settings, self.cleanup)
+                if index == 0:
+                    relay.cli("account", "add", "gmail", "--client-id", "bench-client", "--client-secret", "bench-secret",
+                              "--refresh-token", google.refresh_token(SENDER), "--from", SENDER)
+                else:
+                    # The fleet shares one key file (docs/scaling.md): the first relay's, copied.
+                    (relay.dir / "data").mkdir(mode=0o700)
+                    shutil.copy2(made[0].dir / "data" / "secret.key", relay.dir / "data" / "secret.key")
+                made.append(relay.start())
+            return made
+
+        self.results["fleet"] = {"messages": count, "connections": 8}
+        for label, store_url, relays in (("sqlite", None, 1), ("pg1", "db", 1), ("pg2", "db", 2)):
+            url = database(f"bench_{label}") if store_url else None
+            tokens_before = google.stats()["token_requests_total"]
+            fleet = fleet_of(label, url, relays)
+            log(f"fleet {label}: {count} messages over 8 connections to {relays} relay(s) (load average {load_average()})")
+            for relay in fleet:
+                smtp_source(self.args.smtp_source, relay.port, 4, 16)  # warm-up: token, connections
+            outbox_before = google.stats()["outbox"]
+            started = time.perf_counter()
+            with concurrent.futures.ThreadPoolExecutor(len(fleet)) as pool:
+                smtp_seconds = max(pool.map(lambda r: smtp_source(self.args.smtp_source, r.port, 8 // len(fleet), count // len(fleet)), fleet))
+            wait_for(f"{count} messages in the fake's outbox", lambda: google.stats()["outbox"] - outbox_before >= count,
+                     120 + count / 10, 0.02)
+            seconds = time.perf_counter() - started
+            sent = google.stats()["outbox"] - outbox_before
+            for relay in fleet:
+                relay.stop()
+            tokens = google.stats()["token_requests_total"] - tokens_before
+            total = count + 16 * len(fleet)
+            self.results["fleet"][label] = {
+                "relays": relays, "ingest_rate": count / smtp_seconds, "e2e_rate": count / seconds, "sent": sent,
+                "token_requests": tokens, "token_requests_per_1000": 1000 * tokens / total}
+            log(f"  ingest {count / smtp_seconds:.0f} msg/s, end to end {count / seconds:.0f} msg/s, {tokens} token call(s)")
+
     # -- added latency ----------------------------------------------------------------------------
     def latency(self, google: FakeGoogle):
         proxy = TimingProxy(google.url, self.base, self.cleanup)
@@ -1193,10 +1252,12 @@ class Bench:
         log(f"bench directory {self.base} ({self.results['machine']['filesystem']}), load average {load_average()}")
         if "ingest" in sections:
             self.ingest()
-        if "e2e" in sections or "latency" in sections:
+        if "e2e" in sections or "latency" in sections or "fleet" in sections:
             google = FakeGoogle(self.args.fake, self.base, self.cleanup)
             if "e2e" in sections:
                 self.end_to_end(google)
+            if "fleet" in sections:
+                self.fleet(google)
             if "latency" in sections:
                 self.latency(google)
             google.stop()
@@ -1208,7 +1269,7 @@ class Bench:
 
 
 FSYNC_CALLS = ("fsync", "fdatasync", "sync_file_range")
-SECTIONS = ("ingest", "e2e", "latency", "memory", "auth")
+SECTIONS = ("ingest", "e2e", "latency", "memory", "auth", "fleet")
 
 
 def cpu_seconds(root: int) -> float:
@@ -1319,6 +1380,19 @@ def report(results: dict) -> bool:
             goals.append((ratio >= GOAL_INGEST_RATIO,
                           f"ingest at 8 connections >= {GOAL_INGEST_RATIO:.0f}x Postfix: {ratio:.2f}x "
                           f"(relay {eight['relay']:.0f} msg/s, Postfix {eight['postfix']:.0f} msg/s)"))
+
+    if "fleet" in results:
+        fleet = results["fleet"]
+        log("")
+        log(f"fleet: {fleet['messages']} messages of 10 KB over {fleet['connections']} connections (4 + 4 over two relays),")
+        log("       OAuth account, queue mode, PostgreSQL on this machine (fsync off: a throw-away cluster)")
+        log(f"  {'store':>22}  {'ingest msg/s':>12}  {'end to end msg/s':>16}  {'token calls per 1,000':>21}")
+        names = {"sqlite": "1 relay, SQLite", "pg1": "1 relay, PostgreSQL", "pg2": "2 relays, PostgreSQL"}
+        for key, name in names.items():
+            if key in fleet:
+                row = fleet[key]
+                log(f"  {name:>22}  {row['ingest_rate']:>12.0f}  {row['e2e_rate']:>16.0f}  {row['token_requests_per_1000']:>21.2f}")
+        log("  (one run per row; token calls include each relay's start-up probe, shared in a fleet)")
 
     if "e2e" in results:
         e2e = results["e2e"]

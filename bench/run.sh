@@ -4,7 +4,7 @@
 # runs bench/bench.py, which starts a relay, the fake Google and a throw-away Postfix on loopback and
 # prints the table and the goal lines. docs/performance.md explains every figure. Not part of CI.
 #
-#   bench/run.sh [--quick] [--no-build] [--json FILE] [--only ingest,e2e,latency,memory,auth]
+#   bench/run.sh [--quick] [--no-build] [--json FILE] [--only ingest,e2e,latency,memory,auth,fleet]
 #                [--baseline BINARY] [--scratch-path DIR]   (DIR: swift build's, default .build)
 #                [--ingest-connections 1,8,64] [--repeats N]   (section ingest: which cells, rounds per cell)
 #

@@ -8,6 +8,8 @@
 #   scripts/postgres.sh start         installs if needed, starts a cluster, prints its directory (the handle)
 #   scripts/postgres.sh url DIR       postgres://relay:PASSWORD@127.0.0.1:PORT/relay?sslmode=disable
 #   scripts/postgres.sh ca DIR        the CA certificate that signed the server's (for sslmode=verify-full)
+#   scripts/postgres.sh down DIR      stops the server at once (like a crash), keeping its data
+#   scripts/postgres.sh up DIR        starts it again on the same port
 #   scripts/postgres.sh stop DIR      stops the cluster and removes DIR
 #
 # scripts/test.sh starts one for the whole run and stops it on exit; the Swift tests start their own
@@ -94,9 +96,8 @@ start() {
     for _ in 1 2 3 4 5; do
         port=$(free_port)
         # fsync off: a throw-away cluster for tests, nothing here has to survive a power cut.
-        if as_owner "$bin/pg_ctl" -D "$base/data" -l "$base/server.log" -w -t 60 \
-            -o "-c listen_addresses=127.0.0.1 -p $port -k $base -c fsync=off -c ssl=on -c ssl_cert_file=$base/server.crt -c ssl_key_file=$base/server.key -c max_connections=200" \
-            start >/dev/null; then
+        echo "-c listen_addresses=127.0.0.1 -p $port -k $base -c fsync=off -c ssl=on -c ssl_cert_file=$base/server.crt -c ssl_key_file=$base/server.key -c max_connections=200" >"$base/options"
+        if as_owner "$bin/pg_ctl" -D "$base/data" -l "$base/server.log" -w -t 60 -o "$(cat "$base/options")" start >/dev/null; then
             started=yes
             break
         fi
@@ -134,11 +135,25 @@ stop() {
     rm -rf "$dir"
 }
 
+# The server stops at once, as in a crash (clients lose their connections), keeping its data: `up`
+# starts it again on the same port. For tests of a database that goes away.
+down() {
+    check_dir "${1:-}"
+    (cd "$1" && as_owner "$(pg_bin)/pg_ctl" -D "$1/data" -m immediate -w -t 30 stop >/dev/null)
+}
+
+up() {
+    check_dir "${1:-}"
+    (cd "$1" && as_owner "$(pg_bin)/pg_ctl" -D "$1/data" -l "$1/server.log" -w -t 60 -o "$(cat "$1/options")" start >/dev/null)
+}
+
 case "${1:-}" in
     install) install_packages ;;
     start) start ;;
     url) check_dir "${2:-}"; cat "$2/url" ;;
     ca) check_dir "${2:-}"; echo "$2/ca.crt" ;;
     stop) stop "${2:-}" ;;
-    *) die "usage: scripts/postgres.sh install | start | url DIR | ca DIR | stop DIR" ;;
+    down) down "${2:-}" ;;
+    up) up "${2:-}" ;;
+    *) die "usage: scripts/postgres.sh install | start | url DIR | ca DIR | down DIR | up DIR | stop DIR" ;;
 esac

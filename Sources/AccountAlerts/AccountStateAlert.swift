@@ -30,7 +30,7 @@ public struct AccountStateAlert: Codable, Sendable, Equatable {
     public var problem: Explanation?
     public var at: Date
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, JSONFormKey {
         case event, account, email, kind, problem, at
         case fromState = "from_state"
         case toState = "to_state"
@@ -59,7 +59,7 @@ public struct AccountStateAlert: Codable, Sendable, Equatable {
         try c.encode(fromState, forKey: .fromState)
         try c.encode(toState, forKey: .toState)
         try c.encode(problem, forKey: .problem)
-        try c.encode(ISO8601.string(at), forKey: .at)
+        try c.encode(at, forKey: .at)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -78,10 +78,7 @@ public struct AccountStateAlert: Codable, Sendable, Equatable {
         toState = try c.decode(AccountState.self, forKey: .toState)
         event = try c.decodeIfPresent(AlertEvent.self, forKey: .event) ?? (toState == .ok ? .resolved : .stateChange)
         problem = try c.decodeIfPresent(Explanation.self, forKey: .problem)
-        guard let date = ISO8601.date(try c.decode(String.self, forKey: .at)) else {
-            throw DecodingError.dataCorruptedError(forKey: .at, in: c, debugDescription: "not ISO-8601")
-        }
-        at = date
+        at = try c.decode(Date.self, forKey: .at)
     }
 }
 

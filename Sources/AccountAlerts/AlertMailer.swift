@@ -12,7 +12,8 @@ public struct AlertMailer: Sendable {
         case noHealthyAccount
     }
 
-    let store: RelayStore
+    let store: any AccountStore
+    let intake: any MessageIntake
     let recipients: [String]
     let hostname: String
     let wake: @Sendable () -> Void
@@ -20,13 +21,20 @@ public struct AlertMailer: Sendable {
 
     /// `wake` tells a running delivery worker that a message is queued (`serve`); without one, the next
     /// `serve` sends it.
-    public init(store: RelayStore, recipients: [String], hostname: String,
+    public init(store: any AccountStore, intake: any MessageIntake, recipients: [String], hostname: String,
                 wake: @escaping @Sendable () -> Void = {}, clock: @escaping @Sendable () -> Date = { Date() }) {
         self.store = store
+        self.intake = intake
         self.recipients = recipients
         self.hostname = hostname
         self.wake = wake
         self.clock = clock
+    }
+
+    /// On the SQLite store, through a group committer of its own.
+    public init(store: RelayStore, recipients: [String], hostname: String,
+                wake: @escaping @Sendable () -> Void = {}, clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.init(store: store, intake: GroupCommitter(store: store), recipients: recipients, hostname: hostname, wake: wake, clock: clock)
     }
 
     public func send(_ alert: AccountStateAlert, statusPage: URL?) async throws -> Outcome {
@@ -36,9 +44,8 @@ public struct AlertMailer: Sendable {
         let text = AlertText(alert, statusPage: statusPage)
         let messageID = "<alert-\(UUID().uuidString.lowercased())@\(hostname)>"
         let bytes = Self.message(from: address, to: recipients, text: text, event: alert.event, messageID: messageID, date: clock())
-        // The same accept path as SMTP's (one transaction, its "accepted" event); alerts are rare, so a
-        // committer of its own costs nothing worth sharing.
-        let id = try await GroupCommitter(store: store).accept(NewMessage(
+        // The same accept path as SMTP's (one transaction, its "accepted" event).
+        let id = try await intake.accept(NewMessage(
             account: sender.name, credentialUsername: nil, peer: "gmail-relay alerts", tls: false, mailFrom: address,
             recipients: recipients, subject: text.title, messageID: messageID, size: Int64(bytes.count), spoolPath: nil,
             inlineBody: bytes, sandbox: false, status: .queued)).id

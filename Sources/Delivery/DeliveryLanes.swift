@@ -11,7 +11,24 @@ public actor DeliveryLanes {
 
     public let concurrency: Int
     public let sendsPerMinute: Int
+    /// The relays sharing a PostgreSQL store that are up (1 on SQLite). Each takes its share of the
+    /// per-account limits, rounded up, so the fleet as a whole stays near them (at most one more send
+    /// per relay); the share follows the heartbeat (`setFleetSize`).
+    public private(set) var fleetSize = 1
     private var lanes: [String: Lane] = [:]
+
+    /// This relay's share of `concurrency`.
+    public var concurrencyShare: Int { max(1, (concurrency + fleetSize - 1) / fleetSize) }
+    /// This relay's share of `sendsPerMinute`.
+    public var sendsPerMinuteShare: Int { max(1, (sendsPerMinute + fleetSize - 1) / fleetSize) }
+
+    /// The number of relays up in the fleet; the limits of every account are shared out again.
+    public func setFleetSize(_ relays: Int) {
+        let size = max(1, relays)
+        guard size != fleetSize else { return }
+        fleetSize = size
+        for name in lanes.keys { lanes[name]!.pacer.limit = sendsPerMinuteShare }
+    }
 
     public init(concurrency: Int, sendsPerMinute: Int) {
         self.concurrency = max(1, concurrency)
@@ -74,7 +91,7 @@ public actor DeliveryLanes {
     public func nextOpening(now: Date) -> Date? {
         var earliest: Date?
         for name in lanes.keys {
-            guard var pacer = lanes[name]?.pacer, lanes[name]!.inFlight < concurrency else { continue }
+            guard var pacer = lanes[name]?.pacer, lanes[name]!.inFlight < concurrencyShare else { continue }
             let next = pacer.nextStart(now: now)
             lanes[name]!.pacer = pacer
             if next > now { earliest = min(earliest ?? next, next) }
@@ -91,8 +108,8 @@ public actor DeliveryLanes {
         var lane = lanes[account] ?? newLane()
         let paced = lane.pacer.available(now: now)
         if lanes[account] != nil { lanes[account] = lane }
-        return max(0, min(concurrency - lane.inFlight, paced))
+        return max(0, min(concurrencyShare - lane.inFlight, paced))
     }
 
-    private func newLane() -> Lane { Lane(pacer: SendPacer(limit: sendsPerMinute)) }
+    private func newLane() -> Lane { Lane(pacer: SendPacer(limit: sendsPerMinuteShare)) }
 }

@@ -142,9 +142,13 @@ public final class DeliveryWorker: Service, Sendable {
     private func sleepDuration() async -> Duration {
         let now = clock()
         var seconds = Double(options.pollInterval.components.seconds) + Double(options.pollInterval.components.attoseconds) / 1e18
-        if let due = try? await store.nextDueDate() {
-            let wait = due.timeIntervalSince(now)
-            if wait > 0 { seconds = min(seconds, wait) }
+        do {
+            if let due = try await store.nextDueDate() {
+                let wait = due.timeIntervalSince(now)
+                if wait > 0 { seconds = min(seconds, wait) }
+            }
+        } catch {
+            logger.error("could not read when the next message is due; waiting the poll interval", metadata: ["error": "\(error)"])
         }
         if let opening = await lanes.nextOpening(now: now) {
             seconds = min(seconds, max(0.01, opening.timeIntervalSince(now)))

@@ -54,9 +54,39 @@ public struct MessageDeliverer: Sendable {
             // The store itself failed (disk, database): leave the message for the next round.
             logger.error("delivery bookkeeping failed", metadata: ["message.id": "\(message.id)", "error": "\(error)"])
             let next = clock().addingTimeInterval(policy.backoff(failures: message.attempts + 1, random: random()))
-            try? await store.markStatus(id: message.id, status: .queued, problemCode: message.problem, nextAttemptAt: next,
-                                        detail: "store error, will retry: \(error)")
+            do {
+                try await store.markStatus(id: message.id, status: .queued, problemCode: message.problem, nextAttemptAt: next,
+                                           detail: "store error, will retry: \(error)")
+            } catch {
+                // The store is away (a shared database down): the row stays `sending`, and on PostgreSQL this
+                // relay's heartbeat would keep its lease alive, so nobody would take it over. Queue it again
+                // as soon as the store answers.
+                logger.error("could not queue the message again; retrying until the store answers",
+                             metadata: ["message.id": "\(message.id)", "error": "\(error)"])
+                let store = self.store, logger = self.logger, problem = message.problem, id = message.id
+                Task { await Self.requeueWhenTheStoreAnswers(id, problem: problem, next: next, store: store, logger: logger) }
+            }
             return .queued(problem: message.problem, nextAttempt: next, pauseAccount: false)
+        }
+    }
+
+    /// Tries `markStatus(.queued)` every few seconds (growing to a minute) until the store takes it.
+    static func requeueWhenTheStoreAnswers(
+        _ id: Int64, problem: ProblemCode?, next: Date, store: any MessageStore, logger: Logger
+    ) async {
+        var wait = 2.0
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(wait))
+            do {
+                try await store.markStatus(id: id, status: .queued, problemCode: problem, nextAttemptAt: next,
+                                           detail: "store error, will retry")
+                logger.notice("message queued again after the store came back", metadata: ["message.id": "\(id)"])
+                return
+            } catch StoreError.invalidTransition {
+                return  // no longer `sending` (taken over, retried or restarted meanwhile): nothing to do
+            } catch {
+                wait = min(60, wait * 2)
+            }
         }
     }
 

@@ -5,10 +5,10 @@ import ServiceLifecycle
 
 /// Deletes finished messages (rows, attempts, events, body files) older than `log.retention_days`, and
 /// spool files no row refers to. Runs at start and then every `interval`.
-public struct RetentionService: Service {
+public struct RetentionService: PeriodicService {
     let store: any MessageStore
     let retention: TimeInterval
-    let interval: Duration
+    public let interval: Duration
     let logger: Logger
 
     public init(store: any MessageStore, retentionDays: Int, interval: Duration = .seconds(3600), logger: Logger) {
@@ -18,14 +18,7 @@ public struct RetentionService: Service {
         self.logger = logger
     }
 
-    public func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            await pruneOnce()
-            _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-        }
-    }
-
-    public func pruneOnce() async {
+    public func runOnce() async {
         do {
             let result = try await store.purge(before: Date().addingTimeInterval(-retention))
             let orphans = try await store.removeOrphanSpoolFiles(minimumAge: 60)

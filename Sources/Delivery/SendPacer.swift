@@ -3,7 +3,10 @@ import Foundation
 /// At most `limit` sends started in any `window` for one account (Gmail's per-user quota is about 60
 /// sends a minute), plus a pause until a given time (the daily sending limit). Pure: the caller passes `now`.
 public struct SendPacer: Sendable, Equatable {
-    public let limit: Int
+    /// Changes when the relay's share of a fleet's limit changes (`DeliveryLanes.setFleetSize`).
+    public var limit: Int {
+        didSet { limit = max(1, limit) }
+    }
     public let window: TimeInterval
     /// Start times inside the current window, oldest first.
     private var starts: [Date] = []

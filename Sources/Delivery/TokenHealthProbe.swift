@@ -7,10 +7,10 @@ import ServiceLifecycle
 
 /// Checks each account's grant with a token refresh at start and every `interval`, even when no mail
 /// flows, so a revoked or expired grant shows on the status page before the next message is held.
-public struct TokenHealthProbe: Service {
+public struct TokenHealthProbe: PeriodicService {
     let store: any AccountStore
     let tokens: AccountTokens
-    let interval: Duration
+    public let interval: Duration
     let logger: Logger
 
     public init(store: any AccountStore, tokens: AccountTokens, interval: Duration, logger: Logger) {
@@ -20,17 +20,14 @@ public struct TokenHealthProbe: Service {
         self.logger = logger
     }
 
-    public func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            await probeAll()
-            _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-        }
-    }
-
-    public func probeAll() async {
-        guard let accounts = try? await store.accounts() else { return }
-        for account in accounts where account.kind != .sandbox && !Task.isShuttingDownGracefully {
-            await probe(account)
+    /// Every account but the sandbox ones.
+    public func runOnce() async {
+        do {
+            for account in try await store.accounts() where account.kind != .sandbox && !Task.isShuttingDownGracefully {
+                await probe(account)
+            }
+        } catch {
+            logger.error("grant check skipped: the accounts could not be read", metadata: ["error": "\(error)"])
         }
     }
 

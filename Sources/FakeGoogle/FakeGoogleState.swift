@@ -178,8 +178,13 @@ struct FakeGoogleState {
     mutating func token(_ form: [String: String], now: Date) -> FakeResponse {
         let grantType = form["grant_type"] ?? ""
         switch grantType {
-        case "refresh_token": return refreshGrant(form, now: now)
-        case "authorization_code": return codeGrant(form, now: now)
+        case "refresh_token", "authorization_code":
+            // Both user grants check the client first (§4.2).
+            switch authenticateClient(form) {
+            case .failure(let response): return response
+            case .success(let client) where grantType == "refresh_token": return refreshGrant(form, client: client, now: now)
+            case .success(let client): return codeGrant(form, client: client, now: now)
+            }
         case "urn:ietf:params:oauth:grant-type:jwt-bearer": return jwtBearerGrant(form, now: now)
         case "": return GoogleBodies.missingParameter("grant_type")
         default: return GoogleBodies.unsupportedGrantType(grantType)
@@ -201,37 +206,18 @@ struct FakeGoogleState {
         return .success(client)
     }
 
-    private mutating func refreshGrant(_ form: [String: String], now: Date) -> FakeResponse {
-        let client: OAuthClient
-        switch authenticateClient(form) {
-        case .failure(let response): return response
-        case .success(let c): client = c
-        }
+    private mutating func refreshGrant(_ form: [String: String], client: OAuthClient, now: Date) -> FakeResponse {
         guard let token = form["refresh_token"], !token.isEmpty else { return GoogleBodies.missingParameter("refresh_token") }
         guard let grant = refreshGrants[token] else { return GoogleBodies.invalidGrantBadRequest }
         if grant.revoked { return GoogleBodies.invalidGrantRevoked }
         guard grant.clientID == client.id else { return GoogleBodies.unauthorizedClientMismatch }
         let access = issueAccessToken(
             clientID: client.id, user: grant.email, serviceAccount: nil, scopes: grant.scopes, refreshToken: token, now: now)
-        // §4.1 sample order: access_token, expires_in, scope, token_type (no refresh_token: Google does not rotate).
-        var body: [(String, JSONText)] = [
-            ("access_token", .string(access.token)),
-            ("expires_in", .int(accessTokenLifetime)),
-            ("scope", .string(grant.scopes.joined(separator: " "))),
-            ("token_type", .string("Bearer")),
-        ]
-        if grant.scopes.contains("openid") {
-            body.append(("id_token", .string(idToken(clientID: client.id, email: grant.email, scopes: grant.scopes, now: now))))
-        }
-        return GoogleBodies.oauth(200, .object(body))
+        // No refresh_token: Google does not rotate it on a refresh.
+        return userTokenAnswer(access, refreshToken: nil, email: grant.email, now: now)
     }
 
-    private mutating func codeGrant(_ form: [String: String], now: Date) -> FakeResponse {
-        let client: OAuthClient
-        switch authenticateClient(form) {
-        case .failure(let response): return response
-        case .success(let c): client = c
-        }
+    private mutating func codeGrant(_ form: [String: String], client: OAuthClient, now: Date) -> FakeResponse {
         guard let code = form["code"], !code.isEmpty else { return GoogleBodies.missingParameter("code") }
         guard code.hasPrefix("4/") else { return GoogleBodies.invalidGrantMalformedCode }
         guard let entry = codes[code], !entry.used, entry.expiresAt > now, entry.clientID == client.id else {
@@ -251,15 +237,18 @@ struct FakeGoogleState {
         let refresh = issueRefreshToken(clientID: client.id, email: entry.email, scopes: entry.scopes)
         let access = issueAccessToken(
             clientID: client.id, user: entry.email, serviceAccount: nil, scopes: entry.scopes, refreshToken: refresh, now: now)
-        var body: [(String, JSONText)] = [
-            ("access_token", .string(access.token)),
-            ("expires_in", .int(accessTokenLifetime)),
-            ("refresh_token", .string(refresh)),
-            ("scope", .string(entry.scopes.joined(separator: " "))),
-            ("token_type", .string("Bearer")),
-        ]
-        if entry.scopes.contains("openid") {
-            body.append(("id_token", .string(idToken(clientID: client.id, email: entry.email, scopes: entry.scopes, now: now))))
+        return userTokenAnswer(access, refreshToken: refresh, email: entry.email, now: now)
+    }
+
+    /// A user grant's token answer, in §4.1's sample order: access_token, expires_in, refresh_token (a code
+    /// exchange only), scope, token_type, and id_token when `openid` was granted.
+    private func userTokenAnswer(_ access: AccessGrant, refreshToken: String?, email: String, now: Date) -> FakeResponse {
+        let scopes = access.scopes
+        var body: [(String, JSONText)] = [("access_token", .string(access.token)), ("expires_in", .int(accessTokenLifetime))]
+        if let refreshToken { body.append(("refresh_token", .string(refreshToken))) }
+        body += [("scope", .string(scopes.joined(separator: " "))), ("token_type", .string("Bearer"))]
+        if scopes.contains("openid") {
+            body.append(("id_token", .string(idToken(clientID: access.clientID, email: email, scopes: scopes, now: now))))
         }
         return GoogleBodies.oauth(200, .object(body))
     }

@@ -29,10 +29,29 @@ public struct TokenEndpointError: Error, Sendable, CustomStringConvertible {
     }
 }
 
+/// Why a token cache asks its grant for a token. A grant that asks Google every time ignores it; one
+/// that shares tokens between relays (Delivery's fleet grant) needs it to know which stored token will do.
+public enum TokenFetchReason: Sendable, Equatable {
+    /// None is cached, or the cached one expires within the cache's margin.
+    case expiring
+    /// Gmail answered 401 to this token: any token but this one.
+    case rejected(AccessToken)
+    /// Proof that the grant works now (the health probe, `doctor`): a token just issued by Google.
+    case fresh
+}
+
 /// Something that can mint access tokens for one account.
 public protocol TokenGrant: Sendable {
     /// Asks Google for a new access token.
     func fetchToken(now: Date) async throws -> AccessToken
+    /// What the token cache calls; `reason` says why. By default the same as `fetchToken(now:)`.
+    func fetchToken(now: Date, reason: TokenFetchReason) async throws -> AccessToken
+}
+
+extension TokenGrant {
+    public func fetchToken(now: Date, reason: TokenFetchReason) async throws -> AccessToken {
+        try await fetchToken(now: now)
+    }
 }
 
 /// Parses the token endpoint's success body: `{"access_token","expires_in","token_type","scope"}`.

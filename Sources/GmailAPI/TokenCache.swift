@@ -4,11 +4,13 @@ import Foundation
 /// share a single refresh instead of each asking Google.
 public actor TokenCache {
     private let grant: any TokenGrant
-    private let refreshMargin: TimeInterval
+    /// A token expiring sooner than this is refreshed before use.
+    public nonisolated let refreshMargin: TimeInterval
     private let clock: @Sendable () -> Date
     private var current: AccessToken?
     private var inFlight: Task<AccessToken, any Error>?
-    /// How many times Google was asked: the bench checks it stays near one an hour.
+    /// How many times the grant was asked (Google, or with a fleet-shared grant possibly the shared store):
+    /// the bench checks it stays near one an hour.
     public private(set) var refreshCount = 0
 
     public init(grant: any TokenGrant, refreshMargin: TimeInterval = 300, clock: @escaping @Sendable () -> Date = Date.init) {
@@ -20,7 +22,7 @@ public actor TokenCache {
     /// A token valid for at least the margin, fetching one if needed.
     public func token() async throws -> AccessToken {
         if let current, current.expiresAt.timeIntervalSince(clock()) > refreshMargin { return current }
-        return try await refresh()
+        return try await refresh(.expiring)
     }
 
     /// Throws the cached token away (Gmail said 401) and fetches a new one, unless another caller
@@ -28,7 +30,7 @@ public actor TokenCache {
     public func tokenAfterRejection(of rejected: AccessToken) async throws -> AccessToken {
         if let current, current.value != rejected.value, current.expiresAt > clock() { return current }
         current = nil
-        return try await refresh()
+        return try await refresh(.rejected(rejected))
     }
 
     /// A token fresh from Google, whatever is cached: the health probe and `doctor` use it to prove the
@@ -36,16 +38,16 @@ public actor TokenCache {
     public func freshToken() async throws -> AccessToken {
         if let inFlight { return try await inFlight.value }
         current = nil
-        return try await refresh()
+        return try await refresh(.fresh)
     }
 
     public var cachedToken: AccessToken? { current }
 
-    private func refresh() async throws -> AccessToken {
+    private func refresh(_ reason: TokenFetchReason) async throws -> AccessToken {
         if let inFlight { return try await inFlight.value }
         let grant = self.grant
         let now = clock()
-        let task = Task { try await grant.fetchToken(now: now) }
+        let task = Task { try await grant.fetchToken(now: now, reason: reason) }
         inFlight = task
         defer { inFlight = nil }
         refreshCount += 1

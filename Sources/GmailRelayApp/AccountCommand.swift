@@ -42,7 +42,7 @@ struct AccountCommand: AsyncParsableCommand {
         mutating func run() async throws {
             try signIn.readSecretsFromStandardInput()
             let configuration = try global.loadConfiguration()
-            let store = try global.openStore(configuration)
+            let store = try await global.openStore(configuration)
             let kind: AccountKind
             var grant: StoredGrant?
             var state = AccountState.ok
@@ -81,7 +81,7 @@ struct AccountCommand: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try global.loadConfiguration()
-            let store = try global.openStore(configuration)
+            let store = try await global.openStore(configuration)
             let accounts = try await store.accounts()
             if json {
                 let rows = accounts.map {
@@ -115,7 +115,7 @@ struct AccountCommand: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try global.loadConfiguration()
-            let store = try global.openStore(configuration)
+            let store = try await global.openStore(configuration)
             guard let account = try await store.account(named: name) else {
                 throw OperatorError("no account \(name) (see gmail-relay account list)")
             }
@@ -126,7 +126,7 @@ struct AccountCommand: AsyncParsableCommand {
             print("account \(name) removed (\(removal.credentialsRemoved) SMTP login(s); \(removal.messagesFailed) waiting message(s) failed)")
         }
 
-        private func revokeGrant(of account: Account, store: RelayStore, endpoint: URL) async throws {
+        private func revokeGrant(of account: Account, store: any RelayStoreAPI, endpoint: URL) async throws {
             let grant = try await store.accountSecret(named: account.name).flatMap { try? StoredGrant.decode($0) }
             guard case .some(.oauthClient(_, _, let refreshToken?)) = grant else {
                 switch account.kind {
@@ -161,13 +161,6 @@ struct AccountSummary: Codable {
     let state: String
     let fallback: String?
 
-    // Explicit null when there is no fallback: every key is always present.
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(name, forKey: .name)
-        try c.encode(kind, forKey: .kind)
-        try c.encode(addresses, forKey: .addresses)
-        try c.encode(state, forKey: .state)
-        try c.encode(fallback, forKey: .fallback)
-    }
+    // `fallback` is null when there is none: every key is always present.
+    enum CodingKeys: String, JSONFormKey { case name, kind, addresses, state, fallback }
 }

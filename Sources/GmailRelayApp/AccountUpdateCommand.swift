@@ -50,7 +50,7 @@ extension AccountCommand {
         mutating func run() async throws {
             try signIn.readSecretsFromStandardInput()
             let configuration = try global.loadConfiguration()
-            let store = try global.openStore(configuration)
+            let store = try await global.openStore(configuration)
             guard let account = try await store.account(named: name) else {
                 throw OperatorError("no account \(name) (see gmail-relay account list)")
             }
@@ -91,7 +91,7 @@ extension AccountCommand {
             signIn.serviceAccount != nil || signIn.subject != nil || signIn.clientSecretFile != nil || signIn.namesClient
         }
 
-        private func updateFallback(_ store: RelayStore, account: Account) async throws {
+        private func updateFallback(_ store: any RelayStoreAPI, account: Account) async throws {
             guard let fallback else {
                 try await store.setFallback(account: name, to: nil)
                 print("account \(name): no fallback")

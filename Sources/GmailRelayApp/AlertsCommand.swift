@@ -11,11 +11,12 @@ extension RelayApplication {
     /// email_to is set but there is no store to queue the email in). `wake` tells a running delivery
     /// worker about a queued alert email.
     static func alertDispatcher(
-        _ configuration: RelayConfiguration, store: RelayStore?, wake: @escaping @Sendable () -> Void, logger: Logger
+        _ configuration: RelayConfiguration, store: (accounts: any AccountStore, intake: any MessageIntake)?,
+        wake: @escaping @Sendable () -> Void, logger: Logger
     ) -> AlertDispatcher? {
         let alerts = configuration.alerts
         let mailer = alerts.emailTo.isEmpty ? nil : store.map {
-            AlertMailer(store: $0, recipients: alerts.emailTo, hostname: configuration.smtp.hostname, wake: wake)
+            AlertMailer(store: $0.accounts, intake: $0.intake, recipients: alerts.emailTo, hostname: configuration.smtp.hostname, wake: wake)
         }
         let settings = AlertSettings(
             webhook: alerts.webhookURL, format: AlertFormat(rawValue: alerts.webhookFormat.rawValue) ?? .json,
@@ -74,8 +75,9 @@ struct AlertsTestCommand: AsyncParsableCommand {
         var logger = Logger(label: "gmail-relay")
         logger.logLevel = .critical  // the outcome is printed below, in words
         // The store only when an email is to be queued: a webhook test needs no data directory.
-        let store = configuration.alerts.emailTo.isEmpty ? nil : try global.openStore(configuration)
-        guard let dispatcher = RelayApplication.alertDispatcher(configuration, store: store, wake: {}, logger: logger) else {
+        let store = configuration.alerts.emailTo.isEmpty ? nil : try await global.openStore(configuration)
+        let mailStore = store.map { (accounts: $0 as any AccountStore, intake: RelayStorage.intake(for: $0)) }
+        guard let dispatcher = RelayApplication.alertDispatcher(configuration, store: mailStore, wake: {}, logger: logger) else {
             throw OperatorError("no alerts configured: set alerts.webhook_url (and alerts.webhook_format) or alerts.email_to")
         }
         let result = await dispatcher.test(at: Date())

@@ -18,11 +18,12 @@ struct BackupCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try global.loadConfiguration()
+        try Self.refuseSharedStore(configuration)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: configuration.dataDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw OperatorError("\(BackupError.noDataDirectory(path: configuration.dataDirectory))")
         }
-        let store = try global.openStore(configuration)
+        let store = try global.openSQLiteStore(configuration)
         let summary: RelayBackup.BackupSummary
         do {
             summary = try RelayBackup.create(
@@ -60,6 +61,7 @@ struct RestoreCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try global.loadConfiguration()
+        try Self.refuseSharedStore(configuration)
         let dataDirectory = configuration.dataDirectory.hasSuffix("/") && configuration.dataDirectory.count > 1
             ? String(configuration.dataDirectory.dropLast()) : configuration.dataDirectory
         let keyFile = configuration.secretKeyFile ?? dataDirectory + "/secret.key"
@@ -70,8 +72,7 @@ struct RestoreCommand: AsyncParsableCommand {
             throw OperatorError("restore: \(error)")
         }
         // Opening checks modes and brings an older backup's schema up to date.
-        let store = try global.openStore(configuration)
-        try store.close()
+        try global.openSQLiteStore(configuration).close()
         let counts = MessageStatus.allCases.compactMap { status in summary.messages[status].map { "\($0) \(status.rawValue)" } }
         print("restored the backup of \(summary.manifest.createdAt) (gmail-relay \(summary.manifest.version)) into \(dataDirectory): \(counts.isEmpty ? "no messages" : counts.joined(separator: ", ")), \(summary.bodies) message bodies")
         if summary.rowsWithoutBody > 0 {
@@ -88,4 +89,15 @@ struct RestoreCommand: AsyncParsableCommand {
 
 func printError(_ line: String) {
     FileHandle.standardError.write(Data((line + "\n").utf8))
+}
+
+extension ParsableCommand {
+    /// backup and restore copy the SQLite store of data.dir; a shared PostgreSQL store is backed up with
+    /// PostgreSQL's own tools, which a relay must not pretend to replace.
+    static func refuseSharedStore(_ configuration: RelayConfiguration) throws {
+        guard let location = configuration.store.postgres else { return }
+        throw OperatorError(
+            "store.url is set (\(location)): \(configuration.store.relayName)'s mail is in PostgreSQL, not in data.dir; "
+                + "back it up with pg_dump (docs/scaling.md, \"Backups\")")
+    }
 }

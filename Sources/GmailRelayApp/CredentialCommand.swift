@@ -26,7 +26,7 @@ struct CredentialCommand: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try global.loadConfiguration()
-            let store = try global.openStore(configuration)
+            let store = try await global.openStore(configuration)
             let password: String
             if passwordStdin {
                 guard let line = readLine(strippingNewline: true), !line.isEmpty else {
@@ -65,7 +65,7 @@ struct CredentialCommand: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try global.loadConfiguration()
-            let store = try global.openStore(configuration)
+            let store = try await global.openStore(configuration)
             try await store.setCredentialDailyLimit(username: username, limit: dailyLimit)
             // A session already logged in keeps the limit it had at AUTH for whether it is checked;
             // the number is read at each MAIL FROM of a limited login.
@@ -80,7 +80,7 @@ struct CredentialCommand: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try global.loadConfiguration()
-            let store = try global.openStore(configuration)
+            let store = try await global.openStore(configuration)
             let credentials = try await store.credentials()
             if json {
                 print(try JSONOutput.encode(credentials))
@@ -102,7 +102,7 @@ struct CredentialCommand: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try global.loadConfiguration()
-            let store = try global.openStore(configuration)
+            let store = try await global.openStore(configuration)
             try await store.removeCredential(username: username)
             print("login \(username) removed")
         }

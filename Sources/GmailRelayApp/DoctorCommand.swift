@@ -10,12 +10,12 @@ import RelayVocabulary
 /// The Google side of a command: endpoints, one transport, and each account's token cache.
 struct GoogleAccess {
     let configuration: RelayConfiguration
-    let store: RelayStore
+    let store: any RelayStoreAPI
     let endpoints: GoogleEndpoints
     let transport = HTTPTransport(timeout: 30)
     let tokens: AccountTokens
 
-    init(configuration: RelayConfiguration, store: RelayStore) {
+    init(configuration: RelayConfiguration, store: any RelayStoreAPI) {
         self.configuration = configuration
         self.store = store
         self.endpoints = configuration.google.endpoints
@@ -55,7 +55,7 @@ struct DoctorCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try global.loadConfiguration()
-        let store = try global.openStore(configuration)
+        let store = try await global.openStore(configuration)
         let access = GoogleAccess(configuration: configuration, store: store)
         let accounts: [Account]
         if let name { accounts = [try await access.account(name)] } else { accounts = try await store.accounts() }
@@ -94,7 +94,7 @@ struct DoctorCommand: AsyncParsableCommand {
         do {
             token = try await entry.cache.freshToken()
             checks.append(Check(verdict: .ok, name: "token refresh", text: "Google issued an access token valid until \(ISO8601.string(token.expiresAt))"))
-            try? await access.store.setTokenExpiry(name: account.name, expiresAt: token.expiresAt)
+            try? await access.store.setTokenExpiry(name: account.name, expiresAt: token.expiresAt, scopes: nil)
         } catch {
             let classification = entry.grant.classify(FailedCall(tokenError: error), consentedAt: account.consentedAt, now: Date())
             checks.append(Check(verdict: .fail, name: "token refresh",
@@ -116,7 +116,7 @@ struct DoctorCommand: AsyncParsableCommand {
             } else {
                 checks.append(Check(verdict: .fail, name: "scopes", text: "no scope that allows sending (granted: \(granted.isEmpty ? "none" : granted)); needed: \(GmailScope.send). Run `gmail-relay reauth \(account.name)` and leave the Gmail box ticked"))
                 try? await access.store.setAccountState(name: account.name, state: .needsReauth,
-                                                        problemCode: .scopeInsufficient)
+                                                        problemCode: .scopeInsufficient, detail: nil)
             }
             if let email = info.email {
                 let known = account.fromAddresses.contains { $0.lowercased() == email.lowercased() }
@@ -155,7 +155,7 @@ struct SendTestCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try global.loadConfiguration()
-        let store = try global.openStore(configuration)
+        let store = try await global.openStore(configuration)
         let access = GoogleAccess(configuration: configuration, store: store)
         let account = try await access.account(self.account)
         guard account.kind != .sandbox else { throw OperatorError("\(account.name) is a sandbox account: it never calls Google") }

@@ -30,7 +30,7 @@ struct LogCommand: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try global.loadConfiguration()
-            let store = try global.openStore(configuration)
+            let store = try await global.openStore(configuration)
             let messages = try await store.messages(
                 status: status.flatMap(MessageStatus.init(rawValue:)), account: account, query: nil, limit: limit, offset: 0
             )
@@ -57,7 +57,7 @@ struct LogCommand: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try global.loadConfiguration()
-            let store = try global.openStore(configuration)
+            let store = try await global.openStore(configuration)
             if raw {
                 guard let message = try await store.message(id: id) else { throw OperatorError("no message with log id \(id)") }
                 if let path = message.spoolPath, let data = FileManager.default.contents(atPath: path) {

@@ -20,7 +20,7 @@ struct MigrateCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration = try global.loadConfiguration()
         guard let location = configuration.store.postgres else {
-            let store = try global.openStore(configuration)  // opening migrates SQLite
+            let store = try global.openSQLiteStore(configuration)  // opening migrates SQLite
             defer { try? store.close() }
             print("SQLite store \(store.databasePath): schema version \(try store.schemaVersion()) (up to date)")
             return
@@ -34,26 +34,19 @@ struct MigrateCommand: AsyncParsableCommand {
     }
 }
 
-/// What the commands do with a PostgreSQL store today (issue 15 builds the rest).
+/// `migrate` on a PostgreSQL store.
 enum PostgresStoreStartup {
     /// Connects and migrates; a schema newer than this binary, or a database that cannot be reached, is
     /// an operator error with one sentence (the password never in it).
     static func migrate(_ location: PostgresLocation, configuration: RelayConfiguration) async throws -> PostgresMigrator.Outcome {
-        let settings = PostgresSettings(location: location, relayName: configuration.smtp.hostname)
+        let settings = PostgresSettings(location: location, relayName: configuration.store.relayName)
         do {
-            return try await PostgresMigrator.migrate(settings, logger: Logger(label: "gmail-relay.store"))
+            // The commands print the outcome themselves; `serve` logs its migrations through its own logger.
+            var logger = Logger(label: "gmail-relay.store")
+            logger.logLevel = .warning
+            return try await PostgresMigrator.migrate(settings, logger: logger)
         } catch let error as PostgresStoreError {
             throw OperatorError(error.description)
         }
-    }
-
-    /// `serve` with store.url: the schema is checked (and migrated) as a relay start will do, then the
-    /// start is refused, since serving from PostgreSQL is not built yet. Silently serving from SQLite
-    /// instead would accept mail where the operator does not expect it.
-    static func refuseToServe(_ location: PostgresLocation, configuration: RelayConfiguration) async throws -> Never {
-        _ = try await migrate(location, configuration: configuration)
-        throw OperatorError(
-            "store.url is set (\(location)), but this gmail-relay cannot serve from PostgreSQL yet: "
-                + "unset store.url to serve from SQLite in data.dir")
     }
 }

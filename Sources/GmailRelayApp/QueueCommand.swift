@@ -23,7 +23,7 @@ struct QueueCommand: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try global.loadConfiguration()
-            let store = try global.openStore(configuration)
+            let store = try await global.openStore(configuration)
             if all {
                 let count = try await store.retryAll()
                 print("\(count) message(s) queued for another attempt")
@@ -45,7 +45,7 @@ struct QueueCommand: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try global.loadConfiguration()
-            let store = try global.openStore(configuration)
+            let store = try await global.openStore(configuration)
             do {
                 try await store.discard(id: id, detail: "discarded by operator (gmail-relay queue discard)")
             } catch let error as StoreError {

@@ -46,7 +46,7 @@ struct ReauthCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try global.loadConfiguration()
-        let store = try global.openStore(configuration)
+        let store = try await global.openStore(configuration)
         guard let account = try await store.account(named: name) else {
             throw OperatorError("no account \(name) (see gmail-relay account list)")
         }
@@ -84,7 +84,7 @@ struct ReauthCommand: AsyncParsableCommand {
     }
 
     /// The OAuth client stored with the account; other kinds have nothing to consent to.
-    static func oauthClient(of account: Account, store: RelayStore) async throws -> (id: String, secret: String) {
+    static func oauthClient(of account: Account, store: any RelayStoreAPI) async throws -> (id: String, secret: String) {
         switch account.kind {
         case .sandbox:
             throw OperatorError("\(account.name) is a sandbox account: it never signs in to Google. Add an OAuth account with: gmail-relay account add NAME --client-secret-file client.json")

@@ -31,7 +31,7 @@ struct ReauthFlow {
         var consentedAt: Date
     }
 
-    let store: RelayStore
+    let store: any RelayStoreAPI
     let account: Account
     let clientID: String
     let clientSecret: String

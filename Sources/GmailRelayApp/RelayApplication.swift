@@ -19,7 +19,8 @@ import UnixSignals
 /// Builds the running relay from a configuration: shared by `serve` and the tests.
 public struct RelayApplication: Sendable {
     public let configuration: RelayConfiguration
-    public let store: RelayStore
+    public let store: any RelayStoreAPI
+    public let storage: RelayStorage
     public let smtp: SMTPService
     /// The SMTP certificate in use (nil without smtp.tls); SIGHUP reloads it.
     public let certificate: SMTPCertificate?
@@ -36,12 +37,21 @@ public struct RelayApplication: Sendable {
     /// Where the page's admin token came from, and whether this start made it.
     let webAdminToken: WebAdminToken.Resolved
     let alerts: AccountStateWatcher?
+    /// On a shared store: keeps this relay's share of the per-account limits in step with the fleet.
+    let fleetShare: FleetShareService?
     let notifier: SystemdNotifier
     let webListening = NIOLockedValueBox(false)
     let logger: Logger
 
+    /// On the SQLite store in the data directory.
     public init(configuration: RelayConfiguration, store: RelayStore, logger: Logger) throws {
+        try self.init(configuration: configuration, storage: .sqlite(store), logger: logger)
+    }
+
+    public init(configuration: RelayConfiguration, storage: RelayStorage, logger: Logger) throws {
         self.configuration = configuration
+        self.storage = storage
+        let store = storage.store
         self.store = store
         self.logger = logger
         let smtpConfig = configuration.smtp
@@ -72,7 +82,8 @@ public struct RelayApplication: Sendable {
         let metrics = RelayMetrics()
         let endpoints = configuration.google.endpoints
         let transport = HTTPTransport()
-        let tokens = AccountTokens(store: store, endpoints: endpoints, transport: transport, metrics: metrics)
+        let tokens = AccountTokens(store: store, endpoints: endpoints, transport: transport, metrics: metrics,
+                                   shared: storage.sharedTokens, logger: logger)
         let delivery = configuration.delivery
         let deliverer = MessageDeliverer(
             store: store, tokens: tokens, sender: GmailSender(endpoints: endpoints, transport: transport),
@@ -85,29 +96,45 @@ public struct RelayApplication: Sendable {
         self.worker = worker
         self.retention = RetentionService(store: store, retentionDays: configuration.log.retentionDays, logger: logger)
         self.probe = TokenHealthProbe(store: store, tokens: tokens, interval: configuration.health.probeInterval, logger: logger)
+        let intake = storage.makeIntake(metrics)
         let backend = SubmissionIntake(
-            store: store, policy: IntakePolicy(configuration), delivery: WorkerSyncDelivery(worker: worker), metrics: metrics, logger: logger)
+            store: store, intake: intake, spool: storage.spool, policy: IntakePolicy(configuration), delivery: WorkerSyncDelivery(worker: worker), metrics: metrics, logger: logger)
         self.smtp = SMTPService(configuration: serverConfiguration, listeners: listeners, backend: backend, logger: logger)
 
         let certificatePath = smtpConfig.tls?.certPath ?? ""
         let reporter = StatusReporter(store: store, subject: Self.serviceAccountSubject(store), certificate: {
             certificate?.notValidAfter.map { ServedCertificate(path: certificatePath, notValidAfter: $0) }
-        })
+        }, fleet: storage.fleet)
         self.reporter = reporter
         // The page needs a token unless web.open: the configured one, or the one kept in the data directory.
         let adminToken = try WebAdminToken.resolve(configuration)
         self.webAdminToken = adminToken
         let security = try WebSecurity(listen: configuration.web.listen, adminToken: adminToken.token, readToken: configuration.web.readToken)
-        let dispatcher = Self.alertDispatcher(configuration, store: store, wake: { worker.wake() }, logger: logger)
+        let dispatcher = Self.alertDispatcher(configuration, store: (store, intake), wake: { worker.wake() }, logger: logger)
         self.web = try StatusWebServer(
             reporter: reporter, security: security,
-            metrics: { metrics.prometheusText() + (await StoreGauges.prometheusText(store)) + Self.certificateGauge(certificate) },
+            metrics: {
+                metrics.prometheusText() + (await StoreGauges.prometheusText(store)) + (await Self.fleetGauges(reporter))
+                    + Self.certificateGauge(certificate)
+            },
             logger: logger, alerts: Self.alertControls(configuration, dispatcher))
         let webListening = self.webListening
         self.webService = web.application(listen: configuration.web.listen, onRunning: { _ in
             webListening.withLockedValue { $0 = true }
         })
         self.alerts = dispatcher.map { AccountStateWatcher(reporter: reporter, dispatcher: $0, logger: logger) }
+        self.fleetShare = storage.fleet.map { FleetShareService(fleet: $0, lanes: lanes, logger: logger) }
+    }
+
+    /// The relays sharing the store (nothing on SQLite); a store that cannot be read is said as a comment.
+    static func fleetGauges(_ reporter: StatusReporter) async -> String {
+        guard let fleet = reporter.fleet else { return "" }
+        do {
+            let now = Date()
+            return StoreGauges.fleetText(try await fleet.relays().map { RelayStatus($0, now: now, goneAfter: fleet.goneAfter) })
+        } catch {
+            return "# the relays of the shared store could not be read\n"
+        }
     }
 
     /// The served SMTP certificate's end, for the certificate-expiry alert (contrib/prometheus/alerts.yml);
@@ -123,7 +150,7 @@ public struct RelayApplication: Sendable {
     }
 
     /// The user a service account impersonates is kept in its sealed grant; the page names it in steps.
-    static func serviceAccountSubject(_ store: RelayStore) -> StatusReporter.SubjectLookup {
+    static func serviceAccountSubject(_ store: any AccountStore) -> StatusReporter.SubjectLookup {
         { account in
             guard account.kind == .serviceAccount,
                   let data = try? await store.accountSecret(named: account.name),
@@ -150,9 +177,10 @@ public struct RelayApplication: Sendable {
         return ServiceGroup(
             configuration: .init(
                 // Stopped in reverse: readiness first (systemd hears STOPPING=1), then SMTP (sessions finish,
-                // sync sends included), the web page and alerts next, the worker last.
-                services: [.init(service: worker), .init(service: retention), .init(service: probe), .init(service: reload)]
-                    + (alerts.map { [.init(service: $0)] } ?? [])
+                // sync sends included), the web page and alerts next, the worker, and the store's own
+                // parts (PostgreSQL's pool and heartbeat) last.
+                services: storage.services.map { .init(service: $0) } + [.init(service: worker), .init(service: retention), .init(service: probe), .init(service: reload)]
+                    + (alerts.map { [.init(service: $0)] } ?? []) + (fleetShare.map { [.init(service: $0)] } ?? [])
                     + [.init(service: webService), .init(service: smtp), .init(service: readiness)],
                 gracefulShutdownSignals: signals,
                 logger: logger

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PostgresStore
 import RelayStore
 
 struct ServeCommand: AsyncParsableCommand {
@@ -19,16 +20,19 @@ struct ServeCommand: AsyncParsableCommand {
             return EscapingLogHandler(wrapped: handler)
         }
         let logger = Logger(label: "gmail-relay")
+        let storage: RelayStorage
         if let location = configuration.store.postgres {
-            try await PostgresStoreStartup.refuseToServe(location, configuration: configuration)
+            do {
+                storage = try await RelayStorage.postgres(configuration, location: location, logger: logger)
+            } catch let error as PostgresStoreError {
+                throw OperatorError(error.description)
+            }
+        } else {
+            storage = RelayStorage.sqlite(try global.openSQLiteStore(configuration))
         }
-        let store = try global.openStore(configuration)
-        // Leftovers of a crash: half-received files, and "sending" rows whose attempt was cut off.
-        _ = store.spool.cleanIncoming()
-        _ = try await store.requeueInterrupted()
-        _ = try? store.removeOrphanSpoolFiles()
-        let application = try RelayApplication(configuration: configuration, store: store, logger: logger)
-        logger.info("gmail-relay starting", metadata: ["data.dir": "\(configuration.dataDirectory)"])
+        try await storage.recover(logger)
+        let application = try RelayApplication(configuration: configuration, storage: storage, logger: logger)
+        logger.info("gmail-relay starting", metadata: ["data.dir": "\(configuration.dataDirectory)", "store": "\(storage.description)"])
         if application.webAdminToken.created, let token = application.webAdminToken.token {
             // First start without web.admin_token: the page is locked; this link opens it once.
             logger.notice("status page locked with a new admin token; sign in once with this link (one use, 60 minutes), or run `gmail-relay web-token` for a new one", metadata: [

@@ -16,12 +16,13 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try global.loadConfiguration()
-        let store = try global.openStore(configuration)
+        let store = try await global.openStore(configuration)
         // A separate process: it checks the certificate file, which is what serve has loaded unless it
         // was renewed without a SIGHUP.
         let served = RelayApplication.certificateOnDisk(configuration)
         let report = try await StatusReporter(
-            store: store, subject: RelayApplication.serviceAccountSubject(store), certificate: { served }).report()
+            store: store, subject: RelayApplication.serviceAccountSubject(store), certificate: { served },
+            fleet: RelayStorage.fleet(of: store)).report()
         print(json ? try StatusJSON.encode(report) : Self.text(report))
     }
 
@@ -64,6 +65,13 @@ struct StatusCommand: AsyncParsableCommand {
             for login in report.logins {
                 let limit = login.dailyLimit.map { " of \($0)" + (login.isAtLimit ? ", limit reached" : "") } ?? ", no daily limit"
                 lines.append("  \(login.username) (\(login.account)): \(login.sentToday)\(limit)")
+            }
+        }
+        if !report.relays.isEmpty {
+            lines.append("")
+            lines.append("Relays sharing the store:")
+            for relay in report.relays {
+                lines.append("  \(relay.name): \(relay.state.rawValue), last heartbeat \(ISO8601.string(relay.lastSeen)), sending \(relay.claimed)")
             }
         }
         return lines.joined(separator: "\n")

@@ -19,7 +19,7 @@ struct WebTokenCommand: ParsableCommand {
     func run() throws {
         let configuration = try global.loadConfiguration()
         // The data directory is made (0700) and checked the way serve does, before a token file goes in it.
-        try global.openStore(configuration).close()
+        try global.openSQLiteStore(configuration).close()
         let resolved = try WebAdminToken.resolve(configuration)
         guard let token = resolved.token else {
             print("web.open = true: the status page needs no token on \(configuration.web.listen)")

@@ -2,23 +2,44 @@
 // two HTML pages of Google's front end. Each says what it rests on; [INF] marks assembled shapes.
 
 extension GoogleErrorFixture {
+    // The two envelopes the [INF] bodies below are assembled in, printed as Google prints them (two-space
+    // indent; compare the captured `failedPrecondition` and `invalidGrantRevoked`). The texts go in as they
+    // are: none has a quote or a backslash.
+
+    /// The current Gmail error envelope (docs/google-api.md section 0) with one `errors` entry.
+    static func gmailError(_ code: Int, _ message: String, domain: String, reason: String, status: String) -> String {
+        """
+        {
+          "error": {
+            "code": \(code),
+            "message": "\(message)",
+            "errors": [
+              {
+                "message": "\(message)",
+                "domain": "\(domain)",
+                "reason": "\(reason)"
+              }
+            ],
+            "status": "\(status)"
+          }
+        }
+        """
+    }
+
+    /// A token endpoint error (docs/google-api.md section 4.2).
+    static func oauthError(_ error: String, _ description: String) -> String {
+        """
+        {
+          "error": "\(error)",
+          "error_description": "\(description)"
+        }
+        """
+    }
+
     /// 2.8 (a) [INF] full body; the message text (two spaces after "exceeded.") is [OBS] GAMADV-XTD3 #149.
-    public static let userRateLimit429 = #"""
-{
-  "error": {
-    "code": 429,
-    "message": "User-rate limit exceeded.  Retry after 2026-11-22T19:04:05.123Z",
-    "errors": [
-      {
-        "message": "User-rate limit exceeded.  Retry after 2026-11-22T19:04:05.123Z",
-        "domain": "usageLimits",
-        "reason": "rateLimitExceeded"
-      }
-    ],
-    "status": "RESOURCE_EXHAUSTED"
-  }
-}
-"""#
+    public static let userRateLimit429 = gmailError(
+        429, "User-rate limit exceeded.  Retry after 2026-11-22T19:04:05.123Z",
+        domain: "usageLimits", reason: "rateLimitExceeded", status: "RESOURCE_EXHAUSTED")
 
     /// 2.8 (a) [FIX] the mail-sending variant with one space, as some codebases record it.
     public static let mailSendingOneSpace = #"""
@@ -26,40 +47,14 @@ extension GoogleErrorFixture {
 """#
 
     /// 2.7 [OBS] message, domain and reason (gmail-cleaner #5); `status` [INF].
-    public static let queriesPerMinute = #"""
-{
-  "error": {
-    "code": 403,
-    "message": "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute per user' of service 'gmail.googleapis.com' for consumer 'project_number:861228239640'.",
-    "errors": [
-      {
-        "message": "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute per user' of service 'gmail.googleapis.com' for consumer 'project_number:861228239640'.",
-        "domain": "usageLimits",
-        "reason": "rateLimitExceeded"
-      }
-    ],
-    "status": "PERMISSION_DENIED"
-  }
-}
-"""#
+    public static let queriesPerMinute = gmailError(
+        403, "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute per user' of service 'gmail.googleapis.com' for consumer 'project_number:861228239640'.",
+        domain: "usageLimits", reason: "rateLimitExceeded", status: "PERMISSION_DENIED")
 
     /// 2.1 [OBS] Go client printed "Error 400: Bad Request, failedPrecondition" (service account, gmail.com); body [INF].
-    public static let failedPreconditionBadRequest = #"""
-{
-  "error": {
-    "code": 400,
-    "message": "Bad Request",
-    "errors": [
-      {
-        "message": "Bad Request",
-        "domain": "global",
-        "reason": "failedPrecondition"
-      }
-    ],
-    "status": "FAILED_PRECONDITION"
-  }
-}
-"""#
+    public static let failedPreconditionBadRequest = gmailError(
+        400, "Bad Request",
+        domain: "global", reason: "failedPrecondition", status: "FAILED_PRECONDITION")
 
     /// 2.1 [OBS] FlowCrypt #435 saw "Mail service not enabled" in the old envelope; shape [INF].
     public static let mailServiceNotEnabledOldEnvelope = #"""
@@ -79,40 +74,14 @@ extension GoogleErrorFixture {
 """#
 
     /// 1.2 / 2.2 [OBS] message and reason (dotnet-client #856); `status` [INF].
-    public static let rawRequired = #"""
-{
-  "error": {
-    "code": 400,
-    "message": "'raw' RFC822 payload message string or uploading message via /upload/* URL required",
-    "errors": [
-      {
-        "message": "'raw' RFC822 payload message string or uploading message via /upload/* URL required",
-        "domain": "global",
-        "reason": "badRequest"
-      }
-    ],
-    "status": "INVALID_ARGUMENT"
-  }
-}
-"""#
+    public static let rawRequired = gmailError(
+        400, "'raw' RFC822 payload message string or uploading message via /upload/* URL required",
+        domain: "global", reason: "badRequest", status: "INVALID_ARGUMENT")
 
     /// 1.3 [OBS] message and reason (dotnet-client #804/#856); envelope [INF].
-    public static let payloadSizeExceeded = #"""
-{
-  "error": {
-    "code": 400,
-    "message": "Request payload size exceeds the limit: 1048576 bytes.",
-    "errors": [
-      {
-        "message": "Request payload size exceeds the limit: 1048576 bytes.",
-        "domain": "global",
-        "reason": "badRequest"
-      }
-    ],
-    "status": "INVALID_ARGUMENT"
-  }
-}
-"""#
+    public static let payloadSizeExceeded = gmailError(
+        400, "Request payload size exceeds the limit: 1048576 bytes.",
+        domain: "global", reason: "badRequest", status: "INVALID_ARGUMENT")
 
     /// 2.5 [OBS] 2018 wording with the "Access Not Configured. " prefix (python-samples #23); envelope [INF].
     public static let accessNotConfigured2018 = #"""
@@ -187,22 +156,9 @@ extension GoogleErrorFixture {
 """#
 
     /// 2.6 [OBS] home-assistant #87920 message and errors; `status` [INF].
-    public static let delegationDenied = #"""
-{
-  "error": {
-    "code": 403,
-    "message": "Delegation denied for example@gmail.com",
-    "errors": [
-      {
-        "message": "Delegation denied for example@gmail.com",
-        "domain": "global",
-        "reason": "forbidden"
-      }
-    ],
-    "status": "PERMISSION_DENIED"
-  }
-}
-"""#
+    public static let delegationDenied = gmailError(
+        403, "Delegation denied for example@gmail.com",
+        domain: "global", reason: "forbidden", status: "PERMISSION_DENIED")
 
     /// 4.2 [OBS] cline/cline #4080: GCP session control wants a new sign-in.
     public static let invalidGrantRapt = #"""
@@ -210,28 +166,17 @@ extension GoogleErrorFixture {
 """#
 
     /// 4.2 [INF] the fake Google's answer when the JWT `aud` is not the token URL.
-    public static let invalidGrantAudience = #"""
-{
-  "error": "invalid_grant",
-  "error_description": "Invalid JWT: Failed audience check. The right audience is https://oauth2.googleapis.com/token"
-}
-"""#
+    public static let invalidGrantAudience = oauthError(
+        "invalid_grant",
+        "Invalid JWT: Failed audience check. The right audience is https://oauth2.googleapis.com/token")
 
     /// 4.2 [OBS] the older clock-skew wording (fastlane #14972), prefix as in the current wording.
-    public static let invalidGrantClockSkewOlder = #"""
-{
-  "error": "invalid_grant",
-  "error_description": "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values and use a clock with skew to account for clock differences between systems."
-}
-"""#
+    public static let invalidGrantClockSkewOlder = oauthError(
+        "invalid_grant",
+        "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values and use a clock with skew to account for clock differences between systems.")
 
     /// 4.2 [DOC] deleted_client; the description is [UNCONFIRMED].
-    public static let deletedClient = #"""
-{
-  "error": "deleted_client",
-  "error_description": "The OAuth client was deleted."
-}
-"""#
+    public static let deletedClient = oauthError("deleted_client", "The OAuth client was deleted.")
 
     /// 4.2 [DOC] access_denied and admin_policy_enforced: "(any)" description, so none here.
     public static let accessDenied = #"""
@@ -239,36 +184,16 @@ extension GoogleErrorFixture {
   "error": "access_denied"
 }
 """#
-    public static let adminPolicyEnforced = #"""
-{
-  "error": "admin_policy_enforced",
-  "error_description": "Admin policy enforced"
-}
-"""#
+    public static let adminPolicyEnforced = oauthError("admin_policy_enforced", "Admin policy enforced")
 
     /// [INF] the fake Google's answer for an unknown service account.
-    public static let invalidGrantAccountNotFound = #"""
-{
-  "error": "invalid_grant",
-  "error_description": "Invalid grant: account not found"
-}
-"""#
+    public static let invalidGrantAccountNotFound = oauthError("invalid_grant", "Invalid grant: account not found")
 
     /// [INF] a request without client_secret.
-    public static let invalidRequest = #"""
-{
-  "error": "invalid_request",
-  "error_description": "client_secret is missing."
-}
-"""#
+    public static let invalidRequest = oauthError("invalid_request", "client_secret is missing.")
 
     /// An OAuth `error` the relay does not know.
-    public static let unknownOAuthError = #"""
-{
-  "error": "temporarily_unavailable_in_region",
-  "error_description": "Something new."
-}
-"""#
+    public static let unknownOAuthError = oauthError("temporarily_unavailable_in_region", "Something new.")
 
     /// [INF] an error list instead of an object, as some Google front ends answer.
     public static let arrayEnvelope = #"""

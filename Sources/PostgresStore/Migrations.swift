@@ -127,6 +127,45 @@ enum Migrations {
             )
             """,
         ]),
+        Migration(version: 2, name: "what SQLite gained in v5-v7, takeover counts", statements: [
+            // SQLite's v5-attempt-problem: an attempt's classified answer, an account-state event's problem.
+            "ALTER TABLE attempts ADD COLUMN problem_detail TEXT",
+            "ALTER TABLE events ADD COLUMN problem_code TEXT",
+            // SQLite's v5-stats-index-key-age: hourlyCounts counts ranges of this index; the key-age warning.
+            "CREATE INDEX events_kind_at ON events(kind, at)",
+            "ALTER TABLE accounts ADD COLUMN secret_stored_at BIGINT",
+            "UPDATE accounts SET secret_stored_at = coalesce(consented_at, created_at) WHERE secret IS NOT NULL",
+            // SQLite's v6-credential-daily-limit.
+            "ALTER TABLE credentials ADD COLUMN daily_limit INTEGER CHECK (daily_limit IS NULL OR daily_limit >= 0)",
+            "CREATE INDEX messages_credential_created ON messages(credential_username, created_at)",
+            // SQLite's v7-account-fallback.
+            "ALTER TABLE accounts ADD COLUMN fallback_account TEXT",
+            "ALTER TABLE messages ADD COLUMN sent_through TEXT",
+            // A shared store's own: how often a message was taken over from a relay whose lease ran out
+            // (each time a send may have gone out twice), and from whom last (that relay's late outcome
+            // for it is dropped).
+            "ALTER TABLE messages ADD COLUMN takeovers INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE messages ADD COLUMN taken_over_from TEXT",
+            "CREATE INDEX messages_lease_owner ON messages(lease_owner) WHERE lease_owner IS NOT NULL",
+        ]),
+        Migration(version: 3, name: "one access token per account for the fleet", statements: [
+            // The account's current access token, shared by every relay (PostgresAccessTokens.swift): sealed
+            // with the key file like the grant (context: account name and grant digest), the digest of the
+            // grant it was issued for (a new grant never gets the old one's token), when it expires, when
+            // Google issued it and to which relay, and how many times the fleet asked Google.
+            """
+            CREATE TABLE account_tokens (
+                account_id BIGINT PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+                grant_digest BYTEA NOT NULL,
+                token BYTEA NOT NULL,
+                scope TEXT,
+                expires_at BIGINT NOT NULL,
+                obtained_at BIGINT NOT NULL,
+                obtained_by TEXT NOT NULL,
+                refreshes BIGINT NOT NULL DEFAULT 1
+            )
+            """,
+        ]),
     ]
 
     static var latestVersion: Int { all.last?.version ?? 0 }

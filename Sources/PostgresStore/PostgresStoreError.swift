@@ -4,7 +4,7 @@ import PostgresNIO
 
 /// What went wrong with the PostgreSQL store, as one sentence for the operator. Never contains the
 /// password: locations are shown through `PostgresLocation.description`.
-public enum PostgresStoreError: Error, CustomStringConvertible, Equatable {
+public enum PostgresStoreError: StoreUnavailableError, CustomStringConvertible, Equatable {
     /// The database could not be reached or refused the login.
     case cannotConnect(location: String, reason: String)
     /// Another relay with a newer gmail-relay has migrated the database past what this binary knows.
@@ -13,6 +13,8 @@ public enum PostgresStoreError: Error, CustomStringConvertible, Equatable {
     case query(String)
     /// A message body read back does not match what was stored (a missing or extra chunk).
     case corruptBody(messageID: Int64, reason: String)
+    /// No answer within the store's operation time-out: the database is down or unreachable.
+    case noAnswer(seconds: Int)
 
     public var description: String {
         switch self {
@@ -25,6 +27,8 @@ public enum PostgresStoreError: Error, CustomStringConvertible, Equatable {
             "PostgreSQL store: \(reason)"
         case .corruptBody(let id, let reason):
             "PostgreSQL store: the body of message \(id) is damaged: \(reason)"
+        case .noAnswer(let seconds):
+            "the PostgreSQL store did not answer within \(seconds) s: is the database running and reachable?"
         }
     }
 

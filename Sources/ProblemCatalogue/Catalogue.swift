@@ -74,6 +74,20 @@ public struct CatalogueEntry: Sendable {
         self.steps = steps
     }
 
+    /// The catch-all of an endpoint: Google answered with something no entry explains, so Google's own words
+    /// (which `explain` adds below the meaning) are the explanation, and the first step is to read them.
+    static func unexplained(
+        _ code: ProblemCode, title: String, answer: String, words: String, otherCauses: [String],
+        then step: @escaping @Sendable (ProblemContext) -> String
+    ) -> CatalogueEntry {
+        CatalogueEntry(
+            code, title: title,
+            meaning: "\(answer) the relay has no specific explanation for; Google's words are below.",
+            causes: ["See Google's \(words) in the answer."] + otherCauses,
+            disposition: .held,
+            steps: { c in [Steps.readLog(c), step(c)] })
+    }
+
     /// The entry filled in for one account and one answer from Google.
     public func explain(_ context: ProblemContext) -> Explanation {
         var parts = [meaning]

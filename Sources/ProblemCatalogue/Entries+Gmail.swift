@@ -139,13 +139,10 @@ extension ProblemCatalogue {
                 c.isServiceAccount ? "Then `gmail-relay queue retry --all`." : "Then `gmail-relay reauth \(c.name)`.",
             ] }
         ),
-        CatalogueEntry(
-            .permissionDenied,
-            title: "Gmail denied permission",
-            meaning: "Gmail answered 403 with a reason the relay has no specific explanation for; Google's words are below.",
-            causes: ["See Google's message in the answer.", "The account or domain is restricted by Google or an administrator."],
-            disposition: .held,
-            steps: { c in [Steps.readLog(c), Steps.retryHeld(c)] }
+        .unexplained(
+            .permissionDenied, title: "Gmail denied permission", answer: "Gmail answered 403 with a reason", words: "message",
+            otherCauses: ["The account or domain is restricted by Google or an administrator."],
+            then: Steps.retryHeld
         ),
         CatalogueEntry(
             .accessTokenRejected,

@@ -213,16 +213,10 @@ extension ProblemCatalogue {
                 Steps.readLog(c),
             ] }
         ),
-        CatalogueEntry(
-            .oauthError,
-            title: "Token endpoint refused",
-            meaning: "Google's token endpoint refused with an OAuth error the relay has no specific explanation for; Google's words are below.",
-            causes: ["See Google's description in the answer."],
-            disposition: .held,
-            steps: { c in [
-                Steps.readLog(c),
-                c.isServiceAccount ? Steps.readdServiceAccount(c) : Steps.reauth(c),
-            ] }
+        .unexplained(
+            .oauthError, title: "Token endpoint refused",
+            answer: "Google's token endpoint refused with an OAuth error", words: "description", otherCauses: [],
+            then: { c in c.isServiceAccount ? Steps.readdServiceAccount(c) : Steps.reauth(c) }
         ),
     ]
 }

@@ -81,13 +81,11 @@ extension ProblemCatalogue {
                 "Then `gmail-relay queue retry --all`.",
             ] }
         ),
-        CatalogueEntry(
-            .saGrantRejected,
-            title: "Service account grant refused",
-            meaning: "Google refused the service account's token request with invalid_grant and a description the relay has no specific explanation for; Google's words are below.",
-            causes: ["See Google's description in the answer.", "The key or the service account was deleted or disabled."],
-            disposition: .held,
-            steps: { c in [Steps.readLog(c), Steps.readdServiceAccount(c)] }
+        .unexplained(
+            .saGrantRejected, title: "Service account grant refused",
+            answer: "Google refused the service account's token request with invalid_grant and a description", words: "description",
+            otherCauses: ["The key or the service account was deleted or disabled."],
+            then: { c in Steps.readdServiceAccount(c) }
         ),
         CatalogueEntry(
             .saNoSubject,

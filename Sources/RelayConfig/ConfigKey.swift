@@ -48,6 +48,10 @@ extension RelayConfiguration {
                   "A shared PostgreSQL store for several relays: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE?sslmode=disable|require|verify-full (default verify-full, disable on loopback)."),
         ConfigKey("store.password_file", nil,
                   "A file holding the database password (one line), instead of putting it in store.url; GMAIL_RELAY_STORE_PASSWORD is the third way."),
+        ConfigKey("store.lease_seconds", "90",
+                  "With store.url: how long a relay holds a message it is sending without a heartbeat (it beats every third of this); after it, another relay takes the message over. 6 to 3600."),
+        ConfigKey("store.relay_name", nil, shown: "(this machine's host name)",
+                  "This relay's name among the relays that share store.url: its claims, heartbeats and the status page's relay list carry it. Unique per relay; 1-64 of A-Z a-z 0-9 . _ -."),
 
         ConfigKey("smtp.listen", "127.0.0.1:2525",
                   "Submission listener, host:port ([::1]:2525 for IPv6; \"off\" disables it). STARTTLS is offered only when a certificate is set."),

@@ -126,7 +126,9 @@ extension RelayConfiguration {
     {
         let dataDirectory = try r.requiredText("data.dir")
         let secretKeyFile = environment["GMAIL_RELAY_SECRET_KEY_FILE"].flatMap { $0.isEmpty ? nil : $0 }
-        let store = RelayConfiguration.Store(postgres: try postgresLocation(&r, environment: environment))
+        let store = RelayConfiguration.Store(
+            postgres: try postgresLocation(&r, environment: environment), relayName: try relayName(&r, default: hostName),
+            leaseSeconds: try r.wholeNumber("store.lease_seconds", in: 6...3600))
 
         let smtp = RelayConfiguration.SMTP(
             listen: try r.socketAddress("smtp.listen", allowOff: true),
@@ -221,6 +223,19 @@ extension RelayConfiguration {
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw r.invalid(key, r.origin(of: key), "cannot read \(path) (check its permissions)")
         }
+    }
+
+    /// `store.relay_name`, or the host name made to fit the same rule (a relay needs a name in the shared store).
+    private static func relayName(_ r: inout SettingsReader, default hostName: String) throws(ConfigurationError) -> String {
+        let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
+        guard let name = try r.optionalText("store.relay_name") else {
+            let fitted = String(hostName.filter { allowed.contains($0) }.prefix(64))
+            return fitted.isEmpty ? "relay" : fitted
+        }
+        guard (1...64).contains(name.count), name.allSatisfy({ allowed.contains($0) }) else {
+            throw r.invalid("store.relay_name", r.origin(of: "store.relay_name"), "expected 1-64 of A-Z a-z 0-9 . _ - (got \(quoted(String(name.prefix(80)))))")
+        }
+        return name
     }
 
     /// The most a password file may hold; a real password is far shorter.

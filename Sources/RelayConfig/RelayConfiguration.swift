@@ -22,6 +22,10 @@ public struct RelayConfiguration: Sendable, Equatable {
         /// `store.url`: the shared PostgreSQL database, with its password resolved (from the URL,
         /// `store.password_file` or `GMAIL_RELAY_STORE_PASSWORD`). nil: SQLite in `data.dir`.
         public var postgres: PostgresLocation?
+        /// `store.relay_name`: this relay among those sharing `postgres` (default: the machine's host name).
+        public var relayName: String
+        /// `store.lease_seconds`: a claim's life without a heartbeat.
+        public var leaseSeconds: Int
     }
 
     public struct SMTP: Sendable, Equatable {
@@ -110,11 +114,6 @@ public struct RelayConfiguration: Sendable, Equatable {
 public struct TLSFiles: Sendable, Equatable {
     public var certPath: String
     public var keyPath: String
-
-    public init(certPath: String, keyPath: String) {
-        self.certPath = certPath
-        self.keyPath = keyPath
-    }
 }
 
 /// `delivery.mode`.

@@ -279,3 +279,55 @@ private func percentEncoded(_ text: String) -> String {
     }
     return out
 }
+
+extension PostgresLocation {
+    /// A PostgreSQL URL given on the command line (`store copy --to URL`), with its password from exactly
+    /// one place, as `store.url`'s: the URL, `passwordFile` (`--password-file`) or
+    /// `GMAIL_RELAY_STORE_PASSWORD`. Errors say `--to: REASON`, the same reasons as `store.url`'s, never
+    /// the password.
+    public static func commandLineTarget(
+        _ url: String, passwordFile: String?, environment: [String: String], option: String = "--to"
+    ) throws(ConfigurationError) -> PostgresLocation {
+        func fail(_ reason: String) -> ConfigurationError {
+            ConfigurationError(.invalidValue, at: nil, key: nil, "\(option): \(reason)")
+        }
+        var location: PostgresLocation
+        switch parse(url.trimmingCharacters(in: .whitespaces)) {
+        case .success(let parsed): location = parsed
+        case .failure(let error): throw fail(error.reason)
+        }
+        var sources: [String] = location.password == nil ? [] : ["the URL"]
+        if let passwordFile {
+            sources.append("--password-file")
+            guard let handle = FileHandle(forReadingAtPath: passwordFile) else {
+                throw fail("cannot read the password file \(passwordFile) (check that it exists and its permissions)")
+            }
+            defer { try? handle.close() }
+            let data = (try? handle.read(upToCount: RelayConfiguration.maxPasswordFileBytes + 1)) ?? Data()
+            guard data.count <= RelayConfiguration.maxPasswordFileBytes, var text = String(data: data, encoding: .utf8) else {
+                throw fail("\(passwordFile) should hold only the password, as UTF-8 text on one line")
+            }
+            if text.hasSuffix("\r\n") || text.hasSuffix("\n") { text.removeLast() }
+            guard !text.isEmpty, !text.contains(where: { $0.isNewline }), !text.contains("\0"),
+                  text.utf8.count <= maxPasswordBytes
+            else {
+                throw fail("\(passwordFile) must hold the password (1-\(maxPasswordBytes) bytes) on one line")
+            }
+            location.password = RedactedSecret(text)
+        }
+        if let variable = environment[RelayConfiguration.storePasswordVariable], !variable.isEmpty {
+            sources.append(RelayConfiguration.storePasswordVariable)
+            guard variable.utf8.count <= maxPasswordBytes, !variable.contains("\0") else {
+                throw fail("\(RelayConfiguration.storePasswordVariable) must be at most \(maxPasswordBytes) bytes without NUL bytes")
+            }
+            location.password = RedactedSecret(variable)
+        }
+        if sources.count > 1 {
+            throw fail("the database password is given in more than one place: \(sources.joined(separator: ", ")); keep one")
+        }
+        if let root = location.sslRootCertificate, !FileManager.default.isReadableFile(atPath: root) {
+            throw fail("sslrootcert \(root) is not a readable file")
+        }
+        return location
+    }
+}

@@ -8,31 +8,65 @@ import RelayVocabulary
 /// (docs/status-page.md "JSON API"); extra keys are only ever added.
 public struct StatusReport: Codable, Sendable, Equatable {
     public var accounts: [AccountStatus]
-    public var queue: QueueSummary
+    public var queue: QueueCounts
     /// Problems of the relay itself, not of an account (an SMTP certificate about to end); usually empty.
     public var relayProblems: [Explanation]
     /// Every SMTP login with its messages today (since 00:00 UTC) and its daily limit.
     public var logins: [LoginStatus]
+    /// The relays sharing a PostgreSQL store (`store.url`), by name; empty on SQLite (one relay).
+    public var relays: [RelayStatus]
 
-    enum CodingKeys: String, CodingKey {
-        case accounts, queue, logins
+    enum CodingKeys: String, JSONFormKey {
+        case accounts, queue, logins, relays
         case relayProblems = "relay_problems"
     }
 
-    public init(accounts: [AccountStatus], queue: QueueSummary, relayProblems: [Explanation] = [], logins: [LoginStatus] = []) {
+    public init(
+        accounts: [AccountStatus], queue: QueueCounts, relayProblems: [Explanation] = [], logins: [LoginStatus] = [],
+        relays: [RelayStatus] = []
+    ) {
         self.accounts = accounts
         self.queue = queue
         self.relayProblems = relayProblems
         self.logins = logins
+        self.relays = relays
     }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         accounts = try c.decode([AccountStatus].self, forKey: .accounts)
-        queue = try c.decode(QueueSummary.self, forKey: .queue)
+        queue = try c.decode(QueueCounts.self, forKey: .queue)
         // Reports of relays older than the key have none.
         relayProblems = try c.decodeIfPresent([Explanation].self, forKey: .relayProblems) ?? []
         logins = try c.decodeIfPresent([LoginStatus].self, forKey: .logins) ?? []
+        relays = try c.decodeIfPresent([RelayStatus].self, forKey: .relays) ?? []
+    }
+}
+
+/// One relay of a fleet sharing a PostgreSQL store: `up` while its heartbeat is fresher than its lease
+/// (`gone` after: another relay takes over the messages it held), and how many messages it is sending.
+public struct RelayStatus: Codable, Sendable, Equatable {
+    public enum State: String, Codable, Sendable { case up, gone }
+
+    public var name: String
+    public var startedAt: Date
+    public var lastSeen: Date
+    public var state: State
+    public var claimed: Int
+
+    enum CodingKeys: String, JSONFormKey {
+        case name, state, claimed
+        case startedAt = "started_at"
+        case lastSeen = "last_seen"
+    }
+
+    /// `goneAfter`: how long without a heartbeat before a relay counts as gone (its lease).
+    public init(_ record: RelayRecord, now: Date, goneAfter: TimeInterval) {
+        name = record.name
+        startedAt = record.startedAt
+        lastSeen = record.lastSeen
+        state = now.timeIntervalSince(record.lastSeen) > goneAfter ? .gone : .up
+        claimed = record.claimed
     }
 }
 
@@ -44,7 +78,7 @@ public struct LoginStatus: Codable, Sendable, Equatable {
     public var sentToday: Int
     public var dailyLimit: Int?
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, JSONFormKey {
         case username, account
         case sentToday = "sent_today"
         case dailyLimit = "daily_limit"
@@ -64,15 +98,6 @@ public struct LoginStatus: Codable, Sendable, Equatable {
 
     /// Whether the login has used its whole limit: its next message is refused until 00:00 UTC.
     public var isAtLimit: Bool { dailyLimit.map { sentToday >= $0 } ?? false }
-
-    // Explicit null for no limit: every key is always present.
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(username, forKey: .username)
-        try c.encode(account, forKey: .account)
-        try c.encode(sentToday, forKey: .sentToday)
-        try c.encode(dailyLimit, forKey: .dailyLimit)
-    }
 }
 
 public struct AccountStatus: Codable, Sendable, Equatable {
@@ -98,7 +123,7 @@ public struct AccountStatus: Codable, Sendable, Equatable {
     /// service-account key, a Testing-mode grant about to end); empty when there are none.
     public var warnings: [Explanation]
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, JSONFormKey {
         case name, email, kind, state, problem, messages, warning, fallback, warnings
         case fallbackInUse = "fallback_in_use"
         case tokenExpiresAt = "token_expires_at"
@@ -128,35 +153,16 @@ public struct AccountStatus: Codable, Sendable, Equatable {
         self.warnings = warnings
     }
 
-    // Explicit nulls: every key is always present, as the contract lists them.
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(name, forKey: .name)
-        try c.encode(email, forKey: .email)
-        try c.encode(kind, forKey: .kind)
-        try c.encode(state, forKey: .state)
-        try c.encode(tokenExpiresAt.map(ISO8601.string), forKey: .tokenExpiresAt)
-        try c.encode(lastSuccessAt.map(ISO8601.string), forKey: .lastSuccessAt)
-        try c.encode(consentedAt.map(ISO8601.string), forKey: .consentedAt)
-        try c.encode(checkedAt.map(ISO8601.string), forKey: .checkedAt)
-        try c.encode(problem, forKey: .problem)
-        try c.encode(messages, forKey: .messages)
-        try c.encode(warning, forKey: .warning)
-        try c.encode(fallback, forKey: .fallback)
-        try c.encode(fallbackInUse, forKey: .fallbackInUse)
-        try c.encode(warnings, forKey: .warnings)
-    }
-
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
         email = try c.decodeIfPresent(String.self, forKey: .email)
         kind = try c.decode(AccountKind.self, forKey: .kind)
         state = try c.decode(AccountState.self, forKey: .state)
-        tokenExpiresAt = try c.decodeIfPresent(String.self, forKey: .tokenExpiresAt).flatMap(ISO8601.date)
-        lastSuccessAt = try c.decodeIfPresent(String.self, forKey: .lastSuccessAt).flatMap(ISO8601.date)
-        consentedAt = try c.decodeIfPresent(String.self, forKey: .consentedAt).flatMap(ISO8601.date)
-        checkedAt = try c.decodeIfPresent(String.self, forKey: .checkedAt).flatMap(ISO8601.date)
+        tokenExpiresAt = try c.decodeIfPresent(Date.self, forKey: .tokenExpiresAt)
+        lastSuccessAt = try c.decodeIfPresent(Date.self, forKey: .lastSuccessAt)
+        consentedAt = try c.decodeIfPresent(Date.self, forKey: .consentedAt)
+        checkedAt = try c.decodeIfPresent(Date.self, forKey: .checkedAt)
         problem = try c.decodeIfPresent(Explanation.self, forKey: .problem)
         messages = try c.decode(AccountMessageCounts.self, forKey: .messages)
         warning = try c.decodeIfPresent(GrantWarning.self, forKey: .warning)
@@ -173,7 +179,7 @@ public struct GrantWarning: Codable, Sendable, Equatable {
     public var expiresAt: Date
     public var text: String
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, JSONFormKey {
         case level, text
         case expiresAt = "expires_at"
     }
@@ -182,45 +188,5 @@ public struct GrantWarning: Codable, Sendable, Equatable {
         self.level = level
         self.expiresAt = expiresAt
         self.text = text
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(level, forKey: .level)
-        try c.encode(ISO8601.string(expiresAt), forKey: .expiresAt)
-        try c.encode(text, forKey: .text)
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        level = try c.decode(String.self, forKey: .level)
-        text = try c.decode(String.self, forKey: .text)
-        let date = try c.decode(String.self, forKey: .expiresAt)
-        guard let parsed = ISO8601.date(date) else {
-            throw DecodingError.dataCorruptedError(forKey: .expiresAt, in: c, debugDescription: "not ISO-8601")
-        }
-        expiresAt = parsed
-    }
-}
-
-/// The queue part of /api/status.
-public struct QueueSummary: Codable, Sendable, Equatable {
-    public var queued: Int
-    public var sending: Int
-    public var held: Int
-    public var failed: Int
-    public var sent24h: Int
-
-    enum CodingKeys: String, CodingKey {
-        case queued, sending, held, failed
-        case sent24h = "sent_24h"
-    }
-
-    public init(_ counts: QueueCounts) {
-        queued = counts.queued
-        sending = counts.sending
-        held = counts.held
-        failed = counts.failed
-        sent24h = counts.sent24h
     }
 }

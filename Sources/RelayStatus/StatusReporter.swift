@@ -12,14 +12,28 @@ public struct StatusReporter: Sendable {
     let subject: SubjectLookup
     let certificate: @Sendable () -> ServedCertificate?
     let clock: @Sendable () -> Date
+    /// The relays sharing the store and how long a silent one stays `up`; nil on SQLite.
+    public let fleet: Fleet?
+
+    public struct Fleet: Sendable {
+        public var relays: @Sendable () async throws -> [RelayRecord]
+        public var goneAfter: TimeInterval
+
+        public init(relays: @escaping @Sendable () async throws -> [RelayRecord], goneAfter: TimeInterval) {
+            self.relays = relays
+            self.goneAfter = goneAfter
+        }
+    }
 
     /// - Parameter subject: the user a service account impersonates (kept in its sealed grant, which
     ///   only the app layer opens); nil when it has none.
     /// - Parameter certificate: the SMTP certificate being served, nil without TLS; checked for its end.
     public init(
         store: any MessageStore & AccountStore & CredentialStore, subject: @escaping SubjectLookup = { _ in nil },
-        certificate: @escaping @Sendable () -> ServedCertificate? = { nil }, clock: @escaping @Sendable () -> Date = { Date() }
+        certificate: @escaping @Sendable () -> ServedCertificate? = { nil }, clock: @escaping @Sendable () -> Date = { Date() },
+        fleet: Fleet? = nil
     ) {
+        self.fleet = fleet
         self.store = store
         self.subject = subject
         self.certificate = certificate
@@ -46,10 +60,15 @@ public struct StatusReporter: Sendable {
                 fallback: account.fallback, fallbackInUse: fallbackInUse,
                 warnings: Self.warnings(for: account, knownTesting: try await knownTestingExpiry(account), context: context)))
         }
+        var relays: [RelayStatus] = []
+        if let fleet {
+            relays = try await fleet.relays().map { RelayStatus($0, now: now, goneAfter: fleet.goneAfter) }
+        }
         return StatusReport(
-            accounts: statuses, queue: QueueSummary(try await store.queueCounts()),
+            accounts: statuses, queue: try await store.queueCounts(),
             relayProblems: [CertificateCheck.problem(certificate(), now: now)].compactMap { $0 },
-            logins: try await store.credentials().map(LoginStatus.init))
+            logins: try await store.credentials().map(LoginStatus.init),
+            relays: relays)
     }
 
     /// The account's facts for the catalogue's templates.

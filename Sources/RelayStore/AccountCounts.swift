@@ -1,19 +1,7 @@
 import Foundation
+import StoreModel
 import GRDB
 import RelayVocabulary
-
-/// How many of an account's messages wait or failed; a row of the status page.
-public struct AccountMessageCounts: Codable, Sendable, Equatable {
-    public var queued: Int
-    public var held: Int
-    public var failed: Int
-
-    public init(queued: Int = 0, held: Int = 0, failed: Int = 0) {
-        self.queued = queued
-        self.held = held
-        self.failed = failed
-    }
-}
 
 extension RelayStore {
     /// Queued (including sending), held and failed messages per account name, in one query.
@@ -25,16 +13,7 @@ extension RelayStore {
                     WHERE status IN ('queued', 'sending', 'held', 'failed') GROUP BY account, status
                     """)
             var counts: [String: AccountMessageCounts] = [:]
-            for row in rows {
-                let account: String = row["account"]
-                let n: Int = row["n"]
-                switch MessageStatus(rawValue: row["status"]) {
-                case .queued, .sending: counts[account, default: .init()].queued += n
-                case .held: counts[account, default: .init()].held += n
-                case .failed: counts[account, default: .init()].failed += n
-                default: break
-                }
-            }
+            for row in rows { counts[row["account"] as String, default: .init()].add(MessageStatus(rawValue: row["status"]), row["n"]) }
             return counts
         }
     }

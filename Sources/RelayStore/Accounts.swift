@@ -1,4 +1,5 @@
 import Foundation
+import StoreModel
 import GRDB
 import RelayVocabulary
 
@@ -12,7 +13,7 @@ extension RelayStore {
     ) async throws -> Account {
         guard Validation.isValidAccountName(name) else { throw StoreError.invalidAccountName(name) }
         let addresses = try normalizedAddresses(fromAddresses)
-        let sealed = try secret.map { try secretBox().seal($0, context: secretContext(name)) }
+        let sealed = try secret.map { try secrets.seal($0, account: name) }
         let now = nowMillis
         return try await pool.write { db in
             if try Bool.fetchOne(db, cached: "SELECT 1 FROM accounts WHERE name = ?", arguments: [name]) == true {
@@ -25,8 +26,7 @@ extension RelayStore {
                 arguments: [name, kind.rawValue, JSONList.encode(addresses), state.rawValue, sealed,
                             sealed == nil ? nil : now, sealed == nil ? nil : now, now, now])
             let id = db.lastInsertedRowID
-            let from = addresses.isEmpty ? "no from address yet" : "from " + addresses.joined(separator: ", ")
-            try insertEvent(db, at: now, kind: .accountAdded, detail: "\(kind.rawValue) account, \(from)",
+            try insertEvent(db, at: now, kind: .accountAdded, detail: EventWords.accountAdded(kind: kind, addresses: addresses),
                             accountID: id, account: name)
             return try fetchAccount(db, name: name)!
         }
@@ -34,14 +34,6 @@ extension RelayStore {
 
     public func account(named name: String) async throws -> Account? {
         try await pool.read { db in try fetchAccount(db, name: name) }
-    }
-
-
-    /// The account a verified login sends through, as it is now (its state may have changed since the
-    /// login was checked), in one read by primary key (the commit path of every message); nil when that
-    /// login no longer exists or no longer belongs to it (removing an account removes its logins).
-    public func account(id: Int64, stillHoldingLogin username: String) async throws -> Account? {
-        try await pool.read { db in try fetchAccount(db, id: id, holdingLogin: username) }
     }
 
     public func accounts() async throws -> [Account] {
@@ -71,7 +63,7 @@ extension RelayStore {
             // Accounts that fell back on this one no longer have a fallback.
             try db.execute(cached: "UPDATE accounts SET fallback_account = NULL WHERE fallback_account = ?", arguments: [name])
             try insertEvent(db, at: now, kind: .accountRemoved,
-                            detail: "\(credentials) SMTP credential(s) removed, \(stranded.count) waiting message(s) failed",
+                            detail: EventWords.accountRemoved(credentials: credentials, messages: stranded.count),
                             account: name)
             return AccountRemoval(credentialsRemoved: credentials, messagesFailed: stranded.count)
         }
@@ -98,13 +90,7 @@ extension RelayStore {
         }
         guard let found = sealed else { throw StoreError.unknownAccount(name) }
         guard let data = found else { return nil }
-        do {
-            return try secretBox().open(data, context: secretContext(name))
-        } catch let error as StoreError {
-            throw error
-        } catch {
-            throw StoreError.secretUndecryptable("account \(name)")
-        }
+        return try secrets.open(data, account: name)
     }
 
     /// What Google said about the account's newest access token: when it expires and, when the token
@@ -116,34 +102,10 @@ extension RelayStore {
             if db.changesCount == 0 { throw StoreError.unknownAccount(name) }
         }
     }
-
-    func normalizedAddresses(_ addresses: [String]) throws -> [String] {
-        var seen = Set<String>()
-        var result: [String] = []
-        for raw in addresses {
-            let address = raw.trimmingCharacters(in: .whitespaces)
-            guard Validation.isValidAddress(address) else { throw StoreError.invalidAddress(raw) }
-            if seen.insert(address.lowercased()).inserted { result.append(address) }
-        }
-        return result
-    }
-}
-
-/// Binds a sealed secret to its account, so a secret copied onto another row does not open.
-func secretContext(_ accountName: String) -> Data {
-    Data("gmail-relay account secret:\(accountName)".utf8)
 }
 
 func fetchAccount(_ db: Database, name: String) throws -> Account? {
     try Row.fetchOne(db, cached: "SELECT \(Account.columns) FROM accounts WHERE name = ?", arguments: [name]).map(Account.init(row:))
-}
-
-/// The account with this id if the login `username` still sends for it (see `account(id:stillHoldingLogin:)`).
-func fetchAccount(_ db: Database, id: Int64, holdingLogin username: String) throws -> Account? {
-    try Row.fetchOne(db, cached: """
-            SELECT \(Account.columns) FROM accounts
-            WHERE id = ? AND EXISTS (SELECT 1 FROM credentials WHERE username = ? AND account_id = accounts.id)
-            """, arguments: [id, username]).map(Account.init(row:))
 }
 
 extension Account {
@@ -187,10 +149,8 @@ func applyAccountState(_ db: Database, name: String, state: AccountState, proble
     }
     try db.execute(cached: "UPDATE accounts SET state = ?, problem_code = ?, problem_detail = ?, updated_at = ? WHERE id = ?",
         arguments: [state.rawValue, code, detail, now, id])
-    var text = state.rawValue
-    if let code { text += " (\(code))" }
-    if let detail { text += ": \(detail)" }
-    try insertEvent(db, at: now, kind: .accountState, detail: text, accountID: id, account: name, problem: problemCode)
+    try insertEvent(db, at: now, kind: .accountState, detail: EventWords.accountState(state, problemCode, detailJSON: detail),
+                    accountID: id, account: name, problem: problemCode)
 }
 
 /// Records a success; returns whether the account had been stopped (a state other than ok, or a problem
@@ -210,8 +170,8 @@ func applyAccountSuccess(_ db: Database, name: String, at: Int64) throws -> Bool
                 updated_at = ? WHERE id = ?
             """,
         arguments: [at, at, id])
-    let was = problem.map { "\(previous), \($0)" } ?? previous
-    try insertEvent(db, at: at, kind: .accountState, detail: "ok (was \(was)) after a success", accountID: id, account: name)
+    try insertEvent(db, at: at, kind: .accountState, detail: EventWords.okAfterSuccess(previousState: previous, previousProblem: problem),
+                    accountID: id, account: name)
     return true
 }
 

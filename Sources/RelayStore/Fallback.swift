@@ -1,4 +1,5 @@
 import Foundation
+import StoreModel
 import GRDB
 import RelayVocabulary
 
@@ -6,11 +7,6 @@ import RelayVocabulary
 // reauthorization or is blocked, its new and held mail goes out through OTHER; when NAME can send
 // again, through NAME again. One step only: OTHER's own fallback is never followed, so two accounts
 // that name each other cannot loop. Off unless set.
-
-extension AccountState {
-    /// The states a fallback stands in for (an account still being set up has no fallback's help).
-    public var isCoveredByFallback: Bool { self == .needsReauth || self == .blocked }
-}
 
 extension RelayStore {
     /// Sets (or with nil clears) the account's fallback. Returns how many held messages went back to the
@@ -29,7 +25,7 @@ extension RelayStore {
             try db.execute(cached: "UPDATE accounts SET fallback_account = ?, updated_at = ? WHERE id = ?",
                            arguments: [fallback, now, id])
             try insertEvent(db, at: now, kind: .accountFallback,
-                            detail: fallback.map { "fallback set to \($0)" } ?? "fallback removed", accountID: id, account: name)
+                            detail: EventWords.fallbackSet(fallback), accountID: id, account: name)
             return try fetchUsableFallback(db, account: name) != nil ? applyReleaseHeld(db, account: name, now: now) : 0
         }
     }

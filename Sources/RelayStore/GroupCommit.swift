@@ -1,4 +1,5 @@
 import Foundation
+import StoreModel
 import GRDB
 import RelayVocabulary
 
@@ -43,10 +44,10 @@ public final class GroupCommitter: Sendable {
     /// SMTP path: no separate read, and so no hand-off to a reader thread, per message). `message`'s
     /// account, sandbox flag, status and problem are set from that account and from `decide`, which
     /// gets the account and whether, when it needs reauthorization or is blocked, its fallback can send
-    /// for it now. Throws `SenderError` when the sender's account cannot be used.
+    /// for it now. Throws `SenderError` when the sender's account cannot be used (that message alone
+    /// fails; the rest of its batch commits).
     public func accept(
-        _ message: NewMessage, from sender: MessageSender,
-        decide: @escaping @Sendable (_ account: SenderAccount, _ fallbackCanSend: Bool) -> (status: MessageStatus, problem: ProblemCode?)
+        _ message: NewMessage, readingAccountOf sender: MessageSender, decide: @escaping IntakeDecision
     ) async throws -> (record: MessageRecord, account: SenderAccount) {
         let (record, account) = try await writer.submit(Acceptance(message: message, sender: (sender, decide)))
         return (record, account!)
@@ -57,46 +58,7 @@ public final class GroupCommitter: Sendable {
     public var messages: Int { get async { writer.committed } }
 }
 
-/// Whose account sends a message that `GroupCommitter` resolves in its transaction.
-public enum MessageSender: Sendable, Equatable {
-    /// The trusted networks' account, by name.
-    case account(named: String)
-    /// The account of a login AUTH verified, while that login still sends for it.
-    case login(username: String, accountID: Int64)
-}
-
-/// Why a message's sender could not be resolved at commit (nothing of the message was stored).
-public enum SenderError: Error, Sendable {
-    /// The login was removed, or moved to another account, since AUTH.
-    case loginGone(username: String)
-    /// The trusted account does not exist.
-    case accountMissing(name: String)
-    /// The account could not be read (a database error), not the sender's fault.
-    case unreadable(any Error)
-}
-
-/// What the commit of a message needs of its sender's account, as it is in the commit's transaction
-/// (a few columns: decoding a whole `Account` was a measurable part of each commit).
-public struct SenderAccount: Sendable, Equatable {
-    public var id: Int64
-    public var name: String
-    public var kind: AccountKind
-    public var state: AccountState
-    public var problemCode: ProblemCode?
-    /// The account's fallback, if it has one (whether it can send now is `decide`'s second argument).
-    public var fallback: String?
-
-    public init(id: Int64, name: String, kind: AccountKind, state: AccountState, problemCode: ProblemCode?, fallback: String?) {
-        self.id = id
-        self.name = name
-        self.kind = kind
-        self.state = state
-        self.problemCode = problemCode
-        self.fallback = fallback
-    }
-
-    static let columns = "id, name, kind, state, problem_code, fallback_account"
-
+extension SenderAccount {
     init(row: Row) {
         self.init(id: row["id"], name: row["name"], kind: AccountKind(rawValue: row["kind"]) ?? .sandbox,
                   state: AccountState(rawValue: row["state"]) ?? .unconfigured, problemCode: ProblemCode(stored: row["problem_code"]),
@@ -107,7 +69,7 @@ public struct SenderAccount: Sendable, Equatable {
 /// One message for the group commit, with the sender to resolve when its account is read there.
 struct Acceptance: Sendable {
     var message: NewMessage
-    var sender: (MessageSender, @Sendable (SenderAccount, Bool) -> (status: MessageStatus, problem: ProblemCode?))?
+    var sender: (MessageSender, IntakeDecision)?
 
     func apply(_ db: Database, now: Int64) throws -> (MessageRecord, SenderAccount?) {
         guard let (sender, decide) = sender else { return (try RelayStore.applyAccept(db, message, now: now), nil) }

@@ -1,4 +1,5 @@
 import Foundation
+import StoreModel
 
 /// A message while DATA streams in: its bytes in memory up to `inlineLimit`, past that in a spool file.
 ///

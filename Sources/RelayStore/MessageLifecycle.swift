@@ -1,161 +1,18 @@
 import Foundation
+import StoreModel
 import GRDB
 import RelayVocabulary
 
-// MARK: - The lifecycle of a message
-//
-// Every status change of a message goes through `MessageLifecycle.apply`, which checks the move against
-// this table and writes the move's event in the same transaction. (Sources/RelayStore/README.md has the
-// same table.)
-//
-//   move              from                       to          event (kind: detail)            who
-//   ----------------  -------------------------  ----------  ------------------------------  ---------------------------
-//   accepted          (new row)                  queued      accepted: envelope              SMTP (GroupCommitter)
-//                                                sending                                     SMTP, delivery.mode = sync
-//                                                held        accepted + held: problem        SMTP, account cannot send
-//   claimed           queued                     sending     (none)                          worker (claimDue)
-//   sent              sending                    sent        sent: Gmail id / sandbox        finishAttempt
-//   attemptEnded      sending                    queued      queued: why, next attempt at    finishAttempt, markStatus
-//                                                held        held: problem                   finishAttempt
-//                                                failed      failed: why                     finishAttempt
-//   interrupted       sending                    queued      queued: interrupted by restart  requeueInterrupted (start)
-//   heldWithAccount   queued                     held        held: problem (account ...)     holdQueued, finishAttempt,
-//                                                                                            recordGrantCheck
-//   released          held                       queued      released: account can send      releaseHeld, reauth,
-//                                                                                            account update, success
-//   retried           held, failed, queued       queued      retry: was <status>             retry, retryAll
-//   discarded         queued, held, failed       discarded   discarded: by whom              discard
-//   accountRemoved    queued, held               failed      failed: account was removed     removeAccount
-//
-// `sent` and `discarded` are final: nothing leaves them (purge deletes them with the rest of the log).
+// The lifecycle's table, its moves and their events are in StoreModel/MessageLifecycle.swift (shared with
+// the PostgreSQL store); here are the SQLite writes.
 
-/// One move of a message from one status to another, with what it changes besides the status.
-enum MessageMove: Sendable, Equatable {
-    /// The delivery worker takes a due message.
-    case claimed
-    /// Gmail took it (`gmailID` nil for a sandbox account, which never calls Google).
-    case sent(gmailID: String?)
-    /// The attempt (or the sender before it) decided the next state: `.queued` to try again at
-    /// `nextAttemptAt` (now when nil), `.held` or `.failed` with a problem code.
-    case attemptEnded(MessageStatus, problemCode: ProblemCode?, nextAttemptAt: Int64?, detail: String?)
-    /// Left `sending` by a crash or kill; back to the queue at server start.
-    case interrupted
-    /// Its account cannot send: waiting mail is held with the sender that found out.
-    case heldWithAccount(problemCode: ProblemCode)
-    /// Its account can send again.
-    /// `through`: the fallback that can send it, when the message's own account still cannot.
-    case released(through: String?)
-    /// An operator asked for another try.
-    case retried
-    /// An operator dropped it.
-    case discarded(detail: String)
-    /// Its account was removed: it can never be sent.
-    case accountRemoved
-
-    /// The statuses this move may start from (the table above).
-    var from: Set<MessageStatus> {
-        switch self {
-        case .claimed, .heldWithAccount: [.queued]
-        case .sent, .attemptEnded, .interrupted: [.sending]
-        case .released: [.held]
-        case .retried: [.held, .failed, .queued]
-        case .discarded: [.queued, .held, .failed]
-        case .accountRemoved: [.queued, .held]
-        }
-    }
-
-    /// The status it leads to.
-    var to: MessageStatus {
-        switch self {
-        case .claimed: .sending
-        case .sent: .sent
-        case .attemptEnded(let status, _, _, _): status
-        case .interrupted, .released, .retried: .queued
-        case .heldWithAccount: .held
-        case .discarded: .discarded
-        case .accountRemoved: .failed
-        }
-    }
-
-    /// Statuses an attempt may end in (`attemptEnded`); it never ends `sending` or `discarded`.
-    static let attemptOutcomes: Set<MessageStatus> = [.queued, .held, .failed]
-}
-
-/// A message as a move sees it: where it is and whose it is.
-struct MessageState: Sendable {
-    var id: Int64
-    var status: MessageStatus
-    var accountID: Int64?
-    var account: String
-    /// A spool file or an inline body: something to send.
-    var hasBody = true
-}
-
-enum MessageLifecycle {
-    /// Statuses a message may be accepted in.
-    static let initialStatuses: Set<MessageStatus> = [.queued, .sending, .held]
-
-    /// Every (from, to) pair some move allows: the table above, flattened.
-    static var allowedPairs: Set<Pair> {
-        var pairs = Set<Pair>()
-        let moves: [MessageMove] = [
-            .claimed, .sent(gmailID: nil), .interrupted, .heldWithAccount(problemCode: .grantMissing), .released(through: nil), .retried,
-            .discarded(detail: ""), .accountRemoved,
-        ] + attemptOutcomesMoves
-        for move in moves {
-            for from in move.from { pairs.insert(Pair(from: from, to: move.to)) }
-        }
-        return pairs
-    }
-
-    struct Pair: Hashable, Sendable {
-        var from: MessageStatus
-        var to: MessageStatus
-    }
-
-    private static var attemptOutcomesMoves: [MessageMove] {
-        MessageMove.attemptOutcomes.map { .attemptEnded($0, problemCode: nil, nextAttemptAt: nil, detail: nil) }
-    }
-
-    /// Throws `.invalidTransition` unless `move` may start where `message` is.
-    static func check(_ message: MessageState, _ move: MessageMove) throws {
-        let allowed: Bool
-        if case .attemptEnded(let status, _, _, _) = move, !MessageMove.attemptOutcomes.contains(status) {
-            allowed = false
-        } else {
-            allowed = move.from.contains(message.status)
-        }
-        guard allowed else { throw StoreError.invalidTransition(id: message.id, from: message.status, to: move.to) }
-    }
-
+extension MessageLifecycle {
     /// THE transition: checks the move, updates the row and writes the move's event, all in the caller's
     /// transaction. Every status change of a stored message goes through here.
     static func apply(_ db: Database, _ message: MessageState, _ move: MessageMove, now: Int64) throws {
         try check(message, move)
-        var problem: Change<ProblemCode?> = .keep
-        var next: Change<Int64?> = .set(nil)
-        var gmailID: Change<String?> = .keep
-        switch move {
-        case .claimed:
-            next = .keep
-        case .sent(let id):
-            gmailID = .set(id)
-            problem = .set(nil)
-        case .attemptEnded(let status, let code, let at, _):
-            problem = .set(code)
-            next = .set(status == .queued ? (at ?? now) : nil)
-        case .interrupted:
-            next = .set(now)
-        case .heldWithAccount(let code):
-            problem = .set(code)
-        case .released, .retried:
-            problem = .set(nil)
-            next = .set(now)
-        case .discarded:
-            break
-        case .accountRemoved:
-            problem = .set(.accountRemoved)
-        }
+        let columns = move.columns(now: now)
+        let (problem, next, gmailID) = (columns.problem, columns.next, columns.gmailID)
         try db.execute(cached: """
                 UPDATE messages SET status = ?,
                     problem_code = CASE WHEN ? THEN ? ELSE problem_code END,
@@ -198,13 +55,9 @@ enum MessageLifecycle {
             try db.execute(cached: "INSERT INTO message_bodies (message_id, body) VALUES (?, ?)", arguments: [id, Data(body)])
         }
         let message = MessageState(id: id, status: m.status, accountID: accountID, account: m.account)
-        var detail = "from <\(m.mailFrom)> for \(m.recipients.count) recipient(s), \(m.size) bytes, peer \(m.peer)"
-        detail += m.tls ? " over TLS" : " without TLS"
-        if let user = m.credentialUsername { detail += ", user \(user)" }
-        if m.sandbox { detail += ", sandbox" }
-        try record(db, message, kind: .accepted, detail: detail, now: now)
+        try record(db, message, kind: .accepted, detail: EventWords.accepted(m), now: now)
         if m.status == .held {
-            try record(db, message, kind: .held, detail: m.problemCode?.rawValue ?? "account cannot send", now: now)
+            try record(db, message, kind: .held, detail: EventWords.heldAtAccept(m), now: now)
         }
         let at = Millis.date(now)
         return MessageRecord(
@@ -218,39 +71,6 @@ enum MessageLifecycle {
     /// A line in the message's history that is not a status change (what the header rewrite changed).
     static func note(_ db: Database, id: Int64, kind: EventKind, detail: String, now: Int64) throws {
         try record(db, state(db, id), kind: kind, detail: detail, now: now)
-    }
-
-    /// The event a move writes; nil for a claim (the attempt that follows writes its own).
-    private static func event(
-        for move: MessageMove, of message: MessageState, next: Int64?, now: Int64
-    ) -> (kind: EventKind, detail: String)? {
-        switch move {
-        case .claimed:
-            return nil
-        case .sent(let gmailID):
-            return (.sent, gmailID.map { "Gmail id \($0)" } ?? "sandbox: not sent to Google")
-        case .attemptEnded(let status, let code, _, let detail):
-            var text = detail ?? code?.rawValue ?? "was \(message.status.rawValue)"
-            if status == .queued, let next, next > now {
-                text += ", next attempt at \(ISO8601.string(Millis.date(next)))"
-            }
-            // attemptOutcomes only (checked before): queued, held or failed.
-            return (EventKind(entering: status) ?? .failed, text)
-        case .interrupted:
-            return (.queued, "interrupted by a restart")
-        case .heldWithAccount(let code):
-            return (.held, "\(code.rawValue) (account \(message.account) cannot send)")
-        case .released(let fallback?):
-            return (.released, "fallback \(fallback) can send it")
-        case .released(nil):
-            return (.released, "account \(message.account) can send again")
-        case .retried:
-            return (.retry, "retry requested (was \(message.status.rawValue))")
-        case .discarded(let detail):
-            return (.discarded, detail)
-        case .accountRemoved:
-            return (.failed, "account \(message.account) was removed")
-        }
     }
 
     /// The one place a message's event row is written.
@@ -285,22 +105,6 @@ extension MessageState {
             accountID: row["account_id"], account: row["account"],
             hasBody: row.hasColumn("spool_path")
                 ? (row["spool_path"] as String?) != nil || (row["inline"] as Bool? ?? false) : true)
-    }
-}
-
-/// A column a move sets or leaves as it is.
-enum Change<Value: Sendable>: Sendable {
-    case keep
-    case set(Value)
-
-    var isSet: Bool {
-        if case .set = self { return true }
-        return false
-    }
-
-    var value: Value? {
-        if case .set(let value) = self { return value }
-        return nil
     }
 }
 
@@ -349,14 +153,10 @@ extension RelayStore {
             values.append(contentsOf: open.keys.sorted())
             sql += " ORDER BY next_attempt_at, id LIMIT ?"
             values.append(max(limit * 4, 64))
-            var taken: [String: Int] = [:]
+            let records = try Row.fetchAll(db, sql: sql, arguments: StatementArguments(values)).map(MessageRecord.init(row:))
+            let picked = Set(pickClaims(records.map { ClaimCandidate(id: $0.id, account: $0.account) }, limit: limit, capacities: open).map(\.id))
             var claimed: [MessageRecord] = []
-            for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(values)) {
-                guard claimed.count < limit else { break }
-                var record = MessageRecord(row: row)
-                let used = taken[record.account, default: 0]
-                guard used < open[record.account, default: 0] else { continue }
-                taken[record.account] = used + 1
+            for var record in records where picked.contains(record.id) {
                 try MessageLifecycle.apply(db, MessageState(record), .claimed, now: now)
                 record.status = .sending
                 record.updatedAt = Millis.date(now)

@@ -6,13 +6,14 @@ import Musl
 import Darwin
 #endif
 import Foundation
+import StoreModel
 import GRDB
 import RelayVocabulary
 
 extension RelayStore {
     /// Longest response body kept per attempt; Google's error bodies are far smaller, but a proxy's
     /// HTML error page should not bloat the database.
-    public static let maximumResponseBodyBytes = 1 << 20
+    public static var maximumResponseBodyBytes: Int { maximumStoredResponseBodyBytes }
 
     // MARK: - Send log
 
@@ -123,16 +124,7 @@ extension RelayStore {
         return try await pool.read { db in
             var counts = QueueCounts(queued: 0, sending: 0, held: 0, failed: 0, sent24h: 0)
             let rows = try Row.fetchAll(db, cached: "SELECT status, COUNT(*) AS n FROM messages WHERE status IN ('queued', 'sending', 'held', 'failed') GROUP BY status")
-            for row in rows {
-                let n: Int = row["n"]
-                switch MessageStatus(rawValue: row["status"]) {
-                case .queued: counts.queued = n
-                case .sending: counts.sending = n
-                case .held: counts.held = n
-                case .failed: counts.failed = n
-                default: break
-                }
-            }
+            for row in rows { counts.add(MessageStatus(rawValue: row["status"]), row["n"]) }
             counts.sent24h = try Int.fetchOne(db, cached: "SELECT COUNT(*) FROM messages WHERE status = 'sent' AND updated_at >= ?", arguments: [since]) ?? 0
             return counts
         }

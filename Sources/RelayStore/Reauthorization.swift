@@ -1,23 +1,16 @@
 import Foundation
+import StoreModel
 import GRDB
 import RelayVocabulary
 
 extension RelayStore {
-    /// What `recordReauthorization` did.
-    public struct Reauthorization: Sendable, Equatable {
-        /// Held messages of the account now queued again.
-        public var released: Int
-        /// Whether `address` became the account's first from address.
-        public var addressAdded: Bool
-    }
-
     /// `reauth` finished: the new grant (sealed) with its consent time, `address` as the first from
     /// address when the account has none, the account `ok`, and its held mail released, in one
     /// transaction, so an interrupted reauth leaves either the old grant or all of the new state.
     public func recordReauthorization(
         name: String, secret: Data, consentedAt: Date, address: String?
     ) async throws -> Reauthorization {
-        let sealed = try secretBox().seal(secret, context: secretContext(name))
+        let sealed = try secrets.seal(secret, account: name)
         let consented = Millis.from(consentedAt)
         let now = nowMillis
         let newAddress = address.map { $0.trimmingCharacters(in: .whitespaces) }

@@ -8,6 +8,8 @@ import Darwin
 import Foundation
 import GRDB
 import Logging
+// The model and the store API are StoreModel's; everyone who uses the SQLite store uses them too.
+@_exported import StoreModel
 
 /// The relay's durable state: `relay.sqlite` (accounts, SMTP credentials, messages, attempts, events),
 /// the spool of message bodies, and the secret key for secrets at rest, all under one data directory.
@@ -49,14 +51,12 @@ public final class RelayStore: Sendable {
     public let secretKeyFile: String
     public let spool: Spool
     let pool: DatabasePool
-    let hasher: PasswordHasher
-    let kdf = KDFRunner.shared
-    let loginCache = VerifiedLoginCache()
     /// Password checks that ran the slow KDF (the cache and fast hashes skip it).
     let slowChecks = LockedValue(0)
+    let logins: LoginChecker
     let clock: @Sendable () -> Date
     let logger: Logger
-    private let secretBoxCache = LockedValue<SecretBox?>(nil)
+    let secrets: AccountSecrets
     let attemptWriter: BatchedWriter<AttemptReport, AttemptEffects>
 
     private init(
@@ -68,13 +68,26 @@ public final class RelayStore: Sendable {
         self.secretKeyFile = secretKeyFile
         self.spool = spool
         self.pool = pool
-        self.hasher = PasswordHasher(parameters: options.passwordHashing)
+        let slowChecks = self.slowChecks
+        self.logins = LoginChecker(hasher: PasswordHasher(parameters: options.passwordHashing),
+                                   onSlowCheck: { slowChecks.withLock { $0 += 1 } })
         self.clock = options.clock
         self.logger = options.logger
+        self.secrets = AccountSecrets(keyFile: secretKeyFile)
         let clock = options.clock
         self.attemptWriter = BatchedWriter(pool: pool) { db, report in
             try RelayStore.applyAttempt(db, report, now: Millis.from(clock()))
         }
+    }
+
+    /// The spool of `dataDirectory` alone, made as `open` makes it (a private directory, checked): for a
+    /// relay on the shared PostgreSQL store, which receives bodies here until their message is committed.
+    public static func privateSpool(in dataDirectory: String, faults: SpoolFaults = SpoolFaults()) throws -> Spool {
+        let directory = dataDirectory.hasSuffix("/") && dataDirectory.count > 1
+            ? String(dataDirectory.dropLast()) : dataDirectory
+        try POSIX.makeDirectory(directory)
+        try checkPrivate(directory: directory, secretKeyFile: nil)
+        return try Spool(directory: directory + "/spool", faults: faults)
     }
 
     /// Opens (creating when needed) the store in `dataDirectory` and brings its schema up to date.
@@ -126,17 +139,6 @@ public final class RelayStore: Sendable {
         try pool.close()
     }
 
-    /// The SecretBox, created with a new key file on first use (so read-only commands like `log`
-    /// never create a key).
-    func secretBox() throws -> SecretBox {
-        try secretBoxCache.withLock { cached in
-            if let cached { return cached }
-            let box = try SecretBox.loadOrCreate(keyFile: secretKeyFile)
-            cached = box
-            return box
-        }
-    }
-
     public static func generatePassword() -> String {
         PasswordHasher.generatePassword()
     }
@@ -172,29 +174,13 @@ public final class RelayStore: Sendable {
     }
 }
 
-/// A small lock-protected box (Synchronization.Mutex needs macOS 15).
-final class LockedValue<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-
-    init(_ value: Value) {
-        self.value = value
-    }
-
-    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
-    }
-}
-
 /// The data directory (made 0700) and the secret key file (made 0600) must not be open to other users:
 /// refuse to start, with the `chmod` to run, rather than serve mail from a directory anyone can read.
-private func checkPrivate(directory: String, secretKeyFile: String) throws {
+private func checkPrivate(directory: String, secretKeyFile: String?) throws {
     var info = stat()
     guard stat(directory, &info) == 0 else { throw StoreError.fileError(path: directory, errno: errno) }
     if info.st_mode & 0o077 != 0 { throw StoreError.dataDirectoryTooOpen(path: directory, mode: UInt32(info.st_mode)) }
-    guard stat(secretKeyFile, &info) == 0 else { return }  // made 0600 when the first secret is sealed
+    guard let secretKeyFile, stat(secretKeyFile, &info) == 0 else { return }  // made 0600 when the first secret is sealed
     if info.st_mode & 0o077 != 0 { throw StoreError.secretKeyTooOpen(path: secretKeyFile, mode: UInt32(info.st_mode)) }
 }
 

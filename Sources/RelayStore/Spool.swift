@@ -6,6 +6,7 @@ import Musl
 import Darwin
 #endif
 import Foundation
+import StoreModel
 
 public enum SpoolError: Error, Equatable, Sendable, CustomStringConvertible {
     /// ENOSPC or EDQUOT: the SMTP layer answers 452 and the client retries later.

@@ -104,6 +104,14 @@ struct PageRenderer: Sendable {
                     "limit": login.dailyLimit.map(String.init) ?? "none", "atLimit": login.isAtLimit,
                 ]
             },
+            "hasRelays": !report.relays.isEmpty,
+            "relays": report.relays.map { relay -> [String: Any] in
+                [
+                    "name": relay.name, "state": relay.state.rawValue, "gone": relay.state == .gone,
+                    "started": ISO8601.string(relay.startedAt), "lastSeen": ISO8601.string(relay.lastSeen),
+                    "claimed": relay.claimed,
+                ]
+            },
             "queue": ["queued": q.queued, "sending": q.sending, "held": q.held, "failed": q.failed, "sent24h": q.sent24h],
         ]
     }

@@ -58,6 +58,7 @@ public struct StatusWebServer: Sendable {
     public func router() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: AccessMiddleware(security: security, clock: clock))
+        router.add(middleware: StoreUnavailableMiddleware())
         router.get("/style.css") { _, _ -> Response in
             var headers = HTTPFields()
             headers[.contentType] = "text/css; charset=utf-8"
@@ -235,5 +236,27 @@ struct AccessMiddleware: RouterMiddleware {
 
     func refuse(isAPI: Bool, status: HTTPResponse.Status, _ message: String) -> Response {
         isAPI ? StatusWebServer.jsonError(message, status: status) : StatusWebServer.text(message + "\n", status: status)
+    }
+}
+
+/// A store that cannot be reached (a shared PostgreSQL gone away) is said in words, as 503, on the page
+/// and the API alike: the operator learns why the page is empty and that SMTP answers 451 meanwhile.
+/// Other errors keep Hummingbird's plain 500.
+struct StoreUnavailableMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as any StoreUnavailableError {
+            let message = "The relay's message store is unavailable: \(error). SMTP clients get 451 4.3.0 (try again later) "
+                + "until it is back; nothing already accepted is lost."
+            if AccessMiddleware.isAPIPath(request.uri.path) {
+                return StatusWebServer.jsonError(message, status: .serviceUnavailable)
+            }
+            return StatusWebServer.html(
+                "<!doctype html><meta charset=utf-8><title>Store unavailable</title><p>\(HTMLText.escape(message))</p>\n",
+                status: .serviceUnavailable)
+        }
     }
 }

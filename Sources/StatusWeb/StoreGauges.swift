@@ -1,4 +1,5 @@
 import Foundation
+import RelayStatus
 import RelayStore
 import RelayVocabulary
 
@@ -37,5 +38,34 @@ public enum StoreGauges {
             out += "relay_oldest_message_age_seconds{status=\"\(status.rawValue)\"} \(Int(age))\n"
         }
         return out
+    }
+}
+
+extension StoreGauges {
+    /// The fleet sharing a PostgreSQL store, as every relay of it sees it (the same numbers from each,
+    /// labelled by the relay they are about): up (1) or gone (0), and the messages each is sending.
+    public static func fleetText(_ relays: [RelayStatus]) -> String {
+        guard !relays.isEmpty else { return "" }
+        var out = """
+            # HELP relay_fleet_up Relays sharing the store: 1 while a relay's heartbeat is fresher than its lease, 0 once gone.
+            # TYPE relay_fleet_up gauge
+
+            """
+        for relay in relays { out += "relay_fleet_up{relay=\"\(PrometheusLabel.escape(relay.name))\"} \(relay.state == .up ? 1 : 0)\n" }
+        out += """
+            # HELP relay_fleet_sending Messages each relay of the fleet holds in sending (its leases).
+            # TYPE relay_fleet_sending gauge
+
+            """
+        for relay in relays { out += "relay_fleet_sending{relay=\"\(PrometheusLabel.escape(relay.name))\"} \(relay.claimed)\n" }
+        return out
+    }
+}
+
+/// Prometheus label values escape backslash, double quote and newline.
+enum PrometheusLabel {
+    static func escape(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
     }
 }

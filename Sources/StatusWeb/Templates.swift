@@ -117,6 +117,20 @@ enum Templates {
         </table>
         </section>
         {{/hasLogins}}
+        {{#hasRelays}}
+        <section class="relays">
+        <h2>Relays sharing the store</h2>
+        <table>
+        <caption>Every relay on this PostgreSQL store (<code>store.url</code>). A relay is gone when its heartbeat is older than its lease; the others then take over the messages it was sending (docs/scaling.md).</caption>
+        <thead><tr><th scope="col">Relay</th><th scope="col">State</th><th scope="col">Started</th><th scope="col">Last heartbeat</th><th scope="col">Sending now</th></tr></thead>
+        <tbody>
+        {{#relays}}
+        <tr{{#gone}} class="gone"{{/gone}}><td>{{name}}</td><td>{{state}}</td><td>{{started}}</td><td>{{lastSeen}}</td><td>{{claimed}}</td></tr>
+        {{/relays}}
+        </tbody>
+        </table>
+        </section>
+        {{/hasRelays}}
 
         """
 

@@ -7,7 +7,7 @@ import SMTPProtocol
 import SMTPServer
 
 /// The SMTP listener's view of the relay: logins are checked against the store, message bytes go to
-/// the spool, and a finished message is committed to SQLite before the client hears 250. In sync mode
+/// the spool, and a finished message is committed to the store before the client hears 250. In sync mode
 /// the reply then waits for the first delivery attempt, up to `IntakePolicy.syncTimeout`.
 ///
 /// The walk of one message reads forward: the login AUTH verified comes back with the message, the
@@ -16,21 +16,35 @@ public final class SubmissionIntake: SubmissionBackend {
     /// The login as AUTH verified it: username, account id and name, kind and state at that time.
     public typealias Login = VerifiedCredential
 
-    private let store: RelayStore
-    private let committer: GroupCommitter
+    private let store: any CredentialStore
+    private let committer: any MessageIntake
+    private let spool: Spool
     private let policy: IntakePolicy
     private let delivery: any SyncDelivery
     private let metrics: any IntakeMetrics
     private let logger: Logger
 
-    public init(store: RelayStore, policy: IntakePolicy, delivery: any SyncDelivery, metrics: any IntakeMetrics, logger: Logger) {
+    /// `intake` makes a message durable (SMTP says 250 only after it returns); `spool` receives bodies too
+    /// large to keep in memory until then.
+    public init(
+        store: any CredentialStore, intake: any MessageIntake, spool: Spool, policy: IntakePolicy,
+        delivery: any SyncDelivery, metrics: any IntakeMetrics, logger: Logger
+    ) {
         self.store = store
-        // The spool directory is synced once per commit batch, not once per message.
-        self.committer = GroupCommitter(store: store, syncsSpoolDirectory: true) { metrics.acceptBatchCommitted(messages: $0) }
+        self.committer = intake
+        self.spool = spool
         self.policy = policy
         self.delivery = delivery
         self.metrics = metrics
         self.logger = logger
+    }
+
+    /// On the SQLite store: its spool, and a group committer that syncs the spool directory once per
+    /// commit batch rather than once per message.
+    public convenience init(store: RelayStore, policy: IntakePolicy, delivery: any SyncDelivery, metrics: any IntakeMetrics, logger: Logger) {
+        self.init(
+            store: store, intake: GroupCommitter(store: store, syncsSpoolDirectory: true) { metrics.acceptBatchCommitted(messages: $0) },
+            spool: store.spool, policy: policy, delivery: delivery, metrics: metrics, logger: logger)
     }
 
     public func authenticate(username: String, password: String, peer: PeerInfo) async -> AuthenticationResult<Login> {
@@ -75,8 +89,11 @@ public final class SubmissionIntake: SubmissionBackend {
         SMTPReply(452, "4.5.3", "Daily limit reached: login \(username) may send \(limit) message\(limit == 1 ? "" : "s") a day and has sent \(usage.count) today; the limit resets at 00:00 UTC (\(ISO8601.string(usage.resetsAt)))")
     }
 
+    /// The reply while the store cannot commit (a shared database that went away): try again later.
+    static let storeUnavailable = SMTPReply(451, "4.3.0", "Temporary local problem: the relay's message store is unavailable, try again later")
+
     public func openSpool() throws -> IntakeSpool {
-        IntakeSpool(store.spool.receive())
+        IntakeSpool(spool.receive())
     }
 
     /// The commit of one message. Its account is read, and its status decided, inside the group
@@ -199,7 +216,7 @@ public final class SubmissionIntake: SubmissionBackend {
         )
         let policy = self.policy
         do {
-            let (record, account) = try await committer.accept(message, from: sender) { account, fallbackCanSend in
+            let (record, account) = try await committer.accept(message, readingAccountOf: sender) { account, fallbackCanSend in
                 switch Self.decide(account, fallbackCanSend: fallbackCanSend, policy: policy) {
                 case .held(let problem): (.held, problem)
                 case .sending: (.sending, nil)
@@ -219,10 +236,14 @@ public final class SubmissionIntake: SubmissionBackend {
             body.discard()
             return .stop(SMTPReply(451, "4.3.0", "Account \(name) is not configured"))
         } catch SenderError.unreadable(let error) {
-            // The store could not be read: a local problem, not the login's.
+            // The account could not be read: a local problem, not the login's.
             body.discard()
             logger.error("smtp commit: account lookup failed", metadata: ["error": "\(error)"])
-            return .stop(SMTPReply(451, "4.3.0", "Temporary local problem, try again later"))
+            return .stop(error is any StoreUnavailableError ? Self.storeUnavailable : SMTPReply(451, "4.3.0", "Temporary local problem, try again later"))
+        } catch let error as any StoreUnavailableError {
+            logger.error("message commit failed: the store is unavailable", metadata: ["error": "\(error)"])
+            body.discard()
+            return .stop(Self.storeUnavailable)
         } catch {
             logger.error("message commit failed", metadata: ["error": "\(error)"])
             body.discard()

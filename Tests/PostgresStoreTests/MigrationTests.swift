@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import PostgresTestSupport
 import Testing
 
 @testable import PostgresStore
@@ -39,6 +40,7 @@ import Testing
             #expect(try await PostgresMigrator.currentVersion(settings, logger: logger) == PostgresMigrator.knownVersion)
             #expect(try await tables(settings.location) == [
                 "schema_migrations", "accounts", "credentials", "messages", "message_chunks", "attempts", "events", "relays",
+                "account_tokens",
             ])
             let rows = try await recorded(settings.location)
             #expect(rows.map(\.0) == Array(1...PostgresMigrator.knownVersion))

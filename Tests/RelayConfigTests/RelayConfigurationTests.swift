@@ -254,11 +254,11 @@ import Testing
             "delivery.account_concurrency", "delivery.sends_per_minute", "log.retention_days", "log.level",
             "health.probe_interval_hours", "alerts.webhook_url", "web.read_token", "web.open", "smtp.max_connections_per_address",
             "alerts.webhook_format", "alerts.remind_hours", "alerts.email_to", "web.public_url",
-            "store.url", "store.password_file",
+            "store.url", "store.password_file", "store.relay_name", "store.lease_seconds",
         ] {
             #expect(RelayConfiguration.knownKey(named: name) != nil, "\(name)")
         }
-        #expect(names.count == 41)
+        #expect(names.count == 43)
         for key in RelayConfiguration.knownKeys {
             #expect(!key.meaning.isEmpty, "\(key.name)")
             #expect(!key.defaultDescription.isEmpty, "\(key.name)")
@@ -308,12 +308,14 @@ import Testing
             "alerts.webhook_format": "ntfy", "alerts.remind_hours": "14", "alerts.email_to": "ops@example.com, b@example.org",
             "web.public_url": "https://relay.example.com/",
             "store.url": "postgres://relay@db.test:6432/mail?sslmode=require", "store.password_file": try dir.write("pw", "sesame\n"),
+            "store.relay_name": "relay-7", "store.lease_seconds": "33",
         ]
         #expect(Set(samples.keys) == Set(RelayConfiguration.knownKeys.map(\.name)))
         var env: [String: String] = [:]
         for key in RelayConfiguration.knownKeys { env[key.environmentVariable] = samples[key.name] }
         let c = try load("", env: env)
         #expect(c.dataDirectory == "/d")
+        #expect(c.store.relayName == "relay-7" && c.store.leaseSeconds == 33)
         #expect(c.smtp.listen?.port == 1)
         #expect(c.smtp.tlsListen?.port == 2)
         #expect(c.smtp.tls?.keyPath == samples["smtp.tls.key"])

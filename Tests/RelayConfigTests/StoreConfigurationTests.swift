@@ -20,6 +20,23 @@ import Testing
         try #require(try load("[store]\nurl = \"\(url)\"\n").store.postgres)
     }
 
+    @Test func relayNameAndLease() throws {
+        let plain = try load("")
+        #expect(plain.store.leaseSeconds == 90)
+        #expect(!plain.store.relayName.isEmpty && plain.store.relayName.count <= 64)
+        let set = try load("[store]\nrelay_name = \"relay-b.eu\"\nlease_seconds = 12\n")
+        #expect(set.store.relayName == "relay-b.eu")
+        #expect(set.store.leaseSeconds == 12)
+        #expect(try load("", env: ["GMAIL_RELAY_STORE_RELAY_NAME": "from-env"]).store.relayName == "from-env")
+        let badName = error("[store]\nrelay_name = \"two words\"\n")
+        #expect(badName?.description == "config.toml:2: store.relay_name: expected 1-64 of A-Z a-z 0-9 . _ - (got \"two words\")")
+        #expect(error("[store]\nlease_seconds = 5\n")?.key == "store.lease_seconds")
+        // A control character in the value is shown escaped, never sent to the operator's terminal.
+        #expect(error("[store]\nrelay_name = \"a\\u0001b\"\n")?.description
+            == "config.toml:2: store.relay_name: expected 1-64 of A-Z a-z 0-9 . _ - (got \"a\\u{1}b\")")
+        #expect(error("[store]\nrelay_name = \"\(String(repeating: "r", count: 65))\"\n")?.key == "store.relay_name")
+    }
+
     @Test func unsetMeansSQLite() throws {
         #expect(try load("").store.postgres == nil)
         #expect(try load("", env: ["GMAIL_RELAY_STORE_URL": ""]).store.postgres == nil)

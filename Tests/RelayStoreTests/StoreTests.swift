@@ -42,61 +42,6 @@ final class StoreTests: XCTestCase {
         })
     }
 
-    func testAcceptThenReadBack() async throws {
-        let clock = TestClock()
-        let store = try openStore(makeTemporaryDirectory(self), clock: clock)
-        try await store.addAccount(name: "main", kind: .oauthUser, fromAddresses: ["me@example.com"])
-        var message = try spoolMessage(store, to: ["a@example.com", "b@example.com"], subject: "Order #42")
-        message.tls = true
-        message.rewrittenHeaders = "From: me@example.com\r\n"
-        let id = try await store.accept(message)
-
-        let record = try await XCTUnwrapAsync(await store.message(id: id))
-        XCTAssertEqual(record.id, id)
-        XCTAssertEqual(record.status, .queued)
-        XCTAssertEqual(record.account, "main")
-        XCTAssertNotNil(record.accountID)
-        XCTAssertEqual(record.credentialUsername, "site1")
-        XCTAssertEqual(record.recipients, ["a@example.com", "b@example.com"])
-        XCTAssertEqual(record.subject, "Order #42")
-        XCTAssertEqual(record.messageID, message.messageID)
-        XCTAssertEqual(record.size, message.size)
-        XCTAssertEqual(record.spoolPath, message.spoolPath)
-        XCTAssertTrue(record.tls)
-        XCTAssertFalse(record.sandbox)
-        XCTAssertEqual(record.attempts, 0)
-        XCTAssertEqual(record.createdAt, clock.now)
-        XCTAssertEqual(record.nextAttemptAt, clock.now)
-        XCTAssertEqual(record.rewrittenHeaders, "From: me@example.com\r\n")
-
-        let events = try await store.events(messageID: id)
-        XCTAssertEqual(events.map(\.kind.rawValue), ["accepted"])
-        XCTAssertTrue(events[0].detail.contains("2 recipient(s)"), events[0].detail)
-        XCTAssertTrue(events[0].detail.contains("over TLS"), events[0].detail)
-    }
-
-    func testAcceptForUnknownAccountFails() async throws {
-        let store = try openStore(makeTemporaryDirectory(self))
-        try await store.addAccount(name: "main", kind: .sandbox)
-        await assertThrows(.unknownAccount("gone")) { try await store.accept(try spoolMessage(store, account: "gone")) }
-        let all = try await store.messages()
-        XCTAssertTrue(all.isEmpty)
-    }
-
-    func testHeldOnAcceptRecordsWhy() async throws {
-        let store = try openStore(makeTemporaryDirectory(self))
-        try await store.addAccount(name: "main", kind: .oauthUser, state: .needsReauth)
-        var message = try spoolMessage(store, status: .held)
-        message.problemCode = .grantRevoked
-        let id = try await store.accept(message)
-        let record = try await XCTUnwrapAsync(await store.message(id: id))
-        XCTAssertEqual(record.status, .held)
-        XCTAssertEqual(record.problem, .grantRevoked)
-        XCTAssertNil(record.nextAttemptAt)
-        let kinds = try await store.events(messageID: id).map(\.kind.rawValue)
-        XCTAssertEqual(kinds, ["accepted", "held"])
-    }
-
     func testReopenedStoreStillHasTheRow() async throws {
         let dir = makeTemporaryDirectory(self)
         var store: RelayStore? = try openStore(dir)

@@ -106,14 +106,6 @@ extension RelayStore {
         return nil
     }
 
-    /// A send through the account worked, as `finishAttempt` records it: a message accepted `.sending`
-    /// (synchronous path), sent, and the account's success.
-    func recordSuccess(account: String) async throws {
-        let id = try await accept(try spoolMessage(self, account: account, status: .sending))
-        try await finishAttempt(AttemptReport(messageID: id, account: account, outcome: .sent(gmailID: "g-\(id)"),
-                                              accountChange: .succeeded(at: now)))
-    }
-
     /// Ends an attempt on a message being sent (accepted `.sending` or claimed), as the deliverer does.
     @discardableResult
     func finish(_ id: Int64, _ outcome: AttemptReport.Outcome, attempts: [NewAttempt] = []) async throws -> AttemptEffects {

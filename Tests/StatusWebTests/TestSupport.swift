@@ -24,7 +24,9 @@ final class Fixture: @unchecked Sendable {
     }
 
     deinit {
-        try? store.close()
+        // No `store.close()` here: close waits for every reader to be returned, and a test's cancelled
+        // watcher task may still hold one while the fixture goes; closing then blocked a cooperative
+        // thread for good (seen once on a 2-core machine). The connections close when the store is freed.
         try? FileManager.default.removeItem(atPath: directory)
     }
 

@@ -1,27 +1,27 @@
 import Foundation
 import RelayVocabulary
+import StoreModel
 import Testing
 @testable import RelayStore
 
-/// Fallback accounts in the store: which account may stand in, what stays queued, what is released.
-/// Each test works on a real SQLite file in a directory of its own.
-@Suite struct FallbackTests {
-    private func withStore(_ body: (RelayStore) async throws -> Void) async throws {
-        let directory = NSTemporaryDirectory() + "relaystore-fallback-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try openStore(directory)
-        try await store.addAccount(name: "main", kind: .oauthUser, state: .ok)
-        try await store.addAccount(name: "spare", kind: .oauthUser, state: .ok)
-        try await body(store)
+/// Fallback accounts through the store API, on every store: which account may stand in, what stays
+/// queued, what is released.
+@Suite struct FallbackContractTests {
+    private func withFallbackStore(_ kind: StoreKind, _ body: (StoreUnderTest) async throws -> Void) async throws {
+        try await withStore(kind) { store in
+            try await store.addAccount(name: "main", kind: .oauthUser, state: .ok)
+            try await store.addAccount(name: "spare", kind: .oauthUser, state: .ok)
+            try await body(store)
+        }
     }
 
-    private func statuses(_ store: RelayStore, account: String) async throws -> [MessageStatus] {
+    private func statuses(_ store: StoreUnderTest, account: String) async throws -> [MessageStatus] {
         try await store.messages(account: account).map(\.status)
     }
 
-    @Test func anAccountCannotBeItsOwnOrAMissingAccountsFallback() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func anAccountCannotBeItsOwnOrAMissingAccountsFallback(kind: StoreKind) async throws {
+        try await withFallbackStore(kind) { store in
             await #expect(throws: StoreError.invalidFallback("main")) { try await store.setFallback(account: "main", to: "main") }
             await #expect(throws: StoreError.unknownAccount("nobody")) { try await store.setFallback(account: "main", to: "nobody") }
             await #expect(throws: StoreError.unknownAccount("nobody")) { try await store.setFallback(account: "nobody", to: "main") }
@@ -32,8 +32,9 @@ import Testing
         }
     }
 
-    @Test func theFallbackStandsInOnlyWhileTheAccountNeedsReauthOrIsBlockedAndItselfIsOk() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func theFallbackStandsInOnlyWhileTheAccountNeedsReauthOrIsBlockedAndItselfIsOk(kind: StoreKind) async throws {
+        try await withFallbackStore(kind) { store in
             try await store.setFallback(account: "main", to: "spare")
             #expect(try await store.usableFallback(for: "main") == nil, "main can send itself")
             for state in [AccountState.needsReauth, .blocked] {
@@ -48,8 +49,9 @@ import Testing
         }
     }
 
-    @Test func fallbacksAreFollowedOneStepOnly() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func fallbacksAreFollowedOneStepOnly(kind: StoreKind) async throws {
+        try await withFallbackStore(kind) { store in
             try await store.addAccount(name: "third", kind: .oauthUser, state: .ok)
             try await store.setFallback(account: "main", to: "spare")
             try await store.setFallback(account: "spare", to: "third")
@@ -60,53 +62,57 @@ import Testing
         }
     }
 
-    @Test func aBrokenAccountWithAWorkingFallbackKeepsItsMailQueued() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func aBrokenAccountWithAWorkingFallbackKeepsItsMailQueued(kind: StoreKind) async throws {
+        try await withFallbackStore(kind) { store in
             try await store.setFallback(account: "main", to: "spare")
-            _ = try await store.accept(try spoolMessage(store, account: "main"))
+            _ = try await store.accept(spoolMessage(store, account: "main"))
             // The health probe finds main's grant revoked: without a fallback its queued mail would be held.
             let held = try await store.recordGrantCheck(
-                name: "main", at: Date(), .cannotSend(state: .needsReauth, problemCode: .grantRevoked, detail: nil, holdQueued: true))
+                name: "main", at: store.now, .cannotSend(state: .needsReauth, problemCode: .grantRevoked, detail: nil, holdQueued: true))
             #expect(held == 0)
             #expect(try await statuses(store, account: "main") == [.queued])
             try await store.setFallback(account: "main", to: nil)
             let heldNow = try await store.recordGrantCheck(
-                name: "main", at: Date(), .cannotSend(state: .needsReauth, problemCode: .grantRevoked, detail: nil, holdQueued: true))
+                name: "main", at: store.now, .cannotSend(state: .needsReauth, problemCode: .grantRevoked, detail: nil, holdQueued: true))
             #expect(heldNow == 1)
             #expect(try await statuses(store, account: "main") == [.held])
         }
     }
 
-    @Test func namingAWorkingFallbackReleasesTheHeldMail() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func namingAWorkingFallbackReleasesTheHeldMail(kind: StoreKind) async throws {
+        try await withFallbackStore(kind) { store in
             try await store.setAccountState(name: "main", state: .needsReauth, problemCode: .grantRevoked)
-            _ = try await store.accept(try spoolMessage(store, account: "main", status: .held))
+            _ = try await store.accept(spoolMessage(store, account: "main", status: .held))
             #expect(try await store.setFallback(account: "main", to: "spare") == 1)
             #expect(try await statuses(store, account: "main") == [.queued])
         }
     }
 
-    @Test func theFallbackSendingAgainReleasesTheMailItStandsInFor() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func theFallbackSendingAgainReleasesTheMailItStandsInFor(kind: StoreKind) async throws {
+        try await withFallbackStore(kind) { store in
             try await store.setFallback(account: "main", to: "spare")
             try await store.setAccountState(name: "main", state: .needsReauth, problemCode: .grantRevoked)
             try await store.setAccountState(name: "spare", state: .needsReauth, problemCode: .grantRevoked)
-            let held = try await store.accept(try spoolMessage(store, account: "main", status: .held))
-            let spareMessage = try await store.accept(try spoolMessage(store, account: "spare", status: .sending))
+            let held = try await store.accept(spoolMessage(store, account: "main", status: .held))
+            let spareMessage = try await store.accept(spoolMessage(store, account: "spare", status: .sending))
             // spare sends one of its own messages: it works again, and main's held mail goes through it.
             let effects = try await store.finishAttempt(AttemptReport(
-                messageID: spareMessage, account: "spare", outcome: .sent(gmailID: "g1"), accountChange: .succeeded(at: Date())))
+                messageID: spareMessage, account: "spare", outcome: .sent(gmailID: "g1"), accountChange: .succeeded(at: store.now)))
             #expect(effects.released == 1)
             #expect(try await store.message(id: held)?.status == .queued)
         }
     }
 
-    @Test func aSendThroughTheFallbackIsRecordedOnTheMessage() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func aSendThroughTheFallbackIsRecordedOnTheMessage(kind: StoreKind) async throws {
+        try await withFallbackStore(kind) { store in
             try await store.setFallback(account: "main", to: "spare")
             try await store.setAccountState(name: "main", state: .needsReauth, problemCode: .grantRevoked)
-            let id = try await store.accept(try spoolMessage(store, account: "main", status: .sending))
-            var report = AttemptReport(messageID: id, account: "spare", outcome: .sent(gmailID: "g2"), accountChange: .succeeded(at: Date()))
+            let id = try await store.accept(spoolMessage(store, account: "main", status: .sending))
+            var report = AttemptReport(messageID: id, account: "spare", outcome: .sent(gmailID: "g2"), accountChange: .succeeded(at: store.now))
             report.fallback = .init(ownAccount: "main", reason: "grant_revoked")
             try await store.finishAttempt(report)
             let message = try #require(try await store.message(id: id))
@@ -117,8 +123,9 @@ import Testing
         }
     }
 
-    @Test func removingTheFallbackAccountClearsTheReference() async throws {
-        try await withStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func removingTheFallbackAccountClearsTheReference(kind: StoreKind) async throws {
+        try await withFallbackStore(kind) { store in
             try await store.setFallback(account: "main", to: "spare")
             try await store.removeAccount(named: "spare")
             #expect(try await store.account(named: "main")?.fallback == nil)

@@ -77,6 +77,16 @@ public protocol MessageIntake: Sendable {
     /// Stores one message in `queued`, `sending` or `held` and returns its row as stored (its log id
     /// included), so the caller need not read it back.
     func accept(_ message: NewMessage) async throws -> MessageRecord
+
+    /// Stores one message whose sender's account is read in the same transaction that inserts it (the
+    /// SMTP commit: no separate read before it). The status comes from `decide`, given that account as
+    /// the transaction sees it; `message`'s `account`, `sandbox`, `status` and `problemCode` are
+    /// replaced by what the account and `decide` say. Returns the row as stored and the account read.
+    /// Throws `SenderError` (and stores nothing) when the login no longer sends for its account, the
+    /// account is gone, or the account could not be read.
+    func accept(
+        _ message: NewMessage, readingAccountOf sender: MessageSender, decide: @escaping IntakeDecision
+    ) async throws -> (record: MessageRecord, account: SenderAccount)
 }
 
 /// Gmail accounts: their grants (sealed at rest), states and problems.
@@ -85,9 +95,6 @@ public protocol AccountStore: Sendable {
     func addAccount(name: String, kind: AccountKind, fromAddresses: [String], secret: Data?, state: AccountState) async throws -> Account
     /// The account with this name, or nil.
     func account(named name: String) async throws -> Account?
-    /// The account with this id as it is now, if the login `username` still sends for it; nil when the
-    /// login or the account is gone (the commit of a message of an authenticated session).
-    func account(id: Int64, stillHoldingLogin username: String) async throws -> Account?
     /// All accounts by name.
     func accounts() async throws -> [Account]
     /// Removes the account and its credentials; its waiting messages fail (`account_removed`).
@@ -103,7 +110,7 @@ public protocol AccountStore: Sendable {
     @discardableResult
     func updateAccount(_ update: AccountUpdate) async throws -> Int
     /// `reauth` in one transaction: the new grant, its consent time, the account `ok`, its mail released.
-    func recordReauthorization(name: String, secret: Data, consentedAt: Date, address: String?) async throws -> RelayStore.Reauthorization
+    func recordReauthorization(name: String, secret: Data, consentedAt: Date, address: String?) async throws -> Reauthorization
     /// What a health check of the grant found, with the check time. Returns how many messages were held.
     @discardableResult
     func recordGrantCheck(name: String, at date: Date, _ check: GrantCheck) async throws -> Int
@@ -120,7 +127,7 @@ public protocol CredentialStore: Sendable {
     /// Adds a login for `account`; the password is hashed (fast for generated ones, scrypt otherwise).
     func addCredential(username: String, account: String, password: String, generated: Bool) async throws
     /// Checks an SMTP AUTH login, in the same time for unknown usernames as for wrong passwords.
-    func checkCredential(username: String, password: String) async throws -> RelayStore.CredentialCheck
+    func checkCredential(username: String, password: String) async throws -> CredentialCheck
     /// All logins (without their hashes).
     func credentials() async throws -> [Credential]
     /// One login, or nil.
@@ -136,5 +143,3 @@ public protocol CredentialStore: Sendable {
 /// Everything the app and the CLI use.
 public typealias RelayStoreAPI = MessageStore & AccountStore & CredentialStore
 
-extension RelayStore: MessageStore, AccountStore, CredentialStore {}
-extension GroupCommitter: MessageIntake {}

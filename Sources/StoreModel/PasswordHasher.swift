@@ -36,8 +36,8 @@ public struct PasswordHasher: Sendable {
     }
 
     public static let minimumPasswordLength = 8
-    static let saltLength = 16
-    static let hashLength = 32
+    package static let saltLength = 16
+    package static let hashLength = 32
 
     public var parameters: Parameters
 
@@ -62,10 +62,10 @@ public struct PasswordHasher: Sendable {
     }
 
     /// Is this a hash that needs no KDF (a generated password's)? Such hashes are verified inline.
-    static func isFast(_ phc: String) -> Bool { phc.hasPrefix("$sha256$") }
+    package static func isFast(_ phc: String) -> Bool { phc.hasPrefix("$sha256$") }
 
     /// An scrypt hash made with other parameters than today's: rewritten after the next successful login.
-    func needsRehash(_ phc: String) -> Bool {
+    package func needsRehash(_ phc: String) -> Bool {
         guard let parsed = Self.parse(phc) else { return false }
         return parsed.parameters != parameters
     }
@@ -86,12 +86,12 @@ public struct PasswordHasher: Sendable {
     }
 
     /// Spends the same work as a verification, for unknown usernames.
-    func dummyVerify(_ password: String) {
+    package func dummyVerify(_ password: String) {
         _ = try? Self.derive(password.isEmpty ? "\0" : password,
                              salt: [UInt8](repeating: 0x5a, count: Self.saltLength), parameters: parameters)
     }
 
-    static func derive(_ password: String, salt: [UInt8], parameters: Parameters) throws -> [UInt8] {
+    package static func derive(_ password: String, salt: [UInt8], parameters: Parameters) throws -> [UInt8] {
         // swift-crypto's scrypt force-unwraps the password's base address: never pass it "".
         precondition(!password.isEmpty, "scrypt input must not be empty")
         let input = Array(password.utf8)
@@ -101,14 +101,14 @@ public struct PasswordHasher: Sendable {
         return key.withUnsafeBytes { Array($0) }
     }
 
-    static func fastDigest(_ password: String, salt: [UInt8]) -> [UInt8] {
+    package static func fastDigest(_ password: String, salt: [UInt8]) -> [UInt8] {
         var hasher = SHA256()
         hasher.update(data: salt)
         hasher.update(data: Array(password.utf8))
         return Array(hasher.finalize())
     }
 
-    static func verifyFast(_ password: String, against phc: String) -> Bool {
+    package static func verifyFast(_ password: String, against phc: String) -> Bool {
         let fields = phc.split(separator: "$", omittingEmptySubsequences: false)
         guard fields.count == 4, fields[0].isEmpty, fields[1] == "sha256",
               let salt = decodeBase64NoPad(fields[2]), salt.count >= 8,
@@ -117,13 +117,13 @@ public struct PasswordHasher: Sendable {
         return constantTimeEqual(fastDigest(password, salt: salt), hash)
     }
 
-    struct Parsed {
-        var parameters: Parameters
-        var salt: [UInt8]
-        var hash: [UInt8]
+    package struct Parsed {
+        package var parameters: Parameters
+        package var salt: [UInt8]
+        package var hash: [UInt8]
     }
 
-    static func parse(_ phc: String) -> Parsed? {
+    package static func parse(_ phc: String) -> Parsed? {
         let fields = phc.split(separator: "$", omittingEmptySubsequences: false)
         guard fields.count == 5, fields[0].isEmpty, fields[1] == "scrypt" else { return nil }
         var values: [Substring: Int] = [:]
@@ -150,7 +150,7 @@ public struct PasswordHasher: Sendable {
 }
 
 @inline(never)
-func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+package func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
     guard a.count == b.count else { return false }
     var difference: UInt8 = 0
     for i in a.indices { difference |= a[i] ^ b[i] }
@@ -174,15 +174,15 @@ private func decodeBase64NoPad(_ s: Substring) -> [UInt8]? {
 /// per core) take jobs from a queue; a job waiting for its turn holds no thread (an earlier version
 /// waited on a semaphore inside Dispatch blocks, and a flood of AUTH attempts then took the threads
 /// GRDB's reader queues need). At most `width` run at once, which also bounds scrypt's memory.
-final class KDFRunner: @unchecked Sendable {
+package final class KDFRunner: @unchecked Sendable {
     /// One per process: the cores are the process's, whatever number of stores it opens (tests open many).
-    static let shared = KDFRunner()
+    package static let shared = KDFRunner()
 
     private let condition = NSCondition()
     private var jobs: [@Sendable () -> Void] = []
     private var pendingCount = 0
 
-    init(width: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)) {
+    package init(width: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)) {
         for index in 0..<width {
             let thread = Thread { [unowned self] in self.work() }
             thread.name = "gmail-relay-kdf-\(index)"
@@ -202,11 +202,11 @@ final class KDFRunner: @unchecked Sendable {
 
     /// `work`, or nil at once when `maxPending` jobs are already waiting or running: a flood of wrong
     /// passwords cannot queue unbounded CPU work ahead of everyone else.
-    func tryRun<T: Sendable>(maxPending: Int, _ work: @escaping @Sendable () -> T) async -> T? {
+    package func tryRun<T: Sendable>(maxPending: Int, _ work: @escaping @Sendable () -> T) async -> T? {
         await submit(limit: maxPending, work)
     }
 
-    func run<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    package func run<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
         await submit(limit: nil, work)!
     }
 

@@ -18,12 +18,12 @@ import Foundation
 /// `context` is authenticated but not stored: the store passes the account name, so a secret copied onto
 /// another account's row does not decrypt.
 // SymmetricKey is not marked Sendable in swift-crypto 3.12, but it is an immutable value; sharing it is safe.
-final class SecretBox: @unchecked Sendable {
-    let keyFile: String?
+package final class SecretBox: @unchecked Sendable {
+    package let keyFile: String?
     private let key: SymmetricKey
     private static let version: UInt8 = 1
 
-    init(key: SymmetricKey) {
+    package init(key: SymmetricKey) {
         precondition(key.bitCount == 256, "SecretBox needs a 256-bit key")
         self.key = key
         self.keyFile = nil
@@ -35,7 +35,7 @@ final class SecretBox: @unchecked Sendable {
     }
 
     /// Reads the key file, creating it (mode 0600, new random key) when it does not exist.
-    static func loadOrCreate(keyFile: String) throws -> SecretBox {
+    package static func loadOrCreate(keyFile: String) throws -> SecretBox {
         if let box = try load(keyFile: keyFile) { return box }
         try create(keyFile: keyFile)
         guard let box = try load(keyFile: keyFile) else {
@@ -45,7 +45,7 @@ final class SecretBox: @unchecked Sendable {
     }
 
     /// Reads the key file; nil when it does not exist.
-    static func load(keyFile: String) throws -> SecretBox? {
+    package static func load(keyFile: String) throws -> SecretBox? {
         let (fd, err) = POSIX.openFile(keyFile, O_RDONLY)
         if fd < 0 {
             if err == ENOENT { return nil }
@@ -76,7 +76,7 @@ final class SecretBox: @unchecked Sendable {
         return SecretBox(key: try parseKey(bytes, path: keyFile), keyFile: keyFile)
     }
 
-    static func parseKey(_ bytes: [UInt8], path: String) throws -> SymmetricKey {
+    package static func parseKey(_ bytes: [UInt8], path: String) throws -> SymmetricKey {
         if bytes.count == 32 { return SymmetricKey(data: bytes) }
         let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard let decoded = Data(base64Encoded: text) else {
@@ -108,7 +108,7 @@ final class SecretBox: @unchecked Sendable {
         _ = POSIX.fsyncDirectory(directory.isEmpty ? "." : directory)
     }
 
-    func seal(_ plaintext: Data, context: Data = Data()) throws -> Data {
+    package func seal(_ plaintext: Data, context: Data = Data()) throws -> Data {
         let box = try AES.GCM.seal(plaintext, using: key, authenticating: context)
         // `combined` is nil only for nonces other than 12 bytes; seal uses a fresh 12-byte nonce.
         guard let combined = box.combined else { throw CryptoKitError.incorrectParameterSize }
@@ -116,7 +116,7 @@ final class SecretBox: @unchecked Sendable {
     }
 
     /// Throws when the data was altered, the context differs, or it was sealed with another key.
-    func open(_ sealed: Data, context: Data = Data()) throws -> Data {
+    package func open(_ sealed: Data, context: Data = Data()) throws -> Data {
         guard let first = sealed.first, first == Self.version else {
             throw CryptoKitError.authenticationFailure
         }

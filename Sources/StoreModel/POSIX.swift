@@ -9,8 +9,8 @@ import Foundation
 
 /// Thin wrappers over the syscalls the spool and the key file need; they retry on EINTR
 /// and report errno rather than hiding it.
-enum POSIX {
-    static func openFile(_ path: String, _ flags: Int32, _ mode: mode_t = 0) -> (fd: Int32, errno: Int32) {
+package enum POSIX {
+    package static func openFile(_ path: String, _ flags: Int32, _ mode: mode_t = 0) -> (fd: Int32, errno: Int32) {
         while true {
             let fd = open(path, flags | O_CLOEXEC, mode)
             if fd >= 0 { return (fd, 0) }
@@ -20,7 +20,7 @@ enum POSIX {
     }
 
     /// fsync, retrying on EINTR. Returns 0 or errno.
-    static func fsyncFD(_ fd: Int32) -> Int32 {
+    package static func fsyncFD(_ fd: Int32) -> Int32 {
         while fsync(fd) != 0 {
             if errno == EINTR { continue }
             return errno
@@ -29,7 +29,7 @@ enum POSIX {
     }
 
     /// fdatasync(2): the data and what is needed to read it back (the size), not the times.
-    static func fdatasyncFD(_ fd: Int32) -> Int32 {
+    package static func fdatasyncFD(_ fd: Int32) -> Int32 {
         #if os(Linux)
         while fdatasync(fd) != 0 {
             if errno == EINTR { continue }
@@ -42,7 +42,7 @@ enum POSIX {
     }
 
     /// Makes a rename or unlink inside `directory` durable. Returns 0 or errno.
-    static func fsyncDirectory(_ directory: String) -> Int32 {
+    package static func fsyncDirectory(_ directory: String) -> Int32 {
         let (fd, err) = openFile(directory, O_RDONLY | O_DIRECTORY)
         guard fd >= 0 else { return err }
         defer { close(fd) }
@@ -52,7 +52,7 @@ enum POSIX {
     }
 
     /// Creates `path` (and missing parents) with mode 0700. An existing directory is left as it is.
-    static func makeDirectory(_ path: String) throws {
+    package static func makeDirectory(_ path: String) throws {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
             return
@@ -73,14 +73,14 @@ enum POSIX {
     }
 
     /// Creates an empty file with mode 0600 unless it exists (an existing file keeps its mode).
-    static func createPrivateFile(_ path: String) throws {
+    package static func createPrivateFile(_ path: String) throws {
         let (fd, err) = openFile(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
         if fd >= 0 { close(fd); return }
         if err != EEXIST { throw StoreError.fileError(path: path, errno: err) }
     }
 
     /// Writes all of `bytes`, looping on short writes and EINTR. Returns 0 or errno.
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Int32 {
+    package static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Int32 {
         bytes.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {

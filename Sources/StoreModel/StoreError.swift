@@ -92,3 +92,8 @@ extension String {
         count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }
+
+/// A store failure that is neither the client's fault nor a full disk: the database cannot be reached
+/// or cannot commit now. SMTP answers 451 4.3.0 (try again later), and the client's own queue keeps
+/// the message meanwhile. The PostgreSQL store's errors are such failures.
+public protocol StoreUnavailableError: Error {}

@@ -11,9 +11,9 @@ import Foundation
 ///   (also when another process, the CLI, changed it).
 /// - Only a successful verification is inserted: a wrong password is never cached.
 /// - Bounded: `capacity` entries, each for `lifetime` at most.
-final class VerifiedLoginCache: @unchecked Sendable {
-    let capacity: Int
-    let lifetime: TimeInterval
+package final class VerifiedLoginCache: @unchecked Sendable {
+    package let capacity: Int
+    package let lifetime: TimeInterval
     private let keyBytes: [UInt8]
     private let lock = NSLock()
     private var entries: [Data: Entry] = [:]
@@ -23,16 +23,16 @@ final class VerifiedLoginCache: @unchecked Sendable {
         var expiresAt: TimeInterval
     }
 
-    init(capacity: Int = 10_000, lifetime: TimeInterval = 3600) {
+    package init(capacity: Int = 10_000, lifetime: TimeInterval = 3600) {
         self.capacity = capacity
         self.lifetime = lifetime
         self.keyBytes = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
     }
 
-    var count: Int { lock.withLock { entries.count } }
+    package var count: Int { lock.withLock { entries.count } }
 
     /// True when `username`/`password` were verified against `storedHash` within the lifetime.
-    func contains(username: String, password: String, storedHash: String, now: Date) -> Bool {
+    package func contains(username: String, password: String, storedHash: String, now: Date) -> Bool {
         let key = self.key(username, password)
         return lock.withLock {
             guard let entry = entries[key] else { return false }
@@ -44,7 +44,7 @@ final class VerifiedLoginCache: @unchecked Sendable {
         }
     }
 
-    func insert(username: String, password: String, storedHash: String, now: Date) {
+    package func insert(username: String, password: String, storedHash: String, now: Date) {
         let key = self.key(username, password)
         let nowSeconds = now.timeIntervalSince1970
         lock.withLock {

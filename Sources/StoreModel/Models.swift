@@ -32,7 +32,7 @@ public struct Account: Codable, Sendable, Equatable {
     /// The address the account sends as by default.
     public var primaryAddress: String? { fromAddresses.first }
 
-    enum CodingKeys: String, CodingKey {
+    package enum CodingKeys: String, JSONFormKey {
         case id, name, kind, state, fallback
         case fromAddresses = "from_addresses"
         case problemCode = "problem_code"
@@ -48,49 +48,7 @@ public struct Account: Codable, Sendable, Equatable {
         case updatedAt = "updated_at"
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(name, forKey: .name)
-        try c.encode(kind, forKey: .kind)
-        try c.encode(fromAddresses, forKey: .fromAddresses)
-        try c.encode(state, forKey: .state)
-        try c.encode(problemCode, forKey: .problemCode)
-        try c.encode(problemDetail?.json, forKey: .problemDetail)
-        try c.encode(hasSecret, forKey: .hasSecret)
-        try c.encodeDate(consentedAt, forKey: .consentedAt)
-        try c.encodeDate(lastSuccessAt, forKey: .lastSuccessAt)
-        try c.encodeDate(tokenExpiresAt, forKey: .tokenExpiresAt)
-        try c.encodeDate(checkedAt, forKey: .checkedAt)
-        try c.encode(grantedScopes, forKey: .grantedScopes)
-        try c.encode(fallback, forKey: .fallback)
-        try c.encodeDate(secretStoredAt, forKey: .secretStoredAt)
-        try c.encodeDate(createdAt, forKey: .createdAt)
-        try c.encodeDate(updatedAt, forKey: .updatedAt)
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        id = try c.decode(Int64.self, forKey: .id)
-        name = try c.decode(String.self, forKey: .name)
-        kind = try c.decode(AccountKind.self, forKey: .kind)
-        fromAddresses = try c.decode([String].self, forKey: .fromAddresses)
-        state = try c.decode(AccountState.self, forKey: .state)
-        problemCode = try c.decodeIfPresent(ProblemCode.self, forKey: .problemCode)
-        problemDetail = ProblemDetail(json: try c.decodeIfPresent(String.self, forKey: .problemDetail))
-        hasSecret = try c.decode(Bool.self, forKey: .hasSecret)
-        consentedAt = try c.decodeDate(.consentedAt)
-        lastSuccessAt = try c.decodeDate(.lastSuccessAt)
-        tokenExpiresAt = try c.decodeDate(.tokenExpiresAt)
-        checkedAt = try c.decodeDate(.checkedAt)
-        grantedScopes = try c.decodeIfPresent([String].self, forKey: .grantedScopes)
-        fallback = try c.decodeIfPresent(String.self, forKey: .fallback)
-        secretStoredAt = try c.decodeDate(.secretStoredAt)
-        createdAt = try c.decodeRequiredDate(.createdAt)
-        updatedAt = try c.decodeRequiredDate(.updatedAt)
-    }
-
-    init(
+    package init(
         id: Int64, name: String, kind: AccountKind, fromAddresses: [String], state: AccountState,
         problemCode: ProblemCode?, problemDetail: ProblemDetail?, hasSecret: Bool, consentedAt: Date?,
         lastSuccessAt: Date?, tokenExpiresAt: Date?, checkedAt: Date? = nil, grantedScopes: [String]? = nil,
@@ -116,11 +74,18 @@ public struct Account: Codable, Sendable, Equatable {
     }
 }
 
-/// What `removeAccount` did.
-public struct AccountRemoval: Sendable, Equatable {
-    public var credentialsRemoved: Int
-    /// Queued and held messages of the account, now failed with problem `account_removed`.
-    public var messagesFailed: Int
+// An account's `problem_detail` is written as its stored text (`ProblemDetail.json`, a JSON string), as the
+// database keeps it; text that is not one reads back as nil.
+extension KeyedEncodingContainer where Key == Account.CodingKeys {
+    mutating func encodeIfPresent(_ detail: ProblemDetail?, forKey key: Key) throws {
+        try encode(detail?.json, forKey: key)
+    }
+}
+
+extension KeyedDecodingContainer where Key == Account.CodingKeys {
+    func decodeIfPresent(_ type: ProblemDetail.Type, forKey key: Key) throws -> ProblemDetail? {
+        ProblemDetail(json: try decodeIfPresent(String.self, forKey: key))
+    }
 }
 
 /// One SMTP login (one CMS site). The password hash never leaves the store.
@@ -134,7 +99,7 @@ public struct Credential: Codable, Sendable, Equatable {
     /// Messages accepted for this login since 00:00 UTC today.
     public var sentToday: Int
 
-    enum CodingKeys: String, CodingKey {
+    package enum CodingKeys: String, JSONFormKey {
         case username, account
         case createdAt = "created_at"
         case lastUsedAt = "last_used_at"
@@ -151,25 +116,6 @@ public struct Credential: Codable, Sendable, Equatable {
         self.sentToday = sentToday
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(username, forKey: .username)
-        try c.encode(account, forKey: .account)
-        try c.encodeDate(createdAt, forKey: .createdAt)
-        try c.encodeDate(lastUsedAt, forKey: .lastUsedAt)
-        try c.encode(dailyLimit, forKey: .dailyLimit)
-        try c.encode(sentToday, forKey: .sentToday)
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        username = try c.decode(String.self, forKey: .username)
-        account = try c.decode(String.self, forKey: .account)
-        createdAt = try c.decodeRequiredDate(.createdAt)
-        lastUsedAt = try c.decodeDate(.lastUsedAt)
-        dailyLimit = try c.decodeIfPresent(Int.self, forKey: .dailyLimit)
-        sentToday = try c.decodeIfPresent(Int.self, forKey: .sentToday) ?? 0
-    }
 }
 
 /// The result of a successful SMTP AUTH.
@@ -181,6 +127,15 @@ public struct VerifiedCredential: Sendable, Equatable {
     public var state: AccountState
     /// The login's daily message limit when it was verified (nil: none); MAIL FROM checks it.
     public var dailyLimit: Int? = nil
+
+    public init(username: String, accountID: Int64, account: String, kind: AccountKind, state: AccountState, dailyLimit: Int? = nil) {
+        self.username = username
+        self.accountID = accountID
+        self.account = account
+        self.kind = kind
+        self.state = state
+        self.dailyLimit = dailyLimit
+    }
 }
 
 /// A login's messages today against its daily limit.
@@ -226,6 +181,10 @@ public struct NewMessage: Sendable, Equatable {
     public var problemCode: ProblemCode?
     public var rewrittenHeaders: String?
 
+    static func withoutNUL(_ text: String) -> String {
+        text.contains("\u{0}") ? text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : text
+    }
+
     public init(
         account: String, credentialUsername: String?, peer: String, tls: Bool, mailFrom: String,
         recipients: [String], subject: String?, messageID: String?, size: Int64, spoolPath: String?,
@@ -238,8 +197,10 @@ public struct NewMessage: Sendable, Equatable {
         self.tls = tls
         self.mailFrom = mailFrom
         self.recipients = recipients
-        self.subject = subject
-        self.messageID = messageID
+        // A NUL can reach header text through an encoded word (`=?utf-8?q?a=00b?=`): SQLite would cut the
+        // text at it and PostgreSQL refuse the whole message, so it is stored as U+FFFD on every store.
+        self.subject = subject.map(Self.withoutNUL)
+        self.messageID = messageID.map(Self.withoutNUL)
         self.size = size
         self.spoolPath = spoolPath
         self.inlineBody = inlineBody
@@ -273,14 +234,14 @@ public struct MessageRecord: Codable, Sendable, Equatable {
     public var peer: String
     public var tls: Bool
 
-    // Not part of the JSON form.
-    public var accountID: Int64?
-    public var credentialUsername: String?
-    public var spoolPath: String?
-    public var nextAttemptAt: Date?
-    public var rewrittenHeaders: String?
+    // Not part of the JSON form (decoding leaves them empty).
+    public var accountID: Int64? = nil
+    public var credentialUsername: String? = nil
+    public var spoolPath: String? = nil
+    public var nextAttemptAt: Date? = nil
+    public var rewrittenHeaders: String? = nil
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
+    package enum CodingKeys: String, JSONFormKey, CaseIterable {
         case id, status, account, recipients, subject, size, problem, attempts, sandbox, peer, tls
         case mailFrom = "mail_from"
         case messageID = "message_id"
@@ -293,49 +254,7 @@ public struct MessageRecord: Codable, Sendable, Equatable {
     /// The JSON keys, for tests and docs.
     public static var jsonKeys: Set<String> { Set(CodingKeys.allCases.map(\.rawValue)) }
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(status, forKey: .status)
-        try c.encode(account, forKey: .account)
-        try c.encode(mailFrom, forKey: .mailFrom)
-        try c.encode(recipients, forKey: .recipients)
-        try c.encode(subject, forKey: .subject)
-        try c.encode(messageID, forKey: .messageID)
-        try c.encode(size, forKey: .size)
-        try c.encode(gmailID, forKey: .gmailID)
-        try c.encode(sentThrough, forKey: .sentThrough)
-        try c.encode(problem, forKey: .problem)
-        try c.encode(attempts, forKey: .attempts)
-        try c.encodeDate(createdAt, forKey: .createdAt)
-        try c.encodeDate(updatedAt, forKey: .updatedAt)
-        try c.encode(sandbox, forKey: .sandbox)
-        try c.encode(peer, forKey: .peer)
-        try c.encode(tls, forKey: .tls)
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        id = try c.decode(Int64.self, forKey: .id)
-        status = try c.decode(MessageStatus.self, forKey: .status)
-        account = try c.decode(String.self, forKey: .account)
-        mailFrom = try c.decode(String.self, forKey: .mailFrom)
-        recipients = try c.decode([String].self, forKey: .recipients)
-        subject = try c.decodeIfPresent(String.self, forKey: .subject)
-        messageID = try c.decodeIfPresent(String.self, forKey: .messageID)
-        size = try c.decode(Int64.self, forKey: .size)
-        gmailID = try c.decodeIfPresent(String.self, forKey: .gmailID)
-        sentThrough = try c.decodeIfPresent(String.self, forKey: .sentThrough)
-        problem = try c.decodeIfPresent(ProblemCode.self, forKey: .problem)
-        attempts = try c.decode(Int.self, forKey: .attempts)
-        createdAt = try c.decodeRequiredDate(.createdAt)
-        updatedAt = try c.decodeRequiredDate(.updatedAt)
-        sandbox = try c.decode(Bool.self, forKey: .sandbox)
-        peer = try c.decode(String.self, forKey: .peer)
-        tls = try c.decode(Bool.self, forKey: .tls)
-    }
-
-    init(
+    package init(
         id: Int64, status: MessageStatus, account: String, mailFrom: String, recipients: [String],
         subject: String?, messageID: String?, size: Int64, gmailID: String?, problem: ProblemCode?,
         attempts: Int, createdAt: Date, updatedAt: Date, sandbox: Bool, peer: String, tls: Bool,
@@ -401,8 +320,9 @@ public struct NewAttempt: Sendable, Equatable {
 }
 
 public struct AttemptRecord: Codable, Sendable, Equatable {
-    public var id: Int64
-    public var messageID: Int64
+    // Not part of the JSON form, nor is `detail` (decoding leaves them 0 and nil).
+    public var id: Int64 = 0
+    public var messageID: Int64 = 0
     public var startedAt: Date
     public var finishedAt: Date
     public var endpoint: String
@@ -411,9 +331,9 @@ public struct AttemptRecord: Codable, Sendable, Equatable {
     public var problem: ProblemCode?
     public var nextDelaySeconds: Double?
     /// What the answer said, as classified when it came (not part of the JSON form, which keeps the body).
-    public var detail: ProblemDetail?
+    public var detail: ProblemDetail? = nil
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
+    package enum CodingKeys: String, JSONFormKey, CaseIterable {
         case endpoint, problem
         case startedAt = "started_at"
         case finishedAt = "finished_at"
@@ -424,31 +344,7 @@ public struct AttemptRecord: Codable, Sendable, Equatable {
 
     public static var jsonKeys: Set<String> { Set(CodingKeys.allCases.map(\.rawValue)) }
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encodeDate(startedAt, forKey: .startedAt)
-        try c.encodeDate(finishedAt, forKey: .finishedAt)
-        try c.encode(httpStatus, forKey: .httpStatus)
-        try c.encode(responseBody, forKey: .responseBody)
-        try c.encode(problem, forKey: .problem)
-        try c.encode(endpoint, forKey: .endpoint)
-        try c.encode(nextDelaySeconds, forKey: .nextDelaySeconds)
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        id = 0
-        messageID = 0
-        startedAt = try c.decodeRequiredDate(.startedAt)
-        finishedAt = try c.decodeRequiredDate(.finishedAt)
-        endpoint = try c.decode(String.self, forKey: .endpoint)
-        httpStatus = try c.decodeIfPresent(Int.self, forKey: .httpStatus)
-        responseBody = try c.decodeIfPresent(String.self, forKey: .responseBody)
-        problem = try c.decodeIfPresent(ProblemCode.self, forKey: .problem)
-        nextDelaySeconds = try c.decodeIfPresent(Double.self, forKey: .nextDelaySeconds)
-    }
-
-    init(
+    package init(
         id: Int64, messageID: Int64, startedAt: Date, finishedAt: Date, endpoint: String, httpStatus: Int?,
         responseBody: String?, problem: ProblemCode?, nextDelaySeconds: Double?, detail: ProblemDetail? = nil
     ) {
@@ -473,35 +369,16 @@ public struct EventRecord: Codable, Sendable, Equatable {
     public var at: Date
     public var kind: EventKind
     public var detail: String
-    /// The problem an account-state event records (a field, so nobody searches `detail` for it).
-    public var problem: ProblemCode?
+    /// The problem an account-state event records (a field, so nobody searches `detail` for it); not part
+    /// of the JSON form.
+    public var problem: ProblemCode? = nil
 
-    enum CodingKeys: String, CodingKey {
+    package enum CodingKeys: String, JSONFormKey {
         case id, account, at, kind, detail
         case messageID = "message_id"
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(messageID, forKey: .messageID)
-        try c.encode(account, forKey: .account)
-        try c.encodeDate(at, forKey: .at)
-        try c.encode(kind, forKey: .kind)
-        try c.encode(detail, forKey: .detail)
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        id = try c.decode(Int64.self, forKey: .id)
-        messageID = try c.decodeIfPresent(Int64.self, forKey: .messageID)
-        account = try c.decodeIfPresent(String.self, forKey: .account)
-        at = try c.decodeRequiredDate(.at)
-        kind = try c.decode(EventKind.self, forKey: .kind)
-        detail = try c.decode(String.self, forKey: .detail)
-    }
-
-    init(id: Int64, messageID: Int64?, account: String?, at: Date, kind: EventKind, detail: String, problem: ProblemCode? = nil) {
+    package init(id: Int64, messageID: Int64?, account: String?, at: Date, kind: EventKind, detail: String, problem: ProblemCode? = nil) {
         self.problem = problem
         self.id = id
         self.messageID = messageID
@@ -521,7 +398,7 @@ public struct QueueCounts: Codable, Sendable, Equatable {
     public var failed: Int
     public var sent24h: Int
 
-    enum CodingKeys: String, CodingKey {
+    package enum CodingKeys: String, JSONFormKey {
         case queued, sending, held, failed
         case sent24h = "sent_24h"
     }
@@ -532,41 +409,5 @@ public struct QueueCounts: Codable, Sendable, Equatable {
         self.held = held
         self.failed = failed
         self.sent24h = sent24h
-    }
-}
-
-/// What `purge(before:)` removed.
-public struct PurgeResult: Sendable, Equatable {
-    public var messagesRemoved: Int
-    public var spoolFilesRemoved: Int
-}
-
-// MARK: - The one date strategy of the JSON forms
-
-// Every timestamp in the JSON forms (/api/status, /api/messages, `--json`) is an ISO-8601 UTC string with
-// second precision ("2025-01-31T12:00:00Z", `ISO8601`), and an absent one is null with its key present.
-// The models write and read dates only through these two extensions, whatever encoder the caller uses.
-
-extension KeyedEncodingContainer {
-    mutating func encodeDate(_ date: Date?, forKey key: Key) throws {
-        try encode(date.map(ISO8601.string), forKey: key)
-    }
-}
-
-extension KeyedDecodingContainer {
-    /// nil when the key is missing or null; an error when the text is not an ISO-8601 date.
-    func decodeDate(_ key: Key) throws -> Date? {
-        guard let text = try decodeIfPresent(String.self, forKey: key) else { return nil }
-        guard let date = ISO8601.date(text) else {
-            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "not an ISO-8601 date: \(text)")
-        }
-        return date
-    }
-
-    func decodeRequiredDate(_ key: Key) throws -> Date {
-        guard let date = try decodeDate(key) else {
-            throw DecodingError.valueNotFound(Date.self, .init(codingPath: codingPath + [key], debugDescription: "missing date"))
-        }
-        return date
     }
 }

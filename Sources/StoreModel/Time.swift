@@ -2,16 +2,16 @@ import Foundation
 
 /// The database stores every timestamp as INTEGER milliseconds since the Unix epoch (UTC):
 /// compact, sorts and compares in SQL without parsing, and has no time zone to get wrong.
-enum Millis {
-    static func from(_ date: Date) -> Int64 {
+package enum Millis {
+    package static func from(_ date: Date) -> Int64 {
         Int64((date.timeIntervalSince1970 * 1000).rounded())
     }
 
-    static func date(_ ms: Int64) -> Date {
+    package static func date(_ ms: Int64) -> Date {
         Date(timeIntervalSince1970: Double(ms) / 1000)
     }
 
-    static func dateIfAny(_ ms: Int64?) -> Date? {
+    package static func dateIfAny(_ ms: Int64?) -> Date? {
         ms.map { date($0) }
     }
 }

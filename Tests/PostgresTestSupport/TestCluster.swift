@@ -3,7 +3,6 @@ import Logging
 import PostgresNIO
 import PostgresStore
 import RelayConfig
-import Testing
 
 #if canImport(Glibc)
 import Glibc
@@ -13,16 +12,17 @@ import Glibc
 /// RELAY_TEST_PG_CA; no GMAIL_RELAY_ prefix, since the relay warns about unknown variables with it), or
 /// else one this process starts once through scripts/postgres.sh and stops when it exits.
 /// When PostgreSQL is not installed the tests fail and say what to run; none is skipped.
-enum TestCluster {
-    struct Cluster: Sendable {
-        let url: String
+/// Shared by the PostgreSQL store's own tests and the store contract suite (one cluster per test process).
+package enum TestCluster {
+    package struct Cluster: Sendable {
+        package let url: String
         /// The CA that signed the server's certificate, for sslmode=verify-full.
-        let caFile: String
+        package let caFile: String
     }
 
-    static let logger = Logger(label: "gmail-relay.test.postgres")
+    package static let logger = Logger(label: "gmail-relay.test.postgres")
 
-    static let repositoryRoot = URL(fileURLWithPath: #filePath)
+    package static let repositoryRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
     /// Started (or found) once per test process; the error is kept so every test reports it.
@@ -34,23 +34,26 @@ enum TestCluster {
         return startOwnCluster()
     }()
 
-    struct ClusterError: Error, CustomStringConvertible {
-        let description: String
+    package struct ClusterError: Error, CustomStringConvertible {
+        package let description: String
     }
 
-    static func cluster() throws -> Cluster {
+    package static func cluster() throws -> Cluster {
         try shared.get()
     }
 
     /// The cluster's database as the configuration would read it (the same parser as `store.url`).
-    static func location(url: String? = nil) throws -> PostgresLocation {
+    package static func location(url: String? = nil) throws -> PostgresLocation {
         let text = try url ?? cluster().url
         let configuration = try RelayConfiguration.parse(text: "", fileName: "(test)", environment: ["GMAIL_RELAY_STORE_URL": text])
-        return try #require(configuration.store.postgres)
+        guard let location = configuration.store.postgres else {
+            throw ClusterError(description: "RELAY_TEST_PG_URL is not a postgres:// URL")
+        }
+        return location
     }
 
     /// A new, empty database for one test, dropped afterwards: migration tests need a blank slate.
-    static func withFreshDatabase<T: Sendable>(
+    package static func withFreshDatabase<T: Sendable>(
         relayName: String = "relay-a", _ body: (PostgresSettings) async throws -> T
     ) async throws -> T {
         let base = try location()
@@ -69,13 +72,13 @@ enum TestCluster {
     }
 
     /// Runs one statement on its own connection (CREATE/DROP DATABASE cannot run in a transaction).
-    static func admin(_ location: PostgresLocation, _ sql: String) async throws {
+    package static func admin(_ location: PostgresLocation, _ sql: String) async throws {
         try await withConnection(location) { connection in
             try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
         }
     }
 
-    static func withConnection<T: Sendable>(_ location: PostgresLocation, _ body: (PostgresConnection) async throws -> T) async throws -> T {
+    package static func withConnection<T: Sendable>(_ location: PostgresLocation, _ body: (PostgresConnection) async throws -> T) async throws -> T {
         let configuration = PostgresConnection.Configuration(
             host: location.host, port: location.port, username: location.user, password: location.password?.value,
             database: location.database, tls: .disable)
@@ -123,7 +126,7 @@ enum TestCluster {
     ///
     /// posix_spawn and waitpid rather than Foundation's Process: its waitUntilExit spins a run loop,
     /// which was seen to hang forever here (called from a static initializer on a concurrency thread).
-    static func run(_ executable: String, _ arguments: [String]) -> String? {
+    package static func run(_ executable: String, _ arguments: [String]) -> String? {
         let outputPath = NSTemporaryDirectory() + "pg-script-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
         var actions = posix_spawn_file_actions_t()
