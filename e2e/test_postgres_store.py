@@ -149,6 +149,33 @@ def test_a_relay_serves_from_postgres(make_relay, database):
     assert password not in relay.stderr_text()
 
 
+def test_a_large_message_goes_to_gmail_from_the_database_piece_by_piece(make_relay, fake_google, database, tmp_path):
+    """A message past 1 MiB is kept in the database as chunks and uploaded from them (read one chunk at a
+    time into the upload file): Gmail gets every byte, and nothing is left in the relay's directory."""
+    bare, password, full = database
+    env = {"GMAIL_RELAY_STORE_PASSWORD": password}
+    relay = make_relay(config={**fake_google.relay_config(), "store.url": bare, "store.relay_name": "relay-one",
+                               "delivery.mode": "queue"}, start=False, setup=False)
+    client_id, secret = fake_google.add_client()
+    refresh = fake_google.refresh_token(FLEET_ADDRESS)
+    relay.cli_ok("account", "add", "shop", "--client-id", client_id, "--client-secret-stdin", "--refresh-token-stdin",
+                 "--from", FLEET_ADDRESS, input=f"{secret}\n{refresh}\n", env=env)
+    relay.cli_ok("credential", "add", USERNAME, "--account", "shop", "--password-stdin", input=PASSWORD + "\n", env=env)
+    relay.start(env=env)
+    body = "".join(f"line {n:07d} of a large message, every byte must arrive\r\n" for n in range(60_000))  # ~3.4 MB
+    with smtplib.SMTP(HOST, relay.port, timeout=60) as client:
+        client.login(USERNAME, PASSWORD)
+        client.sendmail("wordpress@shop.example", ["alice@example.com"],
+                        f"From: {FLEET_ADDRESS}\r\nTo: alice@example.com\r\nSubject: large\r\n\r\n{body}")
+    [sent] = fake_google.wait_outbox(1, timeout=60)
+    assert sent["raw"].split("\r\n\r\n", 1)[1] == body
+    assert int(psql(full, "SELECT count(*) FROM message_chunks")) >= len(body) // (256 * 1024), "kept as chunks"
+    wait_until(lambda: psql(full, "SELECT status FROM messages WHERE subject = 'large'") == "sent", 30, "the log says sent")
+    leftovers = [str(p) for p in relay.data_dir.joinpath("spool").rglob("*") if p.is_file()]
+    assert leftovers == [], leftovers
+    relay.stop()
+
+
 def test_unreachable_database_is_one_sentence(make_relay):
     port = free_port()
     relay = pg_relay(make_relay, f"postgres://relay:Hunter2-e2e@127.0.0.1:{port}/relay")
@@ -315,10 +342,19 @@ def test_the_database_going_away_means_try_again_later_and_nothing_acknowledged_
     # and none of the refused ones is.
     subjects = psql(url, "SELECT string_agg(subject, ',' ORDER BY id) FROM messages").split(",")
     assert subjects == acknowledged, subjects
-    # Known open problems after an outage (issue 15's note): reconnecting can take more than a minute
-    # (postgres-nio's pool backs off up to 60 s between attempts) and a SIGTERM right after can hang.
-    # Until they are fixed this test ends the relay as a crash would; the tests above stop theirs cleanly.
-    relay.kill9()
+    # Everything resumes: the relay reconnects by itself and accepts mail again, then stops cleanly.
+    back = time.monotonic()
+    code, text = 0, ""
+    while time.monotonic() - back < 60:
+        code, text = try_submit(relay, "after")
+        if code == 250:
+            break
+        time.sleep(0.5)
+    print(f"accepting again {time.monotonic() - back:.1f} s after the database came back")
+    assert code == 250, (code, text)
+    stopping = time.monotonic()
+    relay.stop()
+    print(f"stopped {time.monotonic() - stopping:.1f} s after SIGTERM")
 
 
 

@@ -27,12 +27,16 @@ public struct MessageDeliverer: Sendable {
     let logger: Logger
     let clock: @Sendable () -> Date
     let random: @Sendable () -> Double
+    /// Where a large body the database keeps is written for its upload (and removed after it).
+    let outgoingDirectory: String
 
     public init(
         store: any MessageStore & AccountStore, tokens: AccountTokens, sender: GmailSender, policy: RetryPolicy, hostname: String,
         metrics: RelayMetrics, logger: Logger, clock: @escaping @Sendable () -> Date = Date.init,
-        random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
+        outgoingDirectory: String = NSTemporaryDirectory()
     ) {
+        self.outgoingDirectory = outgoingDirectory
         self.store = store
         self.tokens = tokens
         self.sender = sender
@@ -109,6 +113,13 @@ public struct MessageDeliverer: Sendable {
             (outgoing, rewrite) = try SpooledMessage.outgoing(
                 spoolPath: spoolPath, fileIfLargerAt: spoolPath + ".outgoing", envelopeRecipients: message.recipients,
                 accountAddresses: account.fromAddresses, now: message.createdAt, newMessageID: newMessageID)
+        } else if message.spoolPath == nil, message.size > SpooledMessage.inMemoryLimit, let built = try await SpooledMessage.outgoing(
+            pieces: store.bodyPieces(messageID: id), fileIfLargerAt: "\(outgoingDirectory)/outgoing-\(id).eml",
+            envelopeRecipients: message.recipients, accountAddresses: account.fromAddresses, now: message.createdAt,
+            newMessageID: newMessageID
+        ) {
+            // A large body the database keeps (PostgreSQL): read a piece at a time, never whole.
+            (outgoing, rewrite) = built
         } else if message.spoolPath == nil, let body = try await store.inlineBody(messageID: id) {
             (outgoing, rewrite) = try SpooledMessage.outgoing(
                 inlineBody: body, envelopeRecipients: message.recipients, accountAddresses: account.fromAddresses,

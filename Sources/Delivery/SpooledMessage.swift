@@ -47,43 +47,102 @@ public enum SpooledMessage {
             newMessageID: newMessageID, inMemoryLimit: max(inMemoryLimit, inlineBody.count))
     }
 
+    /// `outgoing` of a message the store hands over piece by piece (PostgreSQL's chunks): the first
+    /// pieces are read until the header window and the in-memory limit are covered; a message larger than
+    /// that goes to `outgoingPath`, the rest of the pieces written as they come, so memory stays bounded
+    /// by the limit plus one piece. Nil when the store had no body for the message.
+    public static func outgoing(
+        pieces: AsyncThrowingStream<[UInt8], any Error>, fileIfLargerAt outgoingPath: String, envelopeRecipients: [String],
+        accountAddresses: [String], now: Date, newMessageID: String, inMemoryLimit: Int = inMemoryLimit
+    ) async throws -> (body: UploadBody, rewrite: RewriteResult)? {
+        var iterator = pieces.makeAsyncIterator()
+        var bytes: [UInt8] = []
+        var whole = false
+        var sawPiece = false
+        while bytes.count <= max(headerReadLimit, inMemoryLimit) {
+            guard let piece = try await iterator.next() else {
+                whole = true
+                break
+            }
+            sawPiece = true
+            bytes += piece
+        }
+        guard sawPiece else { return nil }
+        let (rewrite, bodyStart) = rewrittenHeader(of: bytes, isWholeMessage: whole, envelopeRecipients: envelopeRecipients,
+                                                 accountAddresses: accountAddresses, now: now, newMessageID: newMessageID)
+        if whole && bytes.count <= inMemoryLimit {
+            return (.bytes(inMemory(rewrite, bytes[bodyStart...])), rewrite)
+        }
+        let output = try createOutgoing(outgoingPath)
+        do {
+            defer { try? output.close() }
+            try output.write(contentsOf: Data(rewrite.header + [13, 10]))
+            try output.write(contentsOf: Data(bytes[bodyStart...]))
+            bytes = []
+            while let piece = try await iterator.next() {
+                try output.write(contentsOf: Data(piece))
+            }
+        } catch {
+            try? FileManager.default.removeItem(atPath: outgoingPath)
+            throw error
+        }
+        return (.file(URL(fileURLWithPath: outgoingPath)), rewrite)
+    }
+
     /// `bytes` are the message's first bytes (all of it when `whole`); a message too large for memory is
     /// finished from `spoolPath` into `outgoingPath`.
     private static func outgoing(
         bytes: [UInt8], isWholeMessage whole: Bool, spoolPath: String?, fileIfLargerAt outgoingPath: String?,
         envelopeRecipients: [String], accountAddresses: [String], now: Date, newMessageID: String, inMemoryLimit: Int
     ) throws -> (body: UploadBody, rewrite: RewriteResult) {
-        // The header is looked for in the first headerReadLimit bytes only, whatever was read.
+        let (result, bodyStart) = rewrittenHeader(of: bytes, isWholeMessage: whole, envelopeRecipients: envelopeRecipients,
+                                                accountAddresses: accountAddresses, now: now, newMessageID: newMessageID)
+        if whole && bytes.count <= inMemoryLimit {
+            return (.bytes(inMemory(result, bytes[bodyStart...])), result)
+        }
+        guard let spoolPath, let outgoingPath else { throw CocoaError(.fileReadTooLarge) }
+        guard let input = FileHandle(forReadingAtPath: spoolPath) else { throw CocoaError(.fileWriteUnknown) }
+        let output = try createOutgoing(outgoingPath)
+        defer {
+            try? output.close()
+            try? input.close()
+        }
+        try output.write(contentsOf: Data(result.header + [13, 10]))
+        try input.seek(toOffset: UInt64(bodyStart))
+        while let chunk = try input.read(upToCount: 256 * 1024), !chunk.isEmpty {
+            try output.write(contentsOf: chunk)
+        }
+        return (.file(URL(fileURLWithPath: outgoingPath)), result)
+    }
+
+    /// The header rewritten, and where the body starts in `bytes`. The header is looked for in the first
+    /// headerReadLimit bytes only, whatever was read.
+    private static func rewrittenHeader(
+        of bytes: [UInt8], isWholeMessage whole: Bool, envelopeRecipients: [String], accountAddresses: [String], now: Date,
+        newMessageID: String
+    ) -> (RewriteResult, bodyStart: Int) {
         let headerWindow = Array(bytes.prefix(headerReadLimit))
         let windowIsWhole = whole && bytes.count <= headerReadLimit
         let boundary = splitHeader(headerWindow, isWholeMessage: windowIsWhole)
             ?? HeaderBoundary(headerEnd: headerWindow.count, bodyStart: headerWindow.count)
         let result = rewriteHeader(
             Array(headerWindow[..<boundary.headerEnd]), envelopeRecipients: envelopeRecipients,
-            accountAddresses: accountAddresses, now: now,
-            newMessageID: newMessageID
-        )
-        if whole && bytes.count <= inMemoryLimit {
-            var message = Data(capacity: result.header.count + 2 + bytes.count - boundary.bodyStart)
-            message.append(contentsOf: result.header)
-            message.append(contentsOf: [13, 10])
-            message.append(contentsOf: bytes[boundary.bodyStart...])
-            return (.bytes(message), result)
-        }
-        guard let spoolPath, let outgoingPath else { throw CocoaError(.fileReadTooLarge) }
-        _ = FileManager.default.createFile(atPath: outgoingPath, contents: nil, attributes: [.posixPermissions: 0o600])
-        guard let output = FileHandle(forWritingAtPath: outgoingPath), let input = FileHandle(forReadingAtPath: spoolPath) else {
-            throw CocoaError(.fileWriteUnknown)
-        }
-        defer {
-            try? output.close()
-            try? input.close()
-        }
-        try output.write(contentsOf: Data(result.header + [13, 10]))
-        try input.seek(toOffset: UInt64(boundary.bodyStart))
-        while let chunk = try input.read(upToCount: 256 * 1024), !chunk.isEmpty {
-            try output.write(contentsOf: chunk)
-        }
-        return (.file(URL(fileURLWithPath: outgoingPath)), result)
+            accountAddresses: accountAddresses, now: now, newMessageID: newMessageID)
+        return (result, boundary.bodyStart)
+    }
+
+    private static func inMemory(_ rewrite: RewriteResult, _ body: ArraySlice<UInt8>) -> Data {
+        var message = Data(capacity: rewrite.header.count + 2 + body.count)
+        message.append(contentsOf: rewrite.header)
+        message.append(contentsOf: [13, 10])
+        message.append(contentsOf: body)
+        return message
+    }
+
+    /// A new file only the relay's user can read (it holds a whole message).
+    private static func createOutgoing(_ path: String) throws -> FileHandle {
+        _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+        guard let output = FileHandle(forWritingAtPath: path) else { throw CocoaError(.fileWriteUnknown) }
+        return output
     }
 }

@@ -88,7 +88,7 @@ public struct RelayApplication: Sendable {
         let deliverer = MessageDeliverer(
             store: store, tokens: tokens, sender: GmailSender(endpoints: endpoints, transport: transport),
             policy: RetryPolicy(maxAge: TimeInterval(delivery.maxAgeHours) * 3600), hostname: smtpConfig.hostname,
-            metrics: metrics, logger: logger)
+            metrics: metrics, logger: logger, outgoingDirectory: storage.spool.directory)
         let lanes = DeliveryLanes(concurrency: delivery.accountConcurrency, sendsPerMinute: delivery.sendsPerMinute)
         let worker = DeliveryWorker(store: store, deliverer: deliverer, lanes: lanes, logger: logger)
         self.metrics = metrics

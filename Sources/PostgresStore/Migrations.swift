@@ -4,7 +4,7 @@
 /// conventions, so rows map the same way: snake_case, times as BIGINT milliseconds since the epoch (UTC),
 /// lists as JSON text, booleans as 0/1 integers. What only a shared store needs is added:
 /// - `message_chunks`: bodies live in the database (a relay's disk holds no mail), in chunks of
-///   `PostgresQueue.chunkSize` bytes, written and read one chunk at a time;
+///   `PostgresRelayStore.chunkSize` bytes, written and read one chunk at a time;
 /// - `relays`: each relay's heartbeat;
 /// - `messages.lease_owner` / `lease_until`: which relay is sending a message, until when. A relay that
 ///   dies stops renewing, and after `lease_until` another relay may claim the message.

@@ -10,7 +10,7 @@ import RelayVocabulary
 ///
 /// Rows keep their ids (log ids are in SMTP replies and operators' notes) and every column the source
 /// has; each identity sequence is set past the largest id copied. Bodies become `message_chunks` of
-/// `PostgresQueue.chunkSize` bytes, spool files read one chunk at a time. Account secrets are copied as
+/// `PostgresRelayStore.chunkSize` bytes, spool files read one chunk at a time. Account secrets are copied as
 /// the sealed bytes they are: they are sealed with the account's name as context and the key file every
 /// relay reads, so they open on PostgreSQL as they did on SQLite.
 public enum PostgresImporter {
@@ -221,7 +221,7 @@ public enum PostgresImporter {
             var seq: Int32 = 0
             var offset = 0
             repeat {
-                let end = min(data.count, offset + PostgresQueue.chunkSize)
+                let end = min(data.count, offset + PostgresRelayStore.chunkSize)
                 try await write(seq, ByteBuffer(bytes: data[data.startIndex + offset ..< data.startIndex + end]))
                 seq += 1
                 offset = end
@@ -239,14 +239,14 @@ public enum PostgresImporter {
             while true {
                 let chunk: Data
                 do {
-                    chunk = try handle.read(upToCount: PostgresQueue.chunkSize) ?? Data()
+                    chunk = try handle.read(upToCount: PostgresRelayStore.chunkSize) ?? Data()
                 } catch {
                     throw StoreCopyError.unreadableBody(messageID: id, path: path, reason: "\(error)")
                 }
                 if chunk.isEmpty && seq > 0 { break }
                 try await write(seq, ByteBuffer(bytes: chunk))
                 seq += 1
-                if chunk.count < PostgresQueue.chunkSize { break }
+                if chunk.count < PostgresRelayStore.chunkSize { break }
             }
             summary.spoolFileBodies += 1
         }

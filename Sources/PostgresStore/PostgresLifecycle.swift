@@ -67,8 +67,9 @@ extension PostgresRelayStore {
 // MARK: - Accepting
 
 extension PostgresRelayStore: MessageIntake {
-    /// Bodies are stored in rows of this many bytes (as PostgresQueue does).
-    static var chunkSize: Int { PostgresQueue.chunkSize }
+    /// Bodies are stored in rows of this many bytes: a 35 MB message is ~140 rows, and neither a write
+    /// nor a read holds more than about two chunks in memory.
+    public static let chunkSize = 256 * 1024
 
     /// Stores the message, its body (`inlineBody`, or the spool file streamed in chunks) and its events in
     /// one transaction, and returns only after the commit: then SMTP may say 250. The spool file is

@@ -21,11 +21,13 @@ extension PostgresRelayStore: MessageStore {
         }
     }
 
-    /// The body one chunk per element, read from the database only as the consumer asks for it (at
-    /// most a chunk in memory; a missing chunk or a size that disagrees with the row is an error): for a
-    /// sender that streams, where `inlineBody` holds the whole message.
-    public func messageBody(_ id: Int64) -> PostgresQueue.MessageBody {
-        PostgresQueue.MessageBody(client: client, messageID: id, logger: logger)
+    /// The body one chunk per element, each read (a bounded read of its own) only when the consumer asks
+    /// for it: a 35 MB message is never whole in memory, and a slow consumer slows the reads. A missing
+    /// chunk or a size that disagrees with the message row ends the sequence with `corruptBody` rather
+    /// than handing Gmail a truncated message.
+    public func bodyPieces(messageID id: Int64) -> AsyncThrowingStream<[UInt8], any Error> {
+        let reader = ChunkReader(store: self, messageID: id)
+        return AsyncThrowingStream { try await reader.next() }
     }
 
     public func message(id: Int64) async throws -> MessageRecord? {
@@ -181,5 +183,48 @@ extension PostgresRelayStore: MessageStore {
     @discardableResult
     public func removeOrphanSpoolFiles(minimumAge: TimeInterval = 60) async throws -> Int {
         0
+    }
+}
+
+/// Where a body read has got to: which chunk comes next and how many bytes came so far.
+private actor ChunkReader {
+    let store: PostgresRelayStore
+    let messageID: Int64
+    private var expected: (size: Int64, chunks: Int64)?
+    private var seq: Int64 = 0
+    private var total: Int64 = 0
+
+    init(store: PostgresRelayStore, messageID: Int64) {
+        self.store = store
+        self.messageID = messageID
+    }
+
+    func next() async throws -> [UInt8]? {
+        let id = messageID
+        if expected == nil {
+            expected = try await store.read { db in
+                guard let row = try await db.row("""
+                    SELECT m.size, count(c.seq) FROM messages m LEFT JOIN message_chunks c ON c.message_id = m.id
+                    WHERE m.id = \(id) GROUP BY m.size
+                    """) else { return nil }
+                return (try row[0].decode(Int64.self), try row[1].decode(Int64.self))
+            }
+            guard expected != nil else { throw PostgresStoreError.corruptBody(messageID: id, reason: "no such message") }
+        }
+        guard let expected, seq < expected.chunks else {
+            guard total == expected?.size else {
+                throw PostgresStoreError.corruptBody(
+                    messageID: id, reason: "the chunks hold \(total) bytes, the message row says \(expected?.size ?? 0)")
+            }
+            return nil
+        }
+        let seq = self.seq
+        let chunk = try await store.read { db in
+            try await db.value("SELECT data FROM message_chunks WHERE message_id = \(id) AND seq = \(Int32(clamping: seq))", as: ByteBuffer.self)
+        }
+        guard let chunk else { throw PostgresStoreError.corruptBody(messageID: id, reason: "chunk \(seq) is missing") }
+        self.seq += 1
+        total += Int64(chunk.readableBytes)
+        return Array(chunk.readableBytesView)
     }
 }

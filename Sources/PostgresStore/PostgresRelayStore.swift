@@ -345,3 +345,10 @@ private struct UncheckedSendableOperation<T>: @unchecked Sendable {
     init(_ operation: @escaping () async throws -> T) { self.operation = operation }
     func run() async throws -> T? { try await operation() }
 }
+
+extension Duration {
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}

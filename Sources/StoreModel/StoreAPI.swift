@@ -19,6 +19,11 @@ public protocol MessageStore: Sendable {
     func messages(status: MessageStatus?, account: String?, query: String?, limit: Int, offset: Int) async throws -> [MessageRecord]
     /// The body as received when the store keeps it with the row (small messages); nil otherwise.
     func inlineBody(messageID id: Int64) async throws -> [UInt8]?
+    /// The body the store keeps, in order, one piece per element, each read only when the consumer asks
+    /// for it: a store that keeps large bodies (PostgreSQL's chunks) never holds one whole in memory.
+    /// Ends at once when the store keeps no body for the message; a body that is damaged (a piece
+    /// missing, a size that disagrees) ends with an error rather than short.
+    func bodyPieces(messageID id: Int64) -> AsyncThrowingStream<[UInt8], any Error>
     /// Every call to Gmail for the message, oldest first.
     func attempts(messageID: Int64) async throws -> [AttemptRecord]
     /// The message's history, oldest first.
@@ -143,3 +148,14 @@ public protocol CredentialStore: Sendable {
 /// Everything the app and the CLI use.
 public typealias RelayStoreAPI = MessageStore & AccountStore & CredentialStore
 
+extension MessageStore {
+    /// For a store whose bodies in the database are small (SQLite keeps at most 64 KiB with the row):
+    /// `inlineBody` as one piece.
+    public func bodyPieces(messageID id: Int64) -> AsyncThrowingStream<[UInt8], any Error> {
+        let delivered = LockedValue(false)
+        return AsyncThrowingStream {
+            guard !delivered.withLock({ done in defer { done = true }; return done }) else { return nil }
+            return try await inlineBody(messageID: id)
+        }
+    }
+}

@@ -12,6 +12,14 @@ import Testing
 /// bodies in chunks, claims by several relays, leases, their renewal and takeover, requeueing one's own
 /// messages only, a key file that cannot open another's secrets. Each test runs one or two relays'
 /// stores on a fresh, migrated database of its own.
+/// A clock a test moves by hand.
+final class TestClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var current = Date(timeIntervalSince1970: 1_800_000_000)
+    func now() -> Date { lock.withLock { current } }
+    func advance(_ seconds: TimeInterval) { lock.withLock { current += seconds } }
+}
+
 @Suite struct RelayStoreOnPostgresTests {
     let logger = TestCluster.logger
 
@@ -76,6 +84,56 @@ import Testing
         }
     }
 
+    /// The body through `bodyPieces`, and the size of each piece.
+    private func readPieces(_ store: PostgresRelayStore, _ id: Int64) async throws -> (bytes: [UInt8], pieces: [Int]) {
+        var bytes: [UInt8] = []
+        var pieces: [Int] = []
+        for try await piece in store.bodyPieces(messageID: id) {
+            pieces.append(piece.count)
+            bytes += piece
+        }
+        return (bytes, pieces)
+    }
+
+    @Test func bodiesComeBackPieceByPieceAtEverySize() async throws {
+        try await withRelays(["relay-a"]) { relays in
+            let store = relays.a
+            try await store.addAccount(name: "main", kind: .sandbox, state: .ok)
+            let chunk = PostgresRelayStore.chunkSize
+            for (n, length) in [0, 1, chunk - 1, chunk, chunk + 1, 4 * chunk + 12_345].enumerated() {
+                var bytes = [UInt8](repeating: 0, count: length)
+                for i in bytes.indices { bytes[i] = UInt8(truncatingIfNeeded: i &* 131 &+ n) }
+                let path = relays.directory + "/body-\(n).eml"
+                try Data(bytes).write(to: URL(fileURLWithPath: path))
+                let record = try await store.accept(newMessage(n, spoolPath: path, size: length))
+                let back = try await readPieces(store, record.id)
+                #expect(back.bytes == bytes, "length \(length)")
+                #expect(back.pieces.allSatisfy { $0 <= chunk }, "length \(length): \(back.pieces)")
+                #expect(back.pieces.count == max(1, (length + chunk - 1) / chunk), "length \(length): \(back.pieces)")
+            }
+        }
+    }
+
+    @Test func aDamagedBodyEndsWithAnErrorNeverShort() async throws {
+        try await withRelays(["relay-a"]) { relays in
+            let store = relays.a
+            try await store.addAccount(name: "main", kind: .sandbox, state: .ok)
+            let size = PostgresRelayStore.chunkSize * 3
+            let path = relays.directory + "/damaged.eml"
+            try Data(repeating: 7, count: size).write(to: URL(fileURLWithPath: path))
+            let id = try await store.accept(newMessage(1, spoolPath: path, size: size)).id
+            try await TestCluster.admin(relays.location, "DELETE FROM message_chunks WHERE message_id = \(id) AND seq = 1")
+            let missing = await #expect(throws: PostgresStoreError.self) { _ = try await readPieces(store, id) }
+            #expect(missing == .corruptBody(messageID: id, reason: "chunk 1 is missing"))
+            try await TestCluster.admin(relays.location, "UPDATE messages SET size = 5 WHERE id = \(id)")
+            try await TestCluster.admin(relays.location, "DELETE FROM message_chunks WHERE message_id = \(id) AND seq = 2")
+            let short = await #expect(throws: PostgresStoreError.self) { _ = try await readPieces(store, id) }
+            #expect(short == .corruptBody(messageID: id, reason: "the chunks hold \(PostgresRelayStore.chunkSize) bytes, the message row says 5"))
+            let gone = await #expect(throws: PostgresStoreError.self) { _ = try await readPieces(store, 9999) }
+            #expect(gone == .corruptBody(messageID: 9999, reason: "no such message"))
+        }
+    }
+
     private func sent(_ id: Int64) -> AttemptReport {
         AttemptReport(
             messageID: id, account: "main",
@@ -120,13 +178,11 @@ import Testing
             #expect(!FileManager.default.fileExists(atPath: path), "the local copy goes once the body is in the database")
             #expect(try await store.message(id: record.id)?.spoolPath == nil)
             let chunks = try await scalar(relays.location, "SELECT count(*) FROM message_chunks WHERE message_id = \(record.id)")
-            #expect(chunks == Int64((size + PostgresQueue.chunkSize - 1) / PostgresQueue.chunkSize))
+            #expect(chunks == Int64((size + PostgresRelayStore.chunkSize - 1) / PostgresRelayStore.chunkSize))
             let body = try #require(try await store.inlineBody(messageID: record.id))
             #expect(body.count == size)
             #expect(body == bytes)
-            var streamed: [UInt8] = []
-            for try await chunk in store.messageBody(record.id) { streamed += chunk.readableBytesView }
-            #expect(streamed == bytes, "the streaming reader agrees with the row's size")
+            #expect(try await readPieces(store, record.id).bytes == bytes, "the streaming reader agrees with the row's size")
 
             // purge deletes the chunks with their message.
             _ = try await store.claimDue(limit: 1, capacities: ["main": 1])
