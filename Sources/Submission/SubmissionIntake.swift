@@ -96,9 +96,9 @@ public final class SubmissionIntake: SubmissionBackend {
         IntakeSpool(spool.receive())
     }
 
-    /// The commit of one message. Its account is read, and its status decided, inside the group
-    /// commit's transaction (no separate read per message): the only wait on the way is that
-    /// transaction's durable commit. Called as a task that prefers the connection's event loop
+    /// The commit of one message. Its account is read, and its status decided, inside the store's
+    /// accept transaction (SQLite: the group commit's; no separate read per message): the only wait on
+    /// the way is that transaction's durable commit. Called as a task that prefers the connection's event loop
     /// (SMTPServer): nothing here blocks; a spool file's sync goes to the thread pool.
     public func commit(envelope: Envelope, login: Login?, spool: IntakeSpool, peer: PeerInfo) async -> SMTPReply {
         let sender: MessageSender
@@ -202,8 +202,9 @@ public final class SubmissionIntake: SubmissionBackend {
         }
     }
 
-    /// Commits the row (with its "accepted" event) in the next group-commit transaction, which reads
-    /// the sender's account and decides the status (`decide`).
+    /// Commits the row (with its "accepted" event) through the intake
+    /// (`MessageIntake.accept(_:readingAccountOf:decide:)`), whose transaction reads the sender's account
+    /// and decides the status there (`decide`).
     func storeMessage(
         envelope: Envelope, login: Login?, peer: PeerInfo, sender: MessageSender, header: HeaderCapture, body: StoredBody
     ) async -> Step<MessageRecord> {
