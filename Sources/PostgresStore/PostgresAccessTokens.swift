@@ -13,7 +13,7 @@ extension PostgresRelayStore: SharedAccessTokens {
     public func sharedAccessToken(
         account: String, grantDigest: Data, meeting requirement: SharedTokenRequirement
     ) async throws -> SharedAccessToken? {
-        let stored = try await read { db in try await storedToken(db, account: account) }
+        let stored = try await read { [self] db in try await storedToken(db, account: account) }
         return usable(stored, account: account, grantDigest: grantDigest, requirement: requirement)
     }
 
@@ -25,7 +25,7 @@ extension PostgresRelayStore: SharedAccessTokens {
         let obtained = LockedValue<SharedAccessToken?>(nil)
         let outcome: Result<SharedAccessToken, any Error>
         do {
-            outcome = try await write { db in
+            outcome = try await write { [self] db in
                 guard let id: Int64 = try await db.value("SELECT id FROM accounts WHERE name = \(account)") else {
                     throw StoreError.unknownAccount(account)
                 }
@@ -67,7 +67,7 @@ extension PostgresRelayStore: SharedAccessTokens {
 
     /// How many times the fleet asked Google for this account's token since the row was made (0: never).
     public func sharedTokenRefreshes(account: String) async throws -> Int64 {
-        try await read { db in
+        try await read { [self] db in
             try await db.value("""
                 SELECT t.refreshes FROM account_tokens t JOIN accounts a ON a.id = t.account_id WHERE a.name = \(account)
                 """) ?? 0

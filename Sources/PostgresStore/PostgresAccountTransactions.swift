@@ -12,7 +12,7 @@ extension PostgresRelayStore {
         let prepared = try update.prepared(secrets)
         let (sealed, addresses, consented) = (prepared.sealedSecret, prepared.fromAddresses, prepared.consentedAt)
         let now = nowMillis
-        return try await write { db in
+        return try await write { [self] db in
             guard let id: Int64 = try await db.value("SELECT id FROM accounts WHERE name = \(name) FOR NO KEY UPDATE") else {
                 throw StoreError.unknownAccount(name)
             }
@@ -44,7 +44,7 @@ extension PostgresRelayStore {
     public func recordGrantCheck(name: String, at date: Date, _ check: GrantCheck) async throws -> Int {
         let at = Millis.from(date)
         let now = nowMillis
-        return try await write { db in
+        return try await write { [self] db in
             if try await db.run("UPDATE accounts SET checked_at = \(at) WHERE name = \(name) RETURNING id") == 0 {
                 throw StoreError.unknownAccount(name)
             }
@@ -67,7 +67,7 @@ extension PostgresRelayStore {
         let now = nowMillis
         let newAddress = address.map { $0.trimmingCharacters(in: .whitespaces) }
         if let newAddress, !Validation.isValidAddress(newAddress) { throw StoreError.invalidAddress(newAddress) }
-        return try await write { db in
+        return try await write { [self] db in
             guard let row = try await db.row("SELECT id, from_addresses FROM accounts WHERE name = \(name) FOR NO KEY UPDATE") else {
                 throw StoreError.unknownAccount(name)
             }
@@ -91,7 +91,7 @@ extension PostgresRelayStore {
     @discardableResult
     public func setFallback(account name: String, to fallback: String?) async throws -> Int {
         let now = nowMillis
-        return try await write { db in
+        return try await write { [self] db in
             guard let id: Int64 = try await db.value("SELECT id FROM accounts WHERE name = \(name) FOR NO KEY UPDATE") else {
                 throw StoreError.unknownAccount(name)
             }
@@ -106,7 +106,7 @@ extension PostgresRelayStore {
     }
 
     public func usableFallback(for name: String) async throws -> Account? {
-        try await read { db in try await fetchUsableFallback(db, account: name) }
+        try await read { [self] db in try await fetchUsableFallback(db, account: name) }
     }
 
     /// The account's fallback while the account needs reauthorization or is blocked and the fallback is ok.

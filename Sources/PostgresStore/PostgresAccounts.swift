@@ -14,7 +14,7 @@ extension PostgresRelayStore: AccountStore {
         let sealed = try secret.map { try secrets.seal($0, account: name) }
         let stored: Int64? = sealed == nil ? nil : nowMillis
         let now = nowMillis
-        return try await write { db in
+        return try await write { [self] db in
             if try await db.row("SELECT 1 FROM accounts WHERE name = \(name)") != nil { throw StoreError.duplicateAccount(name) }
             let id: Int64
             do {
@@ -34,11 +34,11 @@ extension PostgresRelayStore: AccountStore {
     }
 
     public func account(named name: String) async throws -> Account? {
-        try await read { db in try await fetchAccount(db, name: name) }
+        try await read { [self] db in try await fetchAccount(db, name: name) }
     }
 
     public func accounts() async throws -> [Account] {
-        try await read { db in
+        try await read { [self] db in
             try await db.rows("SELECT \(unescaped: Account.pgColumns) FROM accounts ORDER BY name").map(Account.init(pg:))
         }
     }
@@ -46,7 +46,7 @@ extension PostgresRelayStore: AccountStore {
     @discardableResult
     public func removeAccount(named name: String) async throws -> AccountRemoval {
         let now = nowMillis
-        return try await write { db in
+        return try await write { [self] db in
             guard let id: Int64 = try await db.value("SELECT id FROM accounts WHERE name = \(name) FOR UPDATE") else {
                 throw StoreError.unknownAccount(name)
             }
@@ -72,7 +72,7 @@ extension PostgresRelayStore: AccountStore {
         name: String, state: AccountState, problemCode: ProblemCode? = nil, detail: ProblemDetail? = nil
     ) async throws {
         let now = nowMillis
-        try await write { db in
+        try await write { [self] db in
             try await applyAccountState(db, name: name, state: state, problemCode: problemCode, detail: detail, now: now)
         }
     }
@@ -80,7 +80,7 @@ extension PostgresRelayStore: AccountStore {
     /// The opened secret, or nil when none is stored. A relay whose key file is not the one the secret
     /// was sealed with gets `secretUndecryptable` (as on SQLite), and the log names the key file it used.
     public func accountSecret(named name: String) async throws -> Data? {
-        let sealed: Data?? = try await read { db in
+        let sealed: Data?? = try await read { [self] db in
             guard let row = try await db.row("SELECT secret FROM accounts WHERE name = \(name)") else { return .none }
             return .some(try row.get("secret", as: Data?.self))
         }
@@ -97,7 +97,7 @@ extension PostgresRelayStore: AccountStore {
 
     public func setTokenExpiry(name: String, expiresAt: Date?, scopes: [String]? = nil) async throws {
         let now = nowMillis
-        try await write { db in
+        try await write { [self] db in
             if try await recordToken(db, name: name, expiresAt: expiresAt, scopes: scopes, now: now) == 0 {
                 throw StoreError.unknownAccount(name)
             }

@@ -11,7 +11,7 @@ extension PostgresRelayStore: CredentialStore {
         guard Validation.isValidUsername(username) else { throw StoreError.invalidUsername(username) }
         let hash = try await logins.hash(password, generated: generated)
         let now = nowMillis
-        try await write { db in
+        try await write { [self] db in
             guard let accountID: Int64 = try await db.value("SELECT id FROM accounts WHERE name = \(account)")
             else { throw StoreError.unknownAccount(account) }
             if try await db.row("SELECT 1 FROM credentials WHERE username = \(username)") != nil {
@@ -30,7 +30,7 @@ extension PostgresRelayStore: CredentialStore {
 
     public func checkCredential(username: String, password: String) async throws -> CredentialCheck {
         let stored: StoredLogin? = Validation.isValidUsername(username)
-            ? try await read { db in
+            ? try await read { [self] db in
                 guard let row = try await db.row("""
                     SELECT c.password_hash, c.last_used_at, c.daily_limit, a.id AS account_id, a.name, a.kind, a.state
                     FROM credentials c JOIN accounts a ON a.id = c.account_id WHERE c.username = \(username)
@@ -77,7 +77,7 @@ extension PostgresRelayStore: CredentialStore {
 
     private func credentialRows(whereUsername username: String?) async throws -> [Credential] {
         let since = Millis.from(startOfUTCDay(clock()))
-        return try await read { db in
+        return try await read { [self] db in
             try await db.rows("""
                 SELECT c.username, a.name, c.created_at, c.last_used_at, c.daily_limit,
                     (SELECT count(*) FROM messages m WHERE m.credential_username = c.username AND m.created_at >= \(since)) AS sent_today
@@ -96,7 +96,7 @@ extension PostgresRelayStore: CredentialStore {
     public func setCredentialDailyLimit(username: String, limit: Int?) async throws {
         if let limit, limit < 0 { throw StoreError.invalidDailyLimit(limit) }
         let now = nowMillis
-        try await write { db in
+        try await write { [self] db in
             let row = try await lockedCredential(db, username)
             try await db.run("UPDATE credentials SET daily_limit = \(limit) WHERE id = \(try row.get("id", as: Int64.self))")
             try await db.insertEvent(at: now, kind: .credentialUpdated, detail: EventWords.dailyLimit(username: username, limit: limit),
@@ -107,7 +107,7 @@ extension PostgresRelayStore: CredentialStore {
     public func dailyUsage(username: String) async throws -> DailyUsage {
         let since = startOfUTCDay(clock())
         let sinceMillis = Millis.from(since)
-        return try await read { db in
+        return try await read { [self] db in
             let row = try await db.row("""
                 SELECT (SELECT daily_limit FROM credentials WHERE username = \(username)) AS daily_limit,
                     (SELECT count(*) FROM messages WHERE credential_username = \(username) AND created_at >= \(sinceMillis)) AS sent
@@ -118,7 +118,7 @@ extension PostgresRelayStore: CredentialStore {
 
     public func removeCredential(username: String) async throws {
         let now = nowMillis
-        try await write { db in
+        try await write { [self] db in
             let row = try await lockedCredential(db, username)
             try await db.run("DELETE FROM credentials WHERE id = \(try row.get("id", as: Int64.self))")
             try await db.insertEvent(at: now, kind: .credentialRemoved, detail: "SMTP username \(username)",

@@ -13,7 +13,7 @@ extension PostgresRelayStore {
     @discardableResult
     public func finishAttempt(_ report: AttemptReport) async throws -> AttemptEffects {
         let now = nowMillis
-        return try await write { db in
+        return try await write { [self] db in
             let id = report.messageID
             guard let message = try await heldState(db, id, doing: "finishAttempt") else { return AttemptEffects() }
             if let headers = report.rewrittenHeaders {

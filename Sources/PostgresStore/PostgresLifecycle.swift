@@ -77,7 +77,7 @@ extension PostgresRelayStore: MessageIntake {
     /// Concurrent accepts run on pool connections side by side: PostgreSQL's commit is the durable point.
     public func accept(_ m: NewMessage) async throws -> MessageRecord {
         let now = nowMillis
-        let stored = try await write { db in
+        let stored = try await write { [self] db in
             guard let accountID: Int64 = try await db.value("SELECT id FROM accounts WHERE name = \(m.account)") else {
                 throw StoreError.unknownAccount(m.account)
             }
@@ -100,7 +100,7 @@ extension PostgresRelayStore: MessageIntake {
         let now = nowMillis
         // The refusal is returned, not thrown, from the transaction: `write` reports any error thrown in it
         // as a store failure. Nothing was written by then; the read-only transaction just commits.
-        let outcome: Result<(record: MessageRecord, account: SenderAccount), SenderError> = try await write { db in
+        let outcome: Result<(record: MessageRecord, account: SenderAccount), SenderError> = try await write { [self] db in
             let found: SenderAccount?
             switch sender {
             case .account(let name):
@@ -220,7 +220,7 @@ extension PostgresRelayStore {
     ) async throws {
         let now = nowMillis
         let move = MessageMove.attemptEnded(status, problemCode: problemCode, nextAttemptAt: nextAttemptAt.map(Millis.from), detail: detail)
-        try await write { db in
+        try await write { [self] db in
             guard let message = try await heldState(db, id, doing: "markStatus") else { return }
             try await apply(db, message, move, now: now)
         }
@@ -264,7 +264,7 @@ extension PostgresRelayStore {
         guard limit > 0, !open.isEmpty else { return [] }
         let until = now + leaseMillis
         let relayName = relayName
-        return try await write { db in
+        return try await write { [self] db in
             var locked: [(state: MessageState, owner: String?, due: Int64?)] = []
             for (account, capacity) in open.sorted(by: { $0.key < $1.key }) {
                 for row in try await db.rows("""
@@ -315,7 +315,7 @@ extension PostgresRelayStore {
     /// store, `sending` ones whose lease ran out (the worker reserves lane slots for those too).
     public func dueCounts(limit: Int) async throws -> [String: Int] {
         let now = nowMillis
-        return try await read { db in
+        return try await read { [self] db in
             var counts: [String: Int] = [:]
             for row in try await db.rows("""
                 SELECT account, least(count(*), \(max(0, limit))) AS n FROM messages
@@ -333,7 +333,7 @@ extension PostgresRelayStore {
     @discardableResult
     public func requeueInterrupted() async throws -> Int {
         let now = nowMillis
-        return try await write { db in
+        return try await write { [self] db in
             let messages = try await db.rows("""
                 SELECT id, status, account_id, account FROM messages WHERE status = 'sending' AND lease_owner = \(relayName)
                 ORDER BY id FOR NO KEY UPDATE
@@ -347,7 +347,7 @@ extension PostgresRelayStore {
 
     public func retry(id: Int64) async throws {
         let now = nowMillis
-        try await write { db in
+        try await write { [self] db in
             let message = try await state(db, id)
             try MessageLifecycle.check(message, .retried)
             guard message.hasBody else { throw StoreError.spoolFileMissing(id: id) }
@@ -358,7 +358,7 @@ extension PostgresRelayStore {
     @discardableResult
     public func retryAll() async throws -> Int {
         let now = nowMillis
-        return try await write { db in
+        return try await write { [self] db in
             let messages = try await db.rows("""
                 SELECT id, account_id, account, status FROM messages
                 WHERE status IN ('held', 'failed') AND EXISTS (SELECT 1 FROM message_chunks c WHERE c.message_id = messages.id)
@@ -373,7 +373,7 @@ extension PostgresRelayStore {
 
     public func discard(id: Int64, detail: String = "discarded by operator") async throws {
         let now = nowMillis
-        try await write { db in try await apply(db, id: id, .discarded(detail: detail), now: now) }
+        try await write { [self] db in try await apply(db, id: id, .discarded(detail: detail), now: now) }
     }
 }
 

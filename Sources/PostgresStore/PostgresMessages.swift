@@ -9,7 +9,7 @@ extension PostgresRelayStore: MessageStore {
     /// The body as received, from its chunks in order; nil when the message (or its body) is gone.
     /// Every message accepted by this store has one (spool files were streamed in at accept).
     public func inlineBody(messageID id: Int64) async throws -> [UInt8]? {
-        try await read { db in
+        try await read { [self] db in
             let rows = try await db.connection.query(
                 "SELECT data FROM message_chunks WHERE message_id = \(id) ORDER BY seq", logger: db.logger)
             var body: [UInt8]?
@@ -31,7 +31,7 @@ extension PostgresRelayStore: MessageStore {
     }
 
     public func message(id: Int64) async throws -> MessageRecord? {
-        try await read { db in
+        try await read { [self] db in
             try await db.row("SELECT \(unescaped: MessageRecord.pgColumns) FROM messages WHERE id = \(id)").map(MessageRecord.init(pg:))
         }
     }
@@ -59,23 +59,23 @@ extension PostgresRelayStore: MessageStore {
         if !clauses.isEmpty { sql += " WHERE " + clauses.joined(separator: " AND ") }
         sql += " ORDER BY id DESC LIMIT \(bind(max(0, min(limit, 10_000)))) OFFSET \(bind(max(0, offset)))"
         let statement = PostgresQuery(unsafeSQL: sql, binds: binds)
-        return try await read { db in try await db.rows(statement).map(MessageRecord.init(pg:)) }
+        return try await read { [self] db in try await db.rows(statement).map(MessageRecord.init(pg:)) }
     }
 
     public func attempts(messageID: Int64) async throws -> [AttemptRecord] {
-        try await read { db in
+        try await read { [self] db in
             try await db.rows("SELECT * FROM attempts WHERE message_id = \(messageID) ORDER BY id").map(AttemptRecord.init(pg:))
         }
     }
 
     public func events(messageID: Int64) async throws -> [EventRecord] {
-        try await read { db in
+        try await read { [self] db in
             try await db.rows("SELECT * FROM events WHERE message_id = \(messageID) ORDER BY id").compactMap(EventRecord.init(pg:))
         }
     }
 
     public func events(account: String, limit: Int = 50) async throws -> [EventRecord] {
-        try await read { db in
+        try await read { [self] db in
             try await db.rows("""
                 SELECT * FROM events WHERE account = \(account) AND message_id IS NULL ORDER BY id DESC LIMIT \(max(0, limit))
                 """).compactMap(EventRecord.init(pg:))
@@ -83,7 +83,7 @@ extension PostgresRelayStore: MessageStore {
     }
 
     public func accountHadProblem(_ account: String, _ problem: ProblemCode) async throws -> Bool {
-        try await read { db in
+        try await read { [self] db in
             try await db.value("""
                 SELECT EXISTS (SELECT 1 FROM events WHERE account = \(account) AND message_id IS NULL
                     AND kind = \(EventKind.accountState.rawValue) AND problem_code = \(problem.rawValue))
@@ -92,7 +92,7 @@ extension PostgresRelayStore: MessageStore {
     }
 
     public func oldestWaiting() async throws -> [MessageStatus: Date] {
-        try await read { db in
+        try await read { [self] db in
             var oldest: [MessageStatus: Date] = [:]
             for row in try await db.rows("""
                 SELECT status, min(created_at) AS oldest FROM messages WHERE status IN ('queued', 'sending', 'held') GROUP BY status
@@ -105,7 +105,7 @@ extension PostgresRelayStore: MessageStore {
 
     public func queueCounts() async throws -> QueueCounts {
         let since = Millis.from(clock().addingTimeInterval(-24 * 3600))
-        return try await read { db in
+        return try await read { [self] db in
             var counts = QueueCounts(queued: 0, sending: 0, held: 0, failed: 0, sent24h: 0)
             for row in try await db.rows("""
                 SELECT status, count(*) AS n FROM messages WHERE status IN ('queued', 'sending', 'held', 'failed') GROUP BY status
@@ -118,7 +118,7 @@ extension PostgresRelayStore: MessageStore {
     }
 
     public func messageCountsByAccount() async throws -> [String: AccountMessageCounts] {
-        try await read { db in
+        try await read { [self] db in
             var counts: [String: AccountMessageCounts] = [:]
             for row in try await db.rows("""
                 SELECT account, status, count(*) AS n FROM messages
@@ -133,7 +133,7 @@ extension PostgresRelayStore: MessageStore {
     /// When the earliest queued message is due; with other relays' `sending` messages, also when the
     /// first of their leases runs out (then this relay may take it over). Nil when neither exists.
     public func nextDueDate() async throws -> Date? {
-        try await read { db in
+        try await read { [self] db in
             let due: Int64? = try await db.value("""
                 SELECT least(
                     (SELECT min(coalesce(next_attempt_at, 0)) FROM messages WHERE status = 'queued'),
@@ -150,7 +150,7 @@ extension PostgresRelayStore: MessageStore {
         let hourMillis: Int64 = 3_600_000
         let currentHour = nowMillis / hourMillis
         let firstHour = currentHour - Int64(hours - 1)
-        return try await read { db in
+        return try await read { [self] db in
             try await db.rows("""
                 SELECT hour,
                     (SELECT count(*) FROM events WHERE kind = 'sent' AND at >= hour * 3600000 AND at < (hour + 1) * 3600000) AS sent,
@@ -170,7 +170,7 @@ extension PostgresRelayStore: MessageStore {
     @discardableResult
     public func purge(before date: Date) async throws -> PurgeResult {
         let cutoff = Millis.from(date)
-        return try await write { db in
+        return try await write { [self] db in
             let removed = try await db.run("""
                 DELETE FROM messages WHERE status IN ('sent', 'failed', 'discarded') AND updated_at < \(cutoff) RETURNING id
                 """)
@@ -202,7 +202,7 @@ private actor ChunkReader {
     func next() async throws -> [UInt8]? {
         let id = messageID
         if expected == nil {
-            expected = try await store.read { db in
+            expected = try await store.read { [self] db in
                 guard let row = try await db.row("""
                     SELECT m.size, count(c.seq) FROM messages m LEFT JOIN message_chunks c ON c.message_id = m.id
                     WHERE m.id = \(id) GROUP BY m.size
@@ -219,7 +219,7 @@ private actor ChunkReader {
             return nil
         }
         let seq = self.seq
-        let chunk = try await store.read { db in
+        let chunk = try await store.read { [self] db in
             try await db.value("SELECT data FROM message_chunks WHERE message_id = \(id) AND seq = \(Int32(clamping: seq))", as: ByteBuffer.self)
         }
         guard let chunk else { throw PostgresStoreError.corruptBody(messageID: id, reason: "chunk \(seq) is missing") }

@@ -98,7 +98,7 @@ public final class PostgresRelayStore: Sendable {
     /// wait for it. A transaction PostgreSQL aborts as a deadlock victim runs again (twice at most): every
     /// step reads what it needs inside its transaction, so running it again is safe.
     @discardableResult
-    func write<T: Sendable>(_ body: (Session) async throws -> T) async throws -> T {
+    func write<T: Sendable>(_ body: @escaping @Sendable (Session) async throws -> T) async throws -> T {
         try await bounded { try await self.writeUnbounded(body) }
     }
 
@@ -118,7 +118,7 @@ public final class PostgresRelayStore: Sendable {
     }
 
     /// Statements on one pooled connection, each in its own implicit transaction (reads).
-    func read<T: Sendable>(_ body: (Session) async throws -> T) async throws -> T {
+    func read<T: Sendable>(_ body: @escaping @Sendable (Session) async throws -> T) async throws -> T {
         try await bounded { try await self.readUnbounded(body) }
     }
 
@@ -132,26 +132,23 @@ public final class PostgresRelayStore: Sendable {
         }
     }
 
-    /// Runs `operation` for at most `operationTimeout`; past it the operation is cancelled (a connection
-    /// lease that waits honours cancellation) and `noAnswer` thrown. The group returns only after the
-    /// operation has ended, so it never outlives this call.
-    private func bounded<T: Sendable>(_ operation: () async throws -> T) async throws -> T {
+    /// Runs `operation` for at most `operationTimeout`; past it `noAnswer` is thrown and the operation is
+    /// cancelled and left to end on its own. The caller never waits for it: a query sent on a connection
+    /// the server dropped at that moment may never answer nor honour cancellation (seen when the database
+    /// stopped mid-load), and waiting for it hung the delivery worker and so the relay's stop. Cancelling
+    /// the caller cancels the operation and ends the wait at once.
+    private func bounded<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
         let timeout = operationTimeout
-        return try await withoutActuallyEscaping(operation) { operation in
-            let box = UncheckedSendableOperation(operation)
-            return try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask { try await box.run() }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    return nil
+        let outcome = OneOutcome<T>()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                outcome.start(continuation, operation: operation, timeout: timeout) { [logger] in
+                    logger.warning("a PostgreSQL store operation did not answer in time; left to end on its own",
+                                   metadata: ["seconds": "\(timeout.components.seconds)"])
                 }
-                defer { group.cancelAll() }
-                while let result = try await group.next() {
-                    if let value = result { return value }
-                    throw PostgresStoreError.noAnswer(seconds: Int(timeout.components.seconds))
-                }
-                throw CancellationError()
             }
+        } onCancel: {
+            outcome.cancel()
         }
     }
 
@@ -340,10 +337,59 @@ extension MessageState {
 
 /// A non-Sendable operation handed to one child task of a group that its caller awaits to the end
 /// (`bounded`): it never runs concurrently with the caller's use of it, nor after the call returns.
-private struct UncheckedSendableOperation<T>: @unchecked Sendable {
-    let operation: () async throws -> T
-    init(_ operation: @escaping () async throws -> T) { self.operation = operation }
-    func run() async throws -> T? { try await operation() }
+/// The first of: the operation's result, the time-out, the caller's cancellation. Whichever comes first
+/// resumes the caller; the others find the continuation gone.
+private final class OneOutcome<T: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<T, any Error>?
+        var work: Task<Void, Never>?
+        var timer: Task<Void, Never>?
+        var cancelled = false
+    }
+    private let state = LockedValue(State())
+
+    func start(
+        _ continuation: CheckedContinuation<T, any Error>, operation: @escaping @Sendable () async throws -> T,
+        timeout: Duration, onTimeout: @escaping @Sendable () -> Void
+    ) {
+        let cancelledAlready = state.withLock { state in
+            state.continuation = continuation
+            state.work = Task {
+                do {
+                    _ = self.finish(.success(try await operation()))
+                } catch {
+                    _ = self.finish(.failure(error))
+                }
+            }
+            state.timer = Task {
+                guard (try? await Task.sleep(for: timeout)) != nil else { return }
+                if self.finish(.failure(PostgresStoreError.noAnswer(seconds: Int(timeout.components.seconds)))) { onTimeout() }
+            }
+            return state.cancelled
+        }
+        if cancelledAlready { cancel() }
+    }
+
+    func cancel() {
+        let started = state.withLock { state in
+            state.cancelled = true
+            return state.continuation != nil
+        }
+        if started { _ = finish(.failure(CancellationError())) }
+    }
+
+    /// Resumes the caller once; true when this call did.
+    private func finish(_ result: Result<T, any Error>) -> Bool {
+        let (continuation, work, timer) = state.withLock { state in
+            defer { state.continuation = nil }
+            return (state.continuation, state.work, state.timer)
+        }
+        guard let continuation else { return false }
+        timer?.cancel()
+        work?.cancel()
+        continuation.resume(with: result)
+        return true
+    }
 }
 
 extension Duration {

@@ -11,7 +11,7 @@ extension PostgresRelayStore {
     public func heartbeat() async throws -> Int {
         let now = nowMillis
         let until = now + leaseMillis
-        return try await write { db in
+        return try await write { [self] db in
             try await db.run("""
                 INSERT INTO relays (name, started_at, last_seen) VALUES (\(relayName), \(startedAt), \(now))
                 ON CONFLICT (name) DO UPDATE SET started_at = EXCLUDED.started_at, last_seen = EXCLUDED.last_seen
@@ -24,7 +24,7 @@ extension PostgresRelayStore {
 
     /// Every relay that ever beat, by name, with the messages each holds in `sending` now.
     public func relays() async throws -> [RelayRecord] {
-        try await read { db in
+        try await read { [self] db in
             try await db.rows("""
                 SELECT r.name, r.started_at, r.last_seen,
                     (SELECT count(*) FROM messages m WHERE m.status = 'sending' AND m.lease_owner = r.name) AS claimed
@@ -38,6 +38,6 @@ extension PostgresRelayStore {
 
     /// Messages taken over from a relay whose lease ran out, in all (each a send that may have gone out twice).
     public func takeoverCount() async throws -> Int {
-        try await read { db in try await db.value("SELECT coalesce(sum(takeovers), 0)::BIGINT FROM messages") ?? 0 }
+        try await read { [self] db in try await db.value("SELECT coalesce(sum(takeovers), 0)::BIGINT FROM messages") ?? 0 }
     }
 }

@@ -36,7 +36,7 @@ final class TestClock: @unchecked Sendable {
     /// same instant) and by default the same key file.
     private func withRelays<T: Sendable>(
         _ names: [String] = ["relay-a", "relay-b"], keyFiles: [String]? = nil, lease: Duration = .seconds(90),
-        _ body: (Relays) async throws -> T
+        operationTimeout: Duration = .seconds(15), _ body: (Relays) async throws -> T
     ) async throws -> T {
         let directory = NSTemporaryDirectory() + "pgstore-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -45,10 +45,11 @@ final class TestClock: @unchecked Sendable {
             _ = try await PostgresMigrator.migrate(settings, logger: logger)
             let clocks = names.map { _ in TestClock() }
             let stores = names.indices.map { index in
-                PostgresRelayStore(
-                    settings: PostgresSettings(location: settings.location, relayName: names[index]),
-                    options: .init(secretKeyFile: directory + "/" + (keyFiles?[index] ?? "secret.key"), passwordHashing: .testing,
-                                   lease: lease, maximumConnections: 4, clock: { clocks[index].now() }, logger: logger))
+                var options = PostgresRelayStore.Options(
+                    secretKeyFile: directory + "/" + (keyFiles?[index] ?? "secret.key"), passwordHashing: .testing,
+                    lease: lease, maximumConnections: 4, clock: { clocks[index].now() }, logger: logger)
+                options.operationTimeout = operationTimeout
+                return PostgresRelayStore(settings: PostgresSettings(location: settings.location, relayName: names[index]), options: options)
             }
             let relays = Relays(stores: stores, clocks: clocks, location: settings.location, directory: directory)
             return try await withThrowingTaskGroup(of: T?.self) { group in
@@ -93,6 +94,25 @@ final class TestClock: @unchecked Sendable {
             bytes += piece
         }
         return (bytes, pieces)
+    }
+
+    /// A statement that outlives the bound does not hold its caller: postgres-nio does not cancel a
+    /// running query, and a query on a connection the server dropped may never answer at all (the relay's
+    /// stop hung on one after a database outage). The caller gets `noAnswer` at the bound and the store
+    /// goes on serving.
+    @Test func aStatementPastTheBoundDoesNotHoldItsCaller() async throws {
+        try await withRelays(["relay-a"], operationTimeout: .seconds(1)) { relays in
+            let store = relays.a
+            let started = ContinuousClock.now
+            let error = await #expect(throws: PostgresStoreError.self) {
+                try await store.read { db in try await db.run("SELECT pg_sleep(6)") }
+            }
+            let waited = ContinuousClock.now - started
+            #expect(error == .noAnswer(seconds: 1))
+            #expect(waited < .seconds(4), "the caller waited \(waited) for a statement that takes 6 s")
+            let accounts = try await store.accounts()
+            #expect(accounts.isEmpty, "the store still answers")
+        }
     }
 
     @Test func bodiesComeBackPieceByPieceAtEverySize() async throws {
