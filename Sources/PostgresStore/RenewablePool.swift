@@ -82,8 +82,7 @@ final class RenewablePool: Sendable {
             return false
         }
         if let psql = error as? PSQLError { return psql.code != .server }
-        // The pool's own errors (its type lives in postgres-nio's underscored module): the circuit breaker.
-        return String(reflecting: type(of: error)).hasSuffix("ConnectionPoolError")
+        return PostgresStoreError.isPoolError(error)
     }
 
     private func renewIfStuck() async {
