@@ -38,15 +38,6 @@ public struct Explanation: Sendable, Codable, Equatable {
     /// What to do, in order, with the account's real name in the commands.
     public var steps: [String]
     public var disposition: Disposition
-
-    public init(code: ProblemCode, title: String, explanation: String, causes: [String], steps: [String], disposition: Disposition) {
-        self.code = code
-        self.title = title
-        self.explanation = explanation
-        self.causes = causes
-        self.steps = steps
-        self.disposition = disposition
-    }
 }
 
 /// One row of the catalogue. `facts` and `steps` are templates: functions of the account and of
