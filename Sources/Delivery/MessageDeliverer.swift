@@ -179,11 +179,7 @@ public struct MessageDeliverer: Sendable {
         let problem = classification.problem
 
         var exchanges = exchanges
-        if call.endpoint == .token {
-            // A failed token request is an attempt too, with Google's whole answer.
-            exchanges.append(HTTPExchange(url: call.url, startedAt: now, finishedAt: now, response: call.response,
-                                          transportError: call.transportError))
-        }
+        if call.endpoint == .token { exchanges.append(HTTPExchange(call, at: now)) }
         var nextDelay: Double?
         if case .retry(let at) = decision { nextDelay = at.timeIntervalSince(now) }
         if case .pauseAccount(let until) = decision { nextDelay = until.timeIntervalSince(now) }

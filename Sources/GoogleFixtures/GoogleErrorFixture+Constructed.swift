@@ -6,24 +6,30 @@ extension GoogleErrorFixture {
     // indent; compare the captured `failedPrecondition` and `invalidGrantRevoked`). The texts go in as they
     // are: none has a quote or a backslash.
 
-    /// The current Gmail error envelope (docs/google-api.md section 0) with one `errors` entry.
-    static func gmailError(_ code: Int, _ message: String, domain: String, reason: String, status: String) -> String {
-        """
-        {
-          "error": {
-            "code": \(code),
-            "message": "\(message)",
-            "errors": [
-              {
+    /// The current Gmail error envelope (docs/google-api.md section 0) with one `errors` entry, its
+    /// `extendedHelp` when given, and `details` (the entries as printed, four spaces in) when given.
+    static func gmailError(
+        _ code: Int, _ message: String, domain: String, reason: String, extendedHelp: String? = nil, status: String,
+        details: String? = nil
+    ) -> String {
+        let help = extendedHelp.map { ",\n        \"extendedHelp\": \"\($0)\"" } ?? ""
+        let detailList = details.map { ",\n    \"details\": [\n\($0)\n    ]" } ?? ""
+        return """
+            {
+              "error": {
+                "code": \(code),
                 "message": "\(message)",
-                "domain": "\(domain)",
-                "reason": "\(reason)"
+                "errors": [
+                  {
+                    "message": "\(message)",
+                    "domain": "\(domain)",
+                    "reason": "\(reason)"\(help)
+                  }
+                ],
+                "status": "\(status)"\(detailList)
               }
-            ],
-            "status": "\(status)"
-          }
-        }
-        """
+            }
+            """
     }
 
     /// A token endpoint error (docs/google-api.md section 4.2).
@@ -101,53 +107,41 @@ extension GoogleErrorFixture {
 }
 """#
 
-    /// 2.5 [OBS] message; [FIX] SERVICE_DISABLED ErrorInfo metadata keys; LocalizedMessage/Help entries as
-    /// other APIs send them. Shape [INF].
-    public static let serviceDisabled = #"""
-{
-  "error": {
-    "code": 403,
-    "message": "Gmail API has not been used in project 861228239640 before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=861228239640 then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry.",
-    "errors": [
-      {
-        "message": "Gmail API has not been used in project 861228239640 before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=861228239640 then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry.",
-        "domain": "usageLimits",
-        "reason": "accessNotConfigured",
-        "extendedHelp": "https://console.developers.google.com"
-      }
-    ],
-    "status": "PERMISSION_DENIED",
-    "details": [
-      {
-        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-        "reason": "SERVICE_DISABLED",
-        "domain": "googleapis.com",
-        "metadata": {
-          "service": "gmail.googleapis.com",
-          "consumer": "projects/861228239640",
-          "activationUrl": "https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=861228239640",
-          "serviceTitle": "Gmail API",
-          "containerInfo": "861228239640"
-        }
-      },
-      {
-        "@type": "type.googleapis.com/google.rpc.LocalizedMessage",
-        "locale": "en-US",
-        "message": "Gmail API has not been used in project 861228239640 before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=861228239640 then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry."
-      },
-      {
-        "@type": "type.googleapis.com/google.rpc.Help",
-        "links": [
-          {
-            "description": "Google developers console API activation",
-            "url": "https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=861228239640"
-          }
-        ]
-      }
-    ]
-  }
-}
-"""#
+    /// 2.5 [OBS] message and errors entry as in the captured `accessNotConfigured`; [FIX] SERVICE_DISABLED
+    /// ErrorInfo metadata keys; LocalizedMessage/Help entries as other APIs send them. Shape [INF].
+    public static let serviceDisabled = gmailError(
+        403, disabledMessage, domain: "usageLimits", reason: "accessNotConfigured",
+        extendedHelp: "https://console.developers.google.com", status: "PERMISSION_DENIED", details: """
+              {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "SERVICE_DISABLED",
+                "domain": "googleapis.com",
+                "metadata": {
+                  "service": "gmail.googleapis.com",
+                  "consumer": "projects/861228239640",
+                  "activationUrl": "https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=861228239640",
+                  "serviceTitle": "Gmail API",
+                  "containerInfo": "861228239640"
+                }
+              },
+              {
+                "@type": "type.googleapis.com/google.rpc.LocalizedMessage",
+                "locale": "en-US",
+                "message": "\(disabledMessage)"
+              },
+              {
+                "@type": "type.googleapis.com/google.rpc.Help",
+                "links": [
+                  {
+                    "description": "Google developers console API activation",
+                    "url": "https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=861228239640"
+                  }
+                ]
+              }
+        """)
+
+    /// Gmail's words for a project with the API off (project 861228239640, as in `accessNotConfigured`).
+    static let disabledMessage = "Gmail API has not been used in project 861228239640 before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=861228239640 then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry."
 
     /// [INF] SERVICE_DISABLED whose message carries no link: only details[].metadata.activationUrl has it,
     /// and the ErrorInfo comes after another entry.
