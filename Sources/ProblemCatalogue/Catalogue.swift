@@ -270,6 +270,12 @@ enum Facts {
         return "The grant was given on \(date(consented)) (\(relative(consented, now: c.now)))."
     }
 
+    /// One fact quoting a text of the answer (Google's message, the transport error); none without one.
+    static func quoting(_ text: String?, _ sentence: (String) -> String) -> [String] {
+        guard let text, !text.isEmpty else { return [] }
+        return [sentence(text)]
+    }
+
     static func retryAfter(_ c: ProblemContext) -> String? {
         guard let at = c.detail?.retryAfter else { return nil }
         return "Gmail said to wait until \(date(at)) (\(relative(at, now: c.now)))."
