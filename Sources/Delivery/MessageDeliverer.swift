@@ -121,9 +121,7 @@ public struct MessageDeliverer: Sendable {
         // Everything this attempt learns goes into one report, written in one transaction at the end.
         // The placeholder outcome is always replaced before the report is written.
         var report = AttemptReport(messageID: id, account: account.name, outcome: .held(problemCode: .grantMissing))
-        if fallback != nil {
-            report.fallback = .init(ownAccount: own.name, reason: own.problemCode?.rawValue ?? own.state.rawValue)
-        }
+        if fallback != nil { report.fallback = .init(standingInFor: own) }
         // The header as sent: the first attempt's, or the fallback's (another From) when it sends.
         if message.rewrittenHeaders == nil || fallback != nil {
             report.rewrittenHeaders = String(decoding: rewrite.header, as: UTF8.self)
