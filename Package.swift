@@ -240,7 +240,7 @@ let package = Package(
         .testTarget(
             name: "StatusWebTests",
             dependencies: [
-                "StatusWeb", "RelayStatus", "AccountAlerts", "ProblemCatalogue", "RelayVocabulary", "GmailAPI", "RelayStore",
+                "StatusWeb", "RelayStatus", "AccountAlerts", "ProblemCatalogue", "RelayVocabulary", "GmailAPI", "RelayStore", "StoreModel",
                 "GmailRelayApp", "RelayConfig", "Delivery", "BuildInfo",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

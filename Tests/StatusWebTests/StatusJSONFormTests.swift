@@ -1,6 +1,7 @@
 import AccountAlerts
 import Foundation
 import RelayStore
+@testable import StoreModel
 import RelayVocabulary
 import Testing
 @testable import ProblemCatalogue
