@@ -199,7 +199,7 @@ let package = Package(
         .testTarget(name: "SMTPProtocolTests", dependencies: ["SMTPProtocol"]),
         .testTarget(name: "RelayConfigTests", dependencies: ["RelayConfig"]),
         .testTarget(name: "MessageRewriteTests", dependencies: ["MessageRewrite"]),
-        .testTarget(name: "RelayStoreTests", dependencies: ["RelayStore", "RelayVocabulary"]),
+        .testTarget(name: "RelayStoreTests", dependencies: ["RelayStore", "StoreModel", "RelayVocabulary"]),
         // Test support, not shipped: the throw-away PostgreSQL cluster (scripts/postgres.sh) the PostgreSQL
         // store's tests and the store contract suite share.
         .target(
@@ -240,7 +240,7 @@ let package = Package(
         .testTarget(
             name: "StatusWebTests",
             dependencies: [
-                "StatusWeb", "RelayStatus", "AccountAlerts", "ProblemCatalogue", "RelayVocabulary", "GmailAPI", "RelayStore",
+                "StatusWeb", "RelayStatus", "AccountAlerts", "ProblemCatalogue", "RelayVocabulary", "GmailAPI", "RelayStore", "StoreModel",
                 "GmailRelayApp", "RelayConfig", "Delivery", "BuildInfo",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

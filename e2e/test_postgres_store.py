@@ -342,7 +342,8 @@ def test_the_database_going_away_means_try_again_later_and_nothing_acknowledged_
     # and none of the refused ones is.
     subjects = psql(url, "SELECT string_agg(subject, ',' ORDER BY id) FROM messages").split(",")
     assert subjects == acknowledged, subjects
-    # Everything resumes: the relay reconnects by itself and accepts mail again, then stops cleanly.
+    # Everything resumes within seconds: postgres-nio's pool alone would wait up to a minute between
+    # attempts after an outage this long; the relay probes the database itself and renews the pool.
     back = time.monotonic()
     code, text = 0, ""
     while time.monotonic() - back < 60:
@@ -350,11 +351,11 @@ def test_the_database_going_away_means_try_again_later_and_nothing_acknowledged_
         if code == 250:
             break
         time.sleep(0.5)
-    print(f"accepting again {time.monotonic() - back:.1f} s after the database came back")
+    resumed = time.monotonic() - back
     assert code == 250, (code, text)
-    stopping = time.monotonic()
+    assert resumed < 10, f"accepting again only {resumed:.1f} s after the database came back"
+    # And it stops cleanly: no store operation left from the outage holds the worker (SIGTERM used to hang here).
     relay.stop()
-    print(f"stopped {time.monotonic() - stopping:.1f} s after SIGTERM")
 
 
 

@@ -6,11 +6,6 @@ public struct WebhookAnswer: Sendable, Equatable {
     public var status: Int
     public var body: Data
 
-    public init(status: Int, body: Data) {
-        self.status = status
-        self.body = body
-    }
-
     /// The body as text for a person: at most `limit` characters, control characters shown as spaces
     /// (an endpoint's answer must not rewrite the operator's terminal).
     public func bodyText(limit: Int = 2000) -> String {

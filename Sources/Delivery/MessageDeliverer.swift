@@ -132,9 +132,7 @@ public struct MessageDeliverer: Sendable {
         // Everything this attempt learns goes into one report, written in one transaction at the end.
         // The placeholder outcome is always replaced before the report is written.
         var report = AttemptReport(messageID: id, account: account.name, outcome: .held(problemCode: .grantMissing))
-        if fallback != nil {
-            report.fallback = .init(ownAccount: own.name, reason: own.problemCode?.rawValue ?? own.state.rawValue)
-        }
+        if fallback != nil { report.fallback = .init(standingInFor: own) }
         // The header as sent: the first attempt's, or the fallback's (another From) when it sends.
         if message.rewrittenHeaders == nil || fallback != nil {
             report.rewrittenHeaders = String(decoding: rewrite.header, as: UTF8.self)
@@ -190,11 +188,7 @@ public struct MessageDeliverer: Sendable {
         let problem = classification.problem
 
         var exchanges = exchanges
-        if call.endpoint == .token {
-            // A failed token request is an attempt too, with Google's whole answer.
-            exchanges.append(HTTPExchange(url: call.url, startedAt: now, finishedAt: now, response: call.response,
-                                          transportError: call.transportError))
-        }
+        if call.endpoint == .token { exchanges.append(HTTPExchange(call, at: now)) }
         var nextDelay: Double?
         if case .retry(let at) = decision { nextDelay = at.timeIntervalSince(now) }
         if case .pauseAccount(let until) = decision { nextDelay = until.timeIntervalSince(now) }

@@ -81,13 +81,6 @@ public struct Classification: Sendable, Equatable {
     /// `reauth NAME` is the fix (a user grant whose problem a new consent solves).
     public var needsReauthorization: Bool
 
-    public init(failureClass: FailureClass, problem: ProblemCode, detail: ProblemDetail, needsReauthorization: Bool) {
-        self.failureClass = failureClass
-        self.problem = problem
-        self.detail = detail
-        self.needsReauthorization = needsReauthorization
-    }
-
     /// The message fails for good; other messages of the account are unaffected.
     public var isPermanentForMessage: Bool { failureClass == .messageRejected }
 

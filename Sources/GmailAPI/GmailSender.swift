@@ -66,13 +66,12 @@ public struct HTTPExchange: Sendable {
     public var finishedAt: Date
     public var response: HTTPResponse?
     public var transportError: String?
+}
 
-    public init(url: URL, startedAt: Date, finishedAt: Date, response: HTTPResponse?, transportError: String?) {
-        self.url = url
-        self.startedAt = startedAt
-        self.finishedAt = finishedAt
-        self.response = response
-        self.transportError = transportError
+extension HTTPExchange {
+    /// A failed call as an exchange of its own: a failed token request is an attempt too, with Google's whole answer.
+    public init(_ call: FailedCall, at time: Date) {
+        self.init(url: call.url, startedAt: time, finishedAt: time, response: call.response, transportError: call.transportError)
     }
 }
 
@@ -90,13 +89,14 @@ public struct FailedCall: Error, Sendable, CustomStringConvertible {
     public var response: HTTPResponse?
     public var transportError: String?
 
-    public init(endpoint: Endpoint, url: URL, response: HTTPResponse?, transportError: String?) {
-        self.endpoint = endpoint
-        self.url = url
-        self.response = response
-        self.transportError = transportError
+    public var description: String {
+        if let response { return "\(endpoint.rawValue) HTTP \(response.status): \(response.bodyText)" }
+        return "\(endpoint.rawValue) unreachable: \(transportError ?? "unknown")"
     }
+}
 
+// In an extension, so the memberwise initializer (GmailAPI's own calls) stays.
+extension FailedCall {
     /// A failed token refresh, from the error the grant threw.
     public init(tokenError error: any Error) {
         if let error = error as? TokenEndpointError {
@@ -104,10 +104,5 @@ public struct FailedCall: Error, Sendable, CustomStringConvertible {
         } else {
             self.init(endpoint: .token, url: URL(string: "about:token")!, response: nil, transportError: "\(error)")
         }
-    }
-
-    public var description: String {
-        if let response { return "\(endpoint.rawValue) HTTP \(response.status): \(response.bodyText)" }
-        return "\(endpoint.rawValue) unreachable: \(transportError ?? "unknown")"
     }
 }

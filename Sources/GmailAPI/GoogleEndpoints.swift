@@ -1,6 +1,7 @@
 import Foundation
 
-/// Where Google is. Configurable so tests (the fake Google) and proxies can stand in.
+/// Where Google is: the google.* keys of the configuration (their defaults are Google's own URLs), so tests
+/// (the fake Google) and proxies can stand in.
 public struct GoogleEndpoints: Sendable, Equatable {
     public var authURL: URL
     public var tokenURL: URL
@@ -15,14 +16,6 @@ public struct GoogleEndpoints: Sendable, Equatable {
         self.tokeninfoURL = tokeninfoURL
         self.revokeURL = revokeURL
     }
-
-    public static let google = GoogleEndpoints(
-        authURL: URL(string: "https://accounts.google.com/o/oauth2/v2/auth")!,
-        tokenURL: URL(string: "https://oauth2.googleapis.com/token")!,
-        gmailURL: URL(string: "https://gmail.googleapis.com")!,
-        tokeninfoURL: URL(string: "https://oauth2.googleapis.com/tokeninfo")!,
-        revokeURL: URL(string: "https://oauth2.googleapis.com/revoke")!
-    )
 
     /// The media-upload form of users.messages.send: the raw message as the body, up to 35 MiB.
     public var sendURL: URL {

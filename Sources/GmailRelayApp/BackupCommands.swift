@@ -27,13 +27,11 @@ struct BackupCommand: AsyncParsableCommand {
         let summary: RelayBackup.BackupSummary
         do {
             summary = try RelayBackup.create(
-                .init(store: store, secretKeyFile: store.secretKeyFile, webAdminTokenFile: WebAdminToken.path(configuration)),
-                into: directory, includeKey: includeKey)
+                store, webAdminTokenFile: WebAdminToken.path(configuration), into: directory, includeKey: includeKey)
         } catch let error as BackupError {
             throw OperatorError("backup: \(error)")
         }
-        let counts = MessageStatus.allCases.compactMap { status in summary.messages[status].map { "\($0) \(status.rawValue)" } }
-        print("backup written to \(directory): the database (\(counts.isEmpty ? "no messages" : counts.joined(separator: ", "))), \(summary.bodies) message bodies, manifest.json")
+        print("backup written to \(directory): the database (\(RelayBackup.describe(summary.messages))), \(summary.bodies) message bodies, manifest.json")
         if !summary.missingBodies.isEmpty {
             print("note: \(summary.missingBodies.count) bodies were already gone from the spool (log ids \(summary.missingBodies.map(String.init).joined(separator: ", "))); those rows are restored without a body")
         }
@@ -73,8 +71,7 @@ struct RestoreCommand: AsyncParsableCommand {
         }
         // Opening checks modes and brings an older backup's schema up to date.
         try global.openSQLiteStore(configuration).close()
-        let counts = MessageStatus.allCases.compactMap { status in summary.messages[status].map { "\($0) \(status.rawValue)" } }
-        print("restored the backup of \(summary.manifest.createdAt) (gmail-relay \(summary.manifest.version)) into \(dataDirectory): \(counts.isEmpty ? "no messages" : counts.joined(separator: ", ")), \(summary.bodies) message bodies")
+        print("restored the backup of \(summary.manifest.createdAt) (gmail-relay \(summary.manifest.version)) into \(dataDirectory): \(RelayBackup.describe(summary.messages)), \(summary.bodies) message bodies")
         if summary.rowsWithoutBody > 0 {
             print("note: \(summary.rowsWithoutBody) sent or discarded messages are in the log without their body (bodies of finished mail are not backed up)")
         }
@@ -84,6 +81,14 @@ struct RestoreCommand: AsyncParsableCommand {
             printError("note: the backup has no secret key. Stored Google grants need the original key: copy it to \(keyFile) (mode 0600) or point GMAIL_RELAY_SECRET_KEY_FILE at it before `gmail-relay serve`; without it those accounts show secret_unreadable and need `reauth` or `account update`.")
         }
         print("start the relay with: gmail-relay serve")
+    }
+}
+
+extension RelayBackup {
+    /// The messages by status, as in "2 queued, 1 failed", or "no messages".
+    static func describe(_ messages: [MessageStatus: Int]) -> String {
+        let counts = MessageStatus.allCases.compactMap { status in messages[status].map { "\($0) \(status.rawValue)" } }
+        return counts.isEmpty ? "no messages" : counts.joined(separator: ", ")
     }
 }
 

@@ -2,28 +2,55 @@
 // two HTML pages of Google's front end. Each says what it rests on; [INF] marks assembled shapes.
 
 extension GoogleErrorFixture {
-    // The two envelopes the [INF] bodies below are assembled in, printed as Google prints them (two-space
-    // indent; compare the captured `failedPrecondition` and `invalidGrantRevoked`). The texts go in as they
-    // are: none has a quote or a backslash.
+    // The envelopes the [INF] bodies below are assembled in, printed as Google prints them (compare the
+    // captured `failedPrecondition`, `delegationDeniedOldEnvelope` and `invalidGrantRevoked`). The texts go
+    // in as they are: none has a quote or a backslash.
 
-    /// The current Gmail error envelope (docs/google-api.md section 0) with one `errors` entry.
-    static func gmailError(_ code: Int, _ message: String, domain: String, reason: String, status: String) -> String {
-        """
-        {
-          "error": {
-            "code": \(code),
-            "message": "\(message)",
-            "errors": [
-              {
+    /// The current Gmail error envelope (docs/google-api.md section 0) with one `errors` entry, its
+    /// `extendedHelp` when given, and `details` (the entries as printed, six spaces in) when given.
+    static func gmailError(
+        _ code: Int, _ message: String, domain: String, reason: String, extendedHelp: String? = nil, status: String,
+        details: String? = nil
+    ) -> String {
+        let help = extendedHelp.map { ",\n        \"extendedHelp\": \"\($0)\"" } ?? ""
+        let detailList = details.map { ",\n    \"details\": [\n\($0)\n    ]" } ?? ""
+        return """
+            {
+              "error": {
+                "code": \(code),
                 "message": "\(message)",
-                "domain": "\(domain)",
-                "reason": "\(reason)"
+                "errors": [
+                  {
+                    "message": "\(message)",
+                    "domain": "\(domain)",
+                    "reason": "\(reason)"\(help)
+                  }
+                ],
+                "status": "\(status)"\(detailList)
               }
-            ],
-            "status": "\(status)"
-          }
-        }
-        """
+            }
+            """
+    }
+
+    /// The old Gmail error envelope (`errors` first, then `code` and `message`), one-space indent as in the
+    /// captured `delegationDeniedOldEnvelope`, with one `errors` entry and its `extendedHelp` when given.
+    static func oldGmailError(_ code: Int, _ message: String, domain: String, reason: String, extendedHelp: String? = nil) -> String {
+        let help = extendedHelp.map { ",\n    \"extendedHelp\": \"\($0)\"" } ?? ""
+        return """
+            {
+             "error": {
+              "errors": [
+               {
+                "domain": "\(domain)",
+                "reason": "\(reason)",
+                "message": "\(message)"\(help)
+               }
+              ],
+              "code": \(code),
+              "message": "\(message)"
+             }
+            }
+            """
     }
 
     /// A token endpoint error (docs/google-api.md section 4.2).
@@ -57,21 +84,8 @@ extension GoogleErrorFixture {
         domain: "global", reason: "failedPrecondition", status: "FAILED_PRECONDITION")
 
     /// 2.1 [OBS] FlowCrypt #435 saw "Mail service not enabled" in the old envelope; shape [INF].
-    public static let mailServiceNotEnabledOldEnvelope = #"""
-{
- "error": {
-  "errors": [
-   {
-    "domain": "global",
-    "reason": "failedPrecondition",
-    "message": "Mail service not enabled"
-   }
-  ],
-  "code": 400,
-  "message": "Mail service not enabled"
- }
-}
-"""#
+    public static let mailServiceNotEnabledOldEnvelope = oldGmailError(
+        400, "Mail service not enabled", domain: "global", reason: "failedPrecondition")
 
     /// 1.2 / 2.2 [OBS] message and reason (dotnet-client #856); `status` [INF].
     public static let rawRequired = gmailError(
@@ -84,70 +98,46 @@ extension GoogleErrorFixture {
         domain: "global", reason: "badRequest", status: "INVALID_ARGUMENT")
 
     /// 2.5 [OBS] 2018 wording with the "Access Not Configured. " prefix (python-samples #23); envelope [INF].
-    public static let accessNotConfigured2018 = #"""
-{
- "error": {
-  "errors": [
-   {
-    "domain": "usageLimits",
-    "reason": "accessNotConfigured",
-    "message": "Access Not Configured. Gmail API has not been used in project 1049213532491 before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=1049213532491 then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry.",
-    "extendedHelp": "https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=1049213532491"
-   }
-  ],
-  "code": 403,
-  "message": "Access Not Configured. Gmail API has not been used in project 1049213532491 before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=1049213532491 then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry."
- }
-}
-"""#
+    public static let accessNotConfigured2018 = oldGmailError(
+        403, "Access Not Configured. Gmail API has not been used in project 1049213532491 before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=1049213532491 then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry.",
+        domain: "usageLimits", reason: "accessNotConfigured",
+        extendedHelp: "https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=1049213532491")
 
-    /// 2.5 [OBS] message; [FIX] SERVICE_DISABLED ErrorInfo metadata keys; LocalizedMessage/Help entries as
-    /// other APIs send them. Shape [INF].
-    public static let serviceDisabled = #"""
-{
-  "error": {
-    "code": 403,
-    "message": "Gmail API has not been used in project 861228239640 before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=861228239640 then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry.",
-    "errors": [
-      {
-        "message": "Gmail API has not been used in project 861228239640 before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=861228239640 then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry.",
-        "domain": "usageLimits",
-        "reason": "accessNotConfigured",
-        "extendedHelp": "https://console.developers.google.com"
-      }
-    ],
-    "status": "PERMISSION_DENIED",
-    "details": [
-      {
-        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-        "reason": "SERVICE_DISABLED",
-        "domain": "googleapis.com",
-        "metadata": {
-          "service": "gmail.googleapis.com",
-          "consumer": "projects/861228239640",
-          "activationUrl": "https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=861228239640",
-          "serviceTitle": "Gmail API",
-          "containerInfo": "861228239640"
-        }
-      },
-      {
-        "@type": "type.googleapis.com/google.rpc.LocalizedMessage",
-        "locale": "en-US",
-        "message": "Gmail API has not been used in project 861228239640 before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=861228239640 then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry."
-      },
-      {
-        "@type": "type.googleapis.com/google.rpc.Help",
-        "links": [
-          {
-            "description": "Google developers console API activation",
-            "url": "https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=861228239640"
-          }
-        ]
-      }
-    ]
-  }
-}
-"""#
+    /// 2.5 [OBS] message and errors entry as in the captured `accessNotConfigured`; [FIX] SERVICE_DISABLED
+    /// ErrorInfo metadata keys; LocalizedMessage/Help entries as other APIs send them. Shape [INF].
+    public static let serviceDisabled = gmailError(
+        403, disabledMessage, domain: "usageLimits", reason: "accessNotConfigured",
+        extendedHelp: "https://console.developers.google.com", status: "PERMISSION_DENIED", details: """
+              {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "SERVICE_DISABLED",
+                "domain": "googleapis.com",
+                "metadata": {
+                  "service": "gmail.googleapis.com",
+                  "consumer": "projects/861228239640",
+                  "activationUrl": "https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=861228239640",
+                  "serviceTitle": "Gmail API",
+                  "containerInfo": "861228239640"
+                }
+              },
+              {
+                "@type": "type.googleapis.com/google.rpc.LocalizedMessage",
+                "locale": "en-US",
+                "message": "\(disabledMessage)"
+              },
+              {
+                "@type": "type.googleapis.com/google.rpc.Help",
+                "links": [
+                  {
+                    "description": "Google developers console API activation",
+                    "url": "https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=861228239640"
+                  }
+                ]
+              }
+        """)
+
+    /// Gmail's words for a project with the API off (project 861228239640, as in `accessNotConfigured`).
+    static let disabledMessage = "Gmail API has not been used in project 861228239640 before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/gmail.googleapis.com/overview?project=861228239640 then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry."
 
     /// [INF] SERVICE_DISABLED whose message carries no link: only details[].metadata.activationUrl has it,
     /// and the ErrorInfo comes after another entry.

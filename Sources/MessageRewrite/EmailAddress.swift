@@ -8,17 +8,6 @@ public struct EmailAddress: Hashable, Sendable, CustomStringConvertible {
     public let localPart: String
     public let domain: String
 
-    public init(localPart: String, domain: String) {
-        self.localPart = localPart
-        self.domain = domain
-    }
-
-    /// The first mailbox in `text` (`a@b`, `<a@b>`, `Name <a@b>`), or nil when there is none.
-    public init?(parsing text: String) {
-        guard let mailbox = AddressList.parse(text).first else { return nil }
-        self = mailbox.address
-    }
-
     public var addrSpec: String { "\(localPart)@\(domain)" }
 
     /// The addr-spec as it is written into a header field: bare when it reads back as this address,
@@ -72,6 +61,15 @@ public struct EmailAddress: Hashable, Sendable, CustomStringConvertible {
     public func hash(into hasher: inout Hasher) {
         hasher.combine(localPart)
         hasher.combine(domain.lowercased())
+    }
+}
+
+// In an extension, so the memberwise initializer (local part and domain, for the parser) stays.
+extension EmailAddress {
+    /// The first mailbox in `text` (`a@b`, `<a@b>`, `Name <a@b>`), or nil when there is none.
+    public init?(parsing text: String) {
+        guard let mailbox = AddressList.parse(text).first else { return nil }
+        self = mailbox.address
     }
 }
 

@@ -106,7 +106,7 @@ extension PostgresRelayStore: MessageStore {
     public func queueCounts() async throws -> QueueCounts {
         let since = Millis.from(clock().addingTimeInterval(-24 * 3600))
         return try await read { [self] db in
-            var counts = QueueCounts(queued: 0, sending: 0, held: 0, failed: 0, sent24h: 0)
+            var counts = QueueCounts.none
             for row in try await db.rows("""
                 SELECT status, count(*) AS n FROM messages WHERE status IN ('queued', 'sending', 'held', 'failed') GROUP BY status
                 """) {

@@ -52,7 +52,9 @@ public final class PostgresRelayStore: Sendable {
     public let secretKeyFile: String
     public let lease: Duration
     let operationTimeout: Duration
-    let client: PostgresClient
+    /// postgres-nio's pool, renewed after an outage when the database answers again (RenewablePool).
+    let pool: RenewablePool
+    var client: PostgresClient { pool.client }
     let logins: LoginChecker
     /// Password checks that ran the slow KDF (the cache and fast hashes skip it), as RelayStore counts them.
     let slowChecks = LockedValue(0)
@@ -68,9 +70,7 @@ public final class PostgresRelayStore: Sendable {
         self.secretKeyFile = options.secretKeyFile
         self.lease = options.lease
         self.operationTimeout = options.operationTimeout
-        self.client = PostgresClient(
-            configuration: settings.clientConfiguration(maximumConnections: options.maximumConnections),
-            backgroundLogger: options.logger)
+        self.pool = RenewablePool(settings: settings, maximumConnections: options.maximumConnections, logger: options.logger)
         let slowChecks = self.slowChecks
         self.logins = LoginChecker(hasher: PasswordHasher(parameters: options.passwordHashing),
                                    onSlowCheck: { slowChecks.withLock { $0 += 1 } })
@@ -80,9 +80,9 @@ public final class PostgresRelayStore: Sendable {
         self.secrets = AccountSecrets(keyFile: options.secretKeyFile)
     }
 
-    /// Drives the connection pool until the task is cancelled.
+    /// Drives the connection pool (and renews it after an outage) until the task is cancelled.
     public func run() async {
-        await client.run()
+        await pool.run()
     }
 
     var nowMillis: Int64 { Millis.from(clock()) }
@@ -106,10 +106,13 @@ public final class PostgresRelayStore: Sendable {
         var attempt = 0
         while true {
             do {
-                return try await client.withTransaction(logger: logger) { connection in
+                let result = try await client.withTransaction(logger: logger) { connection in
                     try await body(Session(connection: connection, logger: logger))
                 }
+                pool.noteSuccess()
+                return result
             } catch {
+                pool.noteFailure(error)
                 attempt += 1
                 guard attempt < 3, isDeadlock(error) else { throw Self.translate(error) }
                 logger.debug("transaction chosen as a deadlock victim, running it again", metadata: ["attempt": "\(attempt)"])
@@ -124,10 +127,13 @@ public final class PostgresRelayStore: Sendable {
 
     private func readUnbounded<T: Sendable>(_ body: (Session) async throws -> T) async throws -> T {
         do {
-            return try await client.withConnection { connection in
+            let result = try await client.withConnection { connection in
                 try await body(Session(connection: connection, logger: logger))
             }
+            pool.noteSuccess()
+            return result
         } catch {
+            pool.noteFailure(error)
             throw Self.translate(error)
         }
     }
@@ -142,7 +148,8 @@ public final class PostgresRelayStore: Sendable {
         let outcome = OneOutcome<T>()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                outcome.start(continuation, operation: operation, timeout: timeout) { [logger] in
+                outcome.start(continuation, operation: operation, timeout: timeout) { [logger, pool] in
+                    pool.noteFailure(PostgresStoreError.noAnswer(seconds: Int(timeout.components.seconds)))
                     logger.warning("a PostgreSQL store operation did not answer in time; left to end on its own",
                                    metadata: ["seconds": "\(timeout.components.seconds)"])
                 }

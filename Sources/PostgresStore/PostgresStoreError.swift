@@ -41,6 +41,13 @@ public enum PostgresStoreError: StoreUnavailableError, CustomStringConvertible, 
             }
         }
         if let store = error as? PostgresStoreError { return store.description }
+        // The pool's own error says only its case.
+        if isPoolError(error) {
+            if String(describing: error).contains("CircuitBreaker") {
+                return "the database cannot be reached: connection attempts keep failing (is it running and reachable?)"
+            }
+            return "the connection pool refused: \(error)"
+        }
         guard let psql = error as? PSQLError else { return String(describing: error) }
         switch psql.code {
         case .server:
@@ -76,6 +83,12 @@ public enum PostgresStoreError: StoreUnavailableError, CustomStringConvertible, 
         }
         if let io = error as? IOError { return io.description }
         return String(describing: error)
+    }
+
+    /// postgres-nio's pool refused (its circuit breaker, mostly). Matched by type name: the type lives in
+    /// postgres-nio's underscored module, which this one does not import.
+    static func isPoolError(_ error: any Error) -> Bool {
+        String(reflecting: type(of: error)).hasSuffix("ConnectionPoolError")
     }
 
     static func wrapping(_ error: any Error) -> PostgresStoreError {

@@ -38,15 +38,6 @@ public struct Explanation: Sendable, Codable, Equatable {
     /// What to do, in order, with the account's real name in the commands.
     public var steps: [String]
     public var disposition: Disposition
-
-    public init(code: ProblemCode, title: String, explanation: String, causes: [String], steps: [String], disposition: Disposition) {
-        self.code = code
-        self.title = title
-        self.explanation = explanation
-        self.causes = causes
-        self.steps = steps
-        self.disposition = disposition
-    }
 }
 
 /// One row of the catalogue. `facts` and `steps` are templates: functions of the account and of
@@ -277,6 +268,12 @@ enum Facts {
     static func consent(_ c: ProblemContext) -> String? {
         guard let consented = c.consentedAt else { return nil }
         return "The grant was given on \(date(consented)) (\(relative(consented, now: c.now)))."
+    }
+
+    /// One fact quoting a text of the answer (Google's message, the transport error); none without one.
+    static func quoting(_ text: String?, _ sentence: (String) -> String) -> [String] {
+        guard let text, !text.isEmpty else { return [] }
+        return [sentence(text)]
     }
 
     static func retryAfter(_ c: ProblemContext) -> String? {

@@ -75,10 +75,7 @@ extension ProblemCatalogue {
                 "Other malformed headers or encoding produced by the CMS or a plugin.",
             ],
             disposition: .failed,
-            facts: { c in
-                guard let message = c.detail?.googleMessage, !message.isEmpty else { return [] }
-                return ["Gmail's own words: “\(message)”."]
-            },
+            facts: { c in Facts.quoting(c.detail?.googleMessage) { "Gmail's own words: “\($0)”." } },
             steps: { c in [
                 "Read the headers the relay sent: `gmail-relay log show \(c.logID)` (or the message page), and fix the field Gmail names in the CMS or plugin that builds the mail.",
                 "Send it again from the CMS; a refused message is not retried.",
@@ -125,10 +122,7 @@ extension ProblemCatalogue {
                 "A passing network fault.",
             ],
             disposition: .retried,
-            facts: { c in
-                guard let error = c.detail?.transportError, !error.isEmpty else { return [] }
-                return ["The error was: \(error)."]
-            },
+            facts: { c in Facts.quoting(c.detail?.transportError) { "The error was: \($0)." } },
             steps: { _ in [
                 "From this server: `curl -sS -o /dev/null -w '%{http_code}\\n' https://gmail.googleapis.com/` must print a number (404 is fine).",
                 "Check DNS (`getent hosts gmail.googleapis.com`), the firewall and any HTTPS proxy, and google.* URLs in the configuration.",

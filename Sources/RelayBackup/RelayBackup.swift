@@ -6,20 +6,6 @@ import RelayVocabulary
 /// `gmail-relay backup` and `restore`: a directory with a consistent copy of the database, the bodies of
 /// mail still to send (and of failed mail), optionally the secrets, and a manifest with every file's SHA-256.
 public enum RelayBackup {
-    public struct Sources: Sendable {
-        public var store: RelayStore
-        /// The secret key (`secret.key` or GMAIL_RELAY_SECRET_KEY_FILE) and the status page token file;
-        /// copied only with `includeKey`.
-        public var secretKeyFile: String
-        public var webAdminTokenFile: String
-
-        public init(store: RelayStore, secretKeyFile: String, webAdminTokenFile: String) {
-            self.store = store
-            self.secretKeyFile = secretKeyFile
-            self.webAdminTokenFile = webAdminTokenFile
-        }
-    }
-
     public struct BackupSummary: Sendable {
         public var manifest: BackupManifest
         public var messages: [MessageStatus: Int]
@@ -32,10 +18,14 @@ public enum RelayBackup {
 
     /// Writes a backup into `directory` (created 0700; an existing one must be empty). The database first
     /// (one snapshot), then the bodies its unfinished and failed rows name, then the secrets, the manifest last.
-    public static func create(_ sources: Sources, into directory: String, includeKey: Bool, now: Date = Date()) throws -> BackupSummary {
+    /// The secrets, copied only with `includeKey`: the store's key file (`secret.key` or GMAIL_RELAY_SECRET_KEY_FILE)
+    /// and the status page's token file.
+    public static func create(
+        _ store: RelayStore, webAdminTokenFile: String, into directory: String, includeKey: Bool, now: Date = Date()
+    ) throws -> BackupSummary {
         try PrivateFiles.makeEmptyDirectory(directory, what: "the backup directory")
         let databasePath = directory + "/" + BackupManifest.database
-        try sources.store.backupDatabase(to: databasePath)
+        try store.backupDatabase(to: databasePath)
         var files: [BackupManifest.File] = [try entry(BackupManifest.database, in: directory)]
 
         try PrivateFiles.makeDirectory(directory + "/" + BackupManifest.spoolDirectory)
@@ -54,14 +44,14 @@ public enum RelayBackup {
 
         var keyAbsent = false
         if includeKey {
-            if FileManager.default.fileExists(atPath: sources.secretKeyFile) {
-                let copied = try PrivateFiles.copy(sources.secretKeyFile, to: directory + "/" + BackupManifest.secretKey)
+            if FileManager.default.fileExists(atPath: store.secretKeyFile) {
+                let copied = try PrivateFiles.copy(store.secretKeyFile, to: directory + "/" + BackupManifest.secretKey)
                 files.append(.init(path: BackupManifest.secretKey, size: copied.size, sha256: copied.sha256))
             } else {
                 keyAbsent = true
             }
-            if FileManager.default.fileExists(atPath: sources.webAdminTokenFile) {
-                let copied = try PrivateFiles.copy(sources.webAdminTokenFile, to: directory + "/" + BackupManifest.webAdminToken)
+            if FileManager.default.fileExists(atPath: webAdminTokenFile) {
+                let copied = try PrivateFiles.copy(webAdminTokenFile, to: directory + "/" + BackupManifest.webAdminToken)
                 files.append(.init(path: BackupManifest.webAdminToken, size: copied.size, sha256: copied.sha256))
             }
         }

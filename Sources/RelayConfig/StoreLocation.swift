@@ -40,19 +40,6 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible, Cu
     /// `sslrootcert`: a PEM file of the roots to trust for `verify-full`, instead of the system's.
     public var sslRootCertificate: String?
 
-    public init(
-        host: String, port: Int = 5432, user: String, password: RedactedSecret? = nil, database: String,
-        sslMode: PostgresSSLMode, sslRootCertificate: String? = nil
-    ) {
-        self.host = host
-        self.port = port
-        self.user = user
-        self.password = password
-        self.database = database
-        self.sslMode = sslMode
-        self.sslRootCertificate = sslRootCertificate
-    }
-
     public var description: String {
         let hostPart = host.contains(":") ? "[\(host)]" : host
         var text = "postgres://\(percentEncoded(user))"

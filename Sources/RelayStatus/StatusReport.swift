@@ -10,28 +10,20 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var accounts: [AccountStatus]
     public var queue: QueueCounts
     /// Problems of the relay itself, not of an account (an SMTP certificate about to end); usually empty.
-    public var relayProblems: [Explanation]
+    public var relayProblems: [Explanation] = []
     /// Every SMTP login with its messages today (since 00:00 UTC) and its daily limit.
-    public var logins: [LoginStatus]
+    public var logins: [LoginStatus] = []
     /// The relays sharing a PostgreSQL store (`store.url`), by name; empty on SQLite (one relay).
-    public var relays: [RelayStatus]
+    public var relays: [RelayStatus] = []
 
     enum CodingKeys: String, JSONFormKey {
         case accounts, queue, logins, relays
         case relayProblems = "relay_problems"
     }
+}
 
-    public init(
-        accounts: [AccountStatus], queue: QueueCounts, relayProblems: [Explanation] = [], logins: [LoginStatus] = [],
-        relays: [RelayStatus] = []
-    ) {
-        self.accounts = accounts
-        self.queue = queue
-        self.relayProblems = relayProblems
-        self.logins = logins
-        self.relays = relays
-    }
-
+// In an extension, so the memberwise initializer stays (RelayStatus builds reports; nobody else does).
+extension StatusReport {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         accounts = try c.decode([AccountStatus].self, forKey: .accounts)
@@ -118,10 +110,10 @@ public struct AccountStatus: Codable, Sendable, Equatable {
     /// The account that sends this one's mail while this one needs reauthorization or is blocked.
     public var fallback: String?
     /// Whether the fallback sends this account's mail now (this account cannot, the fallback can).
-    public var fallbackInUse: Bool
+    public var fallbackInUse = false
     /// Problems to act on while mail still flows (catalogue codes with disposition `unaffected`: an old
     /// service-account key, a Testing-mode grant about to end); empty when there are none.
-    public var warnings: [Explanation]
+    public var warnings: [Explanation] = []
 
     enum CodingKeys: String, JSONFormKey {
         case name, email, kind, state, problem, messages, warning, fallback, warnings
@@ -131,28 +123,10 @@ public struct AccountStatus: Codable, Sendable, Equatable {
         case consentedAt = "consented_at"
         case checkedAt = "checked_at"
     }
+}
 
-    public init(
-        name: String, email: String?, kind: AccountKind, state: AccountState, tokenExpiresAt: Date?, lastSuccessAt: Date?,
-        consentedAt: Date?, checkedAt: Date? = nil, problem: Explanation?, messages: AccountMessageCounts, warning: GrantWarning?,
-        fallback: String? = nil, fallbackInUse: Bool = false, warnings: [Explanation] = []
-    ) {
-        self.name = name
-        self.email = email
-        self.kind = kind
-        self.state = state
-        self.tokenExpiresAt = tokenExpiresAt
-        self.lastSuccessAt = lastSuccessAt
-        self.consentedAt = consentedAt
-        self.checkedAt = checkedAt
-        self.problem = problem
-        self.messages = messages
-        self.warning = warning
-        self.fallback = fallback
-        self.fallbackInUse = fallbackInUse
-        self.warnings = warnings
-    }
-
+// In an extension, so the memberwise initializer stays (RelayStatus builds these; nobody else does).
+extension AccountStatus {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
@@ -182,11 +156,5 @@ public struct GrantWarning: Codable, Sendable, Equatable {
     enum CodingKeys: String, JSONFormKey {
         case level, text
         case expiresAt = "expires_at"
-    }
-
-    public init(level: String, expiresAt: Date, text: String) {
-        self.level = level
-        self.expiresAt = expiresAt
-        self.text = text
     }
 }

@@ -122,7 +122,7 @@ extension RelayStore {
     public func queueCounts() async throws -> QueueCounts {
         let since = Millis.from(now.addingTimeInterval(-24 * 3600))
         return try await pool.read { db in
-            var counts = QueueCounts(queued: 0, sending: 0, held: 0, failed: 0, sent24h: 0)
+            var counts = QueueCounts.none
             let rows = try Row.fetchAll(db, cached: "SELECT status, COUNT(*) AS n FROM messages WHERE status IN ('queued', 'sending', 'held', 'failed') GROUP BY status")
             for row in rows { counts.add(MessageStatus(rawValue: row["status"]), row["n"]) }
             counts.sent24h = try Int.fetchOne(db, cached: "SELECT COUNT(*) FROM messages WHERE status = 'sent' AND updated_at >= ?", arguments: [since]) ?? 0

@@ -59,9 +59,9 @@ public enum SMTPCommandParser {
             guard !name.isEmpty else { return .invalid(SMTPReply(501, "5.5.4", "Syntax: \(verb) hostname")) }
             return .command(verb == "EHLO" ? .ehlo(name) : .helo(name))
         case "MAIL":
-            return parseMail(rest)
+            return parsePath(rest, verb: verb, keyword: "FROM:", allowNull: true, badAddress: .badSender, SMTPCommand.mail)
         case "RCPT":
-            return parseRcpt(rest)
+            return parsePath(rest, verb: verb, keyword: "TO:", allowNull: false, badAddress: .badRecipient, SMTPCommand.rcpt)
         case "DATA":
             return rest.trimmingSpaces().isEmpty ? .command(.data) : .invalid(SMTPReply(501, "5.5.4", "Syntax: DATA"))
         case "RSET":
@@ -96,22 +96,18 @@ public enum SMTPCommandParser {
         return (String(text[..<space]), String(text[text.index(after: space)...]))
     }
 
-    private static func parseMail(_ rest: String) -> ParsedCommand {
-        guard let (path, parameters) = splitPathArgument(rest, keyword: "FROM:") else {
-            return .invalid(SMTPReply(501, "5.5.4", "Syntax: MAIL FROM:<address>"))
+    /// `MAIL FROM:<path> params` and `RCPT TO:<path> params` share one grammar; only MAIL may give the
+    /// null path `<>`, and each has its own reply for a bad address.
+    private static func parsePath(
+        _ rest: String, verb: String, keyword: String, allowNull: Bool, badAddress: SMTPReply,
+        _ command: (String, [MailParameter]) -> SMTPCommand
+    ) -> ParsedCommand {
+        guard let (path, parameters) = splitPathArgument(rest, keyword: keyword) else {
+            return .invalid(SMTPReply(501, "5.5.4", "Syntax: \(verb) \(keyword)<address>"))
         }
         guard let parameters else { return .invalid(SMTPReply(501, "5.5.4", "Syntax error in parameters")) }
-        guard let address = parseAddress(path, allowNull: true) else { return .invalid(.badSender) }
-        return .command(.mail(reversePath: address, parameters: parameters))
-    }
-
-    private static func parseRcpt(_ rest: String) -> ParsedCommand {
-        guard let (path, parameters) = splitPathArgument(rest, keyword: "TO:") else {
-            return .invalid(SMTPReply(501, "5.5.4", "Syntax: RCPT TO:<address>"))
-        }
-        guard let parameters else { return .invalid(SMTPReply(501, "5.5.4", "Syntax error in parameters")) }
-        guard let address = parseAddress(path, allowNull: false) else { return .invalid(.badRecipient) }
-        return .command(.rcpt(forwardPath: address, parameters: parameters))
+        guard let address = parseAddress(path, allowNull: allowNull) else { return .invalid(badAddress) }
+        return .command(command(address, parameters))
     }
 
     /// Splits `FROM:<a@b> SIZE=10` into the path text and its parameters. The inner optional is nil for

@@ -39,21 +39,8 @@ public struct Envelope: Sendable, Equatable {
     public var recipients: [String]
     public var authenticatedUser: String?
     public var tls: Bool
-    public var eightBitMIME: Bool
-    public var smtpUTF8: Bool
-
-    public init(
-        heloName: String, mailFrom: String, recipients: [String], authenticatedUser: String?, tls: Bool,
-        eightBitMIME: Bool = false, smtpUTF8: Bool = false
-    ) {
-        self.heloName = heloName
-        self.mailFrom = mailFrom
-        self.recipients = recipients
-        self.authenticatedUser = authenticatedUser
-        self.tls = tls
-        self.eightBitMIME = eightBitMIME
-        self.smtpUTF8 = smtpUTF8
-    }
+    public var eightBitMIME = false
+    public var smtpUTF8 = false
 }
 
 /// What the session asks the glue to do. The glue performs actions in order.

@@ -25,11 +25,6 @@ public struct AttemptReport: Sendable, Equatable {
         public var ownAccount: String
         /// Why it cannot: its problem code (or its state when it has none).
         public var reason: String
-
-        public init(ownAccount: String, reason: String) {
-            self.ownAccount = ownAccount
-            self.reason = reason
-        }
     }
 
     public var messageID: Int64
@@ -58,6 +53,13 @@ public struct AttemptReport: Sendable, Equatable {
         self.outcome = outcome
         self.accountChange = accountChange
         self.tokenExpiresAt = tokenExpiresAt
+    }
+}
+
+extension AttemptReport.FallbackUse {
+    /// The fallback stands in for `account`, which cannot send.
+    public init(standingInFor account: Account) {
+        self.init(ownAccount: account.name, reason: account.problemCode?.rawValue ?? account.state.rawValue)
     }
 }
 

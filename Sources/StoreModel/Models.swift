@@ -403,11 +403,6 @@ public struct QueueCounts: Codable, Sendable, Equatable {
         case sent24h = "sent_24h"
     }
 
-    public init(queued: Int, sending: Int, held: Int, failed: Int, sent24h: Int) {
-        self.queued = queued
-        self.sending = sending
-        self.held = held
-        self.failed = failed
-        self.sent24h = sent24h
-    }
+    /// Nothing anywhere: the stores count up from here.
+    public static let none = QueueCounts(queued: 0, sending: 0, held: 0, failed: 0, sent24h: 0)
 }

@@ -17,12 +17,6 @@ public struct PasswordHasher: Sendable {
         public var r: Int
         public var p: Int
 
-        public init(logN: Int, r: Int, p: Int) {
-            self.logN = logN
-            self.r = r
-            self.p = p
-        }
-
         /// N=2^15, r=8, p=1: about 32 MiB and a few tens of milliseconds per verification.
         public static let standard = Parameters(logN: 15, r: 8, p: 1)
         /// Cheap, for tests only.

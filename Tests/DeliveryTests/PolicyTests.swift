@@ -1,9 +1,9 @@
 import Foundation
-import GmailAPI
 import RelayStore
 import RelayVocabulary
 import XCTest
 @testable import Delivery
+@testable import GmailAPI
 
 /// The pure cores: retry decisions, pacing, redaction. Time is passed in; nothing sleeps.
 final class RetryPolicyTests: XCTestCase {

@@ -1,5 +1,5 @@
-import MessageRewrite
 import XCTest
+@testable import MessageRewrite
 
 final class AddressListTests: XCTestCase {
     /// Input -> the addr-specs found, in order.

@@ -18,9 +18,7 @@ import Testing
             try RelayStore.open(dataDirectory: directory, options: .init(passwordHashing: .testing))
         }
 
-        func sources(_ store: RelayStore) -> RelayBackup.Sources {
-            .init(store: store, secretKeyFile: store.secretKeyFile, webAdminTokenFile: store.dataDirectory + "/web-admin-token")
-        }
+        func webAdminTokenFile(_ store: RelayStore) -> String { store.dataDirectory + "/web-admin-token" }
     }
 
     static func addMessage(_ store: RelayStore, body: String, status: MessageStatus = .queued) async throws -> Int64 {
@@ -48,7 +46,7 @@ import Testing
         try Data("token\n".utf8).write(to: URL(fileURLWithPath: s.data + "/web-admin-token"))
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: s.data + "/web-admin-token")
 
-        let summary = try RelayBackup.create(s.sources(store), into: s.backup, includeKey: true)
+        let summary = try RelayBackup.create(store, webAdminTokenFile: s.webAdminTokenFile(store), into: s.backup, includeKey: true)
         #expect(summary.bodies == 2, "queued and held bodies; the sent one is left out")
         #expect(summary.manifest.includesKey)
         #expect(Set(summary.manifest.files.map(\.path)).isSuperset(of: ["relay.sqlite", "secret.key", "web-admin-token"]))
@@ -84,7 +82,7 @@ import Testing
         defer { try? store.close() }
         try await store.addAccount(name: "shop", kind: .oauthUser, secret: Data("grant".utf8), state: .ok)
         try Data("token\n".utf8).write(to: URL(fileURLWithPath: s.data + "/web-admin-token"))
-        let summary = try RelayBackup.create(s.sources(store), into: s.backup, includeKey: false)
+        let summary = try RelayBackup.create(store, webAdminTokenFile: s.webAdminTokenFile(store), into: s.backup, includeKey: false)
         #expect(!summary.manifest.includesKey)
         #expect(!FileManager.default.fileExists(atPath: s.backup + "/secret.key"))
         #expect(!FileManager.default.fileExists(atPath: s.backup + "/web-admin-token"))
@@ -98,7 +96,7 @@ import Testing
         let store = try s.open(s.data)
         try await store.addAccount(name: "shop", kind: .sandbox, state: .ok)
         _ = try await Self.addMessage(store, body: "Subject: q\r\n\r\nbody\r\n")
-        let summary = try RelayBackup.create(s.sources(store), into: s.backup, includeKey: false)
+        let summary = try RelayBackup.create(store, webAdminTokenFile: s.webAdminTokenFile(store), into: s.backup, includeKey: false)
         try store.close()
         let body = try #require(summary.manifest.files.first { $0.path.hasPrefix("spool/") })
         // Same size, one byte changed.
@@ -115,8 +113,8 @@ import Testing
         let s = try Scratch()
         let store = try s.open(s.data)
         defer { try? store.close() }
-        #expect(throws: BackupError.self) { try RelayBackup.create(s.sources(store), into: s.data, includeKey: false) }
-        _ = try RelayBackup.create(s.sources(store), into: s.backup, includeKey: false)
+        #expect(throws: BackupError.self) { try RelayBackup.create(store, webAdminTokenFile: s.webAdminTokenFile(store), into: s.data, includeKey: false) }
+        _ = try RelayBackup.create(store, webAdminTokenFile: s.webAdminTokenFile(store), into: s.backup, includeKey: false)
         do {
             _ = try RelayBackup.restore(from: s.backup, into: s.data, secretKeyFile: s.data + "/secret.key")
             Issue.record("restored over a live data directory")

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import RelayStore
+@testable import StoreModel
 
 final class CredentialTests: XCTestCase {
 

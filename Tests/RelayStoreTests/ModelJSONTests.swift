@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RelayStore
+@testable import StoreModel
 import RelayVocabulary
 
 /// The JSON forms of the models are the outside contract (/api/status, /api/messages, `--json`): these

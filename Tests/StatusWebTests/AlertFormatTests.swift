@@ -4,13 +4,13 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
-import ProblemCatalogue
 import RelayConfig
 import RelayStatus
 import RelayStore
 import RelayVocabulary
 import StatusWeb
 import Testing
+@testable import ProblemCatalogue
 
 /// The webhook formats byte for byte, the reminder timing with an injected clock, the alert email and
 /// the page's test button.

@@ -1,10 +1,11 @@
 import AccountAlerts
 import Foundation
-import ProblemCatalogue
-import RelayStatus
 import RelayStore
+@testable import StoreModel
 import RelayVocabulary
 import Testing
+@testable import ProblemCatalogue
+@testable import RelayStatus
 
 /// The status side's JSON forms byte for byte (/api/status, `status --json`, /api/stats' hours, the `json`
 /// webhook): every key present, null when absent, dates as ISO-8601 UTC strings with second precision.

@@ -1,8 +1,8 @@
 import Foundation
 import RelayVocabulary
-import StoreModel
 import Testing
 @testable import RelayStore
+@testable import StoreModel
 
 /// SMTP logins through the store API (CredentialStore), on every store: adding, checking, the
 /// verified-login cache and the fast hash of generated passwords, removal, daily limits.

@@ -113,7 +113,7 @@ import Testing
             try await store.setAccountState(name: "main", state: .needsReauth, problemCode: .grantRevoked)
             let id = try await store.accept(spoolMessage(store, account: "main", status: .sending))
             var report = AttemptReport(messageID: id, account: "spare", outcome: .sent(gmailID: "g2"), accountChange: .succeeded(at: store.now))
-            report.fallback = .init(ownAccount: "main", reason: "grant_revoked")
+            report.fallback = .init(standingInFor: try #require(try await store.account(named: "main")))
             try await store.finishAttempt(report)
             let message = try #require(try await store.message(id: id))
             #expect(message.status == .sent && message.account == "main" && message.sentThrough == "spare")

@@ -1,6 +1,6 @@
 import Foundation
 import RelayVocabulary
-import StoreModel
+@testable import StoreModel
 import Testing
 @testable import RelayStore
 

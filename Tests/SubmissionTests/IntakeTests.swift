@@ -2,10 +2,10 @@ import Foundation
 import GRDB
 import Logging
 import RelayVocabulary
-import SMTPProtocol
 import SMTPServer
 import Testing
 @testable import RelayStore
+@testable import SMTPProtocol
 @testable import Submission
 
 /// Intake against a real SQLite store and spool in a temporary directory, driven as the SMTP session
