@@ -5,7 +5,7 @@ import GRDB
 /// (one WAL fsync) for all of them instead of one each. Nobody waits for a batch to fill: a lone
 /// request is written at once. Each request runs in its own savepoint, so one that fails is rolled
 /// back and fails alone while the others commit; every caller returns only after the transaction
-/// holding its own changes is durable. Used for accepted messages (GroupCommitter) and for the
+/// holding its own changes is durable (or, for a writer made with `synced: false`, committed). Used for accepted messages (GroupCommitter) and for the
 /// results of delivery attempts (`finishAttempt`).
 ///
 /// Not an actor: a request is queued under a lock and the batch is written by a job on GRDB's writer
@@ -15,6 +15,8 @@ import GRDB
 final class BatchedWriter<Request: Sendable, Answer: Sendable>: @unchecked Sendable {
     private let pool: DatabasePool
     private let maximumBatch: Int
+    /// False: commits are not synced by themselves (`RelayStore.withoutSync`), for changes a power cut may undo.
+    private let synced: Bool
     private let beforeBatch: (@Sendable (Database, [Request]) throws -> Void)?
     private let afterCommit: @Sendable (_ committed: Int) -> Void
     private let apply: @Sendable (Database, Request) throws -> Answer
@@ -27,13 +29,15 @@ final class BatchedWriter<Request: Sendable, Answer: Sendable>: @unchecked Senda
     private var committedCount = 0
 
     /// - Parameters:
+    ///   - synced: whether each commit is synced before its callers hear of it (every 250's is).
     ///   - beforeBatch: runs first in each transaction; when it throws, the whole batch fails.
     ///   - afterCommit: told how many requests each committed transaction held.
-    init(pool: DatabasePool, maximumBatch: Int = 128, beforeBatch: (@Sendable (Database, [Request]) throws -> Void)? = nil,
+    init(pool: DatabasePool, maximumBatch: Int = 128, synced: Bool = true, beforeBatch: (@Sendable (Database, [Request]) throws -> Void)? = nil,
          afterCommit: @escaping @Sendable (_ committed: Int) -> Void = { _ in },
          apply: @escaping @Sendable (Database, Request) throws -> Answer) {
         self.pool = pool
         self.maximumBatch = max(1, maximumBatch)
+        self.synced = synced
         self.beforeBatch = beforeBatch
         self.afterCommit = afterCommit
         self.apply = apply
@@ -67,11 +71,14 @@ final class BatchedWriter<Request: Sendable, Answer: Sendable>: @unchecked Senda
         let requests = batch.map(\.request)
         var answers: [Result<Answer, any Error>] = []
         do {
-            try db.inTransaction {
-                try beforeBatch?(db, requests)
-                answers = try requests.map { request in try Self.inSavepoint(db) { try apply(db, request) } }
-                return .commit
+            let write = {
+                try db.inTransaction {
+                    try self.beforeBatch?(db, requests)
+                    answers = try requests.map { request in try Self.inSavepoint(db) { try self.apply(db, request) } }
+                    return .commit
+                }
             }
+            if synced { try write() } else { try RelayStore.withoutSync(db, write) }
             let succeeded = answers.filter { if case .success = $0 { true } else { false } }.count
             lock.withLock { committedCount += succeeded }
             afterCommit(succeeded)

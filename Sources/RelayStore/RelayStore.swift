@@ -75,7 +75,10 @@ public final class RelayStore: Sendable {
         self.logger = options.logger
         self.secrets = AccountSecrets(keyFile: secretKeyFile)
         let clock = options.clock
-        self.attemptWriter = BatchedWriter(pool: pool) { db, report in
+        // Attempt results commit without their own fdatasync: one a power cut undoes leaves its message
+        // `sending`, which the next start queues again (sent twice at worst: at-least-once, as a crash
+        // mid-send already is), and the next synced commit (the next 250) syncs it anyway.
+        self.attemptWriter = BatchedWriter(pool: pool, synced: false) { db, report in
             try RelayStore.applyAttempt(db, report, now: Millis.from(clock()))
         }
     }
@@ -150,27 +153,34 @@ public final class RelayStore: Sendable {
     /// back at FULL before this returns, and before any other write can run, since the writer is
     /// serial). Its changes are committed and visible at once, consistent after a crash, and durable
     /// with the next synced commit, which syncs the WAL up to itself; only a power cut before that can
-    /// undo them. Only for changes that a crash may undo without harm (`claimDue`). If FULL could not
-    /// be set again (only a broken connection fails that), the process stops rather than go on
-    /// answering 250 for unsynced commits.
+    /// undo them. Only for changes that a crash may undo without harm (`claimDue`, attempt results).
     func writeUnsynced<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await pool.writeWithoutTransaction { db in
-            try db.execute(cached: "PRAGMA synchronous = NORMAL")
-            defer {
-                do {
-                    try db.execute(cached: "PRAGMA synchronous = FULL")
-                } catch {
-                    // Never reached with a working connection; fail loudly rather than weaken every 250.
-                    fatalError("could not set synchronous=FULL again on the writer: \(error)")
+            try Self.withoutSync(db) {
+                var result: T?
+                try db.inTransaction {
+                    result = try updates(db)
+                    return .commit
                 }
+                return result!
             }
-            var result: T?
-            try db.inTransaction {
-                result = try updates(db)
-                return .commit
-            }
-            return result!
         }
+    }
+
+    /// `body` (which commits) with synchronous=NORMAL, FULL again afterwards. If FULL could not be set
+    /// again (only a broken connection fails that), the process stops rather than go on answering 250
+    /// for unsynced commits.
+    static func withoutSync<T>(_ db: Database, _ body: () throws -> T) throws -> T {
+        try db.execute(cached: "PRAGMA synchronous = NORMAL")
+        defer {
+            do {
+                try db.execute(cached: "PRAGMA synchronous = FULL")
+            } catch {
+                // Never reached with a working connection; fail loudly rather than weaken every 250.
+                fatalError("could not set synchronous=FULL again on the writer: \(error)")
+            }
+        }
+        return try body()
     }
 }
 

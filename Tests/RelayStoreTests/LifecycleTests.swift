@@ -54,6 +54,29 @@ import Testing
         #expect(try writeSync(store) { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
         #expect(try await store.message(id: id)?.status == .sending, "a failed unsynced write is rolled back")
     }
+
+    /// Attempt results go through a batched writer made `synced: false`: its transactions run at NORMAL,
+    /// a synced one (the intake's) at FULL, and the writer is at FULL again after either, so the next
+    /// 250's commit syncs the WAL, attempt results included.
+    @Test func attemptResultsAreUnsyncedAndAcceptsStaySynced() async throws {
+        let dir = try TemporaryDirectory()
+        let store = try openStore(dir.path)
+        let probe = { @Sendable (db: Database, _: Int) throws -> Int in try Int.fetchOne(db, sql: "PRAGMA synchronous")! }
+        let unsynced = BatchedWriter<Int, Int>(pool: store.pool, synced: false, apply: probe)
+        let synced = BatchedWriter<Int, Int>(pool: store.pool, apply: probe)
+        #expect(try await unsynced.submit(1) == 1, "NORMAL inside an unsynced batch")
+        #expect(try writeSync(store) { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
+        #expect(try await synced.submit(1) == 2, "FULL inside a synced batch")
+
+        try await store.addAccount(name: "main", kind: .sandbox)
+        let id = try await store.accept(try spoolMessage(store))
+        _ = try await store.claimDue(limit: 1, capacities: ["main": 1])
+        var report = AttemptReport(messageID: id, account: "main", outcome: .sent(gmailID: "g-1"))
+        report.accountChange = .succeeded(at: Date())
+        _ = try await store.finishAttempt(report)
+        #expect(try await store.message(id: id)?.status == .sent, "committed and visible at once")
+        #expect(try writeSync(store) { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2, "FULL again after the attempt")
+    }
 }
 
 /// A temporary directory for a Swift Testing test, removed when the value goes.
