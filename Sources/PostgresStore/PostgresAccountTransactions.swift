@@ -13,7 +13,7 @@ extension PostgresRelayStore {
         let (sealed, addresses, consented) = (prepared.sealedSecret, prepared.fromAddresses, prepared.consentedAt)
         let now = nowMillis
         return try await write { [self] db in
-            guard let id: Int64 = try await db.value("SELECT id FROM accounts WHERE name = \(name) FOR NO KEY UPDATE") else {
+            guard let id: Int64 = try await db.value("SELECT id FROM accounts WHERE name = \(name) FOR UPDATE") else {
                 throw StoreError.unknownAccount(name)
             }
             if let sealed {
@@ -45,6 +45,7 @@ extension PostgresRelayStore {
         let at = Millis.from(date)
         let now = nowMillis
         return try await write { [self] db in
+            if case .cannotSend(_, _, _, true) = check { try await lockAgainstAccepts(db, accounts: [name]) }
             if try await db.run("UPDATE accounts SET checked_at = \(at) WHERE name = \(name) RETURNING id") == 0 {
                 throw StoreError.unknownAccount(name)
             }
@@ -68,7 +69,7 @@ extension PostgresRelayStore {
         let newAddress = address.map { $0.trimmingCharacters(in: .whitespaces) }
         if let newAddress, !Validation.isValidAddress(newAddress) { throw StoreError.invalidAddress(newAddress) }
         return try await write { [self] db in
-            guard let row = try await db.row("SELECT id, from_addresses FROM accounts WHERE name = \(name) FOR NO KEY UPDATE") else {
+            guard let row = try await db.row("SELECT id, from_addresses FROM accounts WHERE name = \(name) FOR UPDATE") else {
                 throw StoreError.unknownAccount(name)
             }
             let id: Int64 = try row.get("id")
@@ -92,7 +93,7 @@ extension PostgresRelayStore {
     public func setFallback(account name: String, to fallback: String?) async throws -> Int {
         let now = nowMillis
         return try await write { [self] db in
-            guard let id: Int64 = try await db.value("SELECT id FROM accounts WHERE name = \(name) FOR NO KEY UPDATE") else {
+            guard let id: Int64 = try await db.value("SELECT id FROM accounts WHERE name = \(name) FOR UPDATE") else {
                 throw StoreError.unknownAccount(name)
             }
             if let fallback {
@@ -119,6 +120,17 @@ extension PostgresRelayStore {
         return fallback
     }
 
+    /// Waits for the accepts in flight for these accounts (they hold `FOR KEY SHARE`) and keeps new ones
+    /// out until this transaction ends, so holding or releasing their mail sees every message accepted
+    /// before and decides every message accepted after (see `accept(_:readingAccountOf:decide:)`).
+    /// It must come before this transaction updates the row: an accept that arrives after an update
+    /// locks the row's old version, which a lock on the new version does not wait for. So every
+    /// transaction that may hold or release an account's mail (`holdQueued`, `releaseHeld`) locks the
+    /// account this way (or `FOR UPDATE`) first.
+    func lockAgainstAccepts(_ db: Session, accounts: [String]) async throws {
+        try await db.run("SELECT id FROM accounts WHERE name = ANY(\(accounts)) ORDER BY id FOR UPDATE")
+    }
+
     /// Queued mail of an account that cannot send is held, unless its fallback can send it.
     func holdQueued(_ db: Session, account: String, problemCode: ProblemCode, now: Int64) async throws -> Int {
         if try await fetchUsableFallback(db, account: account) != nil { return 0 }
@@ -143,6 +155,7 @@ extension PostgresRelayStore {
         let dependents = try await db.rows("""
             SELECT name FROM accounts WHERE fallback_account = \(account) AND state IN ('needs_reauth', 'blocked')
             """).map { try $0.get("name", as: String.self) }
+        try await lockAgainstAccepts(db, accounts: dependents)
         var released = 0
         for dependent in dependents {
             let messages = try await states(db, status: .held, account: dependent)

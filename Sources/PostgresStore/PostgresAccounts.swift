@@ -125,6 +125,8 @@ extension PostgresRelayStore {
            try row.get("problem_detail", as: String?.self) == detail {
             return
         }
+        // A change may hold the account's mail: accepts in flight first (before the row is updated).
+        try await lockAgainstAccepts(db, accounts: [name])
         try await db.run("""
             UPDATE accounts SET state = \(state.rawValue), problem_code = \(code), problem_detail = \(detail), updated_at = \(now)
             WHERE id = \(id)
@@ -144,6 +146,8 @@ extension PostgresRelayStore {
             try await db.run("UPDATE accounts SET last_success_at = \(at) WHERE id = \(id)")
             return false
         }
+        // The account starts again and its held mail goes: accepts in flight first (before the update).
+        try await lockAgainstAccepts(db, accounts: [name])
         try await db.run("""
             UPDATE accounts SET last_success_at = \(at), state = 'ok', problem_code = NULL, problem_detail = NULL, updated_at = \(at)
             WHERE id = \(id)
