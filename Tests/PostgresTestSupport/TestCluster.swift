@@ -58,16 +58,34 @@ package enum TestCluster {
     ) async throws -> T {
         let base = try location()
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
-        try await admin(base, "CREATE DATABASE \(name)")
+        try await retrying("CREATE DATABASE \(name)") { try await admin(base, "CREATE DATABASE \(name)") }
         var fresh = base
         fresh.database = String(name)
+        let outcome: Result<T, any Error>
         do {
-            let result = try await body(PostgresSettings(location: fresh, relayName: relayName))
-            try await admin(base, "DROP DATABASE \(name) WITH (FORCE)")
-            return result
+            outcome = .success(try await body(PostgresSettings(location: fresh, relayName: relayName)))
         } catch {
-            try? await admin(base, "DROP DATABASE \(name) WITH (FORCE)")
-            throw error
+            outcome = .failure(error)
+        }
+        // Best effort: a database left in the throw-away cluster harms nothing, while a failed drop (a
+        // pool still reconnecting as the test ends) must not fail a test that passed.
+        try? await retrying("DROP DATABASE \(name)") { try await admin(base, "DROP DATABASE \(name) WITH (FORCE)") }
+        return try outcome.get()
+    }
+
+    /// A statement of the tests' own set-up, tried three times (the cluster is shared by tests running in
+    /// parallel); the last failure is thrown with postgres-nio's full description, which its errors'
+    /// own description leaves out.
+    private static func retrying(_ what: String, _ step: () async throws -> Void) async throws {
+        var attempt = 0
+        while true {
+            do {
+                return try await step()
+            } catch {
+                attempt += 1
+                guard attempt < 3 else { throw ClusterError(description: "\(what) failed: \(String(reflecting: error))") }
+                try await Task.sleep(for: .milliseconds(200 * attempt))
+            }
         }
     }
 
