@@ -7,25 +7,13 @@ fake Google sees one token request. The database holds the token sealed.
 
 from __future__ import annotations
 
-import re
-import smtplib
-
-from harness import HOST, PASSWORD, USERNAME
-from test_postgres_store import database, pg_url, psql  # noqa: F401  (fixtures and the psql helper)
+from test_postgres_store import add_shop_account, database, pg_url, psql, submit_message  # noqa: F401  (fixtures and helpers)
 
 ADDRESS = "shop@example.com"
 
 
 def submit(relay, subject: str) -> int:
-    with smtplib.SMTP(HOST, relay.port, timeout=60) as client:
-        client.login(USERNAME, PASSWORD)
-        client.mail("wordpress@shop.example")
-        client.rcpt("alice@example.com")
-        code, text = client.data(f"From: {ADDRESS}\r\nTo: alice@example.com\r\nSubject: {subject}\r\n\r\nbody\r\n".encode())
-    assert code == 250, (code, text)
-    match = re.search(rb"\(log (\d+)\)", text)  # sync mode: "sent as GMAIL-ID (log N)"
-    assert match, text
-    return int(match.group(1))
+    return submit_message(relay, ADDRESS, subject, log_id=rb"\(log (\d+)\)")  # sync mode: "sent as GMAIL-ID (log N)"
 
 
 def token_refreshes(relay) -> int:
@@ -42,11 +30,7 @@ def test_two_relays_ask_google_for_one_token(make_relay, fake_google, database, 
     config = {**fake_google.relay_config(), "store.url": bare, "delivery.mode": "sync"}
     a = make_relay(config={**config, "store.relay_name": "relay-a"}, start=False, setup=False)
     b = make_relay(config={**config, "store.relay_name": "relay-b"}, start=False, setup=False)
-    client_id, secret = fake_google.add_client()
-    refresh = fake_google.refresh_token(ADDRESS)
-    a.cli_ok("account", "add", "shop", "--client-id", client_id, "--client-secret-stdin", "--refresh-token-stdin",
-             "--from", ADDRESS, input=f"{secret}\n{refresh}\n", env=env)
-    a.cli_ok("credential", "add", USERNAME, "--account", "shop", "--password-stdin", input=PASSWORD + "\n", env=env)
+    add_shop_account(a, fake_google, ADDRESS, env)
     a.start(env=env)
     b.start(env=env)
 

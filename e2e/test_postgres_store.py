@@ -149,6 +149,29 @@ def test_a_relay_serves_from_postgres(make_relay, database):
     assert password not in relay.stderr_text()
 
 
+def add_shop_account(relay, fake_google, address: str, env: dict | None = None):
+    """An OAuth account `shop` on the fake Google (its grant sealed by this relay's CLI) and the login
+    USERNAME for it."""
+    client_id, secret = fake_google.add_client()
+    refresh = fake_google.refresh_token(address)
+    relay.cli_ok("account", "add", "shop", "--client-id", client_id, "--client-secret-stdin", "--refresh-token-stdin",
+                 "--from", address, input=f"{secret}\n{refresh}\n", env=env)
+    relay.cli_ok("credential", "add", USERNAME, "--account", "shop", "--password-stdin", input=PASSWORD + "\n", env=env)
+
+
+def submit_message(relay, address: str, subject: str, body: str = "body", log_id: bytes = rb"queued as (\d+)") -> int:
+    """One message over smtplib from `address`; the log id the 250 names (`log_id` matches it)."""
+    with smtplib.SMTP(HOST, relay.port, timeout=60) as client:
+        client.login(USERNAME, PASSWORD)
+        client.mail("wordpress@shop.example")
+        client.rcpt("alice@example.com")
+        code, text = client.data(f"From: {address}\r\nTo: alice@example.com\r\nSubject: {subject}\r\n\r\n{body}\r\n".encode())
+    assert code == 250, (code, text)
+    match = re.search(log_id, text)
+    assert match, text
+    return int(match.group(1))
+
+
 def test_a_large_message_goes_to_gmail_from_the_database_piece_by_piece(make_relay, fake_google, database, tmp_path):
     """A message past 1 MiB is kept in the database as chunks and uploaded from them (read one chunk at a
     time into the upload file): Gmail gets every byte, and nothing is left in the relay's directory."""
@@ -156,11 +179,7 @@ def test_a_large_message_goes_to_gmail_from_the_database_piece_by_piece(make_rel
     env = {"GMAIL_RELAY_STORE_PASSWORD": password}
     relay = make_relay(config={**fake_google.relay_config(), "store.url": bare, "store.relay_name": "relay-one",
                                "delivery.mode": "queue"}, start=False, setup=False)
-    client_id, secret = fake_google.add_client()
-    refresh = fake_google.refresh_token(FLEET_ADDRESS)
-    relay.cli_ok("account", "add", "shop", "--client-id", client_id, "--client-secret-stdin", "--refresh-token-stdin",
-                 "--from", FLEET_ADDRESS, input=f"{secret}\n{refresh}\n", env=env)
-    relay.cli_ok("credential", "add", USERNAME, "--account", "shop", "--password-stdin", input=PASSWORD + "\n", env=env)
+    add_shop_account(relay, fake_google, FLEET_ADDRESS, env)
     relay.start(env=env)
     body = "".join(f"line {n:07d} of a large message, every byte must arrive\r\n" for n in range(60_000))  # ~3.4 MB
     with smtplib.SMTP(HOST, relay.port, timeout=60) as client:
@@ -199,27 +218,15 @@ def fleet(make_relay, fake_google, database, tmp_path, lease: int = 6):
               "delivery.mode": "queue", "delivery.sends_per_minute": 100000}
     a = make_relay(config={**config, "store.relay_name": "relay-a"}, start=False, setup=False)
     b = make_relay(config={**config, "store.relay_name": "relay-b"}, start=False, setup=False)
-    client_id, secret = fake_google.add_client()
-    refresh = fake_google.refresh_token(FLEET_ADDRESS)
-    a.cli_ok("account", "add", "shop", "--client-id", client_id, "--client-secret-stdin", "--refresh-token-stdin",
-             "--from", FLEET_ADDRESS, input=f"{secret}\n{refresh}\n", env=env)
-    a.cli_ok("credential", "add", USERNAME, "--account", "shop", "--password-stdin", input=PASSWORD + "\n", env=env)
+    add_shop_account(a, fake_google, FLEET_ADDRESS, env)
     a.start(env=env)
     b.start(env=env)
     return a, b, env, full
 
 
 def submit(relay, subject: str) -> int:
-    """One message over smtplib; the log id from the 250."""
-    with smtplib.SMTP(HOST, relay.port, timeout=60) as client:
-        client.login(USERNAME, PASSWORD)
-        client.mail("wordpress@shop.example")
-        client.rcpt("alice@example.com")
-        code, text = client.data(f"From: {FLEET_ADDRESS}\r\nTo: alice@example.com\r\nSubject: {subject}\r\n\r\nbody\r\n".encode())
-    assert code == 250, (code, text)
-    match = re.search(rb"queued as (\d+)", text)
-    assert match, text
-    return int(match.group(1))
+    """One message from the fleet's account; the log id from the 250."""
+    return submit_message(relay, FLEET_ADDRESS, subject)
 
 
 def wait_until(predicate, timeout: float, what: str):
@@ -379,27 +386,15 @@ def pg_counts(url: str) -> dict[str, int]:
 def copy_relay(make_relay, fake_google):
     """A SQLite relay in queue mode with an OAuth account `shop` (its grant sealed in the store) on the
     fake Google and the login site1, running."""
-    client_id, secret = fake_google.add_client()
-    refresh = fake_google.refresh_token(COPY_ADDRESS)
     relay = make_relay(config={**fake_google.relay_config(), "delivery.mode": "queue", "delivery.sends_per_minute": 100000,
                                "store.relay_name": "moved"}, start=False, setup=False)
-    relay.cli_ok("account", "add", "shop", "--client-id", client_id, "--client-secret-stdin", "--refresh-token-stdin",
-                 "--from", COPY_ADDRESS, input=f"{secret}\n{refresh}\n")
-    relay.cli_ok("credential", "add", USERNAME, "--account", "shop", "--password-stdin", input=PASSWORD + "\n")
+    add_shop_account(relay, fake_google, COPY_ADDRESS)
     relay.start()
     return relay
 
 
 def submit_body(relay, subject: str, body: str) -> int:
-    with smtplib.SMTP(HOST, relay.port, timeout=60) as client:
-        client.login(USERNAME, PASSWORD)
-        client.mail("wordpress@shop.example")
-        client.rcpt("alice@example.com")
-        code, text = client.data(f"From: {COPY_ADDRESS}\r\nTo: alice@example.com\r\nSubject: {subject}\r\n\r\n{body}\r\n".encode())
-    assert code == 250, (code, text)
-    match = re.search(rb"queued as (\d+)", text)
-    assert match, text
-    return int(match.group(1))
+    return submit_message(relay, COPY_ADDRESS, subject, body)
 
 
 def show(relay, log_id: int, env: dict) -> dict:

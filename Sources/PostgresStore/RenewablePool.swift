@@ -68,8 +68,7 @@ final class RenewablePool: Sendable {
     }
 
     func noteSuccess() {
-        // Read without the write first: this runs on every operation.
-        if state.withLock({ $0.troubleSince != nil }) { state.withLock { $0.troubleSince = nil } }
+        state.withLock { $0.troubleSince = nil }
     }
 
     static func isConnectionTrouble(_ error: any Error) -> Bool {
