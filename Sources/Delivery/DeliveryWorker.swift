@@ -14,6 +14,12 @@ public final class DeliveryWorker: Service, Sendable {
         public var pollInterval: Duration = .seconds(1)
         /// How long a graceful shutdown waits for sends in flight before leaving them to the next start.
         public var shutdownGrace: Duration = .seconds(20)
+        /// At most one claim per interval while mail keeps coming: what arrives meanwhile is claimed
+        /// together, and its sends finish together, so their results share a commit. Claiming each
+        /// message the moment it was queued cost a claim transaction, the due-count and next-due reads
+        /// and a result commit per message, on the writer the next message's accept waits for (at one
+        /// SMTP connection that halved the accept rate). An idle worker claims at once.
+        public var claimInterval: Duration = .milliseconds(10)
         public init() {}
     }
 
@@ -24,6 +30,9 @@ public final class DeliveryWorker: Service, Sendable {
     let logger: Logger
     let clock: @Sendable () -> Date
     private let doorbell = Doorbell()
+    /// The last claim stopped at the free slots or the lanes' limits, so due mail may still wait: each
+    /// send that ends frees a slot and wakes the worker. Otherwise an ending send changes nothing due.
+    private let waitingForSlots = LockedBool()
 
     public init(store: any MessageStore & AccountStore, deliverer: MessageDeliverer, lanes: DeliveryLanes, options: Options = Options(),
                 logger: Logger, clock: @escaping @Sendable () -> Date = Date.init) {
@@ -45,16 +54,25 @@ public final class DeliveryWorker: Service, Sendable {
         await restorePauses()
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
+                var lastClaim: ContinuousClock.Instant?
                 while !stopping.isSet && !Task.isCancelled {
-                    let claimed = await claim()
+                    if let lastClaim, lastClaim + options.claimInterval > .now {
+                        try? await Task.sleep(until: lastClaim + options.claimInterval)
+                    }
+                    lastClaim = .now
+                    let (claimed, limited) = await claim()
+                    waitingForSlots.set(limited)
                     for message in claimed {
                         group.addTask { [self] in
                             let result = await deliverer.deliver(message)
                             await settle(message.account, result)
+                            // A retry or a hold changes what is due when; a freed slot matters only to mail waiting for one.
+                            if case .sent = result, !waitingForSlots.get() { return }
                             doorbell.ring()
                         }
                     }
-                    if !claimed.isEmpty { continue }
+                    // More may be due than this claim could take: try again (at the next interval).
+                    if !claimed.isEmpty && limited { continue }
                     await doorbell.wait(upTo: await sleepDuration())
                 }
                 await drain()
@@ -87,21 +105,24 @@ public final class DeliveryWorker: Service, Sendable {
 
     /// The lanes reserve a slot for each message before the store claims it: the store is asked for
     /// exactly the slots the lanes gave, so a claimed message always starts (none goes back to the queue),
-    /// and the slots nothing could fill are given back.
-    private func claim() async -> [MessageRecord] {
+    /// and the slots nothing could fill are given back. `limited`: the free slots or the lanes' limits
+    /// stopped the claim, so due mail may be left.
+    private func claim() async -> (claimed: [MessageRecord], limited: Bool) {
         let now = clock()
         let free = options.globalConcurrency - (await lanes.inFlight)
-        guard free > 0 else { return [] }
+        guard free > 0 else { return ([], true) }
         let due: [String: Int]
         do {
             due = try await store.dueCounts(limit: free)
         } catch {
             logger.error("could not read the due messages", metadata: ["error": "\(error)"])
-            return []
+            return ([], false)
         }
-        guard !due.isEmpty else { return [] }
+        guard !due.isEmpty else { return ([], false) }
         let granted = await lanes.reserve(upTo: due, total: free, now: now)
-        guard !granted.isEmpty else { return [] }
+        // Counts are capped at `free` per account: a total that reaches it may hide more.
+        let limited = granted != due || due.values.reduce(0, +) >= free
+        guard !granted.isEmpty else { return ([], limited) }
         var claimed: [MessageRecord] = []
         do {
             claimed = try await store.claimDue(limit: granted.values.reduce(0, +), capacities: granted)
@@ -113,7 +134,8 @@ public final class DeliveryWorker: Service, Sendable {
         for (account, count) in unused where count > 0 {
             await lanes.cancel(account, count: count)
         }
-        return claimed
+        if !claimed.isEmpty { deliverer.metrics.claimed(messages: claimed.count) }
+        return (claimed, limited)
     }
 
     /// Back to the queue; a store error is logged (the message stays `sending`, and the next start

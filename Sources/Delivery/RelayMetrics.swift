@@ -14,6 +14,8 @@ public final class RelayMetrics: Sendable {
     private static var refreshes: MetricNameDescriptor { descriptor("token_refreshes", "total", "Requests to Google's token endpoint, by account and result") }
     private static var commits: MetricNameDescriptor { descriptor("accept_commits", "total", "Durable transactions that committed accepted messages (group commit: several messages each)") }
     private static var committed: MetricNameDescriptor { descriptor("accept_committed_messages", "total", "Accepted messages committed; divided by relay_accept_commits_total, messages per transaction") }
+    private static var claims: MetricNameDescriptor { descriptor("delivery_claims", "total", "Claims of due messages by the delivery worker (several messages each under load)") }
+    private static var claimedMessages: MetricNameDescriptor { descriptor("delivery_claimed_messages", "total", "Messages claimed for delivery; divided by relay_delivery_claims_total, messages per claim") }
     private static var duration: MetricNameDescriptor { descriptor("send_duration", "seconds", "Time of one delivery attempt (token and upload)") }
 
     public init() {
@@ -36,6 +38,12 @@ public final class RelayMetrics: Sendable {
     public func acceptBatchCommitted(messages: Int) {
         registry.makeCounter(descriptor: Self.commits).increment()
         registry.makeCounter(descriptor: Self.committed).increment(by: Int64(messages))
+    }
+
+    /// One claim by the delivery worker that took `messages` due messages.
+    public func claimed(messages: Int) {
+        registry.makeCounter(descriptor: Self.claims).increment()
+        registry.makeCounter(descriptor: Self.claimedMessages).increment(by: Int64(messages))
     }
 
     /// Where a delivery attempt left the message: sent, failed, held, retry.
