@@ -62,9 +62,10 @@ public final class DeliveryWorker: Service, Sendable {
                     lastClaim = .now
                     let (claimed, limited) = await claim()
                     waitingForSlots.set(limited)
+                    let inputs = await readAhead(claimed)
                     for message in claimed {
                         group.addTask { [self] in
-                            let result = await deliverer.deliver(message)
+                            let result = await deliverer.deliver(message, inputs: inputs)
                             await settle(message.account, result)
                             // A retry or a hold changes what is due when; a freed slot matters only to mail waiting for one.
                             if case .sent = result, !waitingForSlots.get() { return }
@@ -136,6 +137,17 @@ public final class DeliveryWorker: Service, Sendable {
         }
         if !claimed.isEmpty { deliverer.metrics.claimed(messages: claimed.count) }
         return (claimed, limited)
+    }
+
+    /// The batch's accounts and small bodies in one read; on an error each send reads its own.
+    private func readAhead(_ claimed: [MessageRecord]) async -> DeliveryInputs? {
+        guard !claimed.isEmpty else { return nil }
+        do {
+            return try await store.deliveryInputs(for: claimed)
+        } catch {
+            logger.warning("could not read the claimed messages ahead; each send reads its own", metadata: ["error": "\(error)"])
+            return nil
+        }
     }
 
     /// Back to the queue; a store error is logged (the message stays `sending`, and the next start

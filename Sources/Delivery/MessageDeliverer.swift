@@ -48,10 +48,12 @@ public struct MessageDeliverer: Sendable {
         self.random = random
     }
 
-    public func deliver(_ message: MessageRecord) async -> AttemptResult {
+    /// `inputs`: the account and body read ahead for the claimed batch (`MessageStore.deliveryInputs`);
+    /// what they lack is read here.
+    public func deliver(_ message: MessageRecord, inputs: DeliveryInputs? = nil) async -> AttemptResult {
         let started = ContinuousClock.now
         do {
-            let result = try await attempt(message)
+            let result = try await attempt(message, inputs: inputs)
             metrics.attempt(class: Self.className(result), account: message.account, duration: ContinuousClock.now - started)
             return result
         } catch {
@@ -94,9 +96,11 @@ public struct MessageDeliverer: Sendable {
         }
     }
 
-    private func attempt(_ message: MessageRecord) async throws -> AttemptResult {
+    private func attempt(_ message: MessageRecord, inputs: DeliveryInputs?) async throws -> AttemptResult {
         let id = message.id
-        guard let own = try await store.account(named: message.account) else {
+        var readAhead = inputs?.accounts[message.account]
+        if readAhead == nil { readAhead = try await store.account(named: message.account) }
+        guard let own = readAhead else {
             return try await failWithoutAttempt(id, account: message.account, problem: .accountRemoved,
                                                 detail: "account \(message.account) no longer exists")
         }
@@ -120,7 +124,7 @@ public struct MessageDeliverer: Sendable {
         ) {
             // A large body the database keeps (PostgreSQL): read a piece at a time, never whole.
             (outgoing, rewrite) = built
-        } else if message.spoolPath == nil, let body = try await store.inlineBody(messageID: id) {
+        } else if message.spoolPath == nil, let body = try await inlineBody(of: id, inputs: inputs) {
             (outgoing, rewrite) = try SpooledMessage.outgoing(
                 inlineBody: body, envelopeRecipients: message.recipients, accountAddresses: account.fromAddresses,
                 now: message.createdAt, newMessageID: newMessageID)
@@ -171,6 +175,11 @@ public struct MessageDeliverer: Sendable {
         case .failed(let call):
             return try await failed(report, message: message, account: account, own: own, grant: entry.grant, call: call, exchanges: exchanges)
         }
+    }
+
+    private func inlineBody(of id: Int64, inputs: DeliveryInputs?) async throws -> [UInt8]? {
+        if let body = inputs?.inlineBodies[id] { return body }
+        return try await store.inlineBody(messageID: id)
     }
 
     private func failed(

@@ -25,6 +25,24 @@ extension RelayStore {
         }
     }
 
+    /// One read for the whole claimed batch, where reading each message's account and body alone was
+    /// two hand-offs to a reader per message.
+    public func deliveryInputs(for messages: [MessageRecord]) async throws -> DeliveryInputs {
+        let names = Set(messages.map(\.account))
+        let ids = DeliveryInputs.bodiesToRead(messages)
+        return try await pool.read { db in
+            var inputs = DeliveryInputs()
+            for name in names {
+                inputs.accounts[name] = try fetchAccount(db, name: name)
+            }
+            for id in ids {
+                let body = try Data.fetchOne(db, cached: "SELECT body FROM message_bodies WHERE message_id = ?", arguments: [id])
+                inputs.inlineBodies[id] = body.map { Array($0) }
+            }
+            return inputs
+        }
+    }
+
     public func message(id: Int64) async throws -> MessageRecord? {
         try await pool.read { db in
             try Row.fetchOne(db, cached: "SELECT * FROM messages WHERE id = ?", arguments: [id]).map(MessageRecord.init(row:))

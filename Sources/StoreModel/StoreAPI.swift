@@ -24,6 +24,10 @@ public protocol MessageStore: Sendable {
     /// Ends at once when the store keeps no body for the message; a body that is damaged (a piece
     /// missing, a size that disagrees) ends with an error rather than short.
     func bodyPieces(messageID id: Int64) -> AsyncThrowingStream<[UInt8], any Error>
+    /// What the delivery of a claimed batch reads before it starts, in one read where the store can: the
+    /// accounts the messages name (as they are now) and the bodies kept with the rows, up to
+    /// `DeliveryInputs.bodyLimit` each. A message or account missing from the answer is read on its own.
+    func deliveryInputs(for messages: [MessageRecord]) async throws -> DeliveryInputs
     /// Every call to Gmail for the message, oldest first.
     func attempts(messageID: Int64) async throws -> [AttemptRecord]
     /// The message's history, oldest first.
@@ -147,6 +151,38 @@ public protocol CredentialStore: Sendable {
 
 /// Everything the app and the CLI use.
 public typealias RelayStoreAPI = MessageStore & AccountStore & CredentialStore
+
+/// The accounts and small bodies of a claimed batch (`MessageStore.deliveryInputs`).
+public struct DeliveryInputs: Sendable {
+    /// Bodies larger than this are never read ahead: the largest one the SQLite store keeps with its row.
+    public static let bodyLimit: Int64 = 64 * 1024
+    public var accounts: [String: Account]
+    public var inlineBodies: [Int64: [UInt8]]
+
+    public init(accounts: [String: Account] = [:], inlineBodies: [Int64: [UInt8]] = [:]) {
+        self.accounts = accounts
+        self.inlineBodies = inlineBodies
+    }
+
+    /// The messages whose bodies may be read ahead.
+    public static func bodiesToRead(_ messages: [MessageRecord]) -> [Int64] {
+        messages.filter { $0.spoolPath == nil && $0.size <= bodyLimit }.map(\.id)
+    }
+}
+
+extension MessageStore where Self: AccountStore {
+    /// One read per account and per body; a store that can do better answers in one.
+    public func deliveryInputs(for messages: [MessageRecord]) async throws -> DeliveryInputs {
+        var inputs = DeliveryInputs()
+        for name in Set(messages.map(\.account)) {
+            inputs.accounts[name] = try await account(named: name)
+        }
+        for id in DeliveryInputs.bodiesToRead(messages) {
+            inputs.inlineBodies[id] = try await inlineBody(messageID: id)
+        }
+        return inputs
+    }
+}
 
 extension MessageStore {
     /// For a store whose bodies in the database are small (SQLite keeps at most 64 KiB with the row):

@@ -196,6 +196,35 @@ import Testing
         }
     }
 
+    /// The worker reads a claimed batch's accounts and small bodies ahead, in one go: each account as it
+    /// is now, each body as received, and nothing for an account that is gone or a body the row lacks.
+    @Test(arguments: StoreKind.allCases)
+    func aClaimedBatchIsReadAheadWhole(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            try await store.addAccount(name: "shop", kind: .sandbox, fromAddresses: ["shop@example.com"])
+            try await store.addAccount(name: "blog", kind: .sandbox, fromAddresses: ["blog@example.com"])
+            let shop = try await store.accept(spoolMessage(store, account: "shop", body: "Subject: one\r\n\r\nfirst\r\n"))
+            let blog = try await store.accept(spoolMessage(store, account: "blog", body: "Subject: two\r\n\r\nsecond\r\n"))
+            let claimed = try await store.claimAll()
+            #expect(Set(claimed.map(\.id)) == [shop, blog])
+            try await store.setAccountState(name: "blog", state: .blocked, problemCode: .apiDisabled)
+
+            let inputs = try await store.deliveryInputs(for: claimed)
+            #expect(Set(inputs.accounts.keys) == ["shop", "blog"])
+            #expect(inputs.accounts["shop"]?.fromAddresses == ["shop@example.com"])
+            #expect(inputs.accounts["blog"]?.state == .blocked, "the account as it is now, not as it was at the claim")
+            #expect(inputs.inlineBodies[shop] == Array("Subject: one\r\n\r\nfirst\r\n".utf8))
+            #expect(inputs.inlineBodies[blog] == Array("Subject: two\r\n\r\nsecond\r\n".utf8))
+
+            try await store.removeAccount(named: "blog")
+            var gone = claimed.first { $0.id == blog }!
+            gone.size = DeliveryInputs.bodyLimit + 1
+            let later = try await store.deliveryInputs(for: [gone])
+            #expect(later.accounts.isEmpty, "a removed account is not answered")
+            #expect(later.inlineBodies.isEmpty, "a body over the read-ahead limit is left to the send")
+        }
+    }
+
     /// Each initial status as stored: queued is due at once, sending and held are not; each writes
     /// `accepted` (and held its reason too).
     @Test(arguments: StoreKind.allCases)

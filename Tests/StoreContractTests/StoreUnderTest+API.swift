@@ -136,6 +136,8 @@ extension StoreUnderTest {
         try await intake.accept(message).id
     }
 
+    func deliveryInputs(for messages: [MessageRecord]) async throws -> DeliveryInputs { try await api.deliveryInputs(for: messages) }
+
     /// Claims due messages as the worker does, with `perAccount` slots reserved for each account that
     /// has due mail.
     func claimAll(limit: Int = 1000, perAccount: Int = 1000) async throws -> [MessageRecord] {
