@@ -19,7 +19,7 @@ public final class DeliveryWorker: Service, Sendable {
         /// message the moment it was queued cost a claim transaction, the due-count and next-due reads
         /// and a result commit per message, on the writer the next message's accept waits for (at one
         /// SMTP connection that halved the accept rate). An idle worker claims at once.
-        public var claimInterval: Duration = .milliseconds(10)
+        public var claimInterval: Duration = .milliseconds(25)
         public init() {}
     }
 
