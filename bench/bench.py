@@ -1352,6 +1352,13 @@ def report(results: dict) -> bool:
             log(f"  {sessions:>11}  {row['messages']:>8}  {row['relay']:>11.0f}  {row['postfix']:>13.0f}  {row['relay'] / row['postfix']:>12.2f}x")
         runs = len(next(iter(results["ingest"].values()))["relay_runs"])
         log(f"  (median of {runs} run(s) per cell, relay and Postfix alternating)")
+        if runs > 1:
+            # The machine's noise moves every target together within a round: each round's own ratio shows
+            # how far the verdict of the medians could move.
+            log("  relay/Postfix of each round (run i of the relay against run i of Postfix):")
+            for sessions, row in results["ingest"].items():
+                ratios = " ".join(f"{r / p:.2f}x" for r, p in zip(row["relay_runs"], row["postfix_runs"]))
+                log(f"  {sessions:>11}  {ratios}")
         log("  CPU per message (user + system, accepting and delivering; the machine's cores are shared by all three):")
         log(f"  {'connections':>11}  {'relay ms':>9}  {'Postfix ms':>10}  {'smtp-source ms':>14}")
         for sessions, row in results["ingest"].items():
