@@ -21,7 +21,7 @@ extension RelayStore {
     /// spool file (`MessageRecord.spoolPath`) or gone.
     public func inlineBody(messageID id: Int64) async throws -> [UInt8]? {
         try await pool.read { db in
-            try Data.fetchOne(db, cached: "SELECT body FROM message_bodies WHERE message_id = ?", arguments: [id]).map { Array($0) }
+            try fetchInlineBody(db, messageID: id)
         }
     }
 
@@ -36,8 +36,7 @@ extension RelayStore {
                 inputs.accounts[name] = try fetchAccount(db, name: name)
             }
             for id in ids {
-                let body = try Data.fetchOne(db, cached: "SELECT body FROM message_bodies WHERE message_id = ?", arguments: [id])
-                inputs.inlineBodies[id] = body.map { Array($0) }
+                inputs.inlineBodies[id] = try fetchInlineBody(db, messageID: id)
             }
             return inputs
         }
@@ -262,4 +261,9 @@ extension EventRecord {
             at: Millis.date(row["at"] as Int64), kind: kind, detail: row["detail"],
             problem: ProblemCode(stored: row["problem_code"]))
     }
+}
+
+/// The body kept with the message's row (small messages), or nil: one statement for every reader of it.
+func fetchInlineBody(_ db: Database, messageID id: Int64) throws -> [UInt8]? {
+    try Data.fetchOne(db, cached: "SELECT body FROM message_bodies WHERE message_id = ?", arguments: [id]).map { Array($0) }
 }

@@ -14,6 +14,7 @@ import Testing
     let metrics = RelayMetrics()
     let deliverer: MessageDeliverer
     let directory = NSTemporaryDirectory() + "worker-" + UUID().uuidString
+    let silent = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
     init() async throws {
         store = try RelayStore.open(dataDirectory: directory)
@@ -22,7 +23,6 @@ import Testing
         let nowhere = URL(string: "http://127.0.0.1:9/")!
         let endpoints = GoogleEndpoints(authURL: nowhere, tokenURL: nowhere, gmailURL: nowhere, tokeninfoURL: nowhere, revokeURL: nowhere)
         let transport = HTTPTransport(timeout: 1)
-        let silent = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         deliverer = MessageDeliverer(
             store: store, tokens: AccountTokens(store: store, endpoints: endpoints, transport: transport, metrics: metrics),
             sender: GmailSender(endpoints: endpoints, transport: transport), policy: RetryPolicy(), hostname: "relay.test",
@@ -33,7 +33,7 @@ import Testing
         var options = DeliveryWorker.Options()
         change(&options)
         return DeliveryWorker(store: store, deliverer: deliverer, lanes: DeliveryLanes(concurrency: concurrency, sendsPerMinute: 100_000),
-                              options: options, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+                              options: options, logger: silent)
     }
 
     /// Accepts one queued message as the SMTP path does (body inline) and rings the worker.
